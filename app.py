@@ -1,0 +1,192 @@
+"""The users service: Chalice routes and the one custom authorizer.
+
+Routes are thin adapters: read the request, call one function of
+``chalicelib``, return a dict. Domain errors carry their HTTP status.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response
+
+from chalicelib import auth, errors, users
+from chalicelib.users import MANAGER_FIELDS, PROFILE_FIELDS, USER_MANAGEMENT
+
+app = Chalice(app_name="users-service")
+
+API = "/api/v1"
+MAX_BODY = 64 * 1024
+
+
+@app.authorizer()
+def authorizer(auth_request: AuthRequest) -> AuthResponse:
+    """Verify an API key or access token; the route answers 401 when it names nobody.
+
+    The decision covers every route (API Gateway caches it across routes), so
+    permission checks happen in the routes.
+    """
+    decision = auth.decide(auth_request.token)
+    return AuthResponse(routes=["*"], principal_id=decision.principal, context=decision.context())
+
+
+@app.route(f"{API}/user/permissions", methods=["GET"])
+def list_permissions() -> dict[str, Any]:
+    return {"permissions": list(users.PERMISSIONS)}
+
+
+@app.route(f"{API}/user", methods=["GET"], authorizer=authorizer)
+def list_users() -> dict[str, Any]:
+    caller = _caller()
+    caller.require("USER_SEARCH")
+    params = _query()
+    page = users.parse_page(params, extra=("email",))
+    return users.list_users(caller, page, email=params.get("email"))
+
+
+@app.route(f"{API}/user", methods=["POST"], authorizer=authorizer)
+def create_user() -> Response:
+    caller = _caller()
+    caller.require("USER_ADD")
+    user = users.create_user(caller.id, _user_body(), caller.has(USER_MANAGEMENT))
+    return Response(body={"id": user.id}, status_code=201)
+
+
+@app.route(f"{API}/user/me", methods=["GET"], authorizer=authorizer)
+def get_me() -> dict[str, Any]:
+    return {"user": users.get_me(_caller())}
+
+
+@app.route(f"{API}/user/me", methods=["PATCH"], authorizer=authorizer)
+def update_me() -> dict[str, Any]:
+    caller = _caller()
+    body = _user_body()
+    return {"user": users.update_user(caller.id, caller.id, body, PROFILE_FIELDS, expanded=True)}
+
+
+@app.route(f"{API}/user/{{user_id}}", methods=["GET"], authorizer=authorizer)
+def get_user(user_id: str) -> dict[str, Any]:
+    _caller().require(USER_MANAGEMENT)
+    return {"user": users.get_user(user_id)}
+
+
+@app.route(f"{API}/user/{{user_id}}", methods=["PATCH"], authorizer=authorizer)
+def update_user(user_id: str) -> dict[str, Any]:
+    caller = _caller()
+    caller.require(USER_MANAGEMENT)
+    body = _user_body()
+    user = users.update_user(caller.id, user_id, body, MANAGER_FIELDS, if_match=_if_match())
+    return {"user": user}
+
+
+@app.route(f"{API}/user/{{user_id}}", methods=["DELETE"], authorizer=authorizer)
+def delete_user(user_id: str) -> Response:
+    caller = _caller()
+    caller.require(USER_MANAGEMENT)
+    users.delete_user(caller.id, user_id, if_match=_if_match())
+    return Response(body="", status_code=204)
+
+
+@app.route(f"{API}/user/{{user_id}}/apikey", methods=["POST"], authorizer=authorizer)
+def replace_api_key(user_id: str) -> Response:
+    caller = _caller()
+    caller.require_self_or_manager(user_id)
+    key = auth.make_api_key(caller.id, user_id, replace=True)
+    return Response(body=key, status_code=201)
+
+
+@app.route(f"{API}/user/{{user_id}}/apikeys", methods=["GET"], authorizer=authorizer)
+def list_api_keys(user_id: str) -> dict[str, Any]:
+    _caller().require_self_or_manager(user_id)
+    return auth.list_api_keys(user_id)
+
+
+@app.route(f"{API}/user/{{user_id}}/apikeys", methods=["POST"], authorizer=authorizer)
+def add_api_key(user_id: str) -> Response:
+    caller = _caller()
+    caller.require_self_or_manager(user_id)
+    name, days = auth.check_key_request(_json_body(optional=True))
+    key = auth.make_api_key(caller.id, user_id, name=name, expires_in_days=days)
+    return Response(body=key, status_code=201)
+
+
+@app.route(f"{API}/user/{{user_id}}/apikeys/{{key_id}}", methods=["DELETE"], authorizer=authorizer)
+def revoke_api_key(user_id: str, key_id: str) -> Response:
+    caller = _caller()
+    caller.require_self_or_manager(user_id)
+    auth.revoke_api_key(caller.id, user_id, key_id)
+    return Response(body="", status_code=204)
+
+
+@app.route(f"{API}/user/{{user_id}}/log", methods=["GET"], authorizer=authorizer)
+def get_user_log(user_id: str) -> dict[str, Any]:
+    _caller().require_self_or_manager(user_id)
+    return users.get_log(user_id, users.parse_page(_query()))
+
+
+@app.route(f"{API}/user/{{user_id}}/actions", methods=["GET"], authorizer=authorizer)
+def get_user_actions(user_id: str) -> dict[str, Any]:
+    _caller().require_self_or_manager(user_id)
+    return users.get_actions(user_id, users.parse_page(_query()))
+
+
+def _caller() -> users.Caller:
+    """The caller the authorizer verified; InvalidCredentials when it verified nobody."""
+    context = _request().context.get("authorizer") or {}
+    user_id = context.get("user_id")
+    if not user_id:
+        raise errors.InvalidCredentials(context.get("error") or "credentials are required")
+    permissions = frozenset(p for p in context.get("permissions", "").split(",") if p)
+    return users.Caller(id=user_id, permissions=permissions)
+
+
+def _request() -> Request:
+    request = app.current_request
+    assert request is not None, "called outside a request"
+    return request
+
+
+def _query() -> dict[str, str]:
+    return dict(_request().query_params or {})
+
+
+def _json_body(optional: bool = False) -> dict[str, Any]:
+    """The request's JSON object; InvalidInput or RequestTooLarge otherwise."""
+    request = _request()
+    raw = request.raw_body or b""
+    if len(raw) > MAX_BODY:
+        raise errors.RequestTooLarge(f"request bodies are limited to {MAX_BODY} bytes")
+    if not raw.strip():
+        if optional:
+            return {}
+        raise errors.InvalidInput("expected a JSON object as the request body")
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise errors.InvalidInput("the request body must be application/json")
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise errors.InvalidInput("the request body is not valid JSON") from exc
+    if not isinstance(body, dict):
+        raise errors.InvalidInput("expected a JSON object as the request body")
+    return body
+
+
+def _user_body() -> dict[str, Any]:
+    """The ``user`` object of a ``{"user": {...}}`` body."""
+    body = _json_body()
+    if set(body) != {"user"} or not isinstance(body["user"], dict):
+        raise errors.InvalidInput('expected a body of the form {"user": {...}}')
+    return body["user"]
+
+
+def _if_match() -> int | None:
+    """The version named by an ``If-Match`` header, if any."""
+    raw = _request().headers.get("if-match")
+    if raw is None:
+        return None
+    value = raw.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise errors.InvalidInput("If-Match must be a record version")
+    return int(value)

@@ -1,0 +1,1 @@
+"""The users service: user records, permissions, change logs, API keys and sessions."""

@@ -1,0 +1,252 @@
+"""API keys and the authorizer's decision.
+
+An API key reads ``uk_<user id>.<key id>.<secret>``: the fixed prefix tells it
+apart from an access token, the user and key ids make verifying it one
+key-value read of the key and its owner, and the secret is 256 random bits of
+which only the SHA-256 hash is stored. A slow password hash buys nothing for
+secrets this long.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib import errors
+from chalicelib.changes import add_edit, load_user, new_id, now, retrying
+from chalicelib.models import ApiKey, Transaction, User, get_many, storage_errors
+from chalicelib.users import expand
+
+API_KEY_PREFIX = "uk_"
+API_KEY_RE = re.compile(r"^uk_([0-9a-f]{32})\.([0-9a-f]{16})\.([A-Za-z0-9_-]{43})$")
+MAX_API_KEYS = 20
+MAX_KEY_NAME = 100
+MAX_EXPIRES_IN_DAYS = 3650
+LAST_USED_STEP = timedelta(hours=1)
+NOT_LOGGED = "the key itself is never logged"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The authorizer's answer: who is calling, or why nobody is."""
+
+    user_id: str = ""
+    permissions: frozenset[str] = field(default_factory=frozenset)
+    method: str = ""
+    session_id: str = ""
+    error: str = ""
+
+    @property
+    def principal(self) -> str:
+        """The principal id API Gateway records for the request."""
+        return self.user_id or "anonymous"
+
+    def context(self) -> dict[str, str]:
+        """The authorizer context handed to the route: strings only."""
+        return {
+            "user_id": self.user_id,
+            "permissions": ",".join(sorted(self.permissions)),
+            "method": self.method,
+            "session_id": self.session_id,
+            "error": self.error,
+        }
+
+
+def denied(reason: str) -> Decision:
+    """A decision that names no caller; the route answers 401 with ``reason``."""
+    return Decision(error=reason)
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (scheme case-insensitive)."""
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def decide(header: str | None) -> Decision:
+    """Verify the bearer token of a request; never raises.
+
+    API keys are told apart from access tokens by their prefix.
+    """
+    token = bearer_token(header)
+    if token is None:
+        return denied("expected an Authorization: Bearer <token> header")
+    try:
+        if token.startswith(API_KEY_PREFIX):
+            return verify_api_key(token)
+        return denied("the bearer token is neither an API key nor an access token")
+    except errors.StorageUnavailable:
+        log.warning("authorizer could not reach the storage", exc_info=True)
+        return denied("credentials could not be checked; try again")
+    except Exception:
+        log.exception("authorizer failed")
+        return denied("credentials could not be checked")
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _parse_time(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def verify_api_key(token: str) -> Decision:
+    """The caller named by an API key, or a denial for a bad, expired or revoked one."""
+    match = API_KEY_RE.match(token)
+    if match is None:
+        return denied("malformed API key")
+    user_id, key_id, secret = match.groups()
+    key, user = get_many(
+        [(ApiKey, {"user_id": user_id, "key_id": key_id}), (User, {"id": user_id})]
+    )
+    if not isinstance(key, ApiKey) or not hmac.compare_digest(key.secret_hash, _hash(secret)):
+        return denied("unknown or revoked API key")
+    if not isinstance(user, User):
+        return denied("the key's user no longer exists")
+    current = datetime.now(UTC)
+    if key.expires is not None and _parse_time(key.expires) <= current:
+        return denied("the API key has expired")
+    if key.last_used is None or _parse_time(key.last_used) <= current - LAST_USED_STEP:
+        _touch(key)
+    return Decision(user_id=user.id, permissions=expand(user.permissions), method="apikey")
+
+
+def _touch(key: ApiKey) -> None:
+    """Record when a key was last used, at most once per LAST_USED_STEP; best effort."""
+    try:
+        key.update(actions=[ApiKey.last_used.set(now())], condition=ApiKey.key_id.exists())
+    except Exception:
+        log.info("could not record last use of an API key", exc_info=True)
+
+
+def _key_view(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.key_id,
+        "name": key.name,
+        "created": key.created,
+        "expires": key.expires,
+        "last_used": key.last_used,
+    }
+
+
+def _keys_of(user_id: str) -> list[ApiKey]:
+    with storage_errors():
+        return list(ApiKey.query(user_id, consistent_read=True))
+
+
+def list_api_keys(user_id: str) -> dict[str, Any]:
+    """The user's API keys, never the keys themselves; raises UserNotFound."""
+    load_user(user_id)
+    return {"apikeys": [_key_view(key) for key in _keys_of(user_id)]}
+
+
+def check_key_request(body: dict[str, Any]) -> tuple[str, int | None]:
+    """The ``name`` and ``expires_in_days`` of a key request; raises InvalidInput."""
+    unknown = sorted(set(body) - {"name", "expires_in_days"})
+    if unknown:
+        raise errors.UnknownField(f"unknown field {unknown[0]!r}")
+    name = body.get("name", "")
+    if not isinstance(name, str) or len(name) > MAX_KEY_NAME:
+        raise errors.InvalidInput(f"name must be a string of at most {MAX_KEY_NAME} characters")
+    days = body.get("expires_in_days")
+    if days is not None and (
+        not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_EXPIRES_IN_DAYS
+    ):
+        raise errors.InvalidInput(
+            f"expires_in_days must be a whole number from 1 to {MAX_EXPIRES_IN_DAYS}"
+        )
+    return name, days
+
+
+def make_api_key(
+    actor: str,
+    user_id: str,
+    name: str = "",
+    expires_in_days: int | None = None,
+    replace: bool = False,
+) -> dict[str, str]:
+    """Make a new API key for a user, logged on the owner's record.
+
+    With ``replace`` the user's other keys are revoked in the same
+    transaction. Returns ``{"key", "id"}``: the only time the key is shown.
+    Raises UserNotFound, TooManyApiKeys.
+    """
+
+    def attempt() -> dict[str, str]:
+        user = load_user(user_id)
+        existing = _keys_of(user_id)
+        if not replace and len(existing) >= MAX_API_KEYS:
+            raise errors.TooManyApiKeys(f"a user may hold at most {MAX_API_KEYS} API keys")
+        key_id = new_id()[:16]
+        secret = secrets.token_urlsafe(32)
+        created = now()
+        expires = None
+        if expires_in_days is not None:
+            expires = (
+                (_parse_time(created) + timedelta(days=expires_in_days))
+                .isoformat(timespec="seconds")
+                .replace("+00:00", "Z")
+            )
+        transaction = Transaction()
+        comment = f"API key {key_id} made"
+        if replace and existing:
+            comment += "; revoked " + ", ".join(key.key_id for key in existing)
+            for key in existing:
+                transaction.delete(key)
+        add_edit(
+            transaction, user, actor, {"key_id": key_id, "name": name}, f"{comment} ({NOT_LOGGED})"
+        )
+        transaction.put(
+            ApiKey(
+                user_id=user_id,
+                key_id=key_id,
+                secret_hash=_hash(secret),
+                name=name,
+                created=created,
+                expires=expires,
+            ),
+            condition=ApiKey.key_id.does_not_exist(),
+        )
+        transaction.commit()
+        return {"key": f"{API_KEY_PREFIX}{user_id}.{key_id}.{secret}", "id": key_id}
+
+    return retrying(attempt)
+
+
+def revoke_api_key(actor: str, user_id: str, key_id: str) -> None:
+    """Revoke one API key, logged on the owner's record; raises UserNotFound, ApiKeyNotFound."""
+
+    def attempt() -> None:
+        user = load_user(user_id)
+        key = next((k for k in _keys_of(user_id) if k.key_id == key_id), None)
+        if key is None:
+            raise errors.ApiKeyNotFound(f"the user has no API key {key_id!r}")
+        transaction = Transaction()
+        add_edit(
+            transaction,
+            user,
+            actor,
+            {"key_id": key.key_id, "name": key.name},
+            f"API key {key_id} revoked ({NOT_LOGGED})",
+        )
+        transaction.delete(
+            key,
+            condition=ApiKey.key_id.exists(),
+            error=lambda: errors.ApiKeyNotFound(f"the user has no API key {key_id!r}"),
+        )
+        transaction.commit()
+
+    retrying(attempt)

@@ -1,0 +1,130 @@
+"""One change of a user record: the record's new version and its log entry.
+
+Every change (create, edit, delete, API key made or revoked, identity linked)
+goes through ``Transaction`` with the log entry built here, so a record and its
+entry are written together or not at all (API.md section 7).
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pynamodb.expressions.update import Action
+
+from chalicelib import errors
+from chalicelib.models import ConcurrentChange, LogEntry, Transaction, User, storage_errors
+
+SYSTEM = "system"
+MAX_ATTEMPTS = 5
+
+T = TypeVar("T")
+
+
+def now() -> str:
+    """The current time as an ISO 8601 UTC timestamp with microseconds."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def new_id() -> str:
+    """A new opaque id (128 random bits, hex)."""
+    return uuid.uuid4().hex
+
+
+def load_user(user_id: str) -> User:
+    """Read a user with a consistent read; raises UserNotFound."""
+    with storage_errors():
+        try:
+            return User.get(user_id, consistent_read=True)
+        except User.DoesNotExist as exc:
+            raise errors.UserNotFound(f"no user has id {user_id!r}") from exc
+
+
+class StaleVersion(Exception):
+    """The record changed between read and write; read it again."""
+
+
+def log_entry(
+    user_id: str,
+    version: int,
+    action: str,
+    actor: str,
+    data: dict[str, Any],
+    comment: str = "",
+    timestamp: str | None = None,
+) -> LogEntry:
+    """The log entry of version ``version`` of a user record."""
+    return LogEntry(
+        entry_id=user_id,
+        version=version,
+        id=new_id(),
+        action=action,
+        comment=comment,
+        data_type="user",
+        user=actor,
+        timestamp=timestamp or now(),
+        data=data,
+    )
+
+
+def add_edit(
+    transaction: Transaction,
+    user: User,
+    actor: str,
+    data: dict[str, Any],
+    comment: str = "",
+    actions: list[Action] | None = None,
+    if_match: int | None = None,
+) -> int:
+    """Add a new version of ``user`` and its ``edit`` log entry to a transaction.
+
+    ``actions`` set the changed attributes. The write holds only while the
+    stored version is still ``user.version``; it then raises VersionMismatch
+    when the caller named that version (``If-Match``), StaleVersion otherwise.
+    Returns the new version.
+    """
+    version = int(user.version) + 1
+    stamp = now()
+    transaction.update(
+        user,
+        [*(actions or []), User.version.set(version), User.updated.set(stamp)],
+        condition=User.version == user.version,
+        error=stale_error(if_match),
+    )
+    transaction.put(
+        log_entry(user.id, version, "edit", actor, data, comment, stamp),
+        condition=LogEntry.version.does_not_exist(),
+    )
+    return version
+
+
+def stale_error(if_match: int | None) -> Callable[[], Exception]:
+    """The error for a record that changed since it was read: VersionMismatch
+    when the caller named the version it expected, StaleVersion (retry) otherwise."""
+    if if_match is None:
+        return StaleVersion
+    return functools.partial(
+        errors.VersionMismatch, f"the record is no longer at version {if_match}"
+    )
+
+
+def retrying(attempt: Callable[[], T]) -> T:
+    """Run a read-then-write until no concurrent change got in between.
+
+    Raises EditConflict when the record keeps changing.
+    """
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            return attempt()
+        except (StaleVersion, ConcurrentChange):
+            continue
+    raise errors.EditConflict("the record kept changing; try again")
+
+
+def check_version(user: User, if_match: int | None) -> None:
+    """Raise VersionMismatch when ``If-Match`` names another version than the record's."""
+    if if_match is not None and user.version != if_match:
+        raise errors.VersionMismatch(f"the record is at version {user.version}, not {if_match}")

@@ -1,0 +1,101 @@
+"""Every domain error of the service, each carrying its HTTP status.
+
+Chalice turns a ``ChaliceViewError`` raised by a route into
+``{"Code": <class name>, "Message": <text>}`` with the class's ``STATUS_CODE``,
+so the class name is the stable wire ``Code`` and this module is the one
+error-to-HTTP table.
+"""
+
+from __future__ import annotations
+
+from chalice.app import (
+    BadRequestError,
+    ChaliceViewError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    UnauthorizedError,
+    UnprocessableEntityError,
+)
+
+
+class InvalidInput(BadRequestError):
+    """The request body or a parameter breaks the contract's rules."""
+
+
+class UnknownField(BadRequestError):
+    """The body names a field the record does not have."""
+
+
+class InvalidCursor(BadRequestError):
+    """The ``cursor`` parameter is not the ``next`` of an earlier page."""
+
+
+class InvalidCredentials(UnauthorizedError):
+    """Missing, malformed, expired or revoked credentials."""
+
+
+class PermissionDenied(ForbiddenError):
+    """Valid credentials without the permission the route needs."""
+
+
+class FieldNotWritable(ForbiddenError):
+    """The caller may not change this field."""
+
+
+class CsrfTokenMismatch(ForbiddenError):
+    """The ``X-CSRF-Token`` header does not match the ``_csrf_token`` cookie."""
+
+
+class UserNotFound(NotFoundError):
+    """No user has this id."""
+
+
+class ApiKeyNotFound(NotFoundError):
+    """The user has no API key with this id."""
+
+
+class ProviderNotFound(NotFoundError):
+    """No OpenID Connect provider of this name is configured."""
+
+
+class EmailTaken(ConflictError):
+    """Another user has this email address (compared case-insensitively)."""
+
+
+class AuthIdTaken(ConflictError):
+    """Another user holds this login identity."""
+
+
+class LastUserManager(ConflictError):
+    """The change would leave no user holding USER_MANAGEMENT."""
+
+
+class TooManyApiKeys(ConflictError):
+    """The user holds as many API keys as the service allows."""
+
+
+class EditConflict(ConflictError):
+    """The record kept changing under concurrent edits; try again."""
+
+
+class VersionMismatch(ChaliceViewError):
+    """The ``If-Match`` version is not the record's current version."""
+
+    STATUS_CODE = 412
+
+
+class RequestTooLarge(ChaliceViewError):
+    """The request body is larger than the service accepts."""
+
+    STATUS_CODE = 413
+
+
+class IdempotencyKeyReused(UnprocessableEntityError):
+    """The ``Idempotency-Key`` was used before with another request body."""
+
+
+class StorageUnavailable(ChaliceViewError):
+    """A storage fault the service could not ride out; nothing was written."""
+
+    STATUS_CODE = 503

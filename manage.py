@@ -1,0 +1,8 @@
+"""Manage the users service: ``python manage.py --help``."""
+
+import sys
+
+from chalicelib.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
