@@ -1,0 +1,130 @@
+"""Start and stop the local pieces of the service: a moto server as DynamoDB and
+``chalice local``. Used by ``make run`` and by the end-to-end tests; everything
+binds to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """Wait until ``url`` answers any HTTP status; fail if the process dies first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a process and wait for it, killing it if it lingers."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def service_env(dynamodb_endpoint: str, **extra: str) -> dict[str, str]:
+    """The environment of the service on this machine, over the current one."""
+    env = dict(os.environ)
+    env.setdefault("AWS_ACCESS_KEY_ID", "local")
+    env.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    env.setdefault("AWS_DEFAULT_REGION", "eu-north-1")
+    env.pop("AWS_PROFILE", None)
+    env.update(SERVICE_ENV="local", DYNAMODB_ENDPOINT=dynamodb_endpoint, **extra)
+    return env
+
+
+@contextmanager
+def moto_server(port: int | None = None) -> Iterator[str]:
+    """A moto server on 127.0.0.1; yields its endpoint URL."""
+    port = port or free_port()
+    process = subprocess.Popen(
+        [str(BIN / "python"), "-m", "moto.server", "-H", HOST, "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://{HOST}:{port}"
+    try:
+        wait_for(f"{endpoint}/moto-api/", process)
+        yield endpoint
+    finally:
+        stop(process)
+
+
+def manage(env: Mapping[str, str], *args: str) -> str:
+    """Run ``manage.py`` with ``args``; returns what it printed."""
+    result = subprocess.run(
+        [str(BIN / "python"), "manage.py", *args],
+        cwd=ROOT,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+@contextmanager
+def chalice_local(
+    env: Mapping[str, str], port: int | None = None, quiet: bool = True
+) -> Iterator[str]:
+    """``chalice local`` on 127.0.0.1 with the ``local`` stage; yields its base URL."""
+    port = port or free_port()
+    output = subprocess.DEVNULL if quiet else None
+    process = subprocess.Popen(
+        [
+            str(BIN / "chalice"),
+            "local",
+            "--stage",
+            "local",
+            "--no-autoreload",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=dict(env),
+        stdout=output,
+        stderr=output,
+    )
+    base = f"http://{HOST}:{port}"
+    try:
+        wait_for(f"{base}/api/v1/user/permissions", process)
+        yield base
+    finally:
+        stop(process)

@@ -1,0 +1,81 @@
+"""End to end over real HTTP: a moto server, ``manage.py`` and ``chalice local``,
+started and stopped here, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from devtools.local_stack import chalice_local, manage, moto_server, service_env
+
+ALL = "DATA_EDIT,OWNERS_READ,USER_ADD,USER_SEARCH,USER_MANAGEMENT,DATA_MANAGEMENT"
+
+
+class Api:
+    """A small HTTP client for the service under test."""
+
+    def __init__(self, base: str, key: str) -> None:
+        self.base = f"{base}/api/v1"
+        self.key = key
+
+    def call(self, method: str, path: str, key: str | None = None, **kwargs: Any) -> Any:
+        headers = {"Connection": "close", **kwargs.pop("headers", {})}
+        token = self.key if key is None else key
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return requests.request(method, self.base + path, headers=headers, timeout=30, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[Api]:
+    with moto_server() as endpoint:
+        env = service_env(endpoint, TABLE_PREFIX="users-e2e-")
+        manage(env, "create-tables")
+        created = json.loads(
+            manage(
+                env, "create-user", "--email", "root@example.org", "--permissions", ALL, "--api-key"
+            )
+        )
+        with chalice_local(env) as base:
+            yield Api(base, created["key"])
+
+
+def test_key_from_manage_py_reads_own_record(api: Api) -> None:
+    response = api.call("GET", "/user/me")
+    assert response.status_code == 200
+    assert response.json()["user"]["email"] == "root@example.org"
+    assert "USER_MANAGEMENT" in response.json()["user"]["permissions"]
+
+
+def test_created_user_is_found_edited_and_deleted(api: Api) -> None:
+    created = api.call("POST", "/user", json={"user": {"email": "Ada@Example.org", "name": "Ada"}})
+    assert created.status_code == 201
+    user_id = created.json()["id"]
+    found = api.call("GET", "/user", params={"email": "ada@example.org"})
+    assert [u["id"] for u in found.json()["users"]] == [user_id]
+    edited = api.call("PATCH", f"/user/{user_id}", json={"user": {"affiliation": "Lab"}})
+    assert edited.status_code == 200
+    assert edited.json()["user"]["version"] == 2
+    assert api.call("DELETE", f"/user/{user_id}").status_code == 204
+    assert api.call("GET", f"/user/{user_id}").status_code == 404
+    log = api.call("GET", f"/user/{user_id}/log").json()["logs"]
+    assert [entry["action"] for entry in log] == ["add", "edit", "delete"]
+
+
+def test_new_key_works_and_bad_key_gives_401_with_error_body(api: Api) -> None:
+    me = api.call("GET", "/user/me").json()["user"]
+    made = api.call("POST", f"/user/{me['id']}/apikeys", json={"name": "script"})
+    assert made.status_code == 201
+    assert api.call("GET", "/user/me", key=made.json()["key"]).status_code == 200
+    key = made.json()["key"]
+    refused = api.call("GET", "/user/me", key=key[:-1] + ("A" if key[-1] != "A" else "B"))
+    assert refused.status_code == 401
+    assert refused.json()["Code"] == "InvalidCredentials"
+
+
+def test_request_without_credentials_gives_401(api: Api) -> None:
+    assert api.call("GET", "/user/me", key="").status_code == 401
