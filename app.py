@@ -11,7 +11,8 @@ from typing import Any
 
 from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response
 
-from chalicelib import auth, errors, users
+from chalicelib import auth, errors, sessions, users
+from chalicelib.config import settings
 from chalicelib.users import MANAGER_FIELDS, PROFILE_FIELDS, USER_MANAGEMENT
 
 app = Chalice(app_name="users-service")
@@ -29,6 +30,15 @@ def authorizer(auth_request: AuthRequest) -> AuthResponse:
     """
     decision = auth.decide(auth_request.token)
     return AuthResponse(routes=["*"], principal_id=decision.principal, context=decision.context())
+
+
+@app.middleware("http")
+def issue_csrf_cookie(event: Request, get_response: Any) -> Response:
+    """Hand a readable ``_csrf_token`` cookie to every caller that has none."""
+    response: Response = get_response(event)
+    if sessions.CSRF_COOKIE not in sessions.parse_cookies(event.headers.get("cookie")):
+        _add_cookies(response, [sessions.csrf_cookie()])
+    return response
 
 
 @app.route(f"{API}/user/permissions", methods=["GET"])
@@ -131,6 +141,60 @@ def get_user_actions(user_id: str) -> dict[str, Any]:
     return users.get_actions(user_id, users.parse_page(_query()))
 
 
+@app.route(f"{API}/login", methods=["GET"])
+def list_login_types() -> dict[str, Any]:
+    return {"types": ["apikey", "oidc"]}
+
+
+@app.route(f"{API}/login/oidc", methods=["GET"])
+def list_oidc_providers() -> dict[str, str]:
+    from chalicelib import oidc
+
+    return oidc.providers()
+
+
+@app.route(f"{API}/login/oidc/{{provider}}", methods=["GET"])
+def start_oidc_login(provider: str) -> Response:
+    from chalicelib import oidc
+
+    redirect = oidc.start_login(provider, _query().get("origin"), _redirect_uri(provider))
+    return _redirect(redirect.location, redirect.cookies)
+
+
+@app.route(f"{API}/login/oidc/{{provider}}/authorize", methods=["GET"])
+def finish_oidc_login(provider: str) -> Response:
+    from chalicelib import oidc
+
+    cookie = _cookies().get(oidc.LOGIN_COOKIE)
+    redirect = oidc.finish_login(provider, _query(), cookie, _redirect_uri(provider))
+    return _redirect(redirect.location, redirect.cookies)
+
+
+@app.route(f"{API}/login/apikey", methods=["POST"])
+def login_with_api_key() -> Response:
+    sessions.check_csrf(_cookies(), _request().headers.get(sessions.CSRF_HEADER))
+    session = auth.login_with_api_key(_json_body())
+    expires = session.expires.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return Response(body={"expires": expires}, headers={"Set-Cookie": session.set_cookie()})
+
+
+@app.route(f"{API}/login/token", methods=["POST"])
+def issue_access_token() -> dict[str, object]:
+    cookies = _cookies()
+    sessions.check_csrf(cookies, _request().headers.get(sessions.CSRF_HEADER))
+    return sessions.issue_token(cookies.get(sessions.SESSION_COOKIE))
+
+
+@app.route(f"{API}/logout", methods=["POST"])
+def logout() -> Response:
+    cookies = _cookies()
+    sessions.check_csrf(cookies, _request().headers.get(sessions.CSRF_HEADER))
+    sessions.end_session(cookies.get(sessions.SESSION_COOKIE))
+    return Response(
+        body="", status_code=204, headers={"Set-Cookie": sessions.clear_session_cookie()}
+    )
+
+
 def _caller() -> users.Caller:
     """The caller the authorizer verified; InvalidCredentials when it verified nobody."""
     context = _request().context.get("authorizer") or {}
@@ -145,6 +209,35 @@ def _request() -> Request:
     request = app.current_request
     assert request is not None, "called outside a request"
     return request
+
+
+def _cookies() -> dict[str, str]:
+    return sessions.parse_cookies(_request().headers.get("cookie"))
+
+
+def _add_cookies(response: Response, cookies: list[str]) -> None:
+    existing = response.headers.get("Set-Cookie") or []
+    existing = [existing] if isinstance(existing, str) else list(existing)
+    response.headers["Set-Cookie"] = [*existing, *cookies]
+
+
+def _redirect(location: str, cookies: list[str]) -> Response:
+    response = Response(body="", status_code=302, headers={"Location": location})
+    _add_cookies(response, cookies)
+    return response
+
+
+def _redirect_uri(provider: str) -> str:
+    """Where the provider sends the browser back: under PUBLIC_URL, else this request's
+    host (and API Gateway stage, on an execute-api host)."""
+    base = settings().public_url
+    if base is None:
+        request = _request()
+        host = request.headers.get("host", "localhost")
+        scheme = request.headers.get("x-forwarded-proto", "http")
+        stage = request.context.get("stage", "") if ".execute-api." in host else ""
+        base = f"{scheme}://{host}" + (f"/{stage}" if stage else "")
+    return f"{base}{API}/login/oidc/{provider}/authorize"
 
 
 def _query() -> dict[str, str]:

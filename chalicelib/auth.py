@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib import errors
+from chalicelib import errors, sessions
 from chalicelib.changes import add_edit, load_user, new_id, now, retrying
 from chalicelib.models import ApiKey, Transaction, User, get_many, storage_errors
 from chalicelib.users import expand
@@ -86,7 +86,9 @@ def decide(header: str | None) -> Decision:
     try:
         if token.startswith(API_KEY_PREFIX):
             return verify_api_key(token)
-        return denied("the bearer token is neither an API key nor an access token")
+        return verify_access_token(token)
+    except errors.InvalidCredentials as exc:
+        return denied(str(exc))
     except errors.StorageUnavailable:
         log.warning("authorizer could not reach the storage", exc_info=True)
         return denied("credentials could not be checked; try again")
@@ -122,6 +124,36 @@ def verify_api_key(token: str) -> Decision:
     if key.last_used is None or _parse_time(key.last_used) <= current - LAST_USED_STEP:
         _touch(key)
     return Decision(user_id=user.id, permissions=expand(user.permissions), method="apikey")
+
+
+def verify_access_token(token: str) -> Decision:
+    """The caller named by an access token whose session is still live.
+
+    Raises InvalidCredentials.
+    """
+    user_id, sid = sessions.decode_access_token(token)
+    _, user = sessions.live_session(sid, user_id)
+    return Decision(
+        user_id=user.id, permissions=expand(user.permissions), method="token", session_id=sid
+    )
+
+
+def login_with_api_key(body: dict[str, Any]) -> sessions.NewSession:
+    """Start a browser session for the owner of the ``api-key`` in ``body``.
+
+    ``api-user``, which older clients send, is accepted and ignored. Raises
+    UnknownField, InvalidInput, InvalidCredentials.
+    """
+    unknown = sorted(set(body) - {"api-key", "api-user"})
+    if unknown:
+        raise errors.UnknownField(f"unknown field {unknown[0]!r}")
+    key = body.get("api-key")
+    if not isinstance(key, str) or not key:
+        raise errors.InvalidInput("api-key must be a non-empty string")
+    decision = verify_api_key(key) if key.startswith(API_KEY_PREFIX) else denied("not an API key")
+    if not decision.user_id:
+        raise errors.InvalidCredentials(decision.error)
+    return sessions.start_session(decision.user_id)
 
 
 def _touch(key: ApiKey) -> None:

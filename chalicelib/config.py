@@ -7,10 +7,17 @@ setting fails loudly and names the variable.
 from __future__ import annotations
 
 import functools
+import json
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 ENVIRONMENTS = ("local", "test", "aws")
+MIN_SECRET_LENGTH = 32
+PROVIDER_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+DEFAULT_SCOPE = "openid profile email"
 
 
 class ConfigError(RuntimeError):
@@ -81,3 +88,85 @@ def load_settings() -> Settings:
 def settings() -> Settings:
     """The settings of this container, read once."""
     return load_settings()
+
+
+@dataclass(frozen=True)
+class Provider:
+    """An OpenID Connect provider users may log in with."""
+
+    name: str
+    server_metadata_url: str
+    client_id: str
+    client_secret: str
+    scope: str = DEFAULT_SCOPE
+    link_verified_email: bool = False
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """The secret settings, read lazily on first use: never at import."""
+
+    session_secret: bytes
+    providers: Mapping[str, Provider]
+
+
+def _provider(name: str, raw: Any) -> Provider:
+    where = f"OIDC_PROVIDERS[{name!r}]"
+    if not PROVIDER_NAME_RE.match(name):
+        raise ConfigError(f"OIDC_PROVIDERS: {name!r} is not a valid provider name")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be an object")
+    unknown = set(raw) - {
+        "server_metadata_url",
+        "client_id",
+        "client_secret",
+        "scope",
+        "link_verified_email",
+    }
+    if unknown:
+        raise ConfigError(f"{where} has unknown keys {sorted(unknown)}")
+    for key in ("server_metadata_url", "client_id", "client_secret"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise ConfigError(f"{where}.{key} must be a non-empty string")
+    if not raw["server_metadata_url"].startswith(("http://", "https://")):
+        raise ConfigError(f"{where}.server_metadata_url must be an http(s) URL")
+    scope = raw.get("scope", DEFAULT_SCOPE)
+    if not isinstance(scope, str) or "openid" not in scope.split():
+        raise ConfigError(f"{where}.scope must be a string holding 'openid'")
+    link = raw.get("link_verified_email", False)
+    if not isinstance(link, bool):
+        raise ConfigError(f"{where}.link_verified_email must be true or false")
+    return Provider(
+        name=name,
+        server_metadata_url=raw["server_metadata_url"],
+        client_id=raw["client_id"],
+        client_secret=raw["client_secret"],
+        scope=scope,
+        link_verified_email=link,
+    )
+
+
+def load_secrets() -> Secrets:
+    """Read SESSION_SECRET and OIDC_PROVIDERS.
+
+    Raises ConfigError naming the variable that is missing or malformed.
+    """
+    session_secret = _get("SESSION_SECRET")
+    if session_secret is None or len(session_secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"SESSION_SECRET must be set, at least {MIN_SECRET_LENGTH} characters")
+    try:
+        raw = json.loads(_get("OIDC_PROVIDERS", "{}") or "{}")
+    except ValueError as exc:
+        raise ConfigError("OIDC_PROVIDERS is not valid JSON") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError("OIDC_PROVIDERS must be a JSON object keyed by provider name")
+    return Secrets(
+        session_secret=session_secret.encode(),
+        providers={name: _provider(name, value) for name, value in raw.items()},
+    )
+
+
+@functools.cache
+def secrets() -> Secrets:
+    """The secret settings of this container, read once, on first use."""
+    return load_secrets()

@@ -99,3 +99,12 @@ class StorageUnavailable(ChaliceViewError):
     """A storage fault the service could not ride out; nothing was written."""
 
     STATUS_CODE = 503
+
+
+class LoginRefused(ForbiddenError):
+    """An OpenID Connect login that the service refuses; ``reason`` is the
+    ``login_error`` code the browser lands with."""
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(message or reason)
+        self.reason = reason

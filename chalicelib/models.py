@@ -216,13 +216,15 @@ def get_many(keys: Sequence[tuple[type[Model], Mapping[str, str]]]) -> list[Mode
     for model, key in keys:
         table = request.setdefault(model.Meta.table_name, {"Keys": [], "ConsistentRead": True})
         table["Keys"].append({name: {"S": value} for name, value in key.items()})
-    found: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
+    key_names = {model.Meta.table_name: tuple(sorted(key)) for model, key in keys}
+    found: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
     with storage_errors():
         for _ in range(5):
             reply = connection().dispatch("BatchGetItem", {"RequestItems": request})
             for table_name, items in reply.get("Responses", {}).items():
                 for item in items:
-                    found[(table_name, _key_of(item))] = item
+                    values = tuple(item[name]["S"] for name in key_names[table_name])
+                    found[(table_name, values)] = item
             request = reply.get("UnprocessedKeys") or {}
             if not request:
                 break
@@ -231,14 +233,10 @@ def get_many(keys: Sequence[tuple[type[Model], Mapping[str, str]]]) -> list[Mode
             raise errors.StorageUnavailable("The storage is busy; try again.")
     result: list[Model | None] = []
     for model, key in keys:
-        raw = found.get((model.Meta.table_name, tuple(sorted(key.items()))))
+        values = tuple(key[name] for name in sorted(key))
+        raw = found.get((model.Meta.table_name, values))
         result.append(model.from_raw_data(raw) if raw is not None else None)
     return result
-
-
-def _key_of(item: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
-    key_names = ("id", "user_id", "key_id")
-    return tuple(sorted((k, v["S"]) for k, v in item.items() if k in key_names and "S" in v))
 
 
 ErrorFactory = Callable[[], Exception]

@@ -1,0 +1,300 @@
+"""Login with OpenID Connect through Authlib; imported only by the login routes.
+
+Authorization code flow with PKCE (S256), ``state`` and ``nonce``. The three
+secrets of one login travel in the short-lived, HttpOnly ``oidc_login`` cookie,
+signed under ``SESSION_SECRET``, so they are bound to the browser that started
+the login and nothing is stored. The callback checks ``state``, exchanges the
+code, validates the ID token (OpenID Connect Core 1.0 section 3.1.3.7: JWKS
+signature, ``iss``, ``aud``, ``exp``, ``iat``, ``nonce``), then finds, links or
+creates the user.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet, OctKey
+
+from chalicelib import errors, sessions, users
+from chalicelib.config import Provider, settings
+from chalicelib.config import secrets as load_secrets
+
+LOGIN_COOKIE = "oidc_login"
+LOGIN_COOKIE_PATH = "/api/v1/login/oidc"
+LOGIN_LIFETIME = 600
+HTTP_TIMEOUT = 10
+METADATA_TTL = 3600
+CLOCK_LEEWAY = 60
+ID_TOKEN_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
+ATTEMPT_AUDIENCE = "users-service-oidc-login"
+
+_metadata: dict[str, tuple[float, dict[str, Any]]] = {}
+_jwks: dict[str, tuple[float, KeySet]] = {}
+
+
+@dataclass
+class Redirect:
+    """Where to send the browser, and the cookies to set on the way."""
+
+    location: str
+    cookies: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One login in flight, as the ``oidc_login`` cookie carries it."""
+
+    provider: str
+    state: str
+    nonce: str
+    verifier: str
+    origin: str
+
+
+class LoginFailed(Exception):
+    """A login that ends on the origin with ``?login_error=<code>``."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def providers() -> dict[str, str]:
+    """Each configured provider and the path that starts a login with it."""
+    return {name: f"/api/v1/login/oidc/{name}" for name in load_secrets().providers}
+
+
+def provider(name: str) -> Provider:
+    """The configured provider ``name``; raises ProviderNotFound."""
+    found = load_secrets().providers.get(name)
+    if found is None:
+        raise errors.ProviderNotFound(f"no login provider is called {name!r}")
+    return found
+
+
+def safe_origin(origin: str | None) -> str:
+    """``origin`` when it is a path on this site or an allowed origin, else ``/``."""
+    if not origin or any(c in origin for c in "\\\r\n\t ") or len(origin) > 2000:
+        return "/"
+    if origin.startswith("/"):
+        return "/" if origin.startswith("//") else origin
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
+        return "/"
+    if parts.scheme not in ("http", "https") or parts.username or parts.password:
+        return "/"
+    allowed = f"{parts.scheme}://{parts.netloc}".lower()
+    return origin if allowed in (o.lower() for o in settings().allowed_origins) else "/"
+
+
+def _with_error(origin: str, code: str) -> str:
+    separator = "&" if "?" in origin else "?"
+    return f"{origin}{separator}{urlencode({'login_error': code})}"
+
+
+def _fetch_json(url: str) -> dict[str, Any]:
+    response = requests.get(url, timeout=HTTP_TIMEOUT)
+    response.raise_for_status()
+    document = response.json()
+    if not isinstance(document, dict):
+        raise ValueError(f"{url} did not return a JSON object")
+    return document
+
+
+def metadata(chosen: Provider) -> dict[str, Any]:
+    """The provider's discovery document, cached per container."""
+    cached = _metadata.get(chosen.name)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    try:
+        document = _fetch_json(chosen.server_metadata_url)
+    except (requests.RequestException, ValueError) as exc:
+        raise LoginFailed("provider_unavailable") from exc
+    needed = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
+    if not all(isinstance(document.get(key), str) for key in needed):
+        raise LoginFailed("provider_unavailable")
+    _metadata[chosen.name] = (time.monotonic() + METADATA_TTL, document)
+    return document
+
+
+def _keys(jwks_uri: str, refresh: bool = False) -> KeySet:
+    cached = _jwks.get(jwks_uri)
+    if cached is not None and cached[0] > time.monotonic() and not refresh:
+        return cached[1]
+    try:
+        keys = KeySet.import_key_set(_fetch_json(jwks_uri))  # type: ignore[arg-type]
+    except (requests.RequestException, ValueError, JoseError) as exc:
+        raise LoginFailed("provider_unavailable") from exc
+    _jwks[jwks_uri] = (time.monotonic() + METADATA_TTL, keys)
+    return keys
+
+
+def _attempt_key() -> OctKey:
+    return OctKey.import_key(load_secrets().session_secret)
+
+
+def _client(chosen: Provider, redirect_uri: str) -> OAuth2Session:
+    return OAuth2Session(
+        chosen.client_id,
+        chosen.client_secret,
+        scope=chosen.scope,
+        redirect_uri=redirect_uri,
+        code_challenge_method="S256",
+    )
+
+
+def start_login(name: str, origin: str | None, redirect_uri: str) -> Redirect:
+    """Send the browser to the provider; raises ProviderNotFound.
+
+    A provider that cannot be reached sends it back to the origin with
+    ``login_error=provider_unavailable``.
+    """
+    chosen = provider(name)
+    landing = safe_origin(origin)
+    try:
+        document = metadata(chosen)
+    except LoginFailed as exc:
+        return Redirect(_with_error(landing, exc.code))
+    attempt = Attempt(
+        provider=name,
+        state=secrets.token_urlsafe(32),
+        nonce=secrets.token_urlsafe(32),
+        verifier=secrets.token_urlsafe(48),
+        origin=landing,
+    )
+    url, _ = _client(chosen, redirect_uri).create_authorization_url(
+        document["authorization_endpoint"],
+        state=attempt.state,
+        nonce=attempt.nonce,
+        code_verifier=attempt.verifier,
+    )
+    claims = {
+        "aud": ATTEMPT_AUDIENCE,
+        "exp": int(time.time()) + LOGIN_LIFETIME,
+        "p": attempt.provider,
+        "s": attempt.state,
+        "n": attempt.nonce,
+        "v": attempt.verifier,
+        "o": attempt.origin,
+    }
+    cookie = jwt.encode({"alg": "HS256"}, claims, _attempt_key(), algorithms=["HS256"])
+    return Redirect(
+        url, [sessions.set_cookie(LOGIN_COOKIE, cookie, LOGIN_LIFETIME, LOGIN_COOKIE_PATH)]
+    )
+
+
+def _read_attempt(cookie: str | None) -> Attempt | None:
+    if not cookie:
+        return None
+    registry = jwt.JWTClaimsRegistry(
+        aud={"essential": True, "value": ATTEMPT_AUDIENCE}, exp={"essential": True}
+    )
+    try:
+        token = jwt.decode(cookie, _attempt_key(), algorithms=["HS256"])
+        registry.validate(token.claims)
+        claims = token.claims
+        return Attempt(claims["p"], claims["s"], claims["n"], claims["v"], claims["o"])
+    except (JoseError, ValueError, KeyError, TypeError):
+        return None
+
+
+def finish_login(
+    name: str, params: Mapping[str, str], cookie: str | None, redirect_uri: str
+) -> Redirect:
+    """Complete a login at the callback: a session on success, the origin with
+    ``login_error`` on failure. Raises ProviderNotFound."""
+    chosen = provider(name)
+    attempt = _read_attempt(cookie)
+    origin = attempt.origin if attempt is not None else "/"
+    cleared = sessions.set_cookie(LOGIN_COOKIE, "", 0, LOGIN_COOKIE_PATH)
+    try:
+        user_id = _complete(chosen, params, attempt, redirect_uri)
+    except LoginFailed as exc:
+        return Redirect(_with_error(origin, exc.code), [cleared])
+    except errors.LoginRefused as exc:
+        return Redirect(_with_error(origin, exc.reason), [cleared])
+    session = sessions.start_session(user_id)
+    return Redirect(origin, [cleared, session.set_cookie()])
+
+
+def _complete(
+    chosen: Provider, params: Mapping[str, str], attempt: Attempt | None, redirect_uri: str
+) -> str:
+    if "error" in params:
+        raise LoginFailed("provider_error")
+    state = params.get("state", "")
+    if (
+        attempt is None
+        or attempt.provider != chosen.name
+        or not hmac.compare_digest(attempt.state, state)
+    ):
+        raise LoginFailed("invalid_state")
+    code = params.get("code")
+    if not code:
+        raise LoginFailed("invalid_request")
+    document = metadata(chosen)
+    try:
+        token = _client(chosen, redirect_uri).fetch_token(
+            document["token_endpoint"], code=code, code_verifier=attempt.verifier
+        )
+    except (OAuth2Error, requests.RequestException, ValueError) as exc:
+        raise LoginFailed("token_exchange_failed") from exc
+    id_token = token.get("id_token")
+    if not isinstance(id_token, str):
+        raise LoginFailed("invalid_id_token")
+    claims = validate_id_token(id_token, document, chosen.client_id, attempt.nonce)
+    identity = f"{claims['sub']}::{chosen.name}"
+    email = claims.get("email")
+    return users.login_identity(
+        identity,
+        email if isinstance(email, str) else None,
+        claims.get("email_verified") is True,
+        claims["name"] if isinstance(claims.get("name"), str) else "",
+        chosen.link_verified_email,
+    )
+
+
+def validate_id_token(
+    id_token: str, document: Mapping[str, Any], client_id: str, nonce: str
+) -> dict[str, Any]:
+    """The claims of an ID token whose signature and claims all check out.
+
+    Raises LoginFailed("invalid_id_token").
+    """
+    registry = jwt.JWTClaimsRegistry(
+        leeway=CLOCK_LEEWAY,
+        iss={"essential": True, "value": document["issuer"]},
+        aud={"essential": True, "value": client_id},
+        exp={"essential": True},
+        iat={"essential": True},
+        sub={"essential": True},
+        nonce={"essential": True, "value": nonce},
+    )
+    try:
+        try:
+            decoded = jwt.decode(id_token, _keys(document["jwks_uri"]), ID_TOKEN_ALGORITHMS)
+        except JoseError:
+            keys = _keys(document["jwks_uri"], refresh=True)
+            decoded = jwt.decode(id_token, keys, ID_TOKEN_ALGORITHMS)
+        registry.validate(decoded.claims)
+    except (JoseError, ValueError, TypeError) as exc:
+        raise LoginFailed("invalid_id_token") from exc
+    claims = dict(decoded.claims)
+    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    if len(audiences) > 1 and claims.get("azp") != client_id:
+        raise LoginFailed("invalid_id_token")
+    if not isinstance(claims["sub"], str) or not claims["sub"]:
+        raise LoginFailed("invalid_id_token")
+    return claims

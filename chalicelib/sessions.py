@@ -1,0 +1,196 @@
+"""Browser sessions, access tokens and CSRF (API.md sections 1 and 5).
+
+The ``session`` cookie holds 256 random bits; the table keeps only their
+SHA-256, so a copy of the table opens no session. An access token is a JWT
+signed with HS256 (pinned) under ``SESSION_SECRET``; RFC 7519 section 4.1
+claims ``iss``, ``aud``, ``exp``, ``iat`` and ``sub`` are required, with ``sid``
+naming the session, whose end ends the token too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http.cookies import CookieError, SimpleCookie
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+
+from chalicelib import errors
+from chalicelib.config import secrets as load_secrets
+from chalicelib.config import settings
+from chalicelib.models import Session, User, get_many, storage_errors
+
+SESSION_COOKIE = "session"
+CSRF_COOKIE = "_csrf_token"
+CSRF_HEADER = "x-csrf-token"
+SESSION_LIFETIME = timedelta(hours=12)
+TOKEN_LIFETIME = 15 * 60
+ALGORITHM = "HS256"
+ISSUER = "users-service"
+AUDIENCE = "users-service"
+COOKIE_PATH = "/api/v1"
+
+
+def session_id(cookie: str) -> str:
+    """The stored id of the session a cookie value names."""
+    return hashlib.sha256(cookie.encode()).hexdigest()
+
+
+def _key() -> OctKey:
+    return OctKey.import_key(load_secrets().session_secret)
+
+
+def parse_cookies(header: str | None) -> dict[str, str]:
+    """The cookies of a ``Cookie`` header; a malformed header holds none."""
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(header or "")
+    except CookieError:
+        return {}
+    return {name: morsel.value for name, morsel in jar.items()}
+
+
+def set_cookie(
+    name: str, value: str, max_age: int, path: str = COOKIE_PATH, http_only: bool = True
+) -> str:
+    """A ``Set-Cookie`` value: SameSite=Lax, and Secure outside local development."""
+    parts = [f"{name}={value}", f"Path={path}", f"Max-Age={max_age}", "SameSite=Lax"]
+    if http_only:
+        parts.append("HttpOnly")
+    if not settings().is_local:
+        parts.append("Secure")
+    return "; ".join(parts)
+
+
+def csrf_cookie() -> str:
+    """A ``Set-Cookie`` value with a new CSRF token readable by the page's scripts."""
+    return set_cookie(CSRF_COOKIE, secrets.token_urlsafe(32), 12 * 3600, "/", http_only=False)
+
+
+def check_csrf(cookies: Mapping[str, str], header: str | None) -> None:
+    """Double submit: a cookie holder must echo the ``_csrf_token`` cookie in ``X-CSRF-Token``.
+
+    Raises CsrfTokenMismatch.
+    """
+    if SESSION_COOKIE not in cookies and CSRF_COOKIE not in cookies:
+        return
+    expected = cookies.get(CSRF_COOKIE, "")
+    if not expected or not header or not hmac.compare_digest(expected, header):
+        raise errors.CsrfTokenMismatch("X-CSRF-Token must equal the _csrf_token cookie")
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """A session just started: the cookie value, shown only to its browser."""
+
+    cookie: str
+    expires: datetime
+
+    def set_cookie(self) -> str:
+        """The ``Set-Cookie`` value that hands the session to the browser."""
+        return set_cookie(SESSION_COOKIE, self.cookie, int(SESSION_LIFETIME.total_seconds()))
+
+
+def clear_session_cookie() -> str:
+    """A ``Set-Cookie`` value that removes the session cookie."""
+    return set_cookie(SESSION_COOKIE, "", 0)
+
+
+def start_session(user_id: str) -> NewSession:
+    """Store a new session for a user."""
+    cookie = secrets.token_urlsafe(32)
+    created = datetime.now(UTC)
+    expires = created + SESSION_LIFETIME
+    with storage_errors():
+        Session(
+            id=session_id(cookie),
+            user_id=user_id,
+            created=created.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            expires_at=expires,
+        ).save()
+    return NewSession(cookie, expires)
+
+
+def end_session(cookie: str | None) -> None:
+    """End the session a cookie names, if any: its access tokens stop working too."""
+    if cookie:
+        with storage_errors():
+            Session(id=session_id(cookie)).delete()
+
+
+def live_session(sid: str, user_id: str | None = None) -> tuple[Session, User]:
+    """The session ``sid`` and its user; InvalidCredentials when either is gone.
+
+    With the user id known (from an access token) this is one read of both.
+    Sessions past their expiry count as ended even before DynamoDB's TTL
+    removes them.
+    """
+    if user_id is None:
+        (session,) = get_many([(Session, {"id": sid})])
+        user_id = session.user_id if isinstance(session, Session) else ""
+        (user,) = get_many([(User, {"id": user_id})]) if user_id else (None,)
+    else:
+        session, user = get_many([(Session, {"id": sid}), (User, {"id": user_id})])
+    if not isinstance(session, Session) or session.user_id != user_id:
+        raise errors.InvalidCredentials("the session has ended")
+    if session.expires_at <= datetime.now(UTC):
+        raise errors.InvalidCredentials("the session has expired")
+    if not isinstance(user, User):
+        raise errors.InvalidCredentials("the session's user no longer exists")
+    return session, user
+
+
+def issue_token(cookie: str | None) -> dict[str, object]:
+    """An access token for the session a cookie names; InvalidCredentials if it has ended."""
+    if not cookie:
+        raise errors.InvalidCredentials("no session: log in first")
+    session, user = live_session(session_id(cookie))
+    issued = int(time.time())
+    expires = min(issued + TOKEN_LIFETIME, int(session.expires_at.timestamp()))
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": user.id,
+        "sid": session.id,
+        "iat": issued,
+        "exp": expires,
+        "jti": secrets.token_hex(8),
+    }
+    token = jwt.encode({"alg": ALGORITHM, "typ": "at+jwt"}, claims, _key(), algorithms=[ALGORITHM])
+    return {"token": token, "expires_in": expires - issued}
+
+
+def decode_access_token(token: str) -> tuple[str, str]:
+    """The user id and session id of a valid access token.
+
+    Decoding and claim checks happen together here: the algorithm is pinned to
+    HS256, and ``iss``, ``aud``, ``exp``, ``iat``, ``sub`` and ``sid`` are all
+    essential (RFC 7519 sections 4.1.1 to 4.1.6). Raises InvalidCredentials.
+    """
+    registry = jwt.JWTClaimsRegistry(
+        iss={"essential": True, "value": ISSUER},
+        aud={"essential": True, "value": AUDIENCE},
+        exp={"essential": True},
+        iat={"essential": True},
+        sub={"essential": True},
+        sid={"essential": True},
+    )
+    try:
+        decoded = jwt.decode(token, _key(), algorithms=[ALGORITHM])
+        registry.validate(decoded.claims)
+    except (JoseError, ValueError, TypeError) as exc:
+        raise errors.InvalidCredentials("invalid access token") from exc
+    claims = decoded.claims
+    if not isinstance(claims["sub"], str) or not isinstance(claims["sid"], str):
+        raise errors.InvalidCredentials("invalid access token")
+    lifetime = claims["exp"] - claims["iat"]
+    if not isinstance(lifetime, int) or lifetime > TOKEN_LIFETIME:
+        raise errors.InvalidCredentials("access tokens live at most 15 minutes")
+    return claims["sub"], claims["sid"]
