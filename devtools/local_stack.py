@@ -5,7 +5,9 @@ binds to 127.0.0.1.
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -55,9 +57,27 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+def provider_settings(issuer: str, client_id: str, client_secret: str) -> str:
+    """``OIDC_PROVIDERS`` naming one local provider, ``local``, trusted for linking."""
+    return json.dumps(
+        {
+            "local": {
+                "server_metadata_url": f"{issuer}/.well-known/openid-configuration",
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "link_verified_email": True,
+            }
+        }
+    )
+
+
 def service_env(dynamodb_endpoint: str, **extra: str) -> dict[str, str]:
-    """The environment of the service on this machine, over the current one."""
+    """The environment of the service on this machine, over the current one.
+
+    A fresh random ``SESSION_SECRET`` is made unless one is given.
+    """
     env = dict(os.environ)
+    env.setdefault("SESSION_SECRET", secrets.token_urlsafe(32))
     env.setdefault("AWS_ACCESS_KEY_ID", "local")
     env.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     env.setdefault("AWS_DEFAULT_REGION", "eu-north-1")

@@ -1,19 +1,29 @@
 """``make run``: the whole service on this machine, stopped by Ctrl-C.
 
 A moto server plays DynamoDB, the tables are created, a first admin holding
-every permission is made and its API key printed, then ``chalice local``
-serves the API on http://127.0.0.1:8000 (``PORT`` changes it).
+every permission is made and its API key printed, a local OpenID Provider
+with two test accounts starts on http://127.0.0.1:8002 as the login provider
+``local``, then ``chalice local`` serves the API on http://127.0.0.1:8000
+(``PORT`` and ``OIDC_PORT`` change them).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import sys
 from types import FrameType
 
-from devtools.local_stack import chalice_local, manage, moto_server, service_env
+from devtools.local_stack import (
+    chalice_local,
+    manage,
+    moto_server,
+    provider_settings,
+    service_env,
+)
+from devtools.oidc_provider import DEFAULT_CLIENT_ID, default_config, running_provider
 
 ALL_PERMISSIONS = "DATA_EDIT,OWNERS_READ,USER_ADD,USER_SEARCH,USER_MANAGEMENT,DATA_MANAGEMENT"
 
@@ -21,8 +31,17 @@ ALL_PERMISSIONS = "DATA_EDIT,OWNERS_READ,USER_ADD,USER_SEARCH,USER_MANAGEMENT,DA
 def main() -> int:
     """Start everything, print the admin's key, serve until interrupted."""
     port = int(os.environ.get("PORT", "8000"))
-    with moto_server() as endpoint:
-        env = service_env(endpoint, TABLE_PREFIX=os.environ.get("TABLE_PREFIX", "users-local-"))
+    oidc_port = int(os.environ.get("OIDC_PORT", "8002"))
+    client_secret = secrets.token_urlsafe(24)
+    client = {**default_config()["clients"][0], "client_secret": client_secret}
+    with moto_server() as endpoint, running_provider({"clients": [client]}, oidc_port) as issuer:
+        base = f"http://127.0.0.1:{port}"
+        env = service_env(
+            endpoint,
+            TABLE_PREFIX=os.environ.get("TABLE_PREFIX", "users-local-"),
+            OIDC_PROVIDERS=provider_settings(issuer, DEFAULT_CLIENT_ID, client_secret),
+            ALLOWED_ORIGINS=f"{base},http://localhost:{port}",
+        )
         manage(env, "create-tables")
         admin = json.loads(
             manage(
@@ -37,13 +56,14 @@ def main() -> int:
                 "--api-key",
             )
         )
-        base = f"http://127.0.0.1:{port}"
         print(f"DynamoDB (moto):  {endpoint}")
+        print(f"OpenID Provider:  {issuer}  (accounts alice / alice-password, bob / bob-password)")
         print(f"API:              {base}/api/v1")
         print(f"Admin user id:    {admin['id']}")
         print(f"Admin API key:    {admin['key']}  (shown once; it dies with this run)")
         print("Try:")
         print(f"  curl -H 'Authorization: Bearer {admin['key']}' {base}/api/v1/user/me")
+        print(f"Log in with a browser: {base}/api/v1/login/oidc/local?origin=/api/v1/login")
         print("Ctrl-C stops everything.", flush=True)
         signal.signal(signal.SIGTERM, _interrupt)
         try:

@@ -1,0 +1,53 @@
+"""End to end over real HTTP: a browser-like, cookie-keeping client logs in
+through ``chalice local`` at the local OpenID Provider's own login form."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from devtools.local_stack import chalice_local, manage, moto_server, provider_settings, service_env
+from devtools.oidc_provider import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, running_provider
+from tests.oidc_helpers import submit_login_form
+
+
+@pytest.fixture(scope="module")
+def service() -> Iterator[str]:
+    with moto_server() as endpoint, running_provider() as issuer:
+        env = service_env(
+            endpoint,
+            TABLE_PREFIX="users-e2e-login-",
+            OIDC_PROVIDERS=provider_settings(issuer, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET),
+        )
+        manage(env, "create-tables")
+        with chalice_local(env) as base:
+            yield f"{base}/api/v1"
+
+
+def test_browser_logs_in_gets_token_and_logs_out(service: str) -> None:
+    browser = requests.Session()
+    browser.headers["Connection"] = "close"
+    start = browser.get(
+        f"{service}/login/oidc/local", params={"origin": "/home"}, allow_redirects=False
+    )
+    assert start.status_code == 302
+    callback = submit_login_form(start.headers["Location"], "alice", "alice-password")
+    landed = browser.get(callback, allow_redirects=False)
+    assert landed.status_code == 302
+    assert landed.headers["Location"] == "/home"
+    assert browser.cookies.get("session")
+
+    csrf = {"X-CSRF-Token": browser.cookies["_csrf_token"]}
+    token = browser.post(f"{service}/login/token", headers=csrf)
+    assert token.status_code == 200, token.text
+    bearer = {"Authorization": f"Bearer {token.json()['token']}"}
+    me = requests.get(f"{service}/user/me", headers={**bearer, "Connection": "close"}, timeout=30)
+    assert me.json()["user"]["email"] == "alice@example.org"
+
+    assert browser.post(f"{service}/logout", headers=csrf).status_code == 204
+    after = requests.get(
+        f"{service}/user/me", headers={**bearer, "Connection": "close"}, timeout=30
+    )
+    assert after.status_code == 401
