@@ -11,9 +11,10 @@ from typing import Any
 
 from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response
 
-from chalicelib import auth, errors, sessions, users
+from chalicelib import auth, errors, logs, sessions, users, validation
 from chalicelib.config import settings
-from chalicelib.users import MANAGER_FIELDS, PROFILE_FIELDS, USER_MANAGEMENT
+from chalicelib.permissions import PERMISSIONS, USER_MANAGEMENT, Caller
+from chalicelib.validation import MANAGER_FIELDS, PROFILE_FIELDS
 
 app = Chalice(app_name="users-service")
 
@@ -43,7 +44,7 @@ def issue_csrf_cookie(event: Request, get_response: Any) -> Response:
 
 @app.route(f"{API}/user/permissions", methods=["GET"])
 def list_permissions() -> dict[str, Any]:
-    return {"permissions": list(users.PERMISSIONS)}
+    return {"permissions": list(PERMISSIONS)}
 
 
 @app.route(f"{API}/user", methods=["GET"], authorizer=authorizer)
@@ -51,7 +52,7 @@ def list_users() -> dict[str, Any]:
     caller = _caller()
     caller.require("USER_SEARCH")
     params = _query()
-    page = users.parse_page(params, extra=("email",))
+    page = validation.parse_page(params, extra=("email",))
     return users.list_users(caller, page, email=params.get("email"))
 
 
@@ -132,13 +133,13 @@ def revoke_api_key(user_id: str, key_id: str) -> Response:
 @app.route(f"{API}/user/{{user_id}}/log", methods=["GET"], authorizer=authorizer)
 def get_user_log(user_id: str) -> dict[str, Any]:
     _caller().require_self_or_manager(user_id)
-    return users.get_log(user_id, users.parse_page(_query()))
+    return logs.get_log(user_id, validation.parse_page(_query()))
 
 
 @app.route(f"{API}/user/{{user_id}}/actions", methods=["GET"], authorizer=authorizer)
 def get_user_actions(user_id: str) -> dict[str, Any]:
     _caller().require_self_or_manager(user_id)
-    return users.get_actions(user_id, users.parse_page(_query()))
+    return logs.get_actions(user_id, validation.parse_page(_query()))
 
 
 @app.route(f"{API}/login", methods=["GET"])
@@ -195,14 +196,14 @@ def logout() -> Response:
     )
 
 
-def _caller() -> users.Caller:
+def _caller() -> Caller:
     """The caller the authorizer verified; InvalidCredentials when it verified nobody."""
     context = _request().context.get("authorizer") or {}
     user_id = context.get("user_id")
     if not user_id:
         raise errors.InvalidCredentials(context.get("error") or "credentials are required")
     permissions = frozenset(p for p in context.get("permissions", "").split(",") if p)
-    return users.Caller(id=user_id, permissions=permissions)
+    return Caller(id=user_id, permissions=permissions)
 
 
 def _request() -> Request:

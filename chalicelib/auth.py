@@ -21,13 +21,12 @@ from typing import Any
 from chalicelib import errors, sessions
 from chalicelib.changes import add_edit, load_user, new_id, now, retrying
 from chalicelib.models import ApiKey, Transaction, User, get_many, storage_errors
-from chalicelib.users import expand
+from chalicelib.permissions import expand
+from chalicelib.validation import API_KEY_LOGIN, API_KEY_REQUEST
 
 API_KEY_PREFIX = "uk_"
 API_KEY_RE = re.compile(r"^uk_([0-9a-f]{32})\.([0-9a-f]{16})\.([A-Za-z0-9_-]{43})$")
 MAX_API_KEYS = 20
-MAX_KEY_NAME = 100
-MAX_EXPIRES_IN_DAYS = 3650
 LAST_USED_STEP = timedelta(hours=1)
 NOT_LOGGED = "the key itself is never logged"
 
@@ -144,12 +143,8 @@ def login_with_api_key(body: dict[str, Any]) -> sessions.NewSession:
     ``api-user``, which older clients send, is accepted and ignored. Raises
     UnknownField, InvalidInput, InvalidCredentials.
     """
-    unknown = sorted(set(body) - {"api-key", "api-user"})
-    if unknown:
-        raise errors.UnknownField(f"unknown field {unknown[0]!r}")
-    key = body.get("api-key")
-    if not isinstance(key, str) or not key:
-        raise errors.InvalidInput("api-key must be a non-empty string")
+    API_KEY_LOGIN.check(body)
+    key = body["api-key"]
     decision = verify_api_key(key) if key.startswith(API_KEY_PREFIX) else denied("not an API key")
     if not decision.user_id:
         raise errors.InvalidCredentials(decision.error)
@@ -186,21 +181,9 @@ def list_api_keys(user_id: str) -> dict[str, Any]:
 
 
 def check_key_request(body: dict[str, Any]) -> tuple[str, int | None]:
-    """The ``name`` and ``expires_in_days`` of a key request; raises InvalidInput."""
-    unknown = sorted(set(body) - {"name", "expires_in_days"})
-    if unknown:
-        raise errors.UnknownField(f"unknown field {unknown[0]!r}")
-    name = body.get("name", "")
-    if not isinstance(name, str) or len(name) > MAX_KEY_NAME:
-        raise errors.InvalidInput(f"name must be a string of at most {MAX_KEY_NAME} characters")
-    days = body.get("expires_in_days")
-    if days is not None and (
-        not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_EXPIRES_IN_DAYS
-    ):
-        raise errors.InvalidInput(
-            f"expires_in_days must be a whole number from 1 to {MAX_EXPIRES_IN_DAYS}"
-        )
-    return name, days
+    """The ``name`` and ``expires_in_days`` of a key request; raises UnknownField, InvalidInput."""
+    API_KEY_REQUEST.check(body)
+    return body.get("name", ""), body.get("expires_in_days")
 
 
 def make_api_key(

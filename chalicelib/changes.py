@@ -78,13 +78,13 @@ def add_edit(
     comment: str = "",
     actions: list[Action] | None = None,
     if_match: int | None = None,
-) -> int:
+) -> tuple[int, str]:
     """Add a new version of ``user`` and its ``edit`` log entry to a transaction.
 
     ``actions`` set the changed attributes. The write holds only while the
     stored version is still ``user.version``; it then raises VersionMismatch
     when the caller named that version (``If-Match``), StaleVersion otherwise.
-    Returns the new version.
+    Returns the new version and its timestamp.
     """
     version = int(user.version) + 1
     stamp = now()
@@ -98,7 +98,7 @@ def add_edit(
         log_entry(user.id, version, "edit", actor, data, comment, stamp),
         condition=LogEntry.version.does_not_exist(),
     )
-    return version
+    return version, stamp
 
 
 def stale_error(if_match: int | None) -> Callable[[], Exception]:

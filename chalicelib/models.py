@@ -242,8 +242,14 @@ def get_many(keys: Sequence[tuple[type[Model], Mapping[str, str]]]) -> list[Mode
 ErrorFactory = Callable[[], Exception]
 
 
+# PynamoDB sends a transaction's deletes, then puts, then updates; cancellation
+# reasons come back in that order.
+_ORDER = {"delete": 0, "put": 1, "update": 2}
+
+
 @dataclass
 class _Op:
+    kind: str
     apply: Callable[[TransactWrite], None]
     on_condition_failed: ErrorFactory | None
 
@@ -266,7 +272,7 @@ class Transaction:
         self, item: Model, condition: Condition | None = None, error: ErrorFactory | None = None
     ) -> None:
         """Write a whole item."""
-        self._ops.append(_Op(lambda tw: tw.save(item, condition=condition), error))
+        self._ops.append(_Op("put", lambda tw: tw.save(item, condition=condition), error))
 
     def update(
         self,
@@ -276,14 +282,20 @@ class Transaction:
         error: ErrorFactory | None = None,
     ) -> None:
         """Change some attributes of an item."""
-        self._ops.append(_Op(lambda tw: tw.update(item, actions, condition=condition), error))
+        self._ops.append(
+            _Op("update", lambda tw: tw.update(item, actions, condition=condition), error)
+        )
 
     def delete(
         self, item: Model, condition: Condition | None = None, error: ErrorFactory | None = None
     ) -> None:
         """Delete an item."""
         self._ops.append(
-            _Op(lambda tw: tw.delete(item, condition=condition, add_version_condition=False), error)
+            _Op(
+                "delete",
+                lambda tw: tw.delete(item, condition=condition, add_version_condition=False),
+                error,
+            )
         )
 
     def commit(self) -> None:
@@ -292,13 +304,19 @@ class Transaction:
         Raises the domain error of the first failed condition, or
         StorageUnavailable when DynamoDB could not take the transaction.
         """
+        ops = sorted(self._ops, key=lambda op: _ORDER[op.kind])
         try:
             with TransactWrite(connection=connection()) as transaction:
-                for op in self._ops:
+                for op in ops:
                     op.apply(transaction)
         except TransactWriteError as exc:
-            for op, reason in zip(self._ops, _reasons(exc), strict=False):
-                if reason == "ConditionalCheckFailed" and op.on_condition_failed is not None:
+            failed = {
+                id(op)
+                for op, reason in zip(ops, _reasons(exc), strict=False)
+                if reason == "ConditionalCheckFailed"
+            }
+            for op in self._ops:  # the first failure in the order the change added them
+                if id(op) in failed and op.on_condition_failed is not None:
                     raise op.on_condition_failed() from exc
             if "TransactionConflict" in _reasons(exc):
                 raise ConcurrentChange() from exc

@@ -26,7 +26,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, OctKey
 
-from chalicelib import errors, sessions, users
+from chalicelib import errors, identities, sessions
 from chalicelib.config import Provider, settings
 from chalicelib.config import secrets as load_secrets
 
@@ -257,7 +257,7 @@ def _complete(
     claims = validate_id_token(id_token, document, chosen.client_id, attempt.nonce)
     identity = f"{claims['sub']}::{chosen.name}"
     email = claims.get("email")
-    return users.login_identity(
+    return identities.login_identity(
         identity,
         email if isinstance(email, str) else None,
         claims.get("email_verified") is True,

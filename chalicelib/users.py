@@ -1,21 +1,19 @@
-"""User records, permissions and change logs: the rules of API.md sections 2, 3 and 7.
+"""User records: create, read, list, edit and delete (API.md sections 3 and 4).
 
 No HTTP objects here: functions take plain values and the caller, return plain
-dicts, and raise the domain errors of ``errors.py``.
+dicts, and raise the domain errors of ``errors.py``. Every change is one
+transaction holding the record, its guard items and its log entry.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from pynamodb.expressions.update import Action
 
 from chalicelib import errors
 from chalicelib.changes import (
-    SYSTEM,
     add_edit,
     check_version,
     load_user,
@@ -29,159 +27,16 @@ from chalicelib.models import (
     USER_MANAGERS_COUNTER,
     ApiKey,
     Guard,
-    LogEntry,
     Transaction,
     User,
     decode_cursor,
     encode_cursor,
     storage_errors,
 )
+from chalicelib.permissions import PERMISSIONS, USER_MANAGEMENT, Caller, expand
+from chalicelib.validation import CREATOR_FIELDS, MAX_SHORT, PROFILE_FIELDS, USER, Page
 
-PERMISSIONS = (
-    "DATA_EDIT",
-    "OWNERS_READ",
-    "USER_ADD",
-    "USER_SEARCH",
-    "USER_MANAGEMENT",
-    "DATA_MANAGEMENT",
-)
-IMPLIES: Mapping[str, tuple[str, ...]] = {
-    "DATA_EDIT": ("USER_ADD", "USER_SEARCH"),
-    "USER_MANAGEMENT": ("USER_ADD", "USER_SEARCH"),
-    "DATA_MANAGEMENT": ("DATA_EDIT", "OWNERS_READ"),
-}
-USER_MANAGEMENT = "USER_MANAGEMENT"
-
-FIELDS = (
-    "id",
-    "email",
-    "name",
-    "affiliation",
-    "contact",
-    "orcid",
-    "url",
-    "permissions",
-    "auth_ids",
-    "version",
-    "created",
-    "updated",
-)
-PUBLIC_FIELDS = ("id", "name", "email", "affiliation", "contact", "orcid", "url")
-PROFILE_FIELDS = ("name", "affiliation", "contact", "orcid", "url")
-CREATOR_FIELDS = ("email", *PROFILE_FIELDS)
-MANAGER_FIELDS = (*CREATOR_FIELDS, "permissions")
-
-MAX_SHORT = 400
-MAX_URL = 2048
-MAX_PAGE = 1000
-DEFAULT_PAGE = 100
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
-ORCID_RE = re.compile(r"^\d{4}-\d{4}-\d{4}-\d{3}[\dX]$")
-URL_RE = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
-
-
-def expand(stored: Iterable[str]) -> frozenset[str]:
-    """The transitive closure of stored permissions (API.md section 2)."""
-    result: set[str] = set()
-    pending = list(stored)
-    while pending:
-        permission = pending.pop()
-        if permission not in result:
-            result.add(permission)
-            pending.extend(IMPLIES.get(permission, ()))
-    return frozenset(result)
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is calling: a user id and the effective (expanded) permissions."""
-
-    id: str
-    permissions: frozenset[str]
-
-    def has(self, permission: str) -> bool:
-        """True when ``permission`` is in the caller's effective permissions."""
-        return permission in self.permissions
-
-    def require(self, permission: str) -> None:
-        """Raise PermissionDenied unless the caller has ``permission``."""
-        if not self.has(permission):
-            raise errors.PermissionDenied(f"this needs the {permission} permission")
-
-    def require_self_or_manager(self, user_id: str) -> None:
-        """Raise PermissionDenied unless the caller is ``user_id`` or a user manager."""
-        if user_id != self.id and not self.has(USER_MANAGEMENT):
-            raise errors.PermissionDenied(f"this needs the {USER_MANAGEMENT} permission")
-
-
-@dataclass(frozen=True)
-class Page:
-    """A page request: how many items, and the ``next`` of the page before."""
-
-    limit: int
-    cursor: str | None
-
-
-def parse_page(params: Mapping[str, str], extra: tuple[str, ...] = ()) -> Page:
-    """Read ``limit`` and ``cursor``; raises InvalidInput for anything else."""
-    unknown = sorted(set(params) - {"limit", "cursor", *extra})
-    if unknown:
-        raise errors.InvalidInput(f"unknown query parameter {unknown[0]!r}")
-    raw = params.get("limit", str(DEFAULT_PAGE))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise errors.InvalidInput(f"limit must be a whole number from 1 to {MAX_PAGE}")
-    return Page(int(raw), params.get("cursor"))
-
-
-def orcid_is_valid(orcid: str) -> bool:
-    """True for ``dddd-dddd-dddd-dddX`` with a valid ISO 7064 11,2 check digit."""
-    if not ORCID_RE.match(orcid):
-        return False
-    digits = orcid.replace("-", "")
-    total = 0
-    for digit in digits[:-1]:
-        total = (total + int(digit)) * 2
-    check = (12 - total % 11) % 11
-    return digits[-1] == ("X" if check == 10 else str(check))
-
-
-def _check_string(name: str, value: Any, limit: int = MAX_SHORT) -> str:
-    if not isinstance(value, str):
-        raise errors.InvalidInput(f"{name} must be a string")
-    if len(value) > limit:
-        raise errors.InvalidInput(f"{name} is longer than {limit} characters")
-    return value
-
-
-def _check_field(name: str, value: Any) -> None:
-    """Raise InvalidInput when a writable field's value breaks its rule."""
-    if name == "permissions":
-        if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
-            raise errors.InvalidInput("permissions must be a list of strings")
-        unknown = [p for p in value if p not in PERMISSIONS]
-        if unknown:
-            raise errors.InvalidInput(f"unknown permission {unknown[0]!r}")
-        if len(set(value)) != len(value):
-            raise errors.InvalidInput("permissions must not repeat a name")
-        return
-    text = _check_string(name, value, MAX_URL if name == "url" else MAX_SHORT)
-    if name == "email" and not EMAIL_RE.match(text):
-        raise errors.InvalidInput("email is not a valid address")
-    if name == "name" and not text.strip():
-        raise errors.InvalidInput("name must not be empty")
-    if name == "orcid" and text and not orcid_is_valid(text):
-        raise errors.InvalidInput("orcid must be dddd-dddd-dddd-dddX with a valid check digit")
-    if name == "url" and text and not URL_RE.match(text):
-        raise errors.InvalidInput("url must be an http:// or https:// URL")
-
-
-def check_body(body: Mapping[str, Any]) -> None:
-    """Raise UnknownField or InvalidInput for a ``user`` body that breaks section 3."""
-    for name, value in body.items():
-        if name not in FIELDS:
-            raise errors.UnknownField(f"a user has no field {name!r}")
-        if name in MANAGER_FIELDS:
-            _check_field(name, value)
+__all__ = ["PERMISSIONS"]
 
 
 def user_view(user: User, *, full: bool = True, expanded: bool = False) -> dict[str, Any]:
@@ -208,11 +63,11 @@ def user_view(user: User, *, full: bool = True, expanded: bool = False) -> dict[
     return record
 
 
-def _email_guard(email: str) -> str:
+def email_guard(email: str) -> str:
     return f"email#{email.lower()}"
 
 
-def _auth_guard(auth_id: str) -> str:
+def auth_guard(auth_id: str) -> str:
     return f"auth#{auth_id}"
 
 
@@ -245,6 +100,8 @@ def get_me(caller: Caller) -> dict[str, Any]:
 def list_users(caller: Caller, page: Page, email: str | None = None) -> dict[str, Any]:
     """One page of users; only public fields without USER_MANAGEMENT."""
     full = caller.has(USER_MANAGEMENT)
+    if email is not None and not 0 < len(email) <= MAX_SHORT:
+        return {"users": [], "next": None}  # no stored email is empty or this long
     with storage_errors():
         if email is not None:
             start = decode_cursor(page.cursor, {"id": "S", "email_lower": "S"})
@@ -270,7 +127,7 @@ def create_user(
     Raises UnknownField / InvalidInput (400), FieldNotWritable (403),
     EmailTaken / AuthIdTaken (409).
     """
-    check_body(body)
+    USER.check(body)
     if "email" not in body:
         raise errors.InvalidInput("email is required")
     for name in body:
@@ -295,13 +152,13 @@ def create_user(
     transaction = Transaction()
     transaction.put(user, condition=User.id.does_not_exist())
     transaction.put(
-        Guard(key=_email_guard(email), user_id=user.id),
+        Guard(key=email_guard(email), user_id=user.id),
         condition=Guard.key.does_not_exist(),
         error=lambda: errors.EmailTaken(f"another user has the email {email!r}"),
     )
     for auth_id in user.auth_ids:
         transaction.put(
-            Guard(key=_auth_guard(auth_id), user_id=user.id),
+            Guard(key=auth_guard(auth_id), user_id=user.id),
             condition=Guard.key.does_not_exist(),
             error=lambda: errors.AuthIdTaken("another user holds this login identity"),
         )
@@ -310,75 +167,6 @@ def create_user(
     transaction.put(log_entry(user.id, 1, "add", actor, user_view(user), comment, stamp))
     transaction.commit()
     return user
-
-
-def _guard_owner(key: str) -> str | None:
-    with storage_errors():
-        try:
-            return Guard.get(key, consistent_read=True).user_id
-        except Guard.DoesNotExist:
-            return None
-
-
-def login_identity(
-    identity: str, email: str | None, email_verified: bool, name: str, may_link: bool
-) -> str:
-    """The id of the user an OpenID Connect identity logs in as (API.md section 6).
-
-    A known identity is its user. An unknown one is linked to the user with the
-    same email when the provider asserts the email verified and is trusted for
-    linking, or makes a new user when the email is new; both are logged as done
-    by ``system``. Raises LoginRefused otherwise.
-    """
-    owner = _guard_owner(_auth_guard(identity))
-    if owner is not None:
-        return owner
-    if not email:
-        raise errors.LoginRefused("email_missing", "the provider did not give an email address")
-    owner = _guard_owner(_email_guard(email))
-    if owner is None:
-        body = {"email": email, **({"name": name} if name.strip() else {})}
-        try:
-            user = create_user(
-                SYSTEM, body, False, auth_ids=[identity], comment="created at first login"
-            )
-        except errors.EmailTaken as exc:
-            raise errors.LoginRefused("email_in_use", "another user has this email") from exc
-        except (errors.InvalidInput, errors.AuthIdTaken) as exc:
-            raise errors.LoginRefused("invalid_profile", str(exc)) from exc
-        return user.id
-    if not (may_link and email_verified):
-        raise errors.LoginRefused("email_in_use", "another user has this email")
-    link_identity(owner, identity)
-    return owner
-
-
-def link_identity(user_id: str, identity: str) -> None:
-    """Add an OpenID Connect identity to a user's ``auth_ids``, logged as done by ``system``.
-
-    Raises UserNotFound, AuthIdTaken.
-    """
-
-    def attempt() -> None:
-        user = load_user(user_id)
-        auth_ids = [*user.auth_ids, identity]
-        transaction = Transaction()
-        add_edit(
-            transaction,
-            user,
-            SYSTEM,
-            {"auth_ids": auth_ids},
-            f"identity {identity} linked",
-            actions=[User.auth_ids.set(auth_ids)],
-        )
-        transaction.put(
-            Guard(key=_auth_guard(identity), user_id=user.id),
-            condition=Guard.key.does_not_exist(),
-            error=lambda: errors.AuthIdTaken("another user holds this login identity"),
-        )
-        transaction.commit()
-
-    retrying(attempt)
 
 
 def _changes(
@@ -412,7 +200,7 @@ def update_user(
     FieldNotWritable, UserNotFound, EmailTaken, LastUserManager,
     VersionMismatch.
     """
-    check_body(body)
+    USER.check(body)
 
     def attempt() -> dict[str, Any]:
         user = load_user(user_id)
@@ -430,12 +218,14 @@ def _write_changes(actor: str, user: User, changes: dict[str, Any], if_match: in
     actions: list[Action] = [getattr(User, name).set(value) for name, value in changes.items()]
     if "email" in changes:
         actions.append(User.email_lower.set(changes["email"].lower()))
-    version = add_edit(transaction, user, actor, dict(changes), actions=actions, if_match=if_match)
+    version, stamp = add_edit(
+        transaction, user, actor, dict(changes), actions=actions, if_match=if_match
+    )
     if "email" in changes and changes["email"].lower() != user.email_lower:
         new_email = changes["email"]
-        transaction.delete(Guard(key=_email_guard(user.email)), condition=Guard.user_id == user.id)
+        transaction.delete(Guard(key=email_guard(user.email)), condition=Guard.user_id == user.id)
         transaction.put(
-            Guard(key=_email_guard(new_email), user_id=user.id),
+            Guard(key=email_guard(new_email), user_id=user.id),
             condition=Guard.key.does_not_exist(),
             error=lambda: errors.EmailTaken(f"another user has the email {new_email!r}"),
         )
@@ -449,6 +239,7 @@ def _write_changes(actor: str, user: User, changes: dict[str, Any], if_match: in
         setattr(user, name, value)
     user.email_lower = user.email.lower()
     user.version = version
+    user.updated = stamp
 
 
 def delete_user(actor: str, user_id: str, if_match: int | None = None) -> None:
@@ -468,9 +259,9 @@ def delete_user(actor: str, user_id: str, if_match: int | None = None) -> None:
             condition=User.version == user.version,
             error=stale_error(if_match),
         )
-        transaction.delete(Guard(key=_email_guard(user.email)), condition=Guard.user_id == user.id)
+        transaction.delete(Guard(key=email_guard(user.email)), condition=Guard.user_id == user.id)
         for auth_id in user.auth_ids:
-            transaction.delete(Guard(key=_auth_guard(auth_id)), condition=Guard.user_id == user.id)
+            transaction.delete(Guard(key=auth_guard(auth_id)), condition=Guard.user_id == user.id)
         if USER_MANAGEMENT in user.permissions:
             _count_user_managers(transaction, -1)
         for key in keys:
@@ -479,45 +270,3 @@ def delete_user(actor: str, user_id: str, if_match: int | None = None) -> None:
         transaction.commit()
 
     retrying(attempt)
-
-
-def log_view(entry: LogEntry, *, with_data: bool = True) -> dict[str, Any]:
-    """A log entry as the API shows it; ``/actions`` leaves out ``data`` and ``user``."""
-    view: dict[str, Any] = {
-        "id": entry.id,
-        "action": entry.action,
-        "comment": entry.comment,
-        "data_type": entry.data_type,
-        "entry_id": entry.entry_id,
-        "timestamp": entry.timestamp,
-    }
-    if with_data:
-        view.update(user=entry.user, data=entry.data)
-    return view
-
-
-def get_log(user_id: str, page: Page) -> dict[str, Any]:
-    """The change history of one record, oldest first; raises UserNotFound if it has none."""
-    start = decode_cursor(page.cursor, {"entry_id": "S", "version": "N"})
-    if start is not None and start["entry_id"]["S"] != user_id:
-        raise errors.InvalidCursor("cursor belongs to another record")
-    with storage_errors():
-        results = LogEntry.query(user_id, limit=page.limit, last_evaluated_key=start)
-        logs = [log_view(entry) for entry in results]
-        next_page = encode_cursor(results.last_evaluated_key)
-    if not logs and start is None:
-        raise errors.UserNotFound(f"no user has id {user_id!r}")
-    return {"entry_id": user_id, "data_type": "user", "logs": logs, "next": next_page}
-
-
-def get_actions(actor: str, page: Page) -> dict[str, Any]:
-    """The changes one user made, oldest first."""
-    start = decode_cursor(
-        page.cursor, {"entry_id": "S", "version": "N", "user": "S", "timestamp": "S"}
-    )
-    if start is not None and start["user"]["S"] != actor:
-        raise errors.InvalidCursor("cursor belongs to another user")
-    with storage_errors():
-        results = LogEntry.by_actor.query(actor, limit=page.limit, last_evaluated_key=start)
-        logs = [log_view(entry, with_data=False) for entry in results]
-        return {"logs": logs, "next": encode_cursor(results.last_evaluated_key)}

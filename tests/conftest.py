@@ -29,11 +29,13 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from chalicelib import auth, models, users
+from chalicelib import auth, models
 from chalicelib.changes import SYSTEM
+from chalicelib.permissions import PERMISSIONS
+from chalicelib.users import create_user
 
 ROOT = Path(__file__).resolve().parent.parent
-ALL_PERMISSIONS = list(users.PERMISSIONS)
+ALL_PERMISSIONS = list(PERMISSIONS)
 
 
 @pytest.fixture
@@ -77,7 +79,7 @@ def make_user(aws: None) -> Any:
         email = fields.pop("email", f"{secrets.token_hex(4)}@example.org")
         body = {"email": email, "name": fields.pop("name", "Test User"), **fields}
         body["permissions"] = permissions or []
-        user = users.create_user(SYSTEM, body, may_set_permissions=True)
+        user = create_user(SYSTEM, body, may_set_permissions=True)
         key = auth.make_api_key(SYSTEM, user.id)["key"]
         return Account(user.id, key, email)
 

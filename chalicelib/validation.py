@@ -1,0 +1,232 @@
+"""What callers may send: request bodies field by field, and page parameters.
+
+The ``Body`` definitions here are the one source of both request validation
+and the schemas of the OpenAPI document. A rule JSON Schema cannot say (the
+ORCID check digit) is an extra check named in the field's description.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib import errors
+from chalicelib.permissions import PERMISSIONS
+
+MAX_SHORT = 400
+MAX_URL = 2048
+MAX_PAGE = 1000
+DEFAULT_PAGE = 100
+
+
+def orcid_is_valid(orcid: str) -> bool:
+    """True for ``dddd-dddd-dddd-dddX`` with a valid ISO 7064 11,2 check digit."""
+    if not re.fullmatch(r"\d{4}-\d{4}-\d{4}-\d{3}[\dX]", orcid):
+        return False
+    digits = orcid.replace("-", "")
+    total = 0
+    for digit in digits[:-1]:
+        total = (total + int(digit)) * 2
+    check = (12 - total % 11) % 11
+    return digits[-1] == ("X" if check == 10 else str(check))
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a request body: its JSON type and rules."""
+
+    name: str
+    kind: str = "string"  # string, integer, permissions, strings
+    description: str = ""
+    max_length: int = MAX_SHORT
+    pattern: str | None = None  # searched, as in JSON Schema: anchor it when needed
+    format: str | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    read_only: bool = False
+    extra: Callable[[str], bool] | None = None
+
+    def check(self, value: Any) -> None:
+        """Raise InvalidInput when ``value`` breaks this field's rules."""
+        if self.kind == "integer":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise errors.InvalidInput(f"{self.name} must be a whole number")
+            if (self.minimum is not None and value < self.minimum) or (
+                self.maximum is not None and value > self.maximum
+            ):
+                raise errors.InvalidInput(
+                    f"{self.name} must be from {self.minimum} to {self.maximum}"
+                )
+            return
+        if self.kind in ("permissions", "strings"):
+            self._check_list(value)
+            return
+        if not isinstance(value, str):
+            raise errors.InvalidInput(f"{self.name} must be a string")
+        if len(value) > self.max_length:
+            raise errors.InvalidInput(f"{self.name} is longer than {self.max_length} characters")
+        if (self.pattern and not re.search(self.pattern, value)) or (
+            self.extra is not None and value and not self.extra(value)
+        ):
+            raise errors.InvalidInput(f"{self.name}: {self.description}")
+
+    def _check_list(self, value: Any) -> None:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise errors.InvalidInput(f"{self.name} must be a list of strings")
+        if self.kind == "permissions":
+            unknown = [item for item in value if item not in PERMISSIONS]
+            if unknown:
+                raise errors.InvalidInput(f"unknown permission {unknown[0]!r}")
+            if len(set(value)) != len(value):
+                raise errors.InvalidInput(f"{self.name} must not repeat a name")
+
+    def schema(self) -> dict[str, Any]:
+        """This field as JSON Schema (2020-12, as OpenAPI 3.1 uses it)."""
+        result: dict[str, Any]
+        if self.kind == "integer":
+            result = {"type": "integer"}
+            if self.minimum is not None:
+                result["minimum"] = self.minimum
+            if self.maximum is not None:
+                result["maximum"] = self.maximum
+        elif self.kind == "permissions":
+            result = {
+                "type": "array",
+                "items": {"type": "string", "enum": list(PERMISSIONS)},
+                "uniqueItems": True,
+            }
+        elif self.kind == "strings":
+            result = {"type": "array", "items": {"type": "string"}}
+        else:
+            result = {"type": "string", "maxLength": self.max_length}
+            if self.pattern:
+                result["pattern"] = self.pattern
+            if self.format:
+                result["format"] = self.format
+        if self.description:
+            result["description"] = self.description
+        if self.read_only:
+            result["readOnly"] = True
+        return result
+
+
+@dataclass(frozen=True)
+class Body:
+    """A JSON object a route accepts: its fields, the required ones, no others."""
+
+    name: str
+    fields: tuple[Field, ...]
+    required: tuple[str, ...] = ()
+    by_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", {f.name: f for f in self.fields})
+
+    def check(self, body: Mapping[str, Any]) -> None:
+        """Raise UnknownField or InvalidInput for a body that breaks these rules.
+
+        Read-only fields are not checked here: a route compares them with the
+        record's current values.
+        """
+        for name, value in body.items():
+            spec = self.by_name.get(name)
+            if spec is None:
+                raise errors.UnknownField(f"{self.name} has no field {name!r}")
+            if not spec.read_only:
+                spec.check(value)
+        missing = [name for name in self.required if name not in body]
+        if missing:
+            raise errors.InvalidInput(f"{missing[0]} is required")
+
+    def schema(self) -> dict[str, Any]:
+        """This body as a JSON Schema object."""
+        result: dict[str, Any] = {
+            "type": "object",
+            "properties": {f.name: f.schema() for f in self.fields},
+            "additionalProperties": False,
+        }
+        if self.required:
+            result["required"] = list(self.required)
+        return result
+
+
+USER = Body(
+    "User",
+    (
+        Field("id", read_only=True, description="opaque, made by the service"),
+        Field(
+            "email",
+            pattern=r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$",
+            format="email",
+            description="a valid address, unique (compared case-insensitively)",
+        ),
+        Field("name", pattern=r"\S", description="not empty"),
+        Field("affiliation"),
+        Field("contact"),
+        Field(
+            "orcid",
+            pattern=r"^(\d{4}-\d{4}-\d{4}-\d{3}[\dX])?$",
+            extra=orcid_is_valid,
+            description="empty, or dddd-dddd-dddd-dddX with a valid ISO 7064 11,2 check digit",
+        ),
+        Field(
+            "url",
+            max_length=MAX_URL,
+            pattern=r"^(https?://[^\s/?#]+\S*)?$",
+            description="empty, or an http:// or https:// URL",
+        ),
+        Field("permissions", kind="permissions", description="stored as given"),
+        Field("auth_ids", kind="strings", read_only=True, description="login identities"),
+        Field("version", kind="integer", read_only=True),
+        Field("created", format="date-time", read_only=True),
+        Field("updated", format="date-time", read_only=True),
+    ),
+)
+FIELDS = tuple(f.name for f in USER.fields)
+PUBLIC_FIELDS = ("id", "name", "email", "affiliation", "contact", "orcid", "url")
+PROFILE_FIELDS = ("name", "affiliation", "contact", "orcid", "url")
+CREATOR_FIELDS = ("email", *PROFILE_FIELDS)
+MANAGER_FIELDS = (*CREATOR_FIELDS, "permissions")
+
+API_KEY_REQUEST = Body(
+    "ApiKeyRequest",
+    (
+        Field("name", max_length=100, description="a label for the key"),
+        Field(
+            "expires_in_days",
+            kind="integer",
+            minimum=1,
+            maximum=3650,
+            description="no expiry when absent",
+        ),
+    ),
+)
+API_KEY_LOGIN = Body(
+    "ApiKeyLogin",
+    (
+        Field("api-key", pattern=r"\S", description="an API key"),
+        Field("api-user", description="sent by older clients; ignored"),
+    ),
+    required=("api-key",),
+)
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page request: how many items, and the ``next`` of the page before."""
+
+    limit: int
+    cursor: str | None
+
+
+def parse_page(params: Mapping[str, str], extra: tuple[str, ...] = ()) -> Page:
+    """Read ``limit`` and ``cursor``; raises InvalidInput for anything else."""
+    unknown = sorted(set(params) - {"limit", "cursor", *extra})
+    if unknown:
+        raise errors.InvalidInput(f"unknown query parameter {unknown[0]!r}")
+    raw = params.get("limit", str(DEFAULT_PAGE))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise errors.InvalidInput(f"limit must be a whole number from 1 to {MAX_PAGE}")
+    return Page(int(raw), params.get("cursor"))
