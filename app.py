@@ -20,9 +20,10 @@ app = Chalice(app_name="users-service")
 
 API = "/api/v1"
 MAX_BODY = 64 * 1024
+AUTHORIZER_TTL = 60  # seconds API Gateway may cache a decision; the contract allows 60
 
 
-@app.authorizer()
+@app.authorizer(ttl_seconds=AUTHORIZER_TTL)
 def authorizer(auth_request: AuthRequest) -> AuthResponse:
     """Verify an API key or access token; the route answers 401 when it names nobody.
 

@@ -63,6 +63,10 @@ class EmailTaken(ConflictError):
     """Another user has this email address (compared case-insensitively)."""
 
 
+class UserExists(ConflictError):
+    """A user with this id exists already."""
+
+
 class AuthIdTaken(ConflictError):
     """Another user holds this login identity."""
 

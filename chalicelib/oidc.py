@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import requests
+from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from joserfc import jwt
@@ -115,7 +116,7 @@ def _fetch_json(url: str) -> dict[str, Any]:
 
 def metadata(chosen: Provider) -> dict[str, Any]:
     """The provider's discovery document, cached per container."""
-    cached = _metadata.get(chosen.name)
+    cached = _metadata.get(chosen.server_metadata_url)
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]
     try:
@@ -125,7 +126,7 @@ def metadata(chosen: Provider) -> dict[str, Any]:
     needed = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
     if not all(isinstance(document.get(key), str) for key in needed):
         raise LoginFailed("provider_unavailable")
-    _metadata[chosen.name] = (time.monotonic() + METADATA_TTL, document)
+    _metadata[chosen.server_metadata_url] = (time.monotonic() + METADATA_TTL, document)
     return document
 
 
@@ -249,7 +250,7 @@ def _complete(
         token = _client(chosen, redirect_uri).fetch_token(
             document["token_endpoint"], code=code, code_verifier=attempt.verifier
         )
-    except (OAuth2Error, requests.RequestException, ValueError) as exc:
+    except (OAuth2Error, OAuthError, requests.RequestException, ValueError) as exc:
         raise LoginFailed("token_exchange_failed") from exc
     id_token = token.get("id_token")
     if not isinstance(id_token, str):

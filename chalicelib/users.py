@@ -121,11 +121,13 @@ def create_user(
     may_set_permissions: bool,
     auth_ids: list[str] | None = None,
     comment: str = "",
+    user_id: str | None = None,
 ) -> User:
     """Create a user with its guards and ``add`` log entry in one transaction.
 
-    Raises UnknownField / InvalidInput (400), FieldNotWritable (403),
-    EmailTaken / AuthIdTaken (409).
+    ``user_id`` keeps an id given from outside (an import); by default the
+    service makes one. Raises UnknownField / InvalidInput (400),
+    FieldNotWritable (403), UserExists / EmailTaken / AuthIdTaken (409).
     """
     USER.check(body)
     if "email" not in body:
@@ -139,7 +141,7 @@ def create_user(
     stamp = now()
     email = body["email"]
     user = User(
-        id=new_id(),
+        id=user_id or new_id(),
         email=email,
         email_lower=email.lower(),
         permissions=permissions,
@@ -150,7 +152,11 @@ def create_user(
         **{name: body.get(name, "") for name in PROFILE_FIELDS},
     )
     transaction = Transaction()
-    transaction.put(user, condition=User.id.does_not_exist())
+    transaction.put(
+        user,
+        condition=User.id.does_not_exist(),
+        error=lambda: errors.UserExists(f"a user with id {user.id!r} exists already"),
+    )
     transaction.put(
         Guard(key=email_guard(email), user_id=user.id),
         condition=Guard.key.does_not_exist(),
