@@ -140,22 +140,47 @@ def _provider(name: str, raw: Any) -> Provider:
         name=name,
         server_metadata_url=raw["server_metadata_url"],
         client_id=raw["client_id"],
-        client_secret=raw["client_secret"],
+        client_secret=_resolve(raw["client_secret"], f"{where}.client_secret") or "",
         scope=scope,
         link_verified_email=link,
     )
 
 
+SSM_PREFIX = "ssm:"
+
+
+def _ssm_parameter(name: str, where: str) -> str:
+    """A SecureString (or String) parameter of SSM Parameter Store, decrypted."""
+    import botocore.session
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    current = settings()
+    client: Any = botocore.session.get_session().create_client("ssm", region_name=current.region)
+    try:
+        reply = client.get_parameter(Name=name, WithDecryption=True)
+    except (BotoCoreError, ClientError) as exc:
+        raise ConfigError(f"{where}: SSM parameter {name!r} could not be read") from exc
+    return str(reply["Parameter"]["Value"])
+
+
+def _resolve(value: str | None, where: str) -> str | None:
+    """``value`` itself, or the SSM parameter it names as ``ssm:<parameter name>``."""
+    if value is not None and value.startswith(SSM_PREFIX):
+        return _ssm_parameter(value[len(SSM_PREFIX) :], where)
+    return value
+
+
 def load_secrets() -> Secrets:
-    """Read SESSION_SECRET and OIDC_PROVIDERS.
+    """Read SESSION_SECRET and OIDC_PROVIDERS; any of them, or a provider's
+    ``client_secret``, may name an SSM parameter as ``ssm:<name>``.
 
     Raises ConfigError naming the variable that is missing or malformed.
     """
-    session_secret = _get("SESSION_SECRET")
+    session_secret = _resolve(_get("SESSION_SECRET"), "SESSION_SECRET")
     if session_secret is None or len(session_secret) < MIN_SECRET_LENGTH:
         raise ConfigError(f"SESSION_SECRET must be set, at least {MIN_SECRET_LENGTH} characters")
     try:
-        raw = json.loads(_get("OIDC_PROVIDERS", "{}") or "{}")
+        raw = json.loads(_resolve(_get("OIDC_PROVIDERS"), "OIDC_PROVIDERS") or "{}")
     except ValueError as exc:
         raise ConfigError("OIDC_PROVIDERS is not valid JSON") from exc
     if not isinstance(raw, dict):

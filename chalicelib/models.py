@@ -190,9 +190,12 @@ def create_tables() -> list[str]:
             model.create_table(wait=True)
             created.append(model.Meta.table_name)
     if Session.Meta.table_name in created:
-        connection().client.update_time_to_live(
-            TableName=Session.Meta.table_name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+        connection().dispatch(
+            "UpdateTimeToLive",
+            {
+                "TableName": Session.Meta.table_name,
+                "TimeToLiveSpecification": {"Enabled": True, "AttributeName": "expires_at"},
+            },
         )
     return created
 
