@@ -6,12 +6,13 @@ Routes are thin adapters: read the request, call one function of
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
 from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response
 
-from chalicelib import auth, errors, logs, sessions, users, validation
+from chalicelib import auth, errors, idempotency, logs, sessions, users, validation
 from chalicelib.config import settings
 from chalicelib.permissions import PERMISSIONS, USER_MANAGEMENT, Caller
 from chalicelib.validation import MANAGER_FIELDS, PROFILE_FIELDS
@@ -61,8 +62,11 @@ def list_users() -> dict[str, Any]:
 def create_user() -> Response:
     caller = _caller()
     caller.require("USER_ADD")
-    user = users.create_user(caller.id, _user_body(), caller.has(USER_MANAGEMENT))
-    return Response(body={"id": user.id}, status_code=201)
+    body = _user_body()
+    create = functools.partial(users.create_user, caller.id, body, caller.has(USER_MANAGEMENT))
+    key = _request().headers.get("idempotency-key")
+    user_id = create().id if key is None else idempotency.create_once(caller.id, key, body, create)
+    return Response(body={"id": user_id}, status_code=201)
 
 
 @app.route(f"{API}/user/me", methods=["GET"], authorizer=authorizer)

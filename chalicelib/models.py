@@ -13,6 +13,8 @@ Tables, all named ``TABLE_PREFIX`` + name:
   (actor, timestamp) gives what one user did, in order.
 - ``apikeys``: keyed by owner ``user_id`` and ``key_id``; only a hash of the key.
 - ``sessions``: browser sessions, keyed by ``id``, expiring through DynamoDB TTL.
+- ``idempotency``: the first answer to each ``Idempotency-Key`` of ``POST /user``,
+  written in the same transaction as the user it made; expires through TTL.
 """
 
 from __future__ import annotations
@@ -164,7 +166,20 @@ class Session(Model):
     expires_at = TTLAttribute()
 
 
-MODELS: tuple[type[Model], ...] = (User, Guard, LogEntry, ApiKey, Session)
+class IdempotentRequest(Model):
+    """The first answer to a ``POST /user`` sent with an ``Idempotency-Key``."""
+
+    class Meta(_Meta):
+        table_name = _table("idempotency")
+
+    key = UnicodeAttribute(hash_key=True)
+    body_hash = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    expires_at = TTLAttribute()
+
+
+MODELS: tuple[type[Model], ...] = (User, Guard, LogEntry, ApiKey, Session, IdempotentRequest)
+TTL_MODELS: tuple[type[Model], ...] = (Session, IdempotentRequest)
 
 
 @functools.cache
@@ -180,7 +195,7 @@ def connection() -> Connection:
 
 
 def create_tables() -> list[str]:
-    """Create every table that does not exist yet, with TTL on sessions.
+    """Create every table that does not exist yet, with TTL where items expire.
 
     Returns the names of the tables created.
     """
@@ -189,14 +204,15 @@ def create_tables() -> list[str]:
         if not model.exists():
             model.create_table(wait=True)
             created.append(model.Meta.table_name)
-    if Session.Meta.table_name in created:
-        connection().dispatch(
-            "UpdateTimeToLive",
-            {
-                "TableName": Session.Meta.table_name,
-                "TimeToLiveSpecification": {"Enabled": True, "AttributeName": "expires_at"},
-            },
-        )
+    for model in TTL_MODELS:
+        if model.Meta.table_name in created:
+            connection().dispatch(
+                "UpdateTimeToLive",
+                {
+                    "TableName": model.Meta.table_name,
+                    "TimeToLiveSpecification": {"Enabled": True, "AttributeName": "expires_at"},
+                },
+            )
     return created
 
 
@@ -272,10 +288,18 @@ class Transaction:
         return len(self._ops)
 
     def put(
-        self, item: Model, condition: Condition | None = None, error: ErrorFactory | None = None
+        self,
+        item: Model,
+        condition: Condition | None = None,
+        error: ErrorFactory | None = None,
+        decisive: bool = False,
     ) -> None:
-        """Write a whole item."""
-        self._ops.append(_Op("put", lambda tw: tw.save(item, condition=condition), error))
+        """Write a whole item; a ``decisive`` condition's error wins over all others."""
+        op = _Op("put", lambda tw: tw.save(item, condition=condition), error)
+        if decisive:
+            self._ops.insert(0, op)
+        else:
+            self._ops.append(op)
 
     def update(
         self,

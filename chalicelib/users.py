@@ -7,7 +7,7 @@ transaction holding the record, its guard items and its log entry.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pynamodb.expressions.update import Action
@@ -122,12 +122,14 @@ def create_user(
     auth_ids: list[str] | None = None,
     comment: str = "",
     user_id: str | None = None,
+    also: Callable[[Transaction, User], None] | None = None,
 ) -> User:
     """Create a user with its guards and ``add`` log entry in one transaction.
 
     ``user_id`` keeps an id given from outside (an import); by default the
-    service makes one. Raises UnknownField / InvalidInput (400),
-    FieldNotWritable (403), UserExists / EmailTaken / AuthIdTaken (409).
+    service makes one. ``also`` adds more items to the same transaction.
+    Raises UnknownField / InvalidInput (400), FieldNotWritable (403),
+    UserExists / EmailTaken / AuthIdTaken (409).
     """
     USER.check(body)
     if "email" not in body:
@@ -151,28 +153,35 @@ def create_user(
         updated=stamp,
         **{name: body.get(name, "") for name in PROFILE_FIELDS},
     )
-    transaction = Transaction()
-    transaction.put(
-        user,
-        condition=User.id.does_not_exist(),
-        error=lambda: errors.UserExists(f"a user with id {user.id!r} exists already"),
-    )
-    transaction.put(
-        Guard(key=email_guard(email), user_id=user.id),
-        condition=Guard.key.does_not_exist(),
-        error=lambda: errors.EmailTaken(f"another user has the email {email!r}"),
-    )
-    for auth_id in user.auth_ids:
+    entry = log_entry(user.id, 1, "add", actor, user_view(user), comment, stamp)
+
+    def attempt() -> User:
+        transaction = Transaction()
         transaction.put(
-            Guard(key=auth_guard(auth_id), user_id=user.id),
-            condition=Guard.key.does_not_exist(),
-            error=lambda: errors.AuthIdTaken("another user holds this login identity"),
+            user,
+            condition=User.id.does_not_exist(),
+            error=lambda: errors.UserExists(f"a user with id {user.id!r} exists already"),
         )
-    if USER_MANAGEMENT in permissions:
-        _count_user_managers(transaction, +1)
-    transaction.put(log_entry(user.id, 1, "add", actor, user_view(user), comment, stamp))
-    transaction.commit()
-    return user
+        transaction.put(
+            Guard(key=email_guard(email), user_id=user.id),
+            condition=Guard.key.does_not_exist(),
+            error=lambda: errors.EmailTaken(f"another user has the email {email!r}"),
+        )
+        for auth_id in user.auth_ids:
+            transaction.put(
+                Guard(key=auth_guard(auth_id), user_id=user.id),
+                condition=Guard.key.does_not_exist(),
+                error=lambda: errors.AuthIdTaken("another user holds this login identity"),
+            )
+        if USER_MANAGEMENT in permissions:
+            _count_user_managers(transaction, +1)
+        transaction.put(entry)
+        if also is not None:
+            also(transaction, user)
+        transaction.commit()
+        return user
+
+    return retrying(attempt)
 
 
 def _changes(

@@ -1,0 +1,81 @@
+"""``Idempotency-Key`` on ``POST /user``."""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from chalice.test import Client
+
+from chalicelib.models import IdempotentRequest, LogEntry, User
+
+API = "/api/v1"
+
+
+def post_user(client: Client, caller: Any, body: dict[str, Any], key: str | None) -> Any:
+    headers = caller.json_headers(**({"Idempotency-Key": key} if key is not None else {}))
+    return client.http.post(f"{API}/user", headers=headers, body=json.dumps({"user": body}))
+
+
+def test_retry_with_same_key_and_body_returns_first_answer_and_makes_one_user(
+    client: Client, admin: Any
+) -> None:
+    body = {"email": "retry@example.org", "name": "Retry"}
+    first = post_user(client, admin, body, "key-1")
+    second = post_user(client, admin, body, "key-1")
+    assert first.status_code == second.status_code == 201
+    assert first.json_body == second.json_body
+    assert [u.id for u in User.by_email.query("retry@example.org")] == [first.json_body["id"]]
+    assert len(list(LogEntry.query(first.json_body["id"]))) == 1
+
+
+def test_same_key_with_other_body_returns_422(client: Client, admin: Any) -> None:
+    assert post_user(client, admin, {"email": "one@example.org"}, "key-2").status_code == 201
+    response = post_user(client, admin, {"email": "two@example.org"}, "key-2")
+    assert response.status_code == 422
+    assert response.json_body["Code"] == "IdempotencyKeyReused"
+    assert list(User.by_email.query("two@example.org")) == []
+
+
+def test_same_key_from_another_caller_is_another_request(
+    client: Client, admin: Any, make_user: Any
+) -> None:
+    other = make_user(permissions=["USER_ADD"])
+    assert post_user(client, admin, {"email": "a1@example.org"}, "shared").status_code == 201
+    assert post_user(client, other, {"email": "a2@example.org"}, "shared").status_code == 201
+
+
+def test_request_without_key_is_not_remembered(client: Client, admin: Any) -> None:
+    assert post_user(client, admin, {"email": "plain@example.org"}, None).status_code == 201
+    assert list(IdempotentRequest.scan()) == []
+    assert post_user(client, admin, {"email": "plain@example.org"}, None).status_code == 409
+
+
+def test_failed_first_attempt_is_not_remembered(client: Client, admin: Any) -> None:
+    bad = post_user(client, admin, {"email": "not an email"}, "key-3")
+    assert bad.status_code == 400
+    assert post_user(client, admin, {"email": "fixed@example.org"}, "key-3").status_code == 201
+
+
+def test_malformed_key_returns_400(client: Client, admin: Any) -> None:
+    response = post_user(client, admin, {"email": "k@example.org"}, "x" * 201)
+    assert response.status_code == 400
+    assert response.json_body["Code"] == "InvalidInput"
+
+
+def test_concurrent_retries_with_one_key_make_one_user(client: Client, admin: Any) -> None:
+    body = {"email": "concurrent@example.org"}
+    barrier = threading.Barrier(6)
+
+    def send(_: int) -> Any:
+        barrier.wait()
+        return post_user(client, admin, body, "key-4")
+
+    with ThreadPoolExecutor(6) as pool:
+        responses = list(pool.map(send, range(6)))
+    ids = {r.json_body["id"] for r in responses if r.status_code == 201}
+    assert len(ids) == 1
+    assert [r.status_code for r in responses] == [201] * 6
+    assert len(list(User.by_email.query("concurrent@example.org"))) == 1
