@@ -44,6 +44,11 @@ def issue_csrf_cookie(event: Request, get_response: Any) -> Response:
     return response
 
 
+@app.route(f"{API}/openapi.json", methods=["GET"])
+def get_openapi() -> dict[str, Any]:
+    return _openapi_document()
+
+
 @app.route(f"{API}/user/permissions", methods=["GET"])
 def list_permissions() -> dict[str, Any]:
     return {"permissions": list(PERMISSIONS)}
@@ -199,6 +204,13 @@ def logout() -> Response:
     return Response(
         body="", status_code=204, headers={"Set-Cookie": sessions.clear_session_cookie()}
     )
+
+
+@functools.cache
+def _openapi_document() -> dict[str, Any]:
+    from chalicelib import openapi
+
+    return openapi.document(app.routes)
 
 
 def _caller() -> Caller:

@@ -1,0 +1,106 @@
+"""The OpenAPI document: valid, complete, from the validation definitions, and true
+to what the running service answers (schemathesis over real HTTP)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from chalice.test import Client
+from hypothesis import HealthCheck, given, settings
+from openapi_spec_validator import validate
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from app import app
+from chalicelib import openapi, validation
+from devtools.local_stack import chalice_local, manage, moto_server, service_env
+
+DOCUMENT = openapi.document(app.routes)
+ALL = "DATA_EDIT,OWNERS_READ,USER_ADD,USER_SEARCH,USER_MANAGEMENT,DATA_MANAGEMENT"
+EXAMPLES_PER_OPERATION = 12
+
+
+def test_document_is_valid_openapi_3_1() -> None:
+    validate(DOCUMENT)
+    assert DOCUMENT["openapi"].startswith("3.1")
+
+
+def test_every_route_is_documented_and_every_documented_path_is_a_route() -> None:
+    routes = {(path, method.lower()) for path, methods in app.routes.items() for method in methods}
+    documented = {(path, method) for path, ops in DOCUMENT["paths"].items() for method in ops}
+    assert documented == routes
+
+
+def test_routes_behind_the_authorizer_and_only_those_need_a_bearer_token() -> None:
+    for path, methods in app.routes.items():
+        for method, entry in methods.items():
+            operation = DOCUMENT["paths"][path][method.lower()]
+            assert ("security" in operation) == (entry.authorizer is not None), (path, method)
+
+
+def test_request_schemas_are_the_definitions_that_validate_bodies() -> None:
+    schemas = DOCUMENT["components"]["schemas"]
+    assert schemas["UserFields"] == validation.USER.schema()
+    assert schemas["ApiKeyRequest"] == validation.API_KEY_REQUEST.schema()
+    assert schemas["ApiKeyLogin"] == validation.API_KEY_LOGIN.schema()
+
+
+def test_service_serves_the_document(client: Client) -> None:
+    response = client.http.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    assert response.json_body == json.loads(json.dumps(DOCUMENT))
+
+
+@pytest.fixture(scope="module")
+def service() -> Iterator[tuple[str, str]]:
+    with moto_server() as endpoint:
+        env = service_env(endpoint, TABLE_PREFIX="users-openapi-")
+        manage(env, "create-tables")
+        admin = json.loads(
+            manage(
+                env, "create-user", "--email", "fuzz@example.org", "--permissions", ALL, "--api-key"
+            )
+        )
+        with chalice_local(env) as base:
+            yield base, admin["key"]
+
+
+SCHEMA = schemathesis.openapi.from_dict(DOCUMENT)
+OPERATIONS = sorted(op.ok().definition.raw["operationId"] for op in SCHEMA.get_all_operations())
+CHECKS: list[Any] = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+@pytest.mark.parametrize("operation_id", OPERATIONS)
+def test_generated_requests_get_no_5xx_and_answers_that_match_the_document(
+    service: tuple[str, str], operation_id: str
+) -> None:
+    base, key = service
+    operation = SCHEMA.find_operation_by_id(operation_id)
+
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy())
+    def run(case: Any) -> None:
+        headers = {"Authorization": f"Bearer {key}", "Connection": "close"}
+        response = case.call(base_url=base, headers=headers, allow_redirects=False, timeout=30)
+        case.validate_response(response, checks=CHECKS)
+
+    run()
