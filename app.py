@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from typing import Any
 
 from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response
 
-from chalicelib import auth, errors, idempotency, logs, sessions, users, validation
+from chalicelib import (
+    auth,
+    errors,
+    idempotency,
+    logs,
+    requestlog,
+    sessions,
+    users,
+    validation,
+)
 from chalicelib.config import settings
 from chalicelib.permissions import PERMISSIONS, USER_MANAGEMENT, Caller
 from chalicelib.validation import MANAGER_FIELDS, PROFILE_FIELDS
@@ -41,6 +51,25 @@ def issue_csrf_cookie(event: Request, get_response: Any) -> Response:
     response: Response = get_response(event)
     if sessions.CSRF_COOKIE not in sessions.parse_cookies(event.headers.get("cookie")):
         _add_cookies(response, [sessions.csrf_cookie()])
+    return response
+
+
+@app.middleware("http")
+def log_request(event: Request, get_response: Any) -> Response:
+    """Write one structured log line per request."""
+    started = time.perf_counter()
+    response: Response = get_response(event)
+    context = event.context or {}
+    requestlog.log_request(
+        request_id=str(
+            context.get("requestId") or getattr(event.lambda_context, "aws_request_id", "")
+        ),
+        method=event.method,
+        route=context.get("resourcePath", ""),
+        status=response.status_code,
+        latency_ms=(time.perf_counter() - started) * 1000,
+        user_id=(context.get("authorizer") or {}).get("user_id"),
+    )
     return response
 
 

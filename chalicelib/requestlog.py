@@ -1,0 +1,43 @@
+"""One structured JSON log line per request, for CloudWatch Logs Insights.
+
+The line holds ids, the route template, the status and the latency only:
+never a token, key, cookie, email address or request body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+LOGGER = logging.getLogger("users_service.requests")
+
+
+def _configure() -> None:
+    if not LOGGER.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        LOGGER.addHandler(handler)
+    LOGGER.setLevel(logging.INFO)
+    LOGGER.propagate = False
+
+
+_configure()
+
+
+def log_request(
+    request_id: str, method: str, route: str, status: int, latency_ms: float, user_id: str | None
+) -> dict[str, Any]:
+    """Write the line for one request; returns what it wrote."""
+    line = {
+        "type": "request",
+        "request_id": request_id,
+        "method": method,
+        "route": route,
+        "status": status,
+        "latency_ms": round(latency_ms, 2),
+        "user_id": user_id or None,
+    }
+    LOGGER.info(json.dumps(line, separators=(",", ":")))
+    return line
