@@ -243,9 +243,12 @@ def _openapi_document() -> dict[str, Any]:
 
 
 def _caller() -> Caller:
-    """The caller the authorizer verified; InvalidCredentials when it verified nobody."""
+    """The caller the authorizer verified; InvalidCredentials when it verified nobody,
+    StorageUnavailable when it could not check."""
     context = _request().context.get("authorizer") or {}
     user_id = context.get("user_id")
+    if context.get("unavailable"):
+        raise errors.StorageUnavailable(context.get("error") or "the storage is unavailable")
     if not user_id:
         raise errors.InvalidCredentials(context.get("error") or "credentials are required")
     permissions = frozenset(p for p in context.get("permissions", "").split(",") if p)

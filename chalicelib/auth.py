@@ -42,6 +42,7 @@ class Decision:
     method: str = ""
     session_id: str = ""
     error: str = ""
+    unavailable: bool = False
 
     @property
     def principal(self) -> str:
@@ -56,6 +57,7 @@ class Decision:
             "method": self.method,
             "session_id": self.session_id,
             "error": self.error,
+            "unavailable": "true" if self.unavailable else "",
         }
 
 
@@ -90,7 +92,7 @@ def decide(header: str | None) -> Decision:
         return denied(str(exc))
     except errors.StorageUnavailable:
         log.warning("authorizer could not reach the storage", exc_info=True)
-        return denied("credentials could not be checked; try again")
+        return Decision(error="credentials could not be checked; try again", unavailable=True)
     except Exception:
         log.exception("authorizer failed")
         return denied("credentials could not be checked")
