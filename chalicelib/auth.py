@@ -1,6 +1,7 @@
 """API keys and the authorizer's decision.
 
-An API key reads ``uk_<user id>.<key id>.<secret>``: the fixed prefix tells it
+An API key reads ``uk_<user id>.<key id>.<secret>`` (user ids are 32 hex
+characters, or 24 for users imported with a MongoDB ObjectId): the fixed prefix tells it
 apart from an access token, the user and key ids make verifying it one
 key-value read of the key and its owner, and the secret is 256 random bits of
 which only the SHA-256 hash is stored. A slow password hash buys nothing for
@@ -25,7 +26,7 @@ from chalicelib.permissions import expand
 from chalicelib.validation import API_KEY_LOGIN, API_KEY_REQUEST
 
 API_KEY_PREFIX = "uk_"
-API_KEY_RE = re.compile(r"^uk_([0-9a-f]{32})\.([0-9a-f]{16})\.([A-Za-z0-9_-]{43})$")
+API_KEY_RE = re.compile(r"^uk_([0-9a-f]{24}|[0-9a-f]{32})\.([0-9a-f]{16})\.([A-Za-z0-9_-]{43})$")
 MAX_API_KEYS = 20
 LAST_USED_STEP = timedelta(hours=1)
 NOT_LOGGED = "the key itself is never logged"

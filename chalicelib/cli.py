@@ -1,4 +1,4 @@
-"""What ``manage.py`` runs: create-tables, create-user."""
+"""What ``manage.py`` runs: create-tables, create-user, import-users."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
 
 from chalice.app import ChaliceViewError
 
-from chalicelib import auth, models, users
+from chalicelib import auth, importer, models, users
 from chalicelib.changes import SYSTEM
 
 
@@ -34,6 +36,45 @@ def create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+class ProgressBar:
+    """Progress on a stream: a bar redrawn in place on a terminal, else a line
+    per 100 records (none for a short file)."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.tty:
+            filled = self.WIDTH * done // total
+            bar = "#" * filled + "." * (self.WIDTH - filled)
+            self.stream.write(f"\r[{bar}] {done}/{total}" + ("\n" if done == total else ""))
+        elif done % 100 == 0:
+            self.stream.write(f"import-users: {done}/{total} records\n")
+        else:
+            return
+        self.stream.flush()
+
+
+def import_users(args: argparse.Namespace) -> int:
+    """Import users from the research-data tracker's export and print the JSON summary.
+
+    Exit 0 when no record was rejected, 1 when some were (the others are
+    imported), 2 when the file could not be read.
+    """
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8-sig")
+        records = importer.read_export(text)
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError too
+        print(f"import-users: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    summary = importer.import_users(records, args.dry_run, ProgressBar(sys.stderr))
+    print(json.dumps(summary.as_dict()))
+    return 1 if summary.rejections else 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line of manage.py."""
     root = argparse.ArgumentParser(prog="manage.py", description="Manage the users service.")
@@ -46,6 +87,18 @@ def parser() -> argparse.ArgumentParser:
     user.add_argument("--permissions", help="comma-separated permission names")
     user.add_argument("--api-key", action="store_true", help="also make and print an API key")
     user.set_defaults(run=create_user)
+    imports = commands.add_parser(
+        "import-users",
+        help="import users from the research-data tracker's JSON export",
+        description="Import the research-data tracker's users export (a JSON array or JSON "
+        "lines); users already imported are skipped. Prints a JSON summary; exit 1 when a "
+        "record was rejected.",
+    )
+    imports.add_argument("file", help="the export file, or - for standard input")
+    imports.add_argument(
+        "--dry-run", action="store_true", help="check every record and write nothing"
+    )
+    imports.set_defaults(run=import_users)
     return root
 
 

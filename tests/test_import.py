@@ -1,0 +1,306 @@
+"""``manage.py import-users``: the research-data tracker's users export into the tables.
+
+Each test runs the command through ``chalicelib.cli.main`` on fresh moto tables
+with the sample export in ``tests/data/tracker_users.json``: five good records
+with every ``_id`` form, and five bad ones (unknown permission, bad ORCID, no
+email, an email another record of the file has, no ``_id``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from chalicelib import auth, models
+from chalicelib.changes import SYSTEM
+from chalicelib.cli import ProgressBar, main
+from chalicelib.importer import COMMENT, normalise_id
+from chalicelib.models import LogEntry, User
+from tests.conftest import Account
+
+SAMPLE = Path(__file__).parent / "data" / "tracker_users.json"
+RECORDS: list[dict[str, Any]] = json.loads(SAMPLE.read_text())
+# Position in the sample -> the id the imported user gets.
+IMPORTED = {
+    0: "97c7f0eb56504eb6aedbbd2ecb68f856",  # UUID string with dashes
+    1: "2772498ea2f24db0adafff87fc74a4c1",  # upper-case, no dashes
+    2: "7d4298752aa9409c84bbb8bbba7e3633",  # {"$uuid": ...}
+    3: "1e4c14eb16f44eaf818cc579fb529bbf",  # {"$binary": ..., "subType": "04"}
+    4: "6504a12f74655e13af814451",  # {"$oid": ...}
+}
+REJECTED = [
+    {
+        "index": 5,
+        "id": "0183a6c5a7a84b899d4602b1f5c76dbf",
+        "reason": "InvalidInput: unknown permission 'DATA_DELETE'",
+    },
+    {
+        "index": 6,
+        "id": "138ef65e4192455f9c5567af0b1f8aa6",
+        "reason": "InvalidInput: orcid: empty, or dddd-dddd-dddd-dddX with a valid "
+        "ISO 7064 11,2 check digit",
+    },
+    {
+        "index": 7,
+        "id": "c02d5e44675841f8bb4d6be19761788d",
+        "reason": "InvalidInput: email is required",
+    },
+    {
+        "index": 8,
+        "id": "454cf82f1bc7424ba348f5c35ee073fb",
+        "reason": "EmailTaken: record 0 of this file has the same email",
+    },
+    {"index": 9, "id": None, "reason": "InvalidInput: _id is required"},
+]
+KEY_MATERIAL = [
+    record[name] for record in RECORDS for name in ("api_key", "api_salt") if name in record
+]
+
+MakeUser = Callable[..., Account]
+
+
+def run_import(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    """Run ``import-users`` on the sample; the exit code and the printed summary."""
+    code = main(["import-users", str(SAMPLE), *args])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def item_counts() -> dict[str, int]:
+    """How many items every table holds."""
+    return {
+        model.Meta.table_name: sum(1 for _ in model.scan(consistent_read=True))
+        for model in models.MODELS
+    }
+
+
+def test_good_records_are_imported_with_their_fields_and_normalised_ids(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_import(capsys)
+    for index, user_id in IMPORTED.items():
+        record, user = RECORDS[index], User.get(user_id, consistent_read=True)
+        for name in ("email", "name", "affiliation", "contact", "orcid", "url"):
+            assert getattr(user, name) == record.get(name, "")
+        assert user.permissions == record.get("permissions", [])
+        assert user.auth_ids == (record.get("auth_ids") or [record["email"]])
+        assert user.version == 1
+
+
+def test_summary_counts_the_imported_and_rejected_records(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, summary = run_import(capsys)
+    assert code == 1
+    assert {k: summary[k] for k in ("imported", "skipped", "rejected", "dry_run")} == {
+        "imported": 5,
+        "skipped": 0,
+        "rejected": 5,
+        "dry_run": False,
+    }
+
+
+def test_each_imported_user_has_one_add_entry_by_system_naming_the_import(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_import(capsys)
+    for user_id in IMPORTED.values():
+        [entry] = LogEntry.query(user_id, consistent_read=True)
+        assert (entry.action, entry.user, entry.comment) == ("add", SYSTEM, COMMENT)
+        assert "research-data tracker" in entry.comment
+        assert entry.data["id"] == user_id
+
+
+def test_bad_records_are_reported_with_reasons_and_not_imported(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, summary = run_import(capsys)
+    assert summary["rejections"] == REJECTED
+    assert sum(1 for _ in User.scan()) == len(IMPORTED)
+    for rejection in REJECTED:
+        if rejection["id"] is not None:
+            assert User.count(rejection["id"]) == 0
+
+
+def test_email_of_an_existing_user_is_rejected_as_taken(
+    make_user: MakeUser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_user(email="Carol@example.org")
+    _, summary = run_import(capsys)
+    assert summary["rejections"][0] == {
+        "index": 2,
+        "id": IMPORTED[2],
+        "reason": "EmailTaken: another user has the email 'carol@example.org'",
+    }
+    assert User.count(IMPORTED[2]) == 0
+
+
+def test_second_run_changes_nothing_and_shows_the_records_skipped(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, first = run_import(capsys)
+    counts = item_counts()
+    code, second = run_import(capsys)
+    assert item_counts() == counts
+    assert (code, second["imported"], second["skipped"]) == (1, 0, len(IMPORTED))
+    assert second["rejections"] == first["rejections"]
+
+
+def test_dry_run_writes_nothing(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    before = item_counts()
+    code, summary = run_import(capsys, "--dry-run")
+    assert item_counts() == before
+    assert (code, summary["dry_run"], summary["imported"]) == (1, True, len(IMPORTED))
+
+
+def test_dry_run_reports_the_same_rejections_as_an_import(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, dry = run_import(capsys, "--dry-run")
+    assert dry["rejections"] == REJECTED
+
+
+def test_dry_run_reports_a_taken_email_as_the_import_would(
+    make_user: MakeUser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_user(email="Carol@example.org")
+    _, dry = run_import(capsys, "--dry-run")
+    _, real = run_import(capsys)
+    assert dry["rejections"] == real["rejections"]
+    assert dry["rejections"][0]["reason"].startswith("EmailTaken:")
+
+
+def test_dry_run_after_an_import_shows_the_records_skipped(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_import(capsys)
+    _, dry = run_import(capsys, "--dry-run")
+    assert (dry["imported"], dry["skipped"]) == (0, len(IMPORTED))
+
+
+def test_key_material_appears_in_no_output_log_entry_or_item(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert len(KEY_MATERIAL) == 4
+    for args in (["--dry-run"], [], []):
+        main(["import-users", str(SAMPLE), *args])
+        out, err = capsys.readouterr()
+        for secret in KEY_MATERIAL:
+            assert secret not in out and secret not in err
+    stored = [
+        json.dumps(item.attribute_values, default=str)
+        for model in models.MODELS
+        for item in model.scan(consistent_read=True)
+    ]
+    assert any(entry.comment == COMMENT for entry in LogEntry.scan())
+    for secret in KEY_MATERIAL:
+        assert not any(secret in text for text in stored)
+
+
+def test_imported_user_gets_an_api_key_that_works_on_user_me(
+    client: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_import(capsys)
+    key = auth.make_api_key(SYSTEM, IMPORTED[2])["key"]
+    response = client.http.get("/api/v1/user/me", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200
+    assert response.json_body["user"]["email"] == RECORDS[2]["email"]
+
+
+def test_user_imported_with_an_object_id_gets_an_api_key_that_works(
+    client: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_import(capsys)
+    key = auth.make_api_key(SYSTEM, IMPORTED[4])["key"]
+    response = client.http.get("/api/v1/user/me", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200
+
+
+def test_json_lines_export_imports_the_same_users(
+    aws: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    lines = tmp_path / "users.jsonl"
+    lines.write_text("".join(json.dumps(record) + "\n" for record in RECORDS))
+    main(["import-users", str(lines)])
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["rejections"] == REJECTED
+    assert sorted(user.id for user in User.scan()) == sorted(IMPORTED.values())
+
+
+def test_line_that_is_not_json_is_rejected_at_its_position(
+    aws: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    lines = tmp_path / "users.jsonl"
+    lines.write_text(json.dumps(RECORDS[0]) + '\n{"_id": \n' + json.dumps(RECORDS[1]) + "\n")
+    code = main(["import-users", str(lines)])
+    summary = json.loads(capsys.readouterr().out)
+    assert (code, summary["imported"]) == (1, 2)
+    assert [(r["index"], r["id"]) for r in summary["rejections"]] == [(1, None)]
+    assert summary["rejections"][0]["reason"].startswith("InvalidInput: not valid JSON")
+
+
+def test_export_without_bad_records_exits_0(
+    aws: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps([RECORDS[index] for index in IMPORTED]))
+    code = main(["import-users", str(good)])
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["rejected"] == 0
+
+
+def test_unreadable_file_exits_2_and_imports_nothing(
+    aws: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('[{"_id": "x",')
+    code = main(["import-users", str(broken)])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert "cannot read" in err
+    assert not list(User.scan())
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "1e4c14eb-16f4-4eaf-818c-c579fb529bbf",
+        "1E4C14EB16F44EAF818CC579FB529BBF",
+        {"$uuid": "1e4c14eb-16f4-4eaf-818c-c579fb529bbf"},
+        {"$binary": {"base64": "HkwU6xb0Tq+BjMV5+1Kbvw==", "subType": "04"}},
+        {"$binary": {"base64": "HkwU6xb0Tq+BjMV5+1Kbvw==", "subType": "03"}},
+        {"$binary": "HkwU6xb0Tq+BjMV5+1Kbvw==", "$type": "04"},
+    ],
+)
+def test_every_uuid_form_normalises_to_the_same_id(raw: Any) -> None:
+    assert normalise_id(raw) == "1e4c14eb16f44eaf818cc579fb529bbf"
+
+
+def test_progress_is_one_line_per_100_records_off_a_terminal(
+    aws: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    export = tmp_path / "many.json"
+    export.write_text(json.dumps([{"email": f"u{n}@example.org"} for n in range(250)]))
+    main(["import-users", str(export), "--dry-run"])
+    assert capsys.readouterr().err.splitlines() == [
+        "import-users: 100/250 records",
+        "import-users: 200/250 records",
+    ]
+
+
+def test_progress_bar_is_redrawn_in_place_on_a_terminal() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    bar = ProgressBar(terminal)
+    for done in range(1, 4):
+        bar(done, 3)
+    drawn = terminal.getvalue()
+    assert drawn.count("\r") == 3 and drawn.endswith(f"[{'#' * ProgressBar.WIDTH}] 3/3\n")
