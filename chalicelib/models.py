@@ -24,17 +24,20 @@ import binascii
 import functools
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.attributes import (
     JSONAttribute,
     ListAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
 )
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
@@ -221,7 +224,7 @@ def storage_errors() -> Iterator[None]:
     """Turn a storage failure that PynamoDB could not ride out into a 503."""
     try:
         yield
-    except PynamoDBException as exc:
+    except (PynamoDBException, BotoCoreError, ClientError) as exc:
         raise errors.StorageUnavailable("The storage is unavailable; nothing was written.") from exc
 
 
@@ -333,7 +336,9 @@ class Transaction:
         """
         ops = sorted(self._ops, key=lambda op: _ORDER[op.kind])
         try:
-            with TransactWrite(connection=connection()) as transaction:
+            # The token makes a retry after a lost reply a no-op, not a second write.
+            token = uuid.uuid4().hex
+            with TransactWrite(connection=connection(), client_request_token=token) as transaction:
                 for op in ops:
                     op.apply(transaction)
         except TransactWriteError as exc:
@@ -361,6 +366,9 @@ class ConcurrentChange(Exception):
 
 
 def _reasons(exc: TransactWriteError) -> list[str | None]:
+    # A lost request (a timeout) has no DynamoDB reply, hence no reasons.
+    if not isinstance(exc.cause, ClientError):
+        return []
     if exc.cause_response_code != "TransactionCanceledException":
         return []
     return [reason.code if reason else None for reason in exc.cancellation_reasons]

@@ -1,0 +1,455 @@
+"""Storage faults on every route (API.md sections 4 and 7).
+
+"A storage fault that the service could not ride out gives 503 with the error
+body, and nothing is written." Faults come from ``tests/faults.py``: real
+botocore clients answering for DynamoDB, with botocore's retries, PynamoDB's
+error translation and the service's own retries all running for real. Each
+test compares a full snapshot of every table before and after.
+
+botocore's retry quota belongs to each client and so lasts the whole test
+session; the tests that expect a fault to be ridden out come first, before the
+failing ones drain it (a drained quota means no botocore retries, which the
+other tests do not need).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from chalice.test import Client
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PynamoDBException
+
+from chalicelib.models import MODELS, ConcurrentChange, Guard, Transaction, User
+from tests.conftest import Account
+from tests.faults import (
+    BATCH_GET,
+    THROTTLING,
+    TIMEOUT,
+    TRANSACT_WRITE,
+    TRANSACTION_CONFLICT,
+    dynamodb_clients,
+    inject_faults,
+)
+
+API = "/api/v1"
+CSRF = "csrf-token-for-fault-tests"
+
+Snapshot = dict[str, list[str]]
+
+
+def snapshot() -> Snapshot:
+    """Every item of every table, as canonical JSON, in a stable order."""
+    return {
+        model.Meta.table_name: sorted(
+            json.dumps(item.serialize(), sort_keys=True)
+            for item in model.scan(consistent_read=True)
+        )
+        for model in MODELS
+    }
+
+
+def assert_error(response: Any, status: int, code: str) -> None:
+    """The response is an error with the contract's {"Code", "Message"} body."""
+    assert response.status_code == status, (response.status_code, response.body)
+    body = response.json_body
+    assert set(body) == {"Code", "Message"}, body
+    assert body["Code"] == code, body
+    assert isinstance(body["Message"], str) and body["Message"], body
+
+
+@dataclass
+class World:
+    """Who acts and on whom: an admin, and a user manager with two API keys."""
+
+    client: Client
+    admin: Account
+    target: Account
+    spare_key_id: str
+
+
+@pytest.fixture
+def world(client: Client, admin: Account, make_user: Any) -> World:
+    target = make_user(permissions=["USER_MANAGEMENT"], name="Target")
+    response = client.http.post(
+        f"{API}/user/{target.id}/apikeys",
+        headers=admin.json_headers(),
+        body=json.dumps({"name": "spare"}),
+    )
+    assert response.status_code == 201, response.body
+    for account in (admin, target):  # the first use of a key records it; do it now
+        assert client.http.get(f"{API}/user/me", headers=account.headers).status_code == 200
+    return World(client, admin, target, response.json_body["id"])
+
+
+def _json(world: World, account: Account, method: str, path: str, body: Any, **headers: str) -> Any:
+    return getattr(world.client.http, method)(
+        f"{API}{path}", headers=account.json_headers(**headers), body=json.dumps(body)
+    )
+
+
+def _new_email() -> str:
+    return f"new-{secrets.token_hex(4)}@example.org"
+
+
+Call = Callable[[World], Any]
+
+# Each route: how to call it and the status it answers when all goes well.
+WRITES: dict[str, tuple[Call, int]] = {
+    "create": (
+        lambda w: _json(w, w.admin, "post", "/user", {"user": {"email": _new_email()}}),
+        201,
+    ),
+    "create-idempotent": (
+        lambda w: _json(
+            w,
+            w.admin,
+            "post",
+            "/user",
+            {"user": {"email": _new_email()}},
+            **{"Idempotency-Key": secrets.token_hex(8)},
+        ),
+        201,
+    ),
+    "patch": (
+        lambda w: _json(
+            w,
+            w.admin,
+            "patch",
+            f"/user/{w.target.id}",
+            {"user": {"name": "Changed", "email": _new_email(), "permissions": []}},
+        ),
+        200,
+    ),
+    "patch-if-match": (
+        lambda w: _json(
+            w,
+            w.admin,
+            "patch",
+            f"/user/{w.target.id}",
+            {"user": {"name": "C"}},
+            **{"If-Match": "3"},
+        ),
+        200,
+    ),
+    "patch-me": (
+        lambda w: _json(w, w.target, "patch", "/user/me", {"user": {"affiliation": "Elsewhere"}}),
+        200,
+    ),
+    "delete": (
+        lambda w: w.client.http.delete(f"{API}/user/{w.target.id}", headers=w.admin.headers),
+        204,
+    ),
+    "key-replaced": (
+        lambda w: w.client.http.post(f"{API}/user/{w.target.id}/apikey", headers=w.admin.headers),
+        201,
+    ),
+    "key-added": (
+        lambda w: _json(w, w.admin, "post", f"/user/{w.target.id}/apikeys", {"name": "ci"}),
+        201,
+    ),
+    "key-revoked": (
+        lambda w: w.client.http.delete(
+            f"{API}/user/{w.target.id}/apikeys/{w.spare_key_id}", headers=w.admin.headers
+        ),
+        204,
+    ),
+}
+
+READS: dict[str, tuple[Call, int]] = {
+    "list": (lambda w: w.client.http.get(f"{API}/user", headers=w.admin.headers), 200),
+    "list-by-email": (
+        lambda w: w.client.http.get(f"{API}/user?email={w.target.email}", headers=w.admin.headers),
+        200,
+    ),
+    "me": (lambda w: w.client.http.get(f"{API}/user/me", headers=w.target.headers), 200),
+    "user": (
+        lambda w: w.client.http.get(f"{API}/user/{w.target.id}", headers=w.admin.headers),
+        200,
+    ),
+    "apikeys": (
+        lambda w: w.client.http.get(f"{API}/user/{w.target.id}/apikeys", headers=w.admin.headers),
+        200,
+    ),
+    "log": (
+        lambda w: w.client.http.get(f"{API}/user/{w.target.id}/log", headers=w.admin.headers),
+        200,
+    ),
+    "actions": (
+        lambda w: w.client.http.get(f"{API}/user/{w.admin.id}/actions", headers=w.admin.headers),
+        200,
+    ),
+}
+
+ROUTES = {**WRITES, **READS}
+
+
+# -- the harness itself ------------------------------------------------------
+
+
+def test_harness_hooks_every_client_the_routes_use(world: World) -> None:
+    with inject_faults(share=0.0) as injector:
+        statuses = {route: call(world).status_code for route, (call, _) in ROUTES.items()}
+    assert max(statuses.values()) < 500, statuses
+    assert {"GetItem", "Query", "Scan", BATCH_GET, TRANSACT_WRITE} <= set(injector.attempts)
+    # Nothing reached DynamoDB through a client met only on the way.
+    assert injector.late == []
+    assert len(injector.clients) == len(dynamodb_clients()) == len(MODELS) + 1
+    assert injector.total == 0
+
+
+def test_harness_hooks_a_client_made_while_it_runs(aws: None) -> None:
+    with (
+        inject_faults(share=1.0, kinds=[TIMEOUT]) as injector,
+        pytest.raises(PynamoDBException),
+    ):
+        Connection(region=User.Meta.region).list_tables()
+    assert len(injector.late) == 1
+    assert injector.attempts["ListTables"] == injector.counts[TIMEOUT] > 0
+
+
+def test_harness_throttling_is_retried_by_botocore(aws: None) -> None:
+    with (
+        inject_faults(share=1.0, kinds=[THROTTLING], limit=1) as injector,
+        pytest.raises(User.DoesNotExist),
+    ):
+        User.get("nobody", consistent_read=True)
+    assert injector.attempts["GetItem"] == 2
+    assert injector.counts == {THROTTLING: 1}
+
+
+def test_harness_transaction_conflict_reaches_the_service_with_its_reason(aws: None) -> None:
+    transaction = Transaction()
+    transaction.put(Guard(key="email#x@example.org", user_id="x"))
+    with (
+        inject_faults(share=1.0, kinds=[TRANSACTION_CONFLICT]) as injector,
+        pytest.raises(ConcurrentChange),
+    ):
+        transaction.commit()
+    assert injector.counts == {TRANSACTION_CONFLICT: 1}
+    assert list(Guard.scan(consistent_read=True)) == []
+
+
+def test_harness_with_the_same_seed_injects_the_same_faults(aws: None) -> None:
+    # Transaction conflicts are never retried by botocore, so each commit is one
+    # attempt, whatever is left of botocore's retry quota.
+    def run() -> list[str]:
+        outcomes = []
+        with inject_faults(share=0.5, kinds=[TRANSACTION_CONFLICT], seed=7):
+            for index in range(12):
+                transaction = Transaction()
+                transaction.put(Guard(key=f"email#{index}@example.org", user_id=str(index)))
+                try:
+                    transaction.commit()
+                    outcomes.append("written")
+                except ConcurrentChange as exc:
+                    reasons = exc.__cause__.cancellation_reasons  # type: ignore[union-attr]
+                    outcomes.append(f"conflict {reasons}")
+        for guard in Guard.scan(consistent_read=True):
+            guard.delete()
+        return outcomes
+
+    first = run()
+    assert "written" in first
+    assert len(set(first)) > 1
+    assert run() == first
+
+
+def test_harness_leaves_the_clients_as_it_found_them(world: World) -> None:
+    with inject_faults(share=1.0, kinds=[TIMEOUT]):
+        pass
+    before = snapshot()
+    call, status = READS["user"]
+    assert call(world).status_code == status
+    assert snapshot() == before
+
+
+# -- one failed attempt is ridden out ---------------------------------------
+
+
+@pytest.mark.parametrize("route", list(ROUTES))
+def test_route_rides_out_one_timed_out_attempt(world: World, route: str) -> None:
+    call, status = ROUTES[route]
+    with inject_faults(share=1.0, kinds=[TIMEOUT], spare=[BATCH_GET], limit=1) as injector:
+        response = call(world)
+    assert injector.total == 1
+    assert response.status_code == status, response.body
+
+
+@pytest.mark.parametrize("route", ["create", "patch"])
+def test_route_rides_out_one_throttled_attempt(world: World, route: str) -> None:
+    call, status = ROUTES[route]
+    with inject_faults(share=1.0, kinds=[THROTTLING], spare=[BATCH_GET], limit=1) as injector:
+        response = call(world)
+    assert injector.total == 1
+    assert response.status_code == status, response.body
+
+
+@pytest.mark.parametrize("route", list(WRITES))
+def test_write_route_rides_out_one_transaction_conflict(world: World, route: str) -> None:
+    call, status = WRITES[route]
+    with inject_faults(share=1.0, kinds=[TRANSACTION_CONFLICT], limit=1) as injector:
+        response = call(world)
+    assert injector.total == 1
+    assert response.status_code == status, response.body
+
+
+# -- faults the service cannot ride out: 503 (or 409) and nothing written -----
+
+
+@pytest.mark.parametrize(
+    ("route", "kind"),
+    [(route, TIMEOUT) for route in ROUTES] + [("user", THROTTLING)],
+)
+def test_route_with_every_storage_call_failing_answers_503_and_writes_nothing(
+    world: World, route: str, kind: str
+) -> None:
+    call, _ = ROUTES[route]
+    before = snapshot()
+    # The authorizer's BatchGetItem is spared: the route itself must meet the fault.
+    with inject_faults(share=1.0, kinds=[kind], spare=[BATCH_GET]) as injector:
+        response = call(world)
+    assert injector.total > 0
+    assert_error(response, 503, "StorageUnavailable")
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("route", "kind"),
+    [(route, TIMEOUT) for route in WRITES] + [("create", THROTTLING), ("patch", THROTTLING)],
+)
+def test_write_route_whose_transaction_fails_answers_503_and_writes_nothing(
+    world: World, route: str, kind: str
+) -> None:
+    call, _ = WRITES[route]
+    before = snapshot()
+    with inject_faults(share=1.0, kinds=[kind], only=[TRANSACT_WRITE]) as injector:
+        response = call(world)
+    assert injector.counts[kind] > 0
+    assert_error(response, 503, "StorageUnavailable")
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("route", list(WRITES))
+def test_write_route_whose_transaction_keeps_conflicting_answers_409_and_writes_nothing(
+    world: World, route: str
+) -> None:
+    call, _ = WRITES[route]
+    before = snapshot()
+    with inject_faults(share=1.0, kinds=[TRANSACTION_CONFLICT]) as injector:
+        response = call(world)
+    assert injector.counts[TRANSACTION_CONFLICT] > 0
+    assert_error(response, 409, "EditConflict")
+    assert snapshot() == before
+
+
+def test_patch_with_stale_if_match_answers_412_while_writes_fail(world: World) -> None:
+    before = snapshot()
+    with inject_faults(share=1.0, kinds=[TIMEOUT], only=[TRANSACT_WRITE]):
+        response = _json(
+            world,
+            world.admin,
+            "patch",
+            f"/user/{world.target.id}",
+            {"user": {"name": "C"}},
+            **{"If-Match": "1"},
+        )
+    assert_error(response, 412, "VersionMismatch")
+    assert snapshot() == before
+
+
+def test_delete_of_the_last_user_manager_answers_409_after_riding_out_a_timeout(
+    world: World,
+) -> None:
+    delete = world.client.http.delete
+    assert delete(f"{API}/user/{world.target.id}", headers=world.admin.headers).status_code == 204
+    before = snapshot()
+    with inject_faults(share=1.0, kinds=[TIMEOUT], spare=[BATCH_GET, TRANSACT_WRITE], limit=1):
+        response = delete(f"{API}/user/{world.admin.id}", headers=world.admin.headers)
+    assert_error(response, 409, "LastUserManager")
+    assert snapshot() == before
+
+
+# -- the authorizer and the login routes ------------------------------------
+
+
+@pytest.mark.parametrize("route", ["me", "user", "create"])
+def test_auth_route_whose_credentials_cannot_be_read_answers_503(world: World, route: str) -> None:
+    """The authorizer's read is a storage fault, not missing or malformed credentials."""
+    call, _ = ROUTES[route]
+    before = snapshot()
+    with inject_faults(share=1.0, kinds=[TIMEOUT], only=[BATCH_GET]) as injector:
+        response = call(world)
+    assert injector.total > 0
+    assert_error(response, 503, "StorageUnavailable")
+    assert snapshot() == before
+
+
+def _login(world: World) -> str:
+    response = world.client.http.post(
+        f"{API}/login/apikey",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"api-key": world.target.key}),
+    )
+    assert response.status_code == 200, response.body
+    raw = response.headers.get("Set-Cookie") or []
+    cookies = [raw] if isinstance(raw, str) else list(raw)
+    (cookie,) = [c for c in cookies if c.startswith("session=")]
+    return cookie.split(";", 1)[0].split("=", 1)[1]
+
+
+def _session_headers(session: str) -> dict[str, str]:
+    return {"Cookie": f"session={session}; _csrf_token={CSRF}", "X-CSRF-Token": CSRF}
+
+
+def test_login_with_api_key_when_storage_fails_answers_503_and_writes_nothing(
+    world: World,
+) -> None:
+    before = snapshot()
+    with inject_faults(share=1.0, kinds=[TIMEOUT]) as injector:
+        response = world.client.http.post(
+            f"{API}/login/apikey",
+            headers={"Content-Type": "application/json"},
+            body=json.dumps({"api-key": world.target.key}),
+        )
+    assert injector.total > 0
+    assert_error(response, 503, "StorageUnavailable")
+    assert snapshot() == before
+
+
+def test_login_whose_session_cannot_be_stored_answers_503_and_writes_nothing(
+    world: World,
+) -> None:
+    before = snapshot()
+    with inject_faults(share=1.0, kinds=[TIMEOUT], only=["PutItem"]) as injector:
+        response = world.client.http.post(
+            f"{API}/login/apikey",
+            headers={"Content-Type": "application/json"},
+            body=json.dumps({"api-key": world.target.key}),
+        )
+    assert injector.total > 0
+    assert_error(response, 503, "StorageUnavailable")
+    assert snapshot() == before
+
+
+def test_access_token_when_storage_fails_answers_503(world: World) -> None:
+    session = _login(world)
+    with inject_faults(share=1.0, kinds=[TIMEOUT]) as injector:
+        response = world.client.http.post(f"{API}/login/token", headers=_session_headers(session))
+    assert injector.total > 0
+    assert_error(response, 503, "StorageUnavailable")
+
+
+def test_logout_when_storage_fails_answers_503_and_keeps_the_session(world: World) -> None:
+    session = _login(world)
+    before = snapshot()
+    with inject_faults(share=1.0, kinds=[TIMEOUT]) as injector:
+        response = world.client.http.post(f"{API}/logout", headers=_session_headers(session))
+    assert injector.total > 0
+    assert_error(response, 503, "StorageUnavailable")
+    assert snapshot() == before
