@@ -20,13 +20,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib import errors, sessions
-from chalicelib.changes import add_edit, load_user, new_id, now, retrying
+from chalicelib.changes import USER_ID_PATTERN, add_edit, load_user, new_id, now, retrying
 from chalicelib.models import ApiKey, Transaction, User, get_many, storage_errors
 from chalicelib.permissions import expand
 from chalicelib.validation import API_KEY_LOGIN, API_KEY_REQUEST
 
 API_KEY_PREFIX = "uk_"
-API_KEY_RE = re.compile(r"^uk_([0-9a-f]{24}|[0-9a-f]{32})\.([0-9a-f]{16})\.([A-Za-z0-9_-]{43})$")
+API_KEY_RE = re.compile(rf"^uk_({USER_ID_PATTERN})\.([0-9a-f]{{16}})\.([A-Za-z0-9_-]{{43}})$")
 MAX_API_KEYS = 20
 LAST_USED_STEP = timedelta(hours=1)
 NOT_LOGGED = "the key itself is never logged"
@@ -172,15 +172,17 @@ def _key_view(key: ApiKey) -> dict[str, Any]:
     }
 
 
-def _keys_of(user_id: str) -> list[ApiKey]:
-    with storage_errors():
-        return list(ApiKey.query(user_id, consistent_read=True))
-
-
 def list_api_keys(user_id: str) -> dict[str, Any]:
-    """The user's API keys, never the keys themselves; raises UserNotFound."""
-    load_user(user_id)
-    return {"apikeys": [_key_view(key) for key in _keys_of(user_id)]}
+    """The user's API keys, never the keys themselves; raises UserNotFound.
+
+    One Query; the user is read only when it finds no key, to tell a user
+    without keys from no user.
+    """
+    with storage_errors():
+        keys = list(ApiKey.query(user_id, consistent_read=True))
+    if not keys:
+        load_user(user_id)
+    return {"apikeys": [_key_view(key) for key in keys]}
 
 
 def check_key_request(body: dict[str, Any]) -> tuple[str, int | None]:
@@ -205,7 +207,7 @@ def make_api_key(
 
     def attempt() -> dict[str, str]:
         user = load_user(user_id)
-        existing = _keys_of(user_id)
+        existing = sorted(user.api_key_ids or ())
         if not replace and len(existing) >= MAX_API_KEYS:
             raise errors.TooManyApiKeys(f"a user may hold at most {MAX_API_KEYS} API keys")
         key_id = new_id()[:16]
@@ -221,11 +223,17 @@ def make_api_key(
         transaction = Transaction()
         comment = f"API key {key_id} made"
         if replace and existing:
-            comment += "; revoked " + ", ".join(key.key_id for key in existing)
-            for key in existing:
-                transaction.delete(key)
+            comment += "; revoked " + ", ".join(existing)
+            for old_id in existing:
+                transaction.delete(ApiKey(user_id=user_id, key_id=old_id))
+        ids = User.api_key_ids.set({key_id}) if replace else User.api_key_ids.add({key_id})
         add_edit(
-            transaction, user, actor, {"key_id": key_id, "name": name}, f"{comment} ({NOT_LOGGED})"
+            transaction,
+            user,
+            actor,
+            {"key_id": key_id, "name": name},
+            f"{comment} ({NOT_LOGGED})",
+            actions=[ids],
         )
         transaction.put(
             ApiKey(
@@ -248,9 +256,12 @@ def revoke_api_key(actor: str, user_id: str, key_id: str) -> None:
     """Revoke one API key, logged on the owner's record; raises UserNotFound, ApiKeyNotFound."""
 
     def attempt() -> None:
-        user = load_user(user_id)
-        key = next((k for k in _keys_of(user_id) if k.key_id == key_id), None)
-        if key is None:
+        key, user = get_many(
+            [(ApiKey, {"user_id": user_id, "key_id": key_id}), (User, {"id": user_id})]
+        )
+        if not isinstance(user, User):
+            raise errors.UserNotFound(f"no user has id {user_id!r}")
+        if not isinstance(key, ApiKey):
             raise errors.ApiKeyNotFound(f"the user has no API key {key_id!r}")
         transaction = Transaction()
         add_edit(
@@ -259,6 +270,7 @@ def revoke_api_key(actor: str, user_id: str, key_id: str) -> None:
             actor,
             {"key_id": key.key_id, "name": key.name},
             f"API key {key_id} revoked ({NOT_LOGGED})",
+            actions=[User.api_key_ids.delete({key_id})],
         )
         transaction.delete(
             key,

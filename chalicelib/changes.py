@@ -29,6 +29,11 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+# A user id: 32 hex characters as new_id makes them, or 24 for users imported
+# with the older tracker's MongoDB ObjectId.
+USER_ID_PATTERN = "[0-9a-f]{24}|[0-9a-f]{32}"
+
+
 def new_id() -> str:
     """A new opaque id (128 random bits, hex)."""
     return uuid.uuid4().hex

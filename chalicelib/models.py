@@ -94,6 +94,9 @@ class User(Model):
     url = UnicodeAttribute(default="")
     permissions = ListAttribute[str](default=list)
     auth_ids = ListAttribute[str](default=list)
+    # The ids of the user's API keys, kept in each key change's transaction, so
+    # that a change touching all of them reads them with the user.
+    api_key_ids = UnicodeSetAttribute(default=set)
     version = NumberAttribute()
     created = UnicodeAttribute()
     updated = UnicodeAttribute()

@@ -1,7 +1,9 @@
 """Browser sessions, access tokens and CSRF (API.md sections 1 and 5).
 
-The ``session`` cookie holds 256 random bits; the table keeps only their
-SHA-256, so a copy of the table opens no session. An access token is a JWT
+The ``session`` cookie reads ``<user id>.<secret>``, the secret being 256
+random bits; the table keeps only the SHA-256 of the whole value, so a copy of
+the table opens no session, and the user id in it lets the session and its user
+be read in one round trip. An access token is a JWT
 signed with HS256 (pinned) under ``SESSION_SECRET``; RFC 7519 section 4.1
 claims ``iss``, ``aud``, ``exp``, ``iat`` and ``sub`` are required, with ``sid``
 naming the session, whose end ends the token too.
@@ -11,21 +13,27 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.cookies import CookieError, SimpleCookie
-
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import OctKey
+from typing import TYPE_CHECKING
 
 from chalicelib import errors
+from chalicelib.changes import USER_ID_PATTERN
 from chalicelib.config import secrets as load_secrets
 from chalicelib.config import settings
 from chalicelib.models import Session, User, get_many, storage_errors
+
+if TYPE_CHECKING:
+    from joserfc.jwk import OctKey
+
+# joserfc (and the cryptography package under it) is imported by the functions
+# that sign or check tokens, so that routes called with an API key, and the
+# cold start of every route, do not pay for loading it.
 
 SESSION_COOKIE = "session"
 CSRF_COOKIE = "_csrf_token"
@@ -36,6 +44,7 @@ ALGORITHM = "HS256"
 ISSUER = "users-service"
 AUDIENCE = "users-service"
 COOKIE_PATH = "/api/v1"
+SESSION_COOKIE_RE = re.compile(rf"^({USER_ID_PATTERN})\.[A-Za-z0-9_-]{{43}}$")
 
 
 def session_id(cookie: str) -> str:
@@ -44,6 +53,8 @@ def session_id(cookie: str) -> str:
 
 
 def _key() -> OctKey:
+    from joserfc.jwk import OctKey
+
     return OctKey.import_key(load_secrets().session_secret)
 
 
@@ -105,7 +116,7 @@ def clear_session_cookie() -> str:
 
 def start_session(user_id: str) -> NewSession:
     """Store a new session for a user."""
-    cookie = secrets.token_urlsafe(32)
+    cookie = f"{user_id}.{secrets.token_urlsafe(32)}"
     created = datetime.now(UTC)
     expires = created + SESSION_LIFETIME
     with storage_errors():
@@ -125,19 +136,14 @@ def end_session(cookie: str | None) -> None:
             Session(id=session_id(cookie)).delete()
 
 
-def live_session(sid: str, user_id: str | None = None) -> tuple[Session, User]:
-    """The session ``sid`` and its user; InvalidCredentials when either is gone.
+def live_session(sid: str, user_id: str) -> tuple[Session, User]:
+    """The session ``sid`` of user ``user_id`` and the user, read in one round trip.
 
-    With the user id known (from an access token) this is one read of both.
+    InvalidCredentials when either is gone, or the session is another user's.
     Sessions past their expiry count as ended even before DynamoDB's TTL
     removes them.
     """
-    if user_id is None:
-        (session,) = get_many([(Session, {"id": sid})])
-        user_id = session.user_id if isinstance(session, Session) else ""
-        (user,) = get_many([(User, {"id": user_id})]) if user_id else (None,)
-    else:
-        session, user = get_many([(Session, {"id": sid}), (User, {"id": user_id})])
+    session, user = get_many([(Session, {"id": sid}), (User, {"id": user_id})])
     if not isinstance(session, Session) or session.user_id != user_id:
         raise errors.InvalidCredentials("the session has ended")
     if session.expires_at <= datetime.now(UTC):
@@ -149,9 +155,10 @@ def live_session(sid: str, user_id: str | None = None) -> tuple[Session, User]:
 
 def issue_token(cookie: str | None) -> dict[str, object]:
     """An access token for the session a cookie names; InvalidCredentials if it has ended."""
-    if not cookie:
+    match = SESSION_COOKIE_RE.match(cookie or "")
+    if cookie is None or match is None:
         raise errors.InvalidCredentials("no session: log in first")
-    session, user = live_session(session_id(cookie))
+    session, user = live_session(session_id(cookie), match.group(1))
     issued = int(time.time())
     expires = min(issued + TOKEN_LIFETIME, int(session.expires_at.timestamp()))
     claims = {
@@ -163,6 +170,8 @@ def issue_token(cookie: str | None) -> dict[str, object]:
         "exp": expires,
         "jti": secrets.token_hex(8),
     }
+    from joserfc import jwt
+
     token = jwt.encode({"alg": ALGORITHM, "typ": "at+jwt"}, claims, _key(), algorithms=[ALGORITHM])
     return {"token": token, "expires_in": expires - issued}
 
@@ -174,6 +183,9 @@ def decode_access_token(token: str) -> tuple[str, str]:
     HS256, and ``iss``, ``aud``, ``exp``, ``iat``, ``sub`` and ``sid`` are all
     essential (RFC 7519 sections 4.1.1 to 4.1.6). Raises InvalidCredentials.
     """
+    from joserfc import jwt
+    from joserfc.errors import JoseError
+
     registry = jwt.JWTClaimsRegistry(
         iss={"essential": True, "value": ISSUER},
         aud={"essential": True, "value": AUDIENCE},

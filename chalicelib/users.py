@@ -266,8 +266,6 @@ def delete_user(actor: str, user_id: str, if_match: int | None = None) -> None:
     def attempt() -> None:
         user = load_user(user_id)
         check_version(user, if_match)
-        with storage_errors():
-            keys = list(ApiKey.query(user_id, consistent_read=True))
         transaction = Transaction()
         transaction.delete(
             user,
@@ -279,8 +277,8 @@ def delete_user(actor: str, user_id: str, if_match: int | None = None) -> None:
             transaction.delete(Guard(key=auth_guard(auth_id)), condition=Guard.user_id == user.id)
         if USER_MANAGEMENT in user.permissions:
             _count_user_managers(transaction, -1)
-        for key in keys:
-            transaction.delete(key)
+        for key_id in user.api_key_ids or ():
+            transaction.delete(ApiKey(user_id=user.id, key_id=key_id))
         transaction.put(log_entry(user.id, int(user.version) + 1, "delete", actor, {}))
         transaction.commit()
 
