@@ -1,4 +1,8 @@
-"""What ``manage.py`` runs: create-tables, create-user, import-users."""
+"""What ``manage.py`` runs: create-tables, create-user, import-users, check-invariants.
+
+The service's modules read their settings when imported, so each command
+imports them when it runs: ``manage.py --help`` works without any settings.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,13 @@ from typing import TextIO
 
 from chalice.app import ChaliceViewError
 
-from chalicelib import auth, importer, models, users
-from chalicelib.changes import SYSTEM
+from chalicelib.config import ConfigError
 
 
 def create_tables(_: argparse.Namespace) -> int:
     """Create the service's tables at the configured endpoint."""
+    from chalicelib import models
+
     created = models.create_tables()
     print(json.dumps({"created": created}))
     return 0
@@ -24,6 +29,9 @@ def create_tables(_: argparse.Namespace) -> int:
 
 def create_user(args: argparse.Namespace) -> int:
     """Create a user, logged as done by ``system``, and print ``{"id", "key"}``."""
+    from chalicelib import auth, users
+    from chalicelib.changes import SYSTEM
+
     body: dict[str, object] = {"email": args.email}
     if args.name is not None:
         body["name"] = args.name
@@ -64,6 +72,8 @@ def import_users(args: argparse.Namespace) -> int:
     Exit 0 when no record was rejected, 1 when some were (the others are
     imported), 2 when the file could not be read.
     """
+    from chalicelib import importer
+
     try:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8-sig")
         records = importer.read_export(text)
@@ -73,6 +83,25 @@ def import_users(args: argparse.Namespace) -> int:
     summary = importer.import_users(records, args.dry_run, ProgressBar(sys.stderr))
     print(json.dumps(summary.as_dict()))
     return 1 if summary.rejections else 0
+
+
+def check_invariants(_: argparse.Namespace) -> int:
+    """Check the invariants across the tables; print each violation as a JSON line.
+
+    Exit 0 when none is found, 1 when some are, 2 when the tables could not be read.
+    """
+    from chalicelib.errors import StorageUnavailable
+    from chalicelib.invariants import check as check_tables
+
+    try:
+        violations = check_tables()
+    except StorageUnavailable as exc:
+        print(f"check-invariants: {exc}", file=sys.stderr)
+        return 2
+    for violation in violations:
+        print(json.dumps(violation.as_dict(), sort_keys=True))
+    print(f"check-invariants: {len(violations)} violation(s)", file=sys.stderr)
+    return 1 if violations else 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -99,14 +128,25 @@ def parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="check every record and write nothing"
     )
     imports.set_defaults(run=import_users)
+    invariants = commands.add_parser(
+        "check-invariants",
+        help="check the invariants across the tables (scans them)",
+        description="Scan the tables and print each broken invariant as a JSON line; "
+        "exit 1 when there is any.",
+    )
+    invariants.set_defaults(run=check_invariants)
     return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; a domain error is printed as its code and message, exit 1."""
+    """Run one command; a domain error is printed as its code and message, exit 1;
+    missing or bad settings are printed, exit 2."""
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
+    except ConfigError as exc:
+        print(f"manage.py: {exc}", file=sys.stderr)
+        return 2
     except ChaliceViewError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

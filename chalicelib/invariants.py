@@ -1,0 +1,253 @@
+"""The rules that hold across the tables, checked by scanning them: an operator's tool.
+
+Every change writes a record, its guards, the user-manager counter and its log
+entry in one transaction (``users.py``, ``changes.py``, API.md section 7), so
+these hold at every moment:
+
+- a live user at version ``n`` has exactly the log entries ``1..n``;
+- a deleted record (entries but no user item) ends with a ``delete`` entry;
+- a record's log versions run ``1..n`` without a gap;
+- each guard (``email#<lower email>``, ``auth#<auth id>``) names a live user
+  that still holds that email or auth id, and each live user holds all of its
+  guards;
+- no two users share an email (case-insensitively) or an auth id;
+- the ``count#user_managers`` counter equals the live users whose stored
+  permissions hold ``USER_MANAGEMENT``;
+- every API key belongs to a live user that lists its id in ``api_key_ids``,
+  and every id a user lists names a stored key.
+
+``check()`` scans the users, guards, logs and apikeys tables. A Scan is not a
+snapshot: on a busy service a change may land between two tables' scans, so
+run it again before acting on what it finds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.models import (
+    USER_MANAGERS_COUNTER,
+    ApiKey,
+    Guard,
+    LogEntry,
+    User,
+    storage_errors,
+)
+from chalicelib.permissions import USER_MANAGEMENT
+from chalicelib.users import auth_guard, email_guard
+
+VERSION_MISMATCH = "version_mismatch"
+DELETE_NOT_LOGGED = "delete_not_logged"
+LOG_GAP = "log_gap"
+GUARD_ORPHANED = "guard_orphaned"
+GUARD_STALE = "guard_stale"
+GUARD_UNKNOWN = "guard_unknown"
+GUARD_MISSING = "guard_missing"
+EMAIL_SHARED = "email_shared"
+AUTH_ID_SHARED = "auth_id_shared"
+MANAGER_COUNT_MISMATCH = "manager_count_mismatch"
+APIKEY_ORPHANED = "apikey_orphaned"
+APIKEY_UNLISTED = "apikey_unlisted"
+APIKEY_MISSING = "apikey_missing"
+
+EMAIL_PREFIX = "email#"
+AUTH_PREFIX = "auth#"
+
+Key = Mapping[str, str | int]
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: its kind, the key of the item (or value) it concerns, and why."""
+
+    kind: str
+    key: Key
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The violation as a JSON object."""
+        return {"kind": self.kind, "key": dict(self.key), "detail": self.detail}
+
+
+def check() -> list[Violation]:
+    """Every violation of the invariants across the tables, in a stable order.
+
+    Raises StorageUnavailable when a table cannot be read.
+    """
+    with storage_errors():
+        users = {user.id: user for user in User.scan(consistent_read=True)}
+        guards = {guard.key: guard for guard in Guard.scan(consistent_read=True)}
+        logs: dict[str, dict[int, str]] = defaultdict(dict)
+        for entry in LogEntry.scan(consistent_read=True):
+            logs[entry.entry_id][int(entry.version)] = entry.action
+        keys = list(ApiKey.scan(consistent_read=True))
+    violations = [
+        *_logs(users, logs),
+        *_guards(users, guards),
+        *_users_guards(users, guards),
+        *_shared(users),
+        *_manager_count(users, guards),
+        *_api_keys(users, keys),
+    ]
+    return sorted(violations, key=lambda v: (v.kind, json.dumps(dict(v.key), sort_keys=True)))
+
+
+def _spans(versions: Iterable[int]) -> str:
+    """Versions as compact ranges: ``1-3, 5``."""
+    spans: list[list[int]] = []
+    for version in sorted(versions):
+        if spans and version == spans[-1][1] + 1:
+            spans[-1][1] = version
+        else:
+            spans.append([version, version])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans) or "none"
+
+
+def _logs(users: Mapping[str, User], logs: Mapping[str, Mapping[int, str]]) -> list[Violation]:
+    found = []
+    for entry_id, actions in logs.items():
+        versions = sorted(actions)
+        missing = set(range(1, versions[-1] + 1)) - set(versions)
+        if missing:
+            found.append(
+                Violation(
+                    LOG_GAP,
+                    {"entry_id": entry_id},
+                    f"log versions {_spans(versions)} lack {_spans(missing)}",
+                )
+            )
+        if entry_id not in users and actions[versions[-1]] != "delete":
+            found.append(
+                Violation(
+                    DELETE_NOT_LOGGED,
+                    {"entry_id": entry_id},
+                    f"no user item, but the last log entry (version {versions[-1]}) "
+                    f"is {actions[versions[-1]]!r}, not 'delete'",
+                )
+            )
+    for user in users.values():
+        version = int(user.version)
+        versions = sorted(logs.get(user.id, {}))
+        if versions != list(range(1, version + 1)):
+            found.append(
+                Violation(
+                    VERSION_MISMATCH,
+                    {"id": user.id},
+                    f"the user is at version {version}, its log holds {len(versions)} "
+                    f"entries (versions {_spans(versions)})",
+                )
+            )
+    return found
+
+
+def _guards(users: Mapping[str, User], guards: Mapping[str, Guard]) -> list[Violation]:
+    found = []
+    for key, guard in guards.items():
+        if key == USER_MANAGERS_COUNTER:
+            continue
+        if key.startswith(EMAIL_PREFIX):
+            value, what = key.removeprefix(EMAIL_PREFIX), "email"
+        elif key.startswith(AUTH_PREFIX):
+            value, what = key.removeprefix(AUTH_PREFIX), "auth id"
+        else:
+            found.append(Violation(GUARD_UNKNOWN, {"key": key}, "not a guard the service writes"))
+            continue
+        owner = users.get(guard.user_id or "")
+        if owner is None:
+            found.append(
+                Violation(
+                    GUARD_ORPHANED,
+                    {"key": key},
+                    f"the guard names user {guard.user_id!r}, which does not exist",
+                )
+            )
+        elif not (owner.email.lower() == value if what == "email" else value in owner.auth_ids):
+            found.append(
+                Violation(
+                    GUARD_STALE,
+                    {"key": key},
+                    f"user {owner.id!r} no longer holds this {what}",
+                )
+            )
+    return found
+
+
+def _users_guards(users: Mapping[str, User], guards: Mapping[str, Guard]) -> list[Violation]:
+    found = []
+    for user in users.values():
+        wanted = [email_guard(user.email), *(auth_guard(auth_id) for auth_id in user.auth_ids)]
+        for key in dict.fromkeys(wanted):
+            guard = guards.get(key)
+            if guard is None or guard.user_id != user.id:
+                held = "" if guard is None else f" (it names user {guard.user_id!r})"
+                found.append(
+                    Violation(
+                        GUARD_MISSING, {"id": user.id}, f"no guard {key!r} names this user{held}"
+                    )
+                )
+    return found
+
+
+def _shared(users: Mapping[str, User]) -> list[Violation]:
+    by_email: dict[str, set[str]] = defaultdict(set)
+    by_auth_id: dict[str, set[str]] = defaultdict(set)
+    for user in users.values():
+        by_email[user.email.lower()].add(user.id)
+        for auth_id in user.auth_ids:
+            by_auth_id[auth_id].add(user.id)
+    found = []
+    for kind, field, owners in (
+        (EMAIL_SHARED, "email", by_email),
+        (AUTH_ID_SHARED, "auth_id", by_auth_id),
+    ):
+        for value, ids in owners.items():
+            if len(ids) > 1:
+                found.append(
+                    Violation(kind, {field: value}, "held by users " + ", ".join(sorted(ids)))
+                )
+    return found
+
+
+def _manager_count(users: Mapping[str, User], guards: Mapping[str, Guard]) -> list[Violation]:
+    managers = sum(1 for user in users.values() if USER_MANAGEMENT in user.permissions)
+    counter = guards.get(USER_MANAGERS_COUNTER)
+    total = int(counter.total) if counter is not None and counter.total is not None else 0
+    if total == managers:
+        return []
+    return [
+        Violation(
+            MANAGER_COUNT_MISMATCH,
+            {"key": USER_MANAGERS_COUNTER},
+            f"the counter says {total}, {managers} live users hold {USER_MANAGEMENT}",
+        )
+    ]
+
+
+def _api_keys(users: Mapping[str, User], keys: Iterable[ApiKey]) -> list[Violation]:
+    found = []
+    stored = set()
+    for key in keys:
+        stored.add((key.user_id, key.key_id))
+        owner = users.get(key.user_id)
+        if owner is None:
+            detail, kind = "the key's user does not exist", APIKEY_ORPHANED
+        elif key.key_id not in (owner.api_key_ids or ()):
+            detail, kind = "the key's user does not list it in api_key_ids", APIKEY_UNLISTED
+        else:
+            continue
+        found.append(Violation(kind, {"user_id": key.user_id, "key_id": key.key_id}, detail))
+    for user in users.values():
+        for key_id in sorted(user.api_key_ids or ()):
+            if (user.id, key_id) not in stored:
+                found.append(
+                    Violation(
+                        APIKEY_MISSING,
+                        {"user_id": user.id, "key_id": key_id},
+                        "the user lists a key id in api_key_ids that names no stored key",
+                    )
+                )
+    return found
