@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest clean
+.PHONY: run test lint typecheck pytest clean bench soak
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,3 +30,9 @@ test: lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.benchmark
+
+soak: $(STAMP)
+	SOAK_OPERATIONS=1000 $(BIN)/python -m pytest tests/test_soak.py -q

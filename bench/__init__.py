@@ -1,0 +1,1 @@
+"""Benchmarks of the users service: ``make bench`` runs ``bench.benchmark``."""
