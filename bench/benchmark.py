@@ -45,17 +45,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-os.environ.update(
-    SERVICE_ENV="test",
-    TABLE_PREFIX="users-test-",
-    AWS_DEFAULT_REGION="eu-north-1",
-    AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",
-    AWS_SESSION_TOKEN="testing",
-    SESSION_SECRET="test-session-secret-0123456789abcdef",
-)
-os.environ.pop("DYNAMODB_ENDPOINT", None)
-os.environ.pop("AWS_PROFILE", None)
+from tests import environment
+
+environment.use()
 
 from botocore import xform_name
 from botocore.awsrequest import AWSResponse

@@ -1,28 +1,20 @@
 """Fixtures: moto-backed tables, the Chalice test client, users with API keys.
 
-The environment that PynamoDB reads at import is set here, before the app is
-imported; under moto's ``mock_aws`` no endpoint may be set.
+The environment that PynamoDB reads at import is set here
+(``tests/environment.py``), before the app is imported.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-os.environ.update(
-    SERVICE_ENV="test",
-    TABLE_PREFIX="users-test-",
-    AWS_DEFAULT_REGION="eu-north-1",
-    AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",
-    AWS_SESSION_TOKEN="testing",
-    SESSION_SECRET="test-session-secret-0123456789abcdef",
-)
-os.environ.pop("DYNAMODB_ENDPOINT", None)
-os.environ.pop("AWS_PROFILE", None)
+from tests import environment
+
+environment.use()
 
 import pytest
 from chalice.test import Client
@@ -90,3 +82,12 @@ def make_user(aws: None) -> Any:
 def admin(make_user: Any) -> Account:
     """A user holding every permission."""
     return make_user(permissions=ALL_PERMISSIONS, name="Admin")
+
+
+def assert_error(response: Any, status: int, code: str) -> None:
+    """The response has ``status`` and the error body ``{"Code": code, "Message": ...}``."""
+    assert response.status_code == status, response.body
+    body = json.loads(response.body)
+    assert set(body) == {"Code", "Message"}, body
+    assert body["Code"] == code, body
+    assert isinstance(body["Message"], str) and body["Message"], body

@@ -16,6 +16,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.models import ApiKey, LogEntry
+from tests.conftest import assert_error
 
 API = "/api/v1"
 KEY_FIELDS = {"id", "name", "created", "expires", "last_used"}
@@ -23,15 +24,6 @@ PREFIX = "uk_"
 
 
 # -- helpers ---------------------------------------------------------------
-
-
-def assert_error(response: Any, status: int, code: str) -> None:
-    """The response is an error with Chalice's {"Code", "Message"} body."""
-    assert response.status_code == status, response.body
-    body = response.json_body
-    assert set(body) == {"Code", "Message"}, body
-    assert body["Code"] == code, body
-    assert isinstance(body["Message"], str) and body["Message"], body
 
 
 def bearer(key: str, scheme: str = "Bearer") -> dict[str, str]:

@@ -24,6 +24,7 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.models import LogEntry
+from tests.conftest import assert_error
 from tests.faults import serialized_storage
 from tests.threads import environ_restored, own_request_per_thread
 
@@ -51,15 +52,6 @@ def frequent_thread_switches() -> Iterator[None]:
         yield
     finally:
         sys.setswitchinterval(original)
-
-
-def assert_error(response: Any, status: int, code: str) -> None:
-    """The response is an error with Chalice's {"Code", "Message"} body."""
-    assert response.status_code == status, response.body
-    body = response.json_body
-    assert set(body) == {"Code", "Message"}, body
-    assert body["Code"] == code, body
-    assert isinstance(body["Message"], str) and body["Message"], body
 
 
 def together(calls: list[Callable[[], Any]]) -> list[Any]:

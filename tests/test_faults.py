@@ -26,7 +26,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.models import MODELS, ConcurrentChange, Guard, Transaction, User
-from tests.conftest import Account
+from tests.conftest import Account, assert_error
 from tests.faults import (
     BATCH_GET,
     THROTTLING,
@@ -52,15 +52,6 @@ def snapshot() -> Snapshot:
         )
         for model in MODELS
     }
-
-
-def assert_error(response: Any, status: int, code: str) -> None:
-    """The response is an error with the contract's {"Code", "Message"} body."""
-    assert response.status_code == status, (response.status_code, response.body)
-    body = response.json_body
-    assert set(body) == {"Code", "Message"}, body
-    assert body["Code"] == code, body
-    assert isinstance(body["Message"], str) and body["Message"], body
 
 
 @dataclass

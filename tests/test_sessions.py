@@ -20,7 +20,7 @@ from chalice.test import Client
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
-from tests.conftest import Account
+from tests.conftest import Account, assert_error
 
 API = "/api/v1"
 CSRF = "csrf-token-for-tests"
@@ -29,13 +29,6 @@ SESSION_SECRET = os.environ["SESSION_SECRET"]
 
 
 # -- helpers ---------------------------------------------------------------
-
-
-def assert_error(response: Any, status: int, code: str) -> None:
-    """The response is an error with Chalice's {"Code", "Message"} body."""
-    assert response.status_code == status, response.body
-    assert response.json_body["Code"] == code, response.body
-    assert response.json_body["Message"], response.body
 
 
 def set_cookies(response: Any) -> list[str]:

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import pytest
 from chalice.test import Client
 
-from tests.conftest import ALL_PERMISSIONS, Account
+from tests.conftest import ALL_PERMISSIONS, Account, assert_error
 
 API = "/api/v1"
 PUBLIC_FIELDS = {"id", "name", "email", "affiliation", "contact", "orcid", "url"}
@@ -66,15 +66,6 @@ def without_perm(permission: str) -> list[Any]:
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def assert_error(response: Any, status: int, code: str) -> None:
-    """The response has ``status`` and the error body ``{"Code": code, "Message": ...}``."""
-    assert response.status_code == status, response.body
-    body = json.loads(response.body)
-    assert set(body) == {"Code", "Message"}, body
-    assert body["Code"] == code, body
-    assert isinstance(body["Message"], str) and body["Message"]
 
 
 def new_email() -> str:
