@@ -5,7 +5,10 @@ entry in one transaction (``users.py``, ``changes.py``, API.md section 7), so
 these hold at every moment:
 
 - a live user at version ``n`` has exactly the log entries ``1..n``;
-- a deleted record (entries but no user item) ends with a ``delete`` entry;
+- a deleted record (entries but no user item) ends with a ``delete`` entry,
+  and a live user's log does not;
+- a user's ``email_lower`` (what ``GET /user?email=`` finds) is its email
+  lower-cased;
 - a record's log versions run ``1..n`` without a gap;
 - each guard (``email#<lower email>``, ``auth#<auth id>``) names a live user
   that still holds that email or auth id, and each live user holds all of its
@@ -42,6 +45,8 @@ from chalicelib.users import auth_guard, email_guard
 
 VERSION_MISMATCH = "version_mismatch"
 DELETE_NOT_LOGGED = "delete_not_logged"
+LIVE_AFTER_DELETE = "live_after_delete"
+EMAIL_LOWER_STALE = "email_lower_stale"
 LOG_GAP = "log_gap"
 GUARD_ORPHANED = "guard_orphaned"
 GUARD_STALE = "guard_stale"
@@ -131,7 +136,25 @@ def _logs(users: Mapping[str, User], logs: Mapping[str, Mapping[int, str]]) -> l
             )
     for user in users.values():
         version = int(user.version)
-        versions = sorted(logs.get(user.id, {}))
+        actions = logs.get(user.id, {})
+        versions = sorted(actions)
+        if versions and actions[versions[-1]] == "delete":
+            found.append(
+                Violation(
+                    LIVE_AFTER_DELETE,
+                    {"id": user.id},
+                    f"the user exists, but its last log entry (version {versions[-1]}) "
+                    "is a 'delete'",
+                )
+            )
+        if user.email_lower != user.email.lower():
+            found.append(
+                Violation(
+                    EMAIL_LOWER_STALE,
+                    {"id": user.id},
+                    "email_lower is not the email lower-cased, so ?email= misses it",
+                )
+            )
         if versions != list(range(1, version + 1)):
             found.append(
                 Violation(

@@ -16,6 +16,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import invariants
+from chalicelib.changes import SYSTEM
 from chalicelib.cli import main
 from chalicelib.invariants import Violation, check
 from chalicelib.models import USER_MANAGERS_COUNTER, ApiKey, Guard, LogEntry, User
@@ -71,7 +72,10 @@ def tables(client: Client, admin: Account) -> Tables:
     response = client.http.post(f"{API}/user/{keyed}/apikey", headers=admin.headers)
     assert response.status_code == 201, response.body
     deleted = _create(client, admin, email(), permissions=["USER_MANAGEMENT"])
-    client.http.post(f"{API}/user/{deleted}/apikeys", headers=admin.json_headers(), body="{}")
+    response = client.http.post(
+        f"{API}/user/{deleted}/apikeys", headers=admin.json_headers(), body="{}"
+    )
+    assert response.status_code == 201, response.body
     response = client.http.delete(f"{API}/user/{deleted}", headers=admin.headers)
     assert response.status_code == 204, response.body
     return Tables(admin, edited, keyed, deleted)
@@ -238,7 +242,8 @@ def test_user_missing_an_auth_guard_is_found(tables: Tables) -> None:
 
 def test_email_changed_without_its_guards_is_found(tables: Tables) -> None:
     record = user(tables.keyed)
-    record.update(actions=[User.email.set("moved@example.org")])
+    moved = "moved@example.org"
+    record.update(actions=[User.email.set(moved), User.email_lower.set(moved)])
     assert kinds(check()) == [invariants.GUARD_MISSING, invariants.GUARD_STALE]
 
 
@@ -280,7 +285,7 @@ def test_manager_counter_missing_while_managers_exist_is_found(tables: Tables) -
     assert kinds(check()) == [invariants.MANAGER_COUNT_MISMATCH]
 
 
-def test_permission_granted_without_the_counter_is_found(tables: Tables) -> None:
+def test_permission_taken_away_without_the_counter_is_found(tables: Tables) -> None:
     user(tables.keyed).update(actions=[User.permissions.set([])])
     assert kinds(check()) == [invariants.MANAGER_COUNT_MISMATCH]
 
@@ -315,3 +320,28 @@ def test_keys_listed_on_the_user_follow_make_replace_and_revoke(tables: Tables) 
     stored = {key.key_id for key in ApiKey.query(tables.keyed, consistent_read=True)}
     assert len(stored) == 1  # two made, one revoked, then both replaced by one
     assert user(tables.keyed).api_key_ids == stored
+
+
+def test_live_user_whose_log_ends_with_a_delete_is_found(tables: Tables) -> None:
+    edited = user(tables.edited)
+    version = int(edited.version) + 1
+    LogEntry(
+        entry_id=edited.id,
+        version=version,
+        id="e" * 32,
+        action="delete",
+        user=SYSTEM,
+        timestamp="2030-01-01T00:00:00Z",
+        data={},
+    ).save()
+    edited.update(actions=[User.version.set(version)])
+    found = check()
+    assert kinds(found) == [invariants.LIVE_AFTER_DELETE]
+    assert found[0].key == {"id": tables.edited}
+
+
+def test_email_lower_that_is_not_the_email_lower_cased_is_found(tables: Tables) -> None:
+    user(tables.edited).update(actions=[User.email_lower.set("someone-else@example.org")])
+    found = check()
+    assert kinds(found) == [invariants.EMAIL_LOWER_STALE]
+    assert found[0].key == {"id": tables.edited}
