@@ -244,11 +244,19 @@ def _openapi_document() -> dict[str, Any]:
 
 def _caller() -> Caller:
     """The caller the authorizer verified; InvalidCredentials when it verified nobody,
-    StorageUnavailable when it could not check."""
-    context = _request().context.get("authorizer") or {}
-    user_id = context.get("user_id")
+    StorageUnavailable when it could not check.
+
+    API Gateway keeps a decision for AUTHORIZER_TTL seconds; one that a storage
+    fault kept the authorizer from making is made again here, so that a passing
+    fault does not shut the caller out for that long.
+    """
+    request = _request()
+    context = request.context.get("authorizer") or {}
     if context.get("unavailable"):
-        raise errors.StorageUnavailable(context.get("error") or "the storage is unavailable")
+        context = auth.decide(request.headers.get("authorization")).context()
+        if context["unavailable"]:
+            raise errors.StorageUnavailable(context["error"])
+    user_id = context.get("user_id")
     if not user_id:
         raise errors.InvalidCredentials(context.get("error") or "credentials are required")
     permissions = frozenset(p for p in context.get("permissions", "").split(",") if p)

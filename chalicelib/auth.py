@@ -20,13 +20,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib import errors, sessions
-from chalicelib.changes import USER_ID_PATTERN, add_edit, load_user, new_id, now, retrying
+from chalicelib.changes import (
+    USER_ID_PATTERN,
+    add_edit,
+    check_user_id,
+    load_user,
+    new_id,
+    now,
+    retrying,
+)
 from chalicelib.models import ApiKey, Transaction, User, get_many, storage_errors
 from chalicelib.permissions import expand
 from chalicelib.validation import API_KEY_LOGIN, API_KEY_REQUEST
 
 API_KEY_PREFIX = "uk_"
-API_KEY_RE = re.compile(rf"^uk_({USER_ID_PATTERN})\.([0-9a-f]{{16}})\.([A-Za-z0-9_-]{{43}})$")
+KEY_ID_PATTERN = "[0-9a-f]{16}"
+KEY_ID_RE = re.compile(KEY_ID_PATTERN)
+API_KEY_RE = re.compile(rf"^uk_({USER_ID_PATTERN})\.({KEY_ID_PATTERN})\.([A-Za-z0-9_-]{{43}})$")
 MAX_API_KEYS = 20
 LAST_USED_STEP = timedelta(hours=1)
 NOT_LOGGED = "the key itself is never logged"
@@ -178,6 +188,7 @@ def list_api_keys(user_id: str) -> dict[str, Any]:
     One Query; the user is read only when it finds no key, to tell a user
     without keys from no user.
     """
+    check_user_id(user_id)
     with storage_errors():
         keys = list(ApiKey.query(user_id, consistent_read=True))
     if not keys:
@@ -254,6 +265,10 @@ def make_api_key(
 
 def revoke_api_key(actor: str, user_id: str, key_id: str) -> None:
     """Revoke one API key, logged on the owner's record; raises UserNotFound, ApiKeyNotFound."""
+
+    check_user_id(user_id)
+    if not KEY_ID_RE.fullmatch(key_id):
+        raise errors.ApiKeyNotFound(f"the user has no API key {key_id[:64]!r}")
 
     def attempt() -> None:
         key, user = get_many(

@@ -8,6 +8,7 @@ entry are written together or not at all (API.md section 7).
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ def now() -> str:
 # A user id: 32 hex characters as new_id makes them, or 24 for users imported
 # with the older tracker's MongoDB ObjectId.
 USER_ID_PATTERN = "[0-9a-f]{24}|[0-9a-f]{32}"
+USER_ID_RE = re.compile(USER_ID_PATTERN)
 
 
 def new_id() -> str:
@@ -39,8 +41,19 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+def check_user_id(user_id: str) -> None:
+    """Raise UserNotFound, before any read, for an id no user can have.
+
+    DynamoDB refuses an overlong key as a bad request: this keeps such an id
+    from reaching it and coming back as a storage fault.
+    """
+    if not USER_ID_RE.fullmatch(user_id):
+        raise errors.UserNotFound(f"no user has id {user_id[:64]!r}")
+
+
 def load_user(user_id: str) -> User:
     """Read a user with a consistent read; raises UserNotFound."""
+    check_user_id(user_id)
     with storage_errors():
         try:
             return User.get(user_id, consistent_read=True)

@@ -22,7 +22,7 @@ from chalice.app import BadRequestError, ConflictError, ForbiddenError
 
 from chalicelib import errors
 from chalicelib.changes import SYSTEM
-from chalicelib.models import Guard, User, storage_errors
+from chalicelib.models import Guard, LogEntry, User, storage_errors
 from chalicelib.users import auth_guard, create_user, email_guard
 from chalicelib.validation import CREATOR_FIELDS, USER
 
@@ -189,7 +189,8 @@ def _taken_in_file(key: str, index: int) -> Exception:
 
 
 def _create(candidate: _Candidate) -> bool:
-    """Create the user; False when a user with its id exists already."""
+    """Create the user; False when a user with its id exists already or existed
+    (a user deleted after its import stays deleted)."""
     try:
         create_user(
             SYSTEM,
@@ -205,10 +206,10 @@ def _create(candidate: _Candidate) -> bool:
 
 
 def _check_table(candidate: _Candidate) -> bool:
-    """What ``_create`` would do, read only: False when the id exists already;
+    """What ``_create`` would do, read only: False when the id exists or existed;
     raises EmailTaken or AuthIdTaken as ``create_user`` would."""
     with storage_errors():
-        if _exists(User, candidate.id):
+        if _exists(User, candidate.id) or _has_log(candidate.id):
             return False
         email, *auth_keys = candidate.guard_keys
         if _exists(Guard, email):
@@ -226,12 +227,17 @@ def _exists(model: type[User] | type[Guard], key: str) -> bool:
     return True
 
 
+def _has_log(user_id: str) -> bool:
+    return any(True for _ in LogEntry.query(user_id, limit=1, consistent_read=True))
+
+
 def import_users(
     records: Sequence[Any], dry_run: bool = False, progress: Progress | None = None
 ) -> Summary:
     """Import the records in order; with ``dry_run`` check them and write nothing.
 
-    A record whose id exists already is skipped as imported before. A record
+    A record whose id exists already, or existed (a user deleted since), is
+    skipped as imported before. A record
     that breaks the rules, repeats an earlier record's id, or has an email or
     login identity that an earlier record of the file or another user holds,
     is rejected. ``progress(done, total)`` is called after each record. Raises

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import errors
+from chalicelib.changes import SYSTEM, USER_ID_RE, check_user_id
 from chalicelib.models import LogEntry, decode_cursor, encode_cursor, storage_errors
 from chalicelib.validation import Page
 
@@ -29,6 +30,7 @@ def get_log(user_id: str, page: Page) -> dict[str, Any]:
     start = decode_cursor(page.cursor, {"entry_id": "S", "version": "N"})
     if start is not None and start["entry_id"]["S"] != user_id:
         raise errors.InvalidCursor("cursor belongs to another record")
+    check_user_id(user_id)
     with storage_errors():
         results = LogEntry.query(user_id, limit=page.limit, last_evaluated_key=start)
         logs = [log_view(entry) for entry in results]
@@ -45,6 +47,8 @@ def get_actions(actor: str, page: Page) -> dict[str, Any]:
     )
     if start is not None and start["user"]["S"] != actor:
         raise errors.InvalidCursor("cursor belongs to another user")
+    if actor != SYSTEM and not USER_ID_RE.fullmatch(actor):
+        return {"logs": [], "next": None}  # no user can have this id, so it made no change
     with storage_errors():
         results = LogEntry.by_actor.query(actor, limit=page.limit, last_evaluated_key=start)
         logs = [log_view(entry, with_data=False) for entry in results]

@@ -355,6 +355,13 @@ class Transaction:
                     raise op.on_condition_failed() from exc
             if "TransactionConflict" in _reasons(exc):
                 raise ConcurrentChange() from exc
+            if not isinstance(exc.cause, ClientError):
+                # No answer came back, not even to botocore's retries, which
+                # carried the same token: DynamoDB may have taken it.
+                raise errors.StorageUnavailable(
+                    "The storage did not answer; the change may have been written: "
+                    "read the record before trying again."
+                ) from exc
             raise errors.StorageUnavailable(
                 "The storage could not take the change; nothing was written."
             ) from exc

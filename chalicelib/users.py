@@ -27,6 +27,7 @@ from chalicelib.models import (
     USER_MANAGERS_COUNTER,
     ApiKey,
     Guard,
+    LogEntry,
     Transaction,
     User,
     decode_cursor,
@@ -127,7 +128,8 @@ def create_user(
     """Create a user with its guards and ``add`` log entry in one transaction.
 
     ``user_id`` keeps an id given from outside (an import); by default the
-    service makes one. ``also`` adds more items to the same transaction.
+    service makes one. An id that has a change log (a deleted user's) is
+    never given again: UserExists. ``also`` adds more items to the same transaction.
     Raises UnknownField / InvalidInput (400), FieldNotWritable (403),
     UserExists / EmailTaken / AuthIdTaken (409).
     """
@@ -175,7 +177,13 @@ def create_user(
             )
         if USER_MANAGEMENT in permissions:
             _count_user_managers(transaction, +1)
-        transaction.put(entry)
+        transaction.put(
+            entry,
+            condition=LogEntry.version.does_not_exist(),
+            error=lambda: errors.UserExists(
+                f"a user with id {user.id!r} existed and was deleted; ids are not reused"
+            ),
+        )
         if also is not None:
             also(transaction, user)
         transaction.commit()

@@ -65,6 +65,18 @@ _ERROR_TYPE = "com.amazonaws.dynamodb.v20120810#"
 _NOWHERE = "http://fault-injected.invalid/"
 
 
+def fresh_clients() -> None:
+    """Drop the service's cached DynamoDB clients; the next call builds new ones.
+
+    botocore's retry quota belongs to a client, and a client lives as long as
+    its cache: without this, one test's failed calls would drain the retries
+    that a later test expects to ride out a fault.
+    """
+    models.connection.cache_clear()
+    for model in models.MODELS:
+        model._connection = None
+
+
 def dynamodb_clients() -> list[BaseClient]:
     """Every botocore client the service sends DynamoDB requests through, built if need be."""
     connections = [models.connection()]
@@ -126,8 +138,9 @@ def _cancellation(url: str, request: AWSPreparedRequest, rng: random.Random) -> 
 class FaultInjector:
     """Decides, per HTTP attempt, whether a DynamoDB request fails, and how.
 
-    ``share`` of the eligible attempts fail, with one of ``kinds`` that fits the
-    operation (``transaction`` fits ``TransactWriteItems`` only). ``only``
+    ``share`` of the eligible attempts fail, with the kind of ``kinds`` that fits
+    the operation (``transaction`` fits ``TransactWriteItems`` only) and was
+    injected least so far, ties drawn at random, so a run meets every kind early. ``only``
     limits faults to these operations, ``spare`` exempts operations, and
     ``limit`` stops after that many faults. Thread-safe: decisions come from one
     seeded generator under a lock, so a single-threaded run is reproducible.
@@ -155,6 +168,7 @@ class FaultInjector:
         self.faults: list[Fault] = []
         self.attempts: Counter[str] = Counter()
         self._by_thread: Counter[int] = Counter()
+        self._by_kind: Counter[str] = Counter()
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._hooked: dict[int, BaseClient] = {}
@@ -227,7 +241,9 @@ class FaultInjector:
             ]
             if not fitting:
                 return None
-            kind = self._random.choice(fitting)
+            fewest = min(self._by_kind[k] for k in fitting)
+            kind = self._random.choice([k for k in fitting if self._by_kind[k] == fewest])
+            self._by_kind[kind] += 1
             thread = threading.get_ident()
             self.faults.append(Fault(kind, operation, thread))
             self._by_thread[thread] += 1
@@ -260,13 +276,19 @@ def inject_faults(
     only: Collection[str] | None = None,
     spare: Collection[str] = (),
     limit: int | None = None,
+    full_retries: bool = False,
 ) -> Iterator[FaultInjector]:
     """Make ``share`` of the service's DynamoDB attempts fail while the block runs.
 
-    Yields the injector, which counts what it injected (``counts``, ``total``,
+    With ``full_retries`` the block starts on fresh clients (``fresh_clients``),
+    so botocore retries every failed attempt it may, whatever earlier blocks
+    drained; a test that expects a fault to be ridden out asks for it. Yields
+    the injector, which counts what it injected (``counts``, ``total``,
     ``faults``, ``in_thread()``) and what it saw (``attempts``, by operation).
     """
     injector = FaultInjector(share, kinds, seed, only=only, spare=spare, limit=limit)
+    if full_retries:
+        fresh_clients()
     for client in dynamodb_clients():
         injector.hook(client)
     pre_dynamodb_send.connect(injector._on_dispatch, weak=False)

@@ -6,10 +6,9 @@ botocore clients answering for DynamoDB, with botocore's retries, PynamoDB's
 error translation and the service's own retries all running for real. Each
 test compares a full snapshot of every table before and after.
 
-botocore's retry quota belongs to each client and so lasts the whole test
-session; the tests that expect a fault to be ridden out come first, before the
-failing ones drain it (a drained quota means no botocore retries, which the
-other tests do not need).
+botocore's retry quota belongs to a client, and failing tests drain it: a test
+that expects botocore to ride out a fault asks ``inject_faults`` for
+``full_retries`` (fresh clients); the others hold whether botocore retries or not.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from chalice.test import Client
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException
 
+from chalicelib import models
 from chalicelib.models import MODELS, ConcurrentChange, Guard, Transaction, User
 from tests.conftest import Account, assert_error
 from tests.faults import (
@@ -206,7 +206,7 @@ def test_harness_hooks_a_client_made_while_it_runs(aws: None) -> None:
 
 def test_harness_throttling_is_retried_by_botocore(aws: None) -> None:
     with (
-        inject_faults(share=1.0, kinds=[THROTTLING], limit=1) as injector,
+        inject_faults(share=1.0, kinds=[THROTTLING], limit=1, full_retries=True) as injector,
         pytest.raises(User.DoesNotExist),
     ):
         User.get("nobody", consistent_read=True)
@@ -251,13 +251,17 @@ def test_harness_with_the_same_seed_injects_the_same_faults(aws: None) -> None:
     assert run() == first
 
 
-def test_harness_leaves_the_clients_as_it_found_them(world: World) -> None:
-    with inject_faults(share=1.0, kinds=[TIMEOUT]):
+def test_harness_unhooks_every_client_on_exit(world: World) -> None:
+    with inject_faults(share=1.0, kinds=[TIMEOUT]) as injector:
         pass
-    before = snapshot()
-    call, status = READS["user"]
-    assert call(world).status_code == status
-    assert snapshot() == before
+    injector.active = True  # a handler left registered would now fail every call
+    try:
+        call, status = READS["user"]
+        assert call(world).status_code == status
+        assert injector.total == 0
+        assert sum(injector.attempts.values()) == 0
+    finally:
+        injector.active = False
 
 
 # -- one failed attempt is ridden out ---------------------------------------
@@ -266,7 +270,9 @@ def test_harness_leaves_the_clients_as_it_found_them(world: World) -> None:
 @pytest.mark.parametrize("route", list(ROUTES))
 def test_route_rides_out_one_timed_out_attempt(world: World, route: str) -> None:
     call, status = ROUTES[route]
-    with inject_faults(share=1.0, kinds=[TIMEOUT], spare=[BATCH_GET], limit=1) as injector:
+    with inject_faults(
+        share=1.0, kinds=[TIMEOUT], spare=[BATCH_GET], limit=1, full_retries=True
+    ) as injector:
         response = call(world)
     assert injector.total == 1
     assert response.status_code == status, response.body
@@ -275,7 +281,9 @@ def test_route_rides_out_one_timed_out_attempt(world: World, route: str) -> None
 @pytest.mark.parametrize("route", ["create", "patch"])
 def test_route_rides_out_one_throttled_attempt(world: World, route: str) -> None:
     call, status = ROUTES[route]
-    with inject_faults(share=1.0, kinds=[THROTTLING], spare=[BATCH_GET], limit=1) as injector:
+    with inject_faults(
+        share=1.0, kinds=[THROTTLING], spare=[BATCH_GET], limit=1, full_retries=True
+    ) as injector:
         response = call(world)
     assert injector.total == 1
     assert response.status_code == status, response.body
@@ -360,8 +368,11 @@ def test_delete_of_the_last_user_manager_answers_409_after_riding_out_a_timeout(
     delete = world.client.http.delete
     assert delete(f"{API}/user/{world.target.id}", headers=world.admin.headers).status_code == 204
     before = snapshot()
-    with inject_faults(share=1.0, kinds=[TIMEOUT], spare=[BATCH_GET, TRANSACT_WRITE], limit=1):
+    with inject_faults(
+        share=1.0, kinds=[TIMEOUT], spare=[BATCH_GET, TRANSACT_WRITE], limit=1, full_retries=True
+    ) as injector:
         response = delete(f"{API}/user/{world.admin.id}", headers=world.admin.headers)
+    assert injector.total == 1
     assert_error(response, 409, "LastUserManager")
     assert snapshot() == before
 
@@ -444,3 +455,76 @@ def test_logout_when_storage_fails_answers_503_and_keeps_the_session(world: Worl
     assert injector.total > 0
     assert_error(response, 503, "StorageUnavailable")
     assert snapshot() == before
+
+
+# -- what the storage never needs to see, and faults the route rides out ---------
+
+LONG_ID = "a" * 3000  # no user can have it; DynamoDB would refuse a key this long
+
+
+def _attempts_per_call() -> int:
+    """How many HTTP attempts botocore makes for one DynamoDB call of the service."""
+    retries = models.connection().client.meta.config.retries or {}
+    return int(retries["total_max_attempts"])
+
+
+def test_route_answers_after_a_fault_only_the_authorizer_met(world: World) -> None:
+    """API Gateway would keep the authorizer's 'unavailable' for its cache time;
+    the route checks the credentials again instead."""
+    with inject_faults(
+        share=1.0, kinds=[TIMEOUT], only=[BATCH_GET], limit=_attempts_per_call(), full_retries=True
+    ) as injector:
+        response = world.client.http.get(f"{API}/user/me", headers=world.target.headers)
+    assert injector.total == _attempts_per_call()  # every attempt of the authorizer's read
+    assert response.status_code == 200, response.body
+    assert response.json_body["user"]["id"] == world.target.id
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("get", f"/user/{LONG_ID}", 404, "UserNotFound"),
+        ("delete", f"/user/{LONG_ID}", 404, "UserNotFound"),
+        ("get", f"/user/{LONG_ID}/apikeys", 404, "UserNotFound"),
+        ("post", f"/user/{LONG_ID}/apikey", 404, "UserNotFound"),
+        ("delete", f"/user/{LONG_ID}/apikeys/{'0' * 16}", 404, "UserNotFound"),
+        ("get", f"/user/{LONG_ID}/log", 404, "UserNotFound"),
+        ("get", f"/user/{LONG_ID}/actions", 200, None),
+        ("get", "/user/SYSTEM/log", 404, "UserNotFound"),
+    ],
+)
+def test_id_no_user_can_have_is_answered_without_reading_the_storage(
+    world: World, method: str, path: str, status: int, code: str | None
+) -> None:
+    with inject_faults(share=0.0) as injector:
+        response = getattr(world.client.http, method)(f"{API}{path}", headers=world.admin.headers)
+    assert injector.attempts == {BATCH_GET: 1}  # the authorizer's read, nothing more
+    if code is None:
+        assert response.status_code == status, response.body
+        assert response.json_body == {"logs": [], "next": None}
+    else:
+        assert_error(response, status, code)
+
+
+def test_key_id_no_key_can_have_is_answered_without_reading_the_storage(world: World) -> None:
+    path = f"{API}/user/{world.target.id}/apikeys/{'x' * 2000}"
+    with inject_faults(share=0.0) as injector:
+        response = world.client.http.delete(path, headers=world.admin.headers)
+    assert injector.attempts == {BATCH_GET: 1}
+    assert_error(response, 404, "ApiKeyNotFound")
+
+
+def test_transaction_without_an_answer_says_it_may_have_been_written(world: World) -> None:
+    call, _ = WRITES["create"]
+    with inject_faults(share=1.0, kinds=[TIMEOUT], only=[TRANSACT_WRITE]):
+        response = call(world)
+    assert_error(response, 503, "StorageUnavailable")
+    assert "may have been written" in response.json_body["Message"]
+
+
+def test_transaction_refused_by_the_storage_says_nothing_was_written(world: World) -> None:
+    call, _ = WRITES["create"]
+    with inject_faults(share=1.0, kinds=[THROTTLING], only=[TRANSACT_WRITE]):
+        response = call(world)
+    assert_error(response, 503, "StorageUnavailable")
+    assert "nothing was written" in response.json_body["Message"]

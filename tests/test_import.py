@@ -21,6 +21,7 @@ from chalicelib import auth, models
 from chalicelib.changes import SYSTEM
 from chalicelib.cli import ProgressBar, main
 from chalicelib.importer import COMMENT, normalise_id
+from chalicelib.invariants import check
 from chalicelib.models import LogEntry, User
 from tests.conftest import Account
 
@@ -304,3 +305,24 @@ def test_progress_bar_is_redrawn_in_place_on_a_terminal() -> None:
         bar(done, 3)
     drawn = terminal.getvalue()
     assert drawn.count("\r") == 3 and drawn.endswith(f"[{'#' * ProgressBar.WIDTH}] 3/3\n")
+
+
+def test_user_deleted_after_its_import_stays_deleted(
+    client: Client, admin: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_import(capsys)
+    deleted = IMPORTED[0]
+    response = client.http.delete(f"/api/v1/user/{deleted}", headers=admin.headers)
+    assert response.status_code == 204, response.body
+    history = [entry.action for entry in LogEntry.query(deleted, consistent_read=True)]
+    counts = item_counts()
+
+    _, dry = run_import(capsys, "--dry-run")
+    _, again = run_import(capsys)
+
+    assert (dry["imported"], dry["skipped"]) == (0, len(IMPORTED))
+    assert (again["imported"], again["skipped"]) == (0, len(IMPORTED))
+    assert item_counts() == counts
+    assert [entry.action for entry in LogEntry.query(deleted, consistent_read=True)] == history
+    assert history == ["add", "delete"]
+    assert check() == []
