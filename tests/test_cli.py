@@ -20,7 +20,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from chalicelib import cli
+from chalicelib import cli, models
 
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1"
@@ -196,9 +196,11 @@ def test_create_user_with_unknown_permission_exits_1(
 def test_refused_create_user_creates_nobody(
     tables: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run(capsys, "create-user", "--email", "ada@example.org", "--permissions", "ROOT")
+    code, out, _ = run(capsys, "create-user", "--email", "ada@example.org", "--permissions", "ROOT")
+    assert (code, out) == (1, "")
+    assert all(model.count() == 0 for model in models.MODELS)  # nothing written
     code, _, err = run(capsys, "create-user", "--email", "ada@example.org")
-    assert code == 0, err
+    assert code == 0, err  # the email was not taken either
 
 
 def test_created_user_log_has_one_add_by_system(

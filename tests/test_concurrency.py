@@ -31,7 +31,7 @@ from tests.threads import environ_restored, own_request_per_thread
 API = "/api/v1"
 CREATORS = 10
 ROUNDS = 5
-BARRIER_TIMEOUT = 10
+BARRIER_TIMEOUT = 60  # seconds; only a hung thread comes near it
 # Switch threads often, so the service's read-then-write windows overlap more.
 SWITCH_INTERVAL = 1e-5
 

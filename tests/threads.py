@@ -11,7 +11,9 @@ Two parts of the test harness are shared where AWS keeps them apart:
   and puts back the object it found; overlapping requests can leave a copy
   behind. ``environ_restored`` puts back the original afterwards.
 
-Neither touches the service, boto or PynamoDB.
+Neither touches boto, PynamoDB or the service's code; ``own_request_per_thread``
+changes the class of the service's ``app`` object while it runs, to a subclass
+whose ``current_request`` is kept per thread.
 """
 
 from __future__ import annotations
