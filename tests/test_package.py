@@ -9,10 +9,12 @@ moto), and ``cfn-lint``. docs/DEPLOY.md says how the template is deployed.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -27,7 +29,6 @@ from chalicelib import auth, models, sessions
 from chalicelib.config import settings
 
 ROOT = Path(__file__).resolve().parent.parent
-MERGE_TEMPLATE = "deploy/merge-template.yaml"
 BIN = Path(sys.executable).parent
 API = "/api/v1"
 STAGE = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["prod"]
@@ -46,14 +47,13 @@ TABLE = "AWS::DynamoDB::Table"
 
 @pytest.fixture(scope="module")
 def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``chalice package --stage prod`` with the merge template, run once."""
+    """``make package``, as docs/DEPLOY.md runs it, once."""
     out = tmp_path_factory.mktemp("package") / "out"
     # Packaging imports app.py, which reads the settings: the values only need to
     # let the import succeed; the template's come from .chalice/config.json.
     env = {**os.environ, "AWS_DEFAULT_REGION": "eu-north-1", "SERVICE_ENV": "aws"}
     env["TABLE_PREFIX"] = PROD_PREFIX
-    command = [str(BIN / "chalice"), "package", "--stage", "prod"]
-    command += ["--merge-template", MERGE_TEMPLATE, str(out)]
+    command = ["make", "--no-print-directory", "package", f"OUT={out}"]
     done = subprocess.run(
         command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False
     )
@@ -76,6 +76,23 @@ def definition(template: dict[str, Any]) -> dict[str, Any]:
     """The Swagger document of the REST API."""
     body: dict[str, Any] = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
     return body
+
+
+def test_code_package_ships_byte_code_that_is_never_stale(package_dir: Path) -> None:
+    """Every chalicelib module comes with its .pyc, checked against the source's
+    hash (flags 0b11 in the header), so a cold start does not compile it."""
+    with zipfile.ZipFile(package_dir / "deployment.zip") as package:
+        names = set(package.namelist())
+        sources = sorted(n for n in names if n.startswith("chalicelib/") and n.endswith(".py"))
+        assert "chalicelib/auth.py" in sources
+        for source in sources:
+            folder, name = source.rsplit("/", 1)
+            compiled = f"{folder}/__pycache__/{name[:-3]}.{sys.implementation.cache_tag}.pyc"
+            assert compiled in names, compiled
+            header = package.read(compiled)[:16]
+            assert header[:4] == importlib.util.MAGIC_NUMBER
+            assert int.from_bytes(header[4:8], "little") == 0b11, compiled
+            assert header[8:16] == importlib.util.source_hash(package.read(source)), compiled
 
 
 def test_cfn_lint_passes(package_dir: Path) -> None:
