@@ -23,6 +23,7 @@ How things are counted and timed:
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import copy
 import functools
@@ -32,7 +33,9 @@ import io
 import json
 import os
 import platform
+import py_compile
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -616,10 +619,8 @@ def import_env(cached: bool, cache_dir: str) -> dict[str, str]:
     """This process's environment (it holds the settings the app reads at import).
 
     ``cached``: byte code is written to and read from ``cache_dir`` for every
-    module, the app's and the libraries' alike. Otherwise nothing is written:
-    the app's sources are compiled on every import (as with
-    PYTHONDONTWRITEBYTECODE=1, or a Lambda package without .pyc files), the
-    libraries' installed .pyc files are read.
+    module, the app's and the libraries' alike. Otherwise nothing is written
+    (PYTHONDONTWRITEBYTECODE=1), as on Lambda's read-only file system.
     """
     env = {k: v for k, v in os.environ.items() if k not in _BYTECODE_VARIABLES}
     if cached:
@@ -632,12 +633,30 @@ def import_env(cached: bool, cache_dir: str) -> dict[str, str]:
 _BYTECODE_VARIABLES = ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
 
 
-def import_seconds(statement: str, env: dict[str, str]) -> float:
+def sources_as_packaged(folder: str) -> Path:
+    """A copy of ``app.py`` and ``chalicelib/`` as ``make package`` ships them:
+    chalicelib compiled to byte code checked against the source's hash, app.py
+    without byte code (Chalice ships only its source)."""
+    copy = Path(folder) / "sources"
+    copy.mkdir()
+    shutil.copy2(ROOT / "app.py", copy / "app.py")
+    ignored = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(ROOT / "chalicelib", copy / "chalicelib", ignore=ignored)
+    compileall.compile_dir(
+        copy / "chalicelib",
+        quiet=1,
+        force=True,
+        invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+    )
+    return copy
+
+
+def import_seconds(statement: str, env: dict[str, str], cwd: Path = ROOT) -> float:
     """The time ``statement`` takes in a fresh interpreter, measured inside it."""
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
     done = subprocess.run(
         [sys.executable, "-c", code],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -664,14 +683,19 @@ class ImportTimes:
 
 
 def import_times(runs: int, cached: bool, cache_dir: str) -> ImportTimes:
-    """Import times of the app and of the floor, alternating fresh interpreters."""
+    """Import times of the app and of the floor, alternating fresh interpreters.
+
+    Without ``cached`` the app is imported from a copy of its sources as
+    packaged for Lambda (``sources_as_packaged``), and nothing is written.
+    """
     env = import_env(cached, cache_dir)
-    import_seconds(APP_IMPORT, env)  # fills the byte-code cache, when there is one
-    import_seconds(FLOOR_IMPORT, env)
+    cwd = ROOT if cached else sources_as_packaged(cache_dir)
+    import_seconds(APP_IMPORT, env, cwd)  # fills the byte-code cache, when there is one
+    import_seconds(FLOOR_IMPORT, env, cwd)
     times = ImportTimes(cached, [], [])
     for _ in range(runs):
-        times.app_ms.append(import_seconds(APP_IMPORT, env) * 1000)
-        times.floor_ms.append(import_seconds(FLOOR_IMPORT, env) * 1000)
+        times.app_ms.append(import_seconds(APP_IMPORT, env, cwd) * 1000)
+        times.floor_ms.append(import_seconds(FLOOR_IMPORT, env, cwd) * 1000)
     return times
 
 
@@ -1045,7 +1069,7 @@ def authorizer_rows(world: World, iterations: int, cpu: AuthorizerCpu) -> list[R
 
 def import_row(times: ImportTimes) -> Row:
     app_ms, floor_ms = statistics.median(times.app_ms), statistics.median(times.floor_ms)
-    how = "byte code cached" if times.cached else "app sources compiled each time"
+    how = "byte code cached" if times.cached else "as packaged for Lambda"
     return Row(
         measure=f"cold `{APP_IMPORT}` vs `{FLOOR_IMPORT}`, {how}",
         median=f"{app_ms:.1f} ms (min {min(times.app_ms):.1f})",
@@ -1211,10 +1235,11 @@ def report(
         "The ratio is of the medians; '(pairs: ...)' is the median of the ratios of "
         "back-to-back runs, less swayed by other work on the machine. "
         "'Byte code cached': every module's .pyc is written to a temporary "
-        "PYTHONPYCACHEPREFIX by an untimed first run, then read. 'App sources compiled each "
-        "time': PYTHONDONTWRITEBYTECODE=1, so `app.py` and `chalicelib/` are compiled on every "
-        "import while the libraries' installed .pyc files are read; this is what a shell "
-        "with that variable set, or a Lambda package shipped without .pyc files, pays.",
+        "PYTHONPYCACHEPREFIX by an untimed first run, then read. 'As packaged for Lambda': "
+        "PYTHONDONTWRITEBYTECODE=1 and the app imported from a copy of `app.py` and "
+        "`chalicelib/` as `make package` ships them (chalicelib's .pyc checked against the "
+        "source's hash, app.py compiled on every import), the libraries' installed .pyc "
+        "files read; this is what each cold start pays.",
         f"- Import diagnosis (`-X importtime`, one run each): self time of the packages "
         f"`{APP_IMPORT}` loads that the floor does not, with the service module that first "
         f"pulls each in: {extra}.",
