@@ -654,8 +654,15 @@ def sources_as_packaged(folder: str) -> Path:
 def import_seconds(statement: str, env: dict[str, str], cwd: Path = ROOT) -> float:
     """The time ``statement`` takes in a fresh interpreter, measured inside it."""
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
-    done = subprocess.run(
-        [sys.executable, "-c", code],
+    return float(python(["-c", code], env, cwd).stdout.strip())
+
+
+def python(
+    args: list[str], env: dict[str, str], cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
+    """Run a fresh interpreter of this Python; its output, or CalledProcessError."""
+    return subprocess.run(
+        [sys.executable, *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -663,7 +670,6 @@ def import_seconds(statement: str, env: dict[str, str], cwd: Path = ROOT) -> flo
         check=True,
         timeout=60,
     )
-    return float(done.stdout.strip())
 
 
 @dataclass
@@ -704,15 +710,7 @@ _IMPORTTIME = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \| ( *)(\S+)$")
 
 def _importtime(statement: str, env: dict[str, str]) -> list[tuple[str, int, int, int]]:
     """``-X importtime`` of a statement: (module, self µs, cumulative µs, depth)."""
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", statement],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
+    done = python(["-X", "importtime", "-c", statement], env)
     found = []
     for line in done.stderr.splitlines():
         match = _IMPORTTIME.match(line)
