@@ -11,12 +11,14 @@ touches the service.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
@@ -25,12 +27,13 @@ from chalice.test import Client
 from app import app
 from chalicelib.models import LogEntry
 from tests.conftest import assert_error
-from tests.faults import serialized_storage
+from tests.faults import FaultInjector, inject_faults, serialized_storage
 from tests.threads import environ_restored, own_request_per_thread
 
 API = "/api/v1"
 CREATORS = 10
 ROUNDS = 5
+MAX_RACE_ROUNDS = 50
 BARRIER_TIMEOUT = 60  # seconds; only a hung thread comes near it
 # Switch threads often, so the service's read-then-write windows overlap more.
 SWITCH_INTERVAL = 1e-5
@@ -136,18 +139,26 @@ def test_simultaneous_creates_with_same_email_log_one_add(client: Client, admin:
 # -- simultaneous edits of different fields --------------------------------
 
 
-def patch_race(client: Client, admin: Any, make_user: Any, round_: int) -> tuple[Any, ...]:
+def patch_race(
+    client: Client,
+    admin: Any,
+    make_user: Any,
+    round_: int,
+    watch: AbstractContextManager[Any] | None = None,
+) -> tuple[Any, ...]:
     """Two simultaneous PATCHes of one fresh user: name and affiliation.
 
+    ``watch`` is entered around the two PATCHes alone.
     Returns (user id, version before, both responses, the two fields sent).
     """
     target = make_user(name="Before", affiliation="Before")
     before = user_record(client, admin, target.id)["version"]
     name = {"name": f"Name {round_}"}
     affiliation = {"affiliation": f"Affiliation {round_}"}
-    responses = together(
-        [patch(client, admin, target.id, name), patch(client, admin, target.id, affiliation)]
-    )
+    with watch if watch is not None else contextlib.nullcontext():
+        responses = together(
+            [patch(client, admin, target.id, name), patch(client, admin, target.id, affiliation)]
+        )
     return target.id, before, responses, (name, affiliation)
 
 
@@ -187,3 +198,32 @@ def test_simultaneous_patches_of_different_fields_log_two_edits_each_with_its_fi
     assert len(entries) == before + 2, entries
     assert [entry["action"] for entry in new] == ["edit", "edit"]
     assert sorted((entry["data"] for entry in new), key=json.dumps) == sorted(sent, key=json.dumps)
+
+
+@contextlib.contextmanager
+def counting_into(injectors: list[FaultInjector]) -> Iterator[None]:
+    """Count the DynamoDB attempts made in the block, injecting nothing."""
+    with inject_faults(share=0.0) as injector:
+        injectors.append(injector)
+        yield
+
+
+def test_simultaneous_patches_really_collide_and_both_survive(
+    client: Client, admin: Any, make_user: Any
+) -> None:
+    """The rounds above pass whether or not the two PATCHes overlapped; this one
+    repeats the race until one PATCH had to re-read and re-apply (a third
+    transaction attempt), then checks that round."""
+    for round_ in range(MAX_RACE_ROUNDS):
+        injectors: list[FaultInjector] = []
+        user_id, before, responses, (name, affiliation) = patch_race(
+            client, admin, make_user, round_, watch=counting_into(injectors)
+        )
+        if injectors[0].attempts["TransactWriteItems"] > 2:
+            break
+    else:
+        pytest.fail(f"no two PATCHes overlapped in {MAX_RACE_ROUNDS} rounds")
+    assert [r.status_code for r in responses] == [200, 200], [r.body for r in responses]
+    record = user_record(client, admin, user_id)
+    assert (record["name"], record["affiliation"]) == (name["name"], affiliation["affiliation"])
+    assert record["version"] == before + 2
