@@ -237,11 +237,11 @@ def import_users(
     """Import the records in order; with ``dry_run`` check them and write nothing.
 
     A record whose id exists already, or existed (a user deleted since), is
-    skipped as imported before. A record
-    that breaks the rules, repeats an earlier record's id, or has an email or
-    login identity that an earlier record of the file or another user holds,
-    is rejected. ``progress(done, total)`` is called after each record. Raises
-    StorageUnavailable when the storage fails; running again is safe.
+    skipped as imported before. A record that breaks the rules, repeats an
+    earlier record's id, or has an email or login identity that an earlier
+    record of the file or another user holds, is rejected. ``progress(done,
+    total)`` is called after each record. Raises StorageUnavailable when the
+    storage fails; running again is safe.
     """
     summary = Summary(dry_run)
     ids: dict[str, int] = {}  # id -> the first record that has it

@@ -44,7 +44,7 @@ ALGORITHM = "HS256"
 ISSUER = "users-service"
 AUDIENCE = "users-service"
 COOKIE_PATH = "/api/v1"
-SESSION_COOKIE_RE = re.compile(rf"^({USER_ID_PATTERN})\.[A-Za-z0-9_-]{{43}}$")
+SESSION_COOKIE_RE = re.compile(rf"({USER_ID_PATTERN})\.[A-Za-z0-9_-]{{43}}")
 
 
 def session_id(cookie: str) -> str:
@@ -155,10 +155,10 @@ def live_session(sid: str, user_id: str) -> tuple[Session, User]:
 
 def issue_token(cookie: str | None) -> dict[str, object]:
     """An access token for the session a cookie names; InvalidCredentials if it has ended."""
-    match = SESSION_COOKIE_RE.match(cookie or "")
-    if cookie is None or match is None:
+    match = SESSION_COOKIE_RE.fullmatch(cookie or "")
+    if match is None:
         raise errors.InvalidCredentials("no session: log in first")
-    session, user = live_session(session_id(cookie), match.group(1))
+    session, user = live_session(session_id(match.string), match.group(1))
     issued = int(time.time())
     expires = min(issued + TOKEN_LIFETIME, int(session.expires_at.timestamp()))
     claims = {
