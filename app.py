@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import time
 from typing import Any
 
@@ -25,6 +26,7 @@ from chalicelib import (
 )
 from chalicelib.config import settings
 from chalicelib.permissions import PERMISSIONS, USER_MANAGEMENT, Caller
+from chalicelib.text import whole_number
 from chalicelib.validation import MANAGER_FIELDS, PROFILE_FIELDS
 
 app = Chalice(app_name="users-service")
@@ -32,6 +34,9 @@ app = Chalice(app_name="users-service")
 API = "/api/v1"
 MAX_BODY = 64 * 1024
 AUTHORIZER_TTL = 60  # seconds API Gateway may cache a decision; the contract allows 60
+MAX_DEPTH = 4  # {"user": {"permissions": [...]}} is 3 deep; nothing the API takes is deeper
+IF_MATCH_RE = re.compile(r'(?:W/)?(?:"([0-9]{1,15})"|([0-9]{1,15}))')
+UNCACHED = (f"{API}/openapi.json",)
 
 
 @app.authorizer(ttl_seconds=AUTHORIZER_TTL)
@@ -43,6 +48,17 @@ def authorizer(auth_request: AuthRequest) -> AuthResponse:
     """
     decision = auth.decide(auth_request.token)
     return AuthResponse(routes=["*"], principal_id=decision.principal, context=decision.context())
+
+
+@app.middleware("http")
+def security_headers(event: Request, get_response: Any) -> Response:
+    """``nosniff`` on every answer, errors included; ``no-store`` on the API's answers,
+    which carry tokens, keys and personal data, except the OpenAPI document."""
+    response: Response = get_response(event)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if event.path.startswith(f"{API}/") and event.path not in UNCACHED:
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @app.middleware("http")
@@ -317,11 +333,28 @@ def _json_body(optional: bool = False) -> dict[str, Any]:
         raise errors.InvalidInput("the request body must be application/json")
     try:
         body = json.loads(raw)
+    except RecursionError as exc:
+        raise errors.InvalidInput(f"the request body is nested deeper than {MAX_DEPTH}") from exc
     except ValueError as exc:
         raise errors.InvalidInput("the request body is not valid JSON") from exc
     if not isinstance(body, dict):
         raise errors.InvalidInput("expected a JSON object as the request body")
+    if _depth(body) > MAX_DEPTH:
+        raise errors.InvalidInput(f"the request body is nested deeper than {MAX_DEPTH}")
     return body
+
+
+def _depth(value: Any) -> int:
+    """How deep JSON containers nest in ``value`` (a scalar is 0), without recursion."""
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _user_body() -> dict[str, Any]:
@@ -337,7 +370,8 @@ def _if_match() -> int | None:
     raw = _request().headers.get("if-match")
     if raw is None:
         return None
-    value = raw.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise errors.InvalidInput("If-Match must be a record version")
-    return int(value)
+    match = IF_MATCH_RE.fullmatch(raw.strip())
+    version = whole_number(match.group(1) or match.group(2)) if match else None
+    if version is None:
+        raise errors.InvalidInput("If-Match must be a record version: ASCII digits")
+    return version

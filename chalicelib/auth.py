@@ -36,7 +36,7 @@ from chalicelib.validation import API_KEY_LOGIN, API_KEY_REQUEST
 API_KEY_PREFIX = "uk_"
 KEY_ID_PATTERN = "[0-9a-f]{16}"
 KEY_ID_RE = re.compile(KEY_ID_PATTERN)
-API_KEY_RE = re.compile(rf"^uk_({USER_ID_PATTERN})\.({KEY_ID_PATTERN})\.([A-Za-z0-9_-]{{43}})$")
+API_KEY_RE = re.compile(rf"uk_({USER_ID_PATTERN})\.({KEY_ID_PATTERN})\.([A-Za-z0-9_-]{{43}})")
 MAX_API_KEYS = 20
 LAST_USED_STEP = timedelta(hours=1)
 NOT_LOGGED = "the key itself is never logged"
@@ -119,7 +119,7 @@ def _parse_time(stamp: str) -> datetime:
 
 def verify_api_key(token: str) -> Decision:
     """The caller named by an API key, or a denial for a bad, expired or revoked one."""
-    match = API_KEY_RE.match(token)
+    match = API_KEY_RE.fullmatch(token)
     if match is None:
         return denied("malformed API key")
     user_id, key_id, secret = match.groups()

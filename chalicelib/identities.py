@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from chalicelib import errors
+from chalicelib import errors, guards
 from chalicelib.changes import SYSTEM, add_edit, load_user, retrying
 from chalicelib.models import Guard, Transaction, User, storage_errors
-from chalicelib.users import auth_guard, create_user, email_guard
+from chalicelib.users import create_user
 
 
 def _guard_owner(key: str) -> str | None:
@@ -21,29 +21,39 @@ def login_identity(
 ) -> str:
     """The id of the user an OpenID Connect identity logs in as (API.md section 6).
 
-    A known identity is its user. An unknown one is linked to the user with the
-    same email when the provider asserts the email verified and is trusted for
-    linking, or makes a new user when the email is new; both are logged as done
-    by ``system``. Raises LoginRefused otherwise.
+    A known identity is its user. An unknown one with a new email makes a new
+    user, whose ``email_verified`` is true only when the provider is trusted
+    for linking (``may_link``) and asserts the email verified. An unknown one
+    whose email a user has is linked into that user only when, besides, that
+    user's own email is vouched for: an account opened with an address its
+    opener could not prove never receives the verified identity of the
+    address's owner. Both are logged as done by ``system``. Raises
+    LoginRefused otherwise.
     """
-    owner = _guard_owner(auth_guard(identity))
+    owner = _guard_owner(guards.identity_key(identity))
     if owner is not None:
         return owner
     if not email:
         raise errors.LoginRefused("email_missing", "the provider did not give an email address")
-    owner = _guard_owner(email_guard(email))
+    vouched = may_link and email_verified
+    owner = _guard_owner(guards.email_key(email))
     if owner is None:
         body = {"email": email, **({"name": name} if name.strip() else {})}
         try:
             user = create_user(
-                SYSTEM, body, False, auth_ids=[identity], comment="created at first login"
+                SYSTEM,
+                body,
+                False,
+                auth_ids=[identity],
+                comment="created at first login",
+                email_verified=vouched,
             )
         except errors.EmailTaken as exc:
             raise errors.LoginRefused("email_in_use", "another user has this email") from exc
         except (errors.InvalidInput, errors.AuthIdTaken) as exc:
             raise errors.LoginRefused("invalid_profile", str(exc)) from exc
         return user.id
-    if not (may_link and email_verified):
+    if not (vouched and load_user(owner).email_verified):
         raise errors.LoginRefused("email_in_use", "another user has this email")
     link_identity(owner, identity)
     return owner
@@ -68,7 +78,7 @@ def link_identity(user_id: str, identity: str) -> None:
             actions=[User.auth_ids.set(auth_ids)],
         )
         transaction.put(
-            Guard(key=auth_guard(identity), user_id=user.id),
+            Guard(key=guards.identity_key(identity), user_id=user.id),
             condition=Guard.key.does_not_exist(),
             error=lambda: errors.AuthIdTaken("another user holds this login identity"),
         )

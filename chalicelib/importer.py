@@ -20,10 +20,10 @@ from typing import Any
 
 from chalice.app import BadRequestError, ConflictError, ForbiddenError
 
-from chalicelib import errors
+from chalicelib import errors, guards
 from chalicelib.changes import SYSTEM
 from chalicelib.models import Guard, LogEntry, User, storage_errors
-from chalicelib.users import auth_guard, create_user, email_guard
+from chalicelib.users import create_user
 from chalicelib.validation import CREATOR_FIELDS, USER
 
 COMMENT = "imported from the research-data tracker export"
@@ -86,7 +86,7 @@ class _Candidate:
     def guard_keys(self) -> list[str]:
         """The unique values the new user would hold, in ``create_user``'s order."""
         email = self.body["email"]
-        return [email_guard(email), *(auth_guard(a) for a in self.auth_ids or [email])]
+        return guards.user_keys(email, self.auth_ids or [email])
 
 
 def read_export(text: str) -> list[Any]:
@@ -183,7 +183,7 @@ def _candidate(record: dict[str, Any], user_id: str) -> _Candidate:
 
 
 def _taken_in_file(key: str, index: int) -> Exception:
-    if key.startswith("email#"):
+    if key.startswith(guards.EMAIL_PREFIX):
         return errors.EmailTaken(f"record {index} of this file has the same email")
     return errors.AuthIdTaken(f"record {index} of this file holds the same login identity")
 

@@ -8,12 +8,13 @@ these hold at every moment:
 - a deleted record (entries but no user item) ends with a ``delete`` entry,
   and a live user's log does not;
 - a user's ``email_lower`` (what ``GET /user?email=`` finds) is its email
-  lower-cased;
+  NFKC-normalised and case-folded (``guards.normalise_email``);
 - a record's log versions run ``1..n`` without a gap;
-- each guard (``email#<lower email>``, ``auth#<auth id>``) names a live user
-  that still holds that email or auth id, and each live user holds all of its
-  guards;
-- no two users share an email (case-insensitively) or an auth id;
+- each guard (``email#<normalised email>``, ``auth#<sub>::<provider>``; the
+  format is ``guards.py``'s) names a live user that still holds that email or
+  identity, and each live user holds all of its guards; an ``auth#`` guard
+  never holds an email (the two namespaces never meet);
+- no two users share an email (compared normalised) or an auth id;
 - the ``count#user_managers`` counter equals the live users whose stored
   permissions hold ``USER_MANAGEMENT``;
 - every API key belongs to a live user that lists its id in ``api_key_ids``,
@@ -32,6 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib import guards as guard_keys
 from chalicelib.models import (
     USER_MANAGERS_COUNTER,
     ApiKey,
@@ -41,7 +43,6 @@ from chalicelib.models import (
     storage_errors,
 )
 from chalicelib.permissions import USER_MANAGEMENT
-from chalicelib.users import auth_guard, email_guard
 
 VERSION_MISMATCH = "version_mismatch"
 DELETE_NOT_LOGGED = "delete_not_logged"
@@ -58,9 +59,6 @@ MANAGER_COUNT_MISMATCH = "manager_count_mismatch"
 APIKEY_ORPHANED = "apikey_orphaned"
 APIKEY_UNLISTED = "apikey_unlisted"
 APIKEY_MISSING = "apikey_missing"
-
-EMAIL_PREFIX = "email#"
-AUTH_PREFIX = "auth#"
 
 Key = Mapping[str, str | int]
 
@@ -147,12 +145,12 @@ def _logs(users: Mapping[str, User], logs: Mapping[str, Mapping[int, str]]) -> l
                     "is a 'delete'",
                 )
             )
-        if user.email_lower != user.email.lower():
+        if user.email_lower != guard_keys.normalise_email(user.email):
             found.append(
                 Violation(
                     EMAIL_LOWER_STALE,
                     {"id": user.id},
-                    "email_lower is not the email lower-cased, so ?email= misses it",
+                    "email_lower is not the email normalised, so ?email= misses it",
                 )
             )
         if versions != list(range(1, version + 1)):
@@ -172,13 +170,11 @@ def _guards(users: Mapping[str, User], guards: Mapping[str, Guard]) -> list[Viol
     for key, guard in guards.items():
         if key == USER_MANAGERS_COUNTER:
             continue
-        if key.startswith(EMAIL_PREFIX):
-            value, what = key.removeprefix(EMAIL_PREFIX), "email"
-        elif key.startswith(AUTH_PREFIX):
-            value, what = key.removeprefix(AUTH_PREFIX), "auth id"
-        else:
+        parsed = guard_keys.parse(key)
+        if parsed is None:
             found.append(Violation(GUARD_UNKNOWN, {"key": key}, "not a guard the service writes"))
             continue
+        what, value = parsed
         owner = users.get(guard.user_id or "")
         if owner is None:
             found.append(
@@ -188,7 +184,11 @@ def _guards(users: Mapping[str, User], guards: Mapping[str, Guard]) -> list[Viol
                     f"the guard names user {guard.user_id!r}, which does not exist",
                 )
             )
-        elif not (owner.email.lower() == value if what == "email" else value in owner.auth_ids):
+        elif not (
+            guard_keys.normalise_email(owner.email) == value
+            if what == "email"
+            else value in owner.auth_ids
+        ):
             found.append(
                 Violation(
                     GUARD_STALE,
@@ -202,8 +202,7 @@ def _guards(users: Mapping[str, User], guards: Mapping[str, Guard]) -> list[Viol
 def _users_guards(users: Mapping[str, User], guards: Mapping[str, Guard]) -> list[Violation]:
     found = []
     for user in users.values():
-        wanted = [email_guard(user.email), *(auth_guard(auth_id) for auth_id in user.auth_ids)]
-        for key in dict.fromkeys(wanted):
+        for key in guard_keys.user_keys(user.email, user.auth_ids):
             guard = guards.get(key)
             if guard is None or guard.user_id != user.id:
                 held = "" if guard is None else f" (it names user {guard.user_id!r})"
@@ -219,7 +218,7 @@ def _shared(users: Mapping[str, User]) -> list[Violation]:
     by_email: dict[str, set[str]] = defaultdict(set)
     by_auth_id: dict[str, set[str]] = defaultdict(set)
     for user in users.values():
-        by_email[user.email.lower()].add(user.id)
+        by_email[guard_keys.normalise_email(user.email)].add(user.id)
         for auth_id in user.auth_ids:
             by_auth_id[auth_id].add(user.id)
     found = []

@@ -32,6 +32,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.attributes import (
+    BooleanAttribute,
     JSONAttribute,
     ListAttribute,
     NumberAttribute,
@@ -49,6 +50,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import errors
 from chalicelib.config import settings
+from chalicelib.text import is_clean, whole_number
 
 _SETTINGS = settings()
 
@@ -87,6 +89,9 @@ class User(Model):
     id = UnicodeAttribute(hash_key=True)
     email = UnicodeAttribute()
     email_lower = UnicodeAttribute()
+    # Whether a trusted party vouched for the email (API.md section 6); records
+    # written before the attribute existed read as not vouched for.
+    email_verified = BooleanAttribute(default=False)
     name = UnicodeAttribute(default="")
     affiliation = UnicodeAttribute(default="")
     contact = UnicodeAttribute(default="")
@@ -409,8 +414,8 @@ def decode_cursor(cursor: str | None, key_types: Mapping[str, str]) -> dict[str,
         if not (isinstance(value, dict) and set(value) == {kind}):
             raise invalid
         text = value[kind]
-        if not isinstance(text, str) or not 0 < len(text) <= 400:
+        if not isinstance(text, str) or not 0 < len(text) <= 400 or not is_clean(text):
             raise invalid
-        if kind == "N" and not text.isdigit():
+        if kind == "N" and whole_number(text) is None:
             raise invalid
     return key

@@ -11,7 +11,7 @@ creates the user.
 
 from __future__ import annotations
 
-import hmac
+import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -27,9 +27,10 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, OctKey
 
-from chalicelib import errors, identities, sessions
+from chalicelib import errors, guards, identities, sessions
 from chalicelib.config import Provider, settings
 from chalicelib.config import secrets as load_secrets
+from chalicelib.text import is_clean
 
 LOGIN_COOKIE = "oidc_login"
 LOGIN_COOKIE_PATH = "/api/v1/login/oidc"
@@ -84,9 +85,17 @@ def provider(name: str) -> Provider:
     return found
 
 
+# Printable ASCII without space or backslash: nothing that could split a header,
+# that a browser would read differently, or that chalice local would choke on.
+ORIGIN_CHARS = re.compile(r"[\x21-\x5b\x5d-\x7e]{1,2000}")
+
+
 def safe_origin(origin: str | None) -> str:
-    """``origin`` when it is a path on this site or an allowed origin, else ``/``."""
-    if not origin or any(c in origin for c in "\\\r\n\t ") or len(origin) > 2000:
+    """``origin`` when it is a path on this site or an allowed origin, else ``/``.
+
+    Control, space and non-ASCII characters are never echoed into ``Location``.
+    """
+    if not origin or not ORIGIN_CHARS.fullmatch(origin):
         return "/"
     if origin.startswith("/"):
         return "/" if origin.startswith("//") else origin
@@ -239,7 +248,7 @@ def _complete(
     if (
         attempt is None
         or attempt.provider != chosen.name
-        or not hmac.compare_digest(attempt.state, state)
+        or not sessions.same_secret(attempt.state, state)
     ):
         raise LoginFailed("invalid_state")
     code = params.get("code")
@@ -256,14 +265,28 @@ def _complete(
     if not isinstance(id_token, str):
         raise LoginFailed("invalid_id_token")
     claims = validate_id_token(id_token, document, chosen.client_id, attempt.nonce)
-    identity = f"{claims['sub']}::{chosen.name}"
-    email = claims.get("email")
+    email, verified, name = profile(claims)
     return identities.login_identity(
-        identity,
+        guards.identity(claims["sub"], chosen.name),
+        email,
+        verified,
+        name,
+        chosen.link_verified_email,
+    )
+
+
+def profile(claims: Mapping[str, Any]) -> tuple[str | None, bool, str]:
+    """The email, whether the provider asserts it verified, and the name of ID token claims.
+
+    Only a JSON ``true`` asserts a verified email: an absent claim, ``false`` or
+    a string such as ``"true"`` does not.
+    """
+    email = claims.get("email")
+    name = claims.get("name")
+    return (
         email if isinstance(email, str) else None,
         claims.get("email_verified") is True,
-        claims["name"] if isinstance(claims.get("name"), str) else "",
-        chosen.link_verified_email,
+        name if isinstance(name, str) and is_clean(name) else "",
     )
 
 
@@ -296,6 +319,7 @@ def validate_id_token(
     audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if len(audiences) > 1 and claims.get("azp") != client_id:
         raise LoginFailed("invalid_id_token")
-    if not isinstance(claims["sub"], str) or not claims["sub"]:
+    sub = claims["sub"]
+    if not isinstance(sub, str) or not sub or not is_clean(sub) or guards.IDENTITY_SEPARATOR in sub:
         raise LoginFailed("invalid_id_token")
     return claims

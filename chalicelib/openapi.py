@@ -41,7 +41,7 @@ def _object(properties: Mapping[str, Any], required: bool = True) -> dict[str, A
 
 def _record(body: Body, names: tuple[str, ...]) -> dict[str, Any]:
     """A stored record's shape: types only, since stored values predate today's rules."""
-    types = {"integer": "integer", "strings": "array", "permissions": "array"}
+    types = {"integer": "integer", "boolean": "boolean", "strings": "array", "permissions": "array"}
     properties: dict[str, Any] = {}
     for name in names:
         kind = body.by_name[name].kind

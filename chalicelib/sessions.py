@@ -93,8 +93,15 @@ def check_csrf(cookies: Mapping[str, str], header: str | None) -> None:
     if SESSION_COOKIE not in cookies and CSRF_COOKIE not in cookies:
         return
     expected = cookies.get(CSRF_COOKIE, "")
-    if not expected or not header or not hmac.compare_digest(expected, header):
+    if not expected or not header or not same_secret(expected, header):
         raise errors.CsrfTokenMismatch("X-CSRF-Token must equal the _csrf_token cookie")
+
+
+def same_secret(expected: str, given: str) -> bool:
+    """Compare two secrets in constant time; any text, non-ASCII included, is safe here."""
+    return hmac.compare_digest(
+        expected.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass")
+    )
 
 
 @dataclass(frozen=True)

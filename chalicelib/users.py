@@ -12,7 +12,7 @@ from typing import Any
 
 from pynamodb.expressions.update import Action
 
-from chalicelib import errors
+from chalicelib import errors, guards
 from chalicelib.changes import (
     add_edit,
     check_version,
@@ -55,6 +55,7 @@ def user_view(user: User, *, full: bool = True, expanded: bool = False) -> dict[
         return record
     permissions = sorted(expand(user.permissions)) if expanded else list(user.permissions)
     record.update(
+        email_verified=bool(user.email_verified),
         permissions=permissions,
         auth_ids=list(user.auth_ids),
         version=int(user.version),
@@ -62,14 +63,6 @@ def user_view(user: User, *, full: bool = True, expanded: bool = False) -> dict[
         updated=user.updated,
     )
     return record
-
-
-def email_guard(email: str) -> str:
-    return f"email#{email.lower()}"
-
-
-def auth_guard(auth_id: str) -> str:
-    return f"auth#{auth_id}"
 
 
 def _count_user_managers(transaction: Transaction, delta: int) -> None:
@@ -105,10 +98,11 @@ def list_users(caller: Caller, page: Page, email: str | None = None) -> dict[str
         return {"users": [], "next": None}  # no stored email is empty or this long
     with storage_errors():
         if email is not None:
+            normalised = guards.normalise_email(email)
             start = decode_cursor(page.cursor, {"id": "S", "email_lower": "S"})
-            if start is not None and start["email_lower"]["S"] != email.lower():
+            if start is not None and start["email_lower"]["S"] != normalised:
                 raise errors.InvalidCursor("cursor belongs to another query")
-            results = User.by_email.query(email.lower(), limit=page.limit, last_evaluated_key=start)
+            results = User.by_email.query(normalised, limit=page.limit, last_evaluated_key=start)
         else:
             start = decode_cursor(page.cursor, {"id": "S"})
             results = User.scan(limit=page.limit, last_evaluated_key=start)
@@ -124,12 +118,15 @@ def create_user(
     comment: str = "",
     user_id: str | None = None,
     also: Callable[[Transaction, User], None] | None = None,
+    email_verified: bool = True,
 ) -> User:
     """Create a user with its guards and ``add`` log entry in one transaction.
 
     ``user_id`` keeps an id given from outside (an import); by default the
     service makes one. An id that has a change log (a deleted user's) is
     never given again: UserExists. ``also`` adds more items to the same transaction.
+    ``email_verified`` is false only for an address no trusted party vouched for
+    (a login at a provider not trusted for linking, or without a verified email).
     Raises UnknownField / InvalidInput (400), FieldNotWritable (403),
     UserExists / EmailTaken / AuthIdTaken (409).
     """
@@ -147,7 +144,8 @@ def create_user(
     user = User(
         id=user_id or new_id(),
         email=email,
-        email_lower=email.lower(),
+        email_lower=guards.normalise_email(email),
+        email_verified=email_verified,
         permissions=permissions,
         auth_ids=auth_ids if auth_ids is not None else [email],
         version=1,
@@ -164,14 +162,15 @@ def create_user(
             condition=User.id.does_not_exist(),
             error=lambda: errors.UserExists(f"a user with id {user.id!r} exists already"),
         )
+        email_key, *identity_keys = guards.user_keys(email, user.auth_ids)
         transaction.put(
-            Guard(key=email_guard(email), user_id=user.id),
+            Guard(key=email_key, user_id=user.id),
             condition=Guard.key.does_not_exist(),
             error=lambda: errors.EmailTaken(f"another user has the email {email!r}"),
         )
-        for auth_id in user.auth_ids:
+        for key in identity_keys:
             transaction.put(
-                Guard(key=auth_guard(auth_id), user_id=user.id),
+                Guard(key=key, user_id=user.id),
                 condition=Guard.key.does_not_exist(),
                 error=lambda: errors.AuthIdTaken("another user holds this login identity"),
             )
@@ -237,18 +236,32 @@ def update_user(
 
 
 def _write_changes(actor: str, user: User, changes: dict[str, Any], if_match: int | None) -> None:
+    """Write ``changes`` and their log entry. A new email (only a manager or the
+    creator may set one) counts as vouched for, and takes the old one's place in
+    ``auth_ids``, so that the old address is free again."""
     transaction = Transaction()
     actions: list[Action] = [getattr(User, name).set(value) for name, value in changes.items()]
+    also: dict[str, Any] = {}
     if "email" in changes:
-        actions.append(User.email_lower.set(changes["email"].lower()))
+        new_email = changes["email"]
+        old = guards.normalise_email(user.email)
+        also = {
+            "email_lower": guards.normalise_email(new_email),
+            "email_verified": True,
+            "auth_ids": [
+                new_email if guards.normalise_email(a) == old else a for a in user.auth_ids
+            ],
+        }
+        actions += [getattr(User, name).set(value) for name, value in also.items()]
     version, stamp = add_edit(
         transaction, user, actor, dict(changes), actions=actions, if_match=if_match
     )
-    if "email" in changes and changes["email"].lower() != user.email_lower:
-        new_email = changes["email"]
-        transaction.delete(Guard(key=email_guard(user.email)), condition=Guard.user_id == user.id)
+    if "email" in changes and guards.email_key(new_email) != guards.email_key(user.email):
+        transaction.delete(
+            Guard(key=guards.email_key(user.email)), condition=Guard.user_id == user.id
+        )
         transaction.put(
-            Guard(key=email_guard(new_email), user_id=user.id),
+            Guard(key=guards.email_key(new_email), user_id=user.id),
             condition=Guard.key.does_not_exist(),
             error=lambda: errors.EmailTaken(f"another user has the email {new_email!r}"),
         )
@@ -258,9 +271,8 @@ def _write_changes(actor: str, user: User, changes: dict[str, Any], if_match: in
         if was != will:
             _count_user_managers(transaction, +1 if will else -1)
     transaction.commit()
-    for name, value in changes.items():
+    for name, value in {**changes, **also}.items():
         setattr(user, name, value)
-    user.email_lower = user.email.lower()
     user.version = version
     user.updated = stamp
 
@@ -280,9 +292,8 @@ def delete_user(actor: str, user_id: str, if_match: int | None = None) -> None:
             condition=User.version == user.version,
             error=stale_error(if_match),
         )
-        transaction.delete(Guard(key=email_guard(user.email)), condition=Guard.user_id == user.id)
-        for auth_id in user.auth_ids:
-            transaction.delete(Guard(key=auth_guard(auth_id)), condition=Guard.user_id == user.id)
+        for key in guards.user_keys(user.email, user.auth_ids):
+            transaction.delete(Guard(key=key), condition=Guard.user_id == user.id)
         if USER_MANAGEMENT in user.permissions:
             _count_user_managers(transaction, -1)
         for key_id in user.api_key_ids or ():

@@ -12,12 +12,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
+
 from chalicelib import errors
 from chalicelib.permissions import PERMISSIONS
+from chalicelib.text import is_clean, whole_number
 
 MAX_SHORT = 400
 MAX_URL = 2048
 MAX_PAGE = 1000
+MAX_CURSOR = 2048
 DEFAULT_PAGE = 100
 
 
@@ -33,15 +37,29 @@ def orcid_is_valid(orcid: str) -> bool:
     return digits[-1] == ("X" if check == 10 else str(check))
 
 
+def email_is_valid(email: str) -> bool:
+    """True for an address a mail system would accept (RFC 5321/5322 as the
+    ``email-validator`` package reads them, internationalised ones included),
+    with no ``::``, which only login identities hold. No DNS lookup is made."""
+    if "::" in email or not is_clean(email) or any(char.isspace() for char in email):
+        return False
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Field:
     """One field of a request body: its JSON type and rules."""
 
     name: str
-    kind: str = "string"  # string, integer, permissions, strings
+    kind: str = "string"  # string, integer, boolean, permissions, strings, any
     description: str = ""
     max_length: int = MAX_SHORT
-    pattern: str | None = None  # searched, as in JSON Schema: anchor it when needed
+    pattern: str | None = None  # the whole value must match (anchored in the schema)
+    multiline: bool = False  # newline and tab allowed
     format: str | None = None
     minimum: int | None = None
     maximum: int | None = None
@@ -50,6 +68,12 @@ class Field:
 
     def check(self, value: Any) -> None:
         """Raise InvalidInput when ``value`` breaks this field's rules."""
+        if self.kind == "any":
+            return
+        if self.kind == "boolean":
+            if not isinstance(value, bool):
+                raise errors.InvalidInput(f"{self.name} must be true or false")
+            return
         if self.kind == "integer":
             if not isinstance(value, int) or isinstance(value, bool):
                 raise errors.InvalidInput(f"{self.name} must be a whole number")
@@ -67,7 +91,11 @@ class Field:
             raise errors.InvalidInput(f"{self.name} must be a string")
         if len(value) > self.max_length:
             raise errors.InvalidInput(f"{self.name} is longer than {self.max_length} characters")
-        if (self.pattern and not re.search(self.pattern, value)) or (
+        if not is_clean(value, self.multiline):
+            raise errors.InvalidInput(
+                f"{self.name} holds a control or invisible character or a lone surrogate"
+            )
+        if (self.pattern and not re.fullmatch(self.pattern, value)) or (
             self.extra is not None and value and not self.extra(value)
         ):
             raise errors.InvalidInput(f"{self.name}: {self.description}")
@@ -75,6 +103,8 @@ class Field:
     def _check_list(self, value: Any) -> None:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise errors.InvalidInput(f"{self.name} must be a list of strings")
+        if not all(is_clean(item) for item in value):
+            raise errors.InvalidInput(f"{self.name} holds a control character or a lone surrogate")
         if self.kind == "permissions":
             unknown = [item for item in value if item not in PERMISSIONS]
             if unknown:
@@ -85,7 +115,11 @@ class Field:
     def schema(self) -> dict[str, Any]:
         """This field as JSON Schema (2020-12, as OpenAPI 3.1 uses it)."""
         result: dict[str, Any]
-        if self.kind == "integer":
+        if self.kind == "any":
+            result = {}
+        elif self.kind == "boolean":
+            result = {"type": "boolean"}
+        elif self.kind == "integer":
             result = {"type": "integer"}
             if self.minimum is not None:
                 result["minimum"] = self.minimum
@@ -102,7 +136,7 @@ class Field:
         else:
             result = {"type": "string", "maxLength": self.max_length}
             if self.pattern:
-                result["pattern"] = self.pattern
+                result["pattern"] = f"^(?:{self.pattern})$"
             if self.format:
                 result["format"] = self.format
         if self.description:
@@ -158,23 +192,31 @@ USER = Body(
         Field("id", read_only=True, description="opaque, made by the service"),
         Field(
             "email",
-            pattern=r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$",
+            pattern=r"[^@\s]+@[^@\s]+",
             format="email",
-            description="a valid address, unique (compared case-insensitively)",
+            extra=email_is_valid,
+            description="an address a mail system would accept, without '::'; unique "
+            "(compared after Unicode NFKC normalisation and case folding)",
         ),
-        Field("name", pattern=r"\S", description="not empty"),
-        Field("affiliation"),
-        Field("contact"),
+        Field(
+            "email_verified",
+            kind="boolean",
+            read_only=True,
+            description="whether a trusted party vouched for the address",
+        ),
+        Field("name", pattern=r".*\S.*", description="not empty"),
+        Field("affiliation", multiline=True),
+        Field("contact", multiline=True),
         Field(
             "orcid",
-            pattern=r"^(\d{4}-\d{4}-\d{4}-\d{3}[\dX])?$",
+            pattern=r"(\d{4}-\d{4}-\d{4}-\d{3}[\dX])?",
             extra=orcid_is_valid,
             description="empty, or dddd-dddd-dddd-dddX with a valid ISO 7064 11,2 check digit",
         ),
         Field(
             "url",
             max_length=MAX_URL,
-            pattern=r"^(https?://[^\s/?#]+\S*)?$",
+            pattern=r"(https?://[^\s/?#]+\S*)?",
             description="empty, or an http:// or https:// URL",
         ),
         Field("permissions", kind="permissions", description="stored as given"),
@@ -206,8 +248,8 @@ API_KEY_REQUEST = Body(
 API_KEY_LOGIN = Body(
     "ApiKeyLogin",
     (
-        Field("api-key", pattern=r"\S", description="an API key"),
-        Field("api-user", description="sent by older clients; ignored"),
+        Field("api-key", pattern=r".*\S.*", description="an API key"),
+        Field("api-user", kind="any", description="sent by older clients; ignored, any type"),
     ),
     required=("api-key",),
 )
@@ -226,7 +268,13 @@ def parse_page(params: Mapping[str, str], extra: tuple[str, ...] = ()) -> Page:
     unknown = sorted(set(params) - {"limit", "cursor", *extra})
     if unknown:
         raise errors.InvalidInput(f"unknown query parameter {unknown[0]!r}")
-    raw = params.get("limit", str(DEFAULT_PAGE))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    for name, value in params.items():
+        if not is_clean(value):
+            raise errors.InvalidInput(f"{name} holds a control character or a lone surrogate")
+    limit = whole_number(params.get("limit", str(DEFAULT_PAGE)), max_digits=4)
+    if limit is None or not 1 <= limit <= MAX_PAGE:
         raise errors.InvalidInput(f"limit must be a whole number from 1 to {MAX_PAGE}")
-    return Page(int(raw), params.get("cursor"))
+    cursor = params.get("cursor")
+    if cursor is not None and len(cursor) > MAX_CURSOR:
+        raise errors.InvalidCursor("cursor is not the next of an earlier page")
+    return Page(limit, cursor)

@@ -18,9 +18,11 @@ from chalice.test import Client
 from chalicelib import invariants
 from chalicelib.changes import SYSTEM
 from chalicelib.cli import main
+from chalicelib.guards import email_key as email_guard
+from chalicelib.guards import identity_key as auth_guard
+from chalicelib.identities import link_identity
 from chalicelib.invariants import Violation, check
 from chalicelib.models import USER_MANAGERS_COUNTER, ApiKey, Guard, LogEntry, User
-from chalicelib.users import auth_guard, email_guard
 from tests.conftest import Account
 from tests.faults import TIMEOUT, inject_faults
 
@@ -233,11 +235,24 @@ def test_user_missing_its_email_guard_is_found(tables: Tables) -> None:
     assert found[0].key == {"id": tables.edited}
 
 
-def test_user_missing_an_auth_guard_is_found(tables: Tables) -> None:
-    record = user(tables.edited)
-    assert len(record.auth_ids) == 1  # the email it was created with, since changed
-    Guard(key=auth_guard(record.auth_ids[0])).delete()
+def test_user_missing_an_identity_guard_is_found(tables: Tables) -> None:
+    link_identity(tables.edited, "someone::elixir")
+    Guard(key=auth_guard("someone::elixir")).delete()
     assert kinds(check()) == [invariants.GUARD_MISSING]
+
+
+def test_identity_guard_holding_an_email_is_found(tables: Tables) -> None:
+    Guard(key=auth_guard(user(tables.keyed).email), user_id=tables.keyed).save()
+    assert kinds(check()) == [invariants.GUARD_UNKNOWN]
+
+
+def test_email_lower_that_is_only_lower_cased_is_found(tables: Tables) -> None:
+    record = user(tables.keyed)
+    email = "\uff26\uff35\uff2c\uff2c.width@example.org"  # fullwidth FULL
+    Guard(key=email_guard(record.email)).delete()
+    Guard(key=email_guard(email), user_id=record.id).save()
+    record.update(actions=[User.email.set(email), User.email_lower.set(email.lower())])
+    assert kinds(check()) == [invariants.EMAIL_LOWER_STALE]
 
 
 def test_email_changed_without_its_guards_is_found(tables: Tables) -> None:

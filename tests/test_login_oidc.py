@@ -519,6 +519,13 @@ def test_provider_error_is_refused_as_provider_error(browser: Browser) -> None:
         "https://app.example.org@evil.example/after",
         "http://app.example.org/after",
         "javascript:alert(1)",
+        "/after\r\nSet-Cookie: x=1",
+        "/a b",
+        "/a\tb",
+        "/a\x00b",
+        "/\u00e9t\u00e9",
+        "/a\u2028b",
+        "https://app.example.org/\u00e9",
     ],
 )
 def test_origin_off_site_and_not_allowed_falls_back_to_root(browser: Browser, origin: str) -> None:

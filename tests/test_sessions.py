@@ -170,6 +170,15 @@ def test_login_with_api_key_and_api_user_field_returns_200_and_sets_session_cook
     assert cookie is not None and value_of(cookie)
 
 
+@pytest.mark.parametrize("api_user", [None, 7, 1.5, True, {"id": "x"}, ["x"], ""])
+def test_login_with_api_key_ignores_api_user_whatever_its_type(
+    client: Client, member: Account, api_user: Any
+) -> None:
+    response = post_apikey_login(client, {"api-key": member.key, "api-user": api_user})
+    assert response.status_code == 200, response.body
+    assert set_cookie(response, "session") is not None
+
+
 def test_session_from_api_key_login_belongs_to_the_keys_owner(
     client: Client, member: Account
 ) -> None:

@@ -16,11 +16,21 @@ from urllib.parse import urlencode
 import pytest
 from chalice.test import Client
 
+from chalicelib.changes import SYSTEM
+from chalicelib.identities import link_identity
+from chalicelib.users import create_user as create_user_record
 from tests.conftest import ALL_PERMISSIONS, Account, assert_error
 
 API = "/api/v1"
 PUBLIC_FIELDS = {"id", "name", "email", "affiliation", "contact", "orcid", "url"}
-FULL_FIELDS = PUBLIC_FIELDS | {"permissions", "auth_ids", "version", "created", "updated"}
+FULL_FIELDS = PUBLIC_FIELDS | {
+    "email_verified",
+    "permissions",
+    "auth_ids",
+    "version",
+    "created",
+    "updated",
+}
 LOG_FIELDS = {"id", "action", "comment", "data_type", "entry_id", "user", "timestamp", "data"}
 ACTION_FIELDS = LOG_FIELDS - {"data", "user"}
 PROFILE_FIELDS = ("name", "affiliation", "contact", "orcid", "url")
@@ -487,6 +497,7 @@ def test_create_user_returns_id_and_full_record(client: Client, admin: Account) 
         "contact": "Room 1",
         "orcid": "0000-0002-1825-0097",
         "url": "https://example.org/ada",
+        "email_verified": True,
         "permissions": [],
         "auth_ids": [email],
         "version": 1,
@@ -933,21 +944,21 @@ def test_patch_user_email_frees_the_old_email_for_another_email_change(
     assert response.status_code == 200, response.body
 
 
-def test_new_user_with_an_email_still_held_as_an_auth_id_returns_409(
+def test_new_user_may_take_the_address_a_manager_changed_away_from(
     client: Client, admin: Account, make_user: MakeUser
 ) -> None:
     target = make_user(email="old.address@example.org")
     patch_user(client, admin, target.id, email="new.address@example.org")
     response = create_user(client, admin, email="old.address@example.org")
-    assert_error(response, 409, "AuthIdTaken")
+    assert response.status_code == 201, response.body
 
 
-def test_patch_user_email_keeps_auth_ids(
+def test_patch_user_email_moves_auth_ids_to_the_new_email(
     client: Client, admin: Account, make_user: MakeUser
 ) -> None:
     target = make_user(email="login.id@example.org")
     patch_user(client, admin, target.id, email="changed@example.org")
-    assert record(client, admin, target.id)["auth_ids"] == ["login.id@example.org"]
+    assert record(client, admin, target.id)["auth_ids"] == ["changed@example.org"]
 
 
 # --- PATCH /user/me -------------------------------------------------------------------------
@@ -1492,3 +1503,99 @@ def test_actions_pages_return_the_entries_in_order(client: Client, admin: Accoun
             break
     assert paged == whole
     assert len(whole) == 3
+
+
+# --- email addresses: one rule, one normal form, one namespace ----------------------------
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "a@example.org\n",
+        "a@example.org\r\n",
+        " a@example.org",
+        "a b@example.org",
+        "a\u200b@example.org",
+        "a\u00ad@example.org",
+        "a@example.org\u200b",
+        "hash@elixir-europe.org::elixir",
+        "a::b@example.org",
+        "a@@example.org",
+        "a@example",
+        "@example.org",
+        "a@.example.org",
+        "a@exa mple.org",
+    ],
+)
+def test_create_user_with_an_address_no_mail_system_takes_returns_400(
+    client: Client, admin: Account, email: str
+) -> None:
+    assert_error(create_user(client, admin, email=email), 400, "InvalidInput")
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "ALICE.SMITH@EXAMPLE.ORG",
+        "\uff41lice.smith@example.org",  # fullwidth a
+        "alice.smith@\uff45xample.org",  # fullwidth e in the domain
+        "Alice.Smith@Example.Org",
+    ],
+)
+def test_create_user_with_a_lookalike_of_a_taken_address_returns_409(
+    client: Client, admin: Account, make_user: MakeUser, variant: str
+) -> None:
+    make_user(email="alice.smith@example.org")
+    assert_error(create_user(client, admin, email=variant), 409, "EmailTaken")
+
+
+def test_list_users_by_email_finds_a_lookalike_spelling(
+    client: Client, admin: Account, make_user: MakeUser
+) -> None:
+    target = make_user(email="grace@example.org")
+    found = get(client, admin, "/user", email="\uff27RACE@example.org").json_body["users"]
+    assert [user["id"] for user in found] == [target.id]
+
+
+def test_address_shaped_like_an_unlinked_identity_cannot_squat_it(
+    client: Client, admin: Account, make_user: MakeUser
+) -> None:
+    """An ELIXIR sub is an address: taking it as an email holds no identity guard."""
+    holder = created_id(create_user(client, admin, email="0a1b2c@elixir-europe.org"))
+    owner = make_user(email="owner@example.org")
+    link_identity(owner.id, "0a1b2c@elixir-europe.org::elixir")
+    assert record(client, admin, owner.id)["auth_ids"][-1] == "0a1b2c@elixir-europe.org::elixir"
+    assert record(client, admin, holder)["auth_ids"] == ["0a1b2c@elixir-europe.org"]
+
+
+def test_create_user_never_answers_that_an_identity_exists(
+    client: Client, admin: Account, make_user: MakeUser
+) -> None:
+    owner = make_user(email="someone@example.org")
+    link_identity(owner.id, "taken@example.org::elixir")
+    assert create_user(client, admin, email="taken@example.org").status_code == 201
+
+
+def test_patch_user_email_frees_the_old_address_for_another_user(
+    client: Client, admin: Account, make_user: MakeUser
+) -> None:
+    target = make_user(email="first@example.org")
+    patch_user(client, admin, target.id, email="second@example.org")
+    other = created_id(create_user(client, admin, email="FIRST@example.org"))
+    assert record(client, admin, other)["auth_ids"] == ["FIRST@example.org"]
+    assert_error(create_user(client, admin, email="second@example.org"), 409, "EmailTaken")
+
+
+def test_patch_user_email_by_a_manager_vouches_for_it(client: Client, admin: Account) -> None:
+    unvouched = create_user_record(
+        SYSTEM,
+        {"email": "unproven@example.org"},
+        False,
+        auth_ids=["s::other"],
+        email_verified=False,
+    )
+    assert record(client, admin, unvouched.id)["email_verified"] is False
+    patch_user(client, admin, unvouched.id, email="proven@example.org")
+    shown = record(client, admin, unvouched.id)
+    assert shown["email_verified"] is True
+    assert shown["auth_ids"] == ["s::other"]
