@@ -1,7 +1,7 @@
 """API keys and the authorizer's decision.
 
-An API key reads ``uk_<user id>.<key id>.<secret>`` (user ids are 32 hex
-characters, or 24 for users imported with a MongoDB ObjectId): the fixed prefix tells it
+An API key reads ``uk_<user id>.<key id>.<secret>`` (user ids as
+``changes.USER_ID_PATTERN`` has them): the fixed prefix tells it
 apart from an access token, the user and key ids make verifying it one
 key-value read of the key and its owner, and the secret is 256 random bits of
 which only the SHA-256 hash is stored. A slow password hash buys nothing for
@@ -21,6 +21,8 @@ from typing import Any
 
 from chalicelib import errors, sessions
 from chalicelib.changes import (
+    KEY_ID_PATTERN,
+    KEY_ID_RE,
     USER_ID_PATTERN,
     add_edit,
     check_user_id,
@@ -34,8 +36,6 @@ from chalicelib.permissions import expand
 from chalicelib.validation import API_KEY_LOGIN, API_KEY_REQUEST
 
 API_KEY_PREFIX = "uk_"
-KEY_ID_PATTERN = "[0-9a-f]{16}"
-KEY_ID_RE = re.compile(KEY_ID_PATTERN)
 API_KEY_RE = re.compile(rf"uk_({USER_ID_PATTERN})\.({KEY_ID_PATTERN})\.([A-Za-z0-9_-]{{43}})")
 MAX_API_KEYS = 20
 LAST_USED_STEP = timedelta(hours=1)
@@ -52,6 +52,7 @@ class Decision:
     permissions: frozenset[str] = field(default_factory=frozenset)
     method: str = ""
     session_id: str = ""
+    key_id: str = ""  # the API key that made the decision, when one did
     error: str = ""
     unavailable: bool = False
 
@@ -131,11 +132,13 @@ def verify_api_key(token: str) -> Decision:
     if not isinstance(user, User):
         return denied("the key's user no longer exists")
     current = datetime.now(UTC)
-    if key.expires is not None and _parse_time(key.expires) <= current:
+    if key.has_expired(current):
         return denied("the API key has expired")
     if key.last_used is None or _parse_time(key.last_used) <= current - LAST_USED_STEP:
         _touch(key)
-    return Decision(user_id=user.id, permissions=expand(user.permissions), method="apikey")
+    return Decision(
+        user_id=user.id, permissions=expand(user.permissions), method="apikey", key_id=key_id
+    )
 
 
 def verify_access_token(token: str) -> Decision:
@@ -143,8 +146,8 @@ def verify_access_token(token: str) -> Decision:
 
     Raises InvalidCredentials.
     """
-    user_id, sid = sessions.decode_access_token(token)
-    _, user = sessions.live_session(sid, user_id)
+    user_id, sid, key_id = sessions.decode_access_token(token)
+    _, user = sessions.live_session(sid, user_id, key_id)
     return Decision(
         user_id=user.id, permissions=expand(user.permissions), method="token", session_id=sid
     )
@@ -153,15 +156,17 @@ def verify_access_token(token: str) -> Decision:
 def login_with_api_key(body: dict[str, Any]) -> sessions.NewSession:
     """Start a browser session for the owner of the ``api-key`` in ``body``.
 
-    ``api-user``, which older clients send, is accepted and ignored. Raises
-    UnknownField, InvalidInput, InvalidCredentials.
+    ``api-user``, which older clients send, is accepted and ignored, whatever
+    its type. The session is bound to the key: it ends when the key is revoked,
+    replaced or expires (API.md section 1). Raises UnknownField, InvalidInput,
+    InvalidCredentials.
     """
     API_KEY_LOGIN.check(body)
     key = body["api-key"]
     decision = verify_api_key(key) if key.startswith(API_KEY_PREFIX) else denied("not an API key")
     if not decision.user_id:
         raise errors.InvalidCredentials(decision.error)
-    return sessions.start_session(decision.user_id)
+    return sessions.start_session(decision.user_id, api_key_id=decision.key_id)
 
 
 def _touch(key: ApiKey) -> None:

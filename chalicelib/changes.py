@@ -30,10 +30,17 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-# A user id: 32 hex characters as new_id makes them, or 24 for users imported
-# with the older tracker's MongoDB ObjectId.
-USER_ID_PATTERN = "[0-9a-f]{24}|[0-9a-f]{32}"
+# A user id: 32 hex characters as new_id makes them; for users imported from the
+# older tracker, its own ids kept: 24 hex characters (a MongoDB ObjectId) or
+# ``u-`` and a UUID with dashes, as the tracker makes them. Every parser of a
+# user id (API keys, session cookies, routes) uses this pattern.
+USER_ID_PATTERN = (
+    "[0-9a-f]{24}|[0-9a-f]{32}|u-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
 USER_ID_RE = re.compile(USER_ID_PATTERN)
+# An API key's id: 16 hex characters.
+KEY_ID_PATTERN = "[0-9a-f]{16}"
+KEY_ID_RE = re.compile(KEY_ID_PATTERN)
 
 
 def new_id() -> str:

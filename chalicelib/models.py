@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -164,6 +165,12 @@ class ApiKey(Model):
     expires = UnicodeAttribute(null=True)
     last_used = UnicodeAttribute(null=True)
 
+    def has_expired(self, at: datetime) -> bool:
+        """True when the key has an expiry and ``at`` is past it."""
+        if self.expires is None:
+            return False
+        return datetime.fromisoformat(self.expires.replace("Z", "+00:00")) <= at
+
 
 class Session(Model):
     """A browser session, named by the ``session`` cookie."""
@@ -173,6 +180,9 @@ class Session(Model):
 
     id = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()
+    # The API key a session was made with (POST /login/apikey): the session
+    # lives no longer than the key.
+    api_key_id = UnicodeAttribute(null=True)
     created = UnicodeAttribute()
     expires_at = TTLAttribute()
 

@@ -1,9 +1,12 @@
 """Browser sessions, access tokens and CSRF (API.md sections 1 and 5).
 
-The ``session`` cookie reads ``<user id>.<secret>``, the secret being 256
-random bits; the table keeps only the SHA-256 of the whole value, so a copy of
-the table opens no session, and the user id in it lets the session and its user
-be read in one round trip. An access token is a JWT
+The ``session`` cookie reads ``<user id>.<secret>``, or ``<user id>.<key
+id>.<secret>`` for a session made with an API key, the secret being 256 random
+bits; the table keeps only the SHA-256 of the whole value, so a copy of the
+table opens no session, and the ids in it let the session, its user and its
+key be read in one round trip. A session made with a key stores the key's id
+and ends when the key is revoked, replaced or expires; its access tokens carry
+the key's id too (claim ``key``). An access token is a JWT
 signed with HS256 (pinned) under ``SESSION_SECRET``; RFC 7519 section 4.1
 claims ``iss``, ``aud``, ``exp``, ``iat`` and ``sub`` are required, with ``sid``
 naming the session, whose end ends the token too.
@@ -23,13 +26,14 @@ from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING
 
 from chalicelib import errors
-from chalicelib.changes import USER_ID_PATTERN
+from chalicelib.changes import KEY_ID_PATTERN, KEY_ID_RE, USER_ID_PATTERN
 from chalicelib.config import secrets as load_secrets
 from chalicelib.config import settings
-from chalicelib.models import Session, User, get_many, storage_errors
+from chalicelib.models import ApiKey, Session, User, get_many, storage_errors
 
 if TYPE_CHECKING:
     from joserfc.jwk import OctKey
+    from pynamodb.models import Model
 
 # joserfc (and the cryptography package under it) is imported by the functions
 # that sign or check tokens, so that routes called with an API key, and the
@@ -44,7 +48,9 @@ ALGORITHM = "HS256"
 ISSUER = "users-service"
 AUDIENCE = "users-service"
 COOKIE_PATH = "/api/v1"
-SESSION_COOKIE_RE = re.compile(rf"({USER_ID_PATTERN})\.[A-Za-z0-9_-]{{43}}")
+SESSION_COOKIE_RE = re.compile(
+    rf"({USER_ID_PATTERN})\.(?:({KEY_ID_PATTERN})\.)?[A-Za-z0-9_-]{{43}}"
+)
 
 
 def session_id(cookie: str) -> str:
@@ -121,15 +127,17 @@ def clear_session_cookie() -> str:
     return set_cookie(SESSION_COOKIE, "", 0)
 
 
-def start_session(user_id: str) -> NewSession:
-    """Store a new session for a user."""
-    cookie = f"{user_id}.{secrets.token_urlsafe(32)}"
+def start_session(user_id: str, api_key_id: str = "") -> NewSession:
+    """Store a new session for a user; one made with an API key is bound to that key."""
+    key_part = f"{api_key_id}." if api_key_id else ""
+    cookie = f"{user_id}.{key_part}{secrets.token_urlsafe(32)}"
     created = datetime.now(UTC)
     expires = created + SESSION_LIFETIME
     with storage_errors():
         Session(
             id=session_id(cookie),
             user_id=user_id,
+            api_key_id=api_key_id or None,
             created=created.isoformat(timespec="seconds").replace("+00:00", "Z"),
             expires_at=expires,
         ).save()
@@ -143,20 +151,32 @@ def end_session(cookie: str | None) -> None:
             Session(id=session_id(cookie)).delete()
 
 
-def live_session(sid: str, user_id: str) -> tuple[Session, User]:
-    """The session ``sid`` of user ``user_id`` and the user, read in one round trip.
+def live_session(sid: str, user_id: str, api_key_id: str | None = None) -> tuple[Session, User]:
+    """The session ``sid`` of user ``user_id`` and the user, read in one round trip
+    (with the API key ``api_key_id`` the session was made with, if any).
 
-    InvalidCredentials when either is gone, or the session is another user's.
-    Sessions past their expiry count as ended even before DynamoDB's TTL
-    removes them.
+    InvalidCredentials when either is gone, the session is another user's, or
+    it was made with a key that is revoked, replaced or expired. Sessions past
+    their expiry count as ended even before DynamoDB's TTL removes them.
     """
-    session, user = get_many([(Session, {"id": sid}), (User, {"id": user_id})])
+    keys: list[tuple[type[Model], dict[str, str]]] = [
+        (Session, {"id": sid}),
+        (User, {"id": user_id}),
+    ]
+    if api_key_id:
+        keys.append((ApiKey, {"user_id": user_id, "key_id": api_key_id}))
+    session, user, *key = get_many(keys)
+    now = datetime.now(UTC)
     if not isinstance(session, Session) or session.user_id != user_id:
         raise errors.InvalidCredentials("the session has ended")
-    if session.expires_at <= datetime.now(UTC):
+    if (session.api_key_id or None) != (api_key_id or None):
+        raise errors.InvalidCredentials("the session has ended")
+    if session.expires_at <= now:
         raise errors.InvalidCredentials("the session has expired")
     if not isinstance(user, User):
         raise errors.InvalidCredentials("the session's user no longer exists")
+    if api_key_id and not (isinstance(key[0], ApiKey) and not key[0].has_expired(now)):
+        raise errors.InvalidCredentials("the API key the session was made with has ended")
     return session, user
 
 
@@ -165,7 +185,7 @@ def issue_token(cookie: str | None) -> dict[str, object]:
     match = SESSION_COOKIE_RE.fullmatch(cookie or "")
     if match is None:
         raise errors.InvalidCredentials("no session: log in first")
-    session, user = live_session(session_id(match.string), match.group(1))
+    session, user = live_session(session_id(match.string), match.group(1), match.group(2))
     issued = int(time.time())
     expires = min(issued + TOKEN_LIFETIME, int(session.expires_at.timestamp()))
     claims = {
@@ -177,14 +197,17 @@ def issue_token(cookie: str | None) -> dict[str, object]:
         "exp": expires,
         "jti": secrets.token_hex(8),
     }
+    if session.api_key_id:
+        claims["key"] = session.api_key_id
     from joserfc import jwt
 
     token = jwt.encode({"alg": ALGORITHM, "typ": "at+jwt"}, claims, _key(), algorithms=[ALGORITHM])
     return {"token": token, "expires_in": expires - issued}
 
 
-def decode_access_token(token: str) -> tuple[str, str]:
-    """The user id and session id of a valid access token.
+def decode_access_token(token: str) -> tuple[str, str, str | None]:
+    """The user id, session id and (for a session made with an API key) key id of a
+    valid access token.
 
     Decoding and claim checks happen together here: the algorithm is pinned to
     HS256, and ``iss``, ``aud``, ``exp``, ``iat``, ``sub`` and ``sid`` are all
@@ -209,7 +232,10 @@ def decode_access_token(token: str) -> tuple[str, str]:
     claims = decoded.claims
     if not isinstance(claims["sub"], str) or not isinstance(claims["sid"], str):
         raise errors.InvalidCredentials("invalid access token")
+    key_id = claims.get("key")
+    if key_id is not None and not (isinstance(key_id, str) and KEY_ID_RE.fullmatch(key_id)):
+        raise errors.InvalidCredentials("invalid access token")
     lifetime = claims["exp"] - claims["iat"]
     if not isinstance(lifetime, int) or lifetime > TOKEN_LIFETIME:
         raise errors.InvalidCredentials("access tokens live at most 15 minutes")
-    return claims["sub"], claims["sid"]
+    return claims["sub"], claims["sid"], key_id

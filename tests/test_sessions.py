@@ -13,6 +13,7 @@ import base64
 import json
 import os
 import time
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -20,6 +21,8 @@ from chalice.test import Client
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
+from bench import benchmark
+from chalicelib.models import ApiKey
 from tests.conftest import Account, assert_error
 
 API = "/api/v1"
@@ -469,3 +472,75 @@ def test_access_token_of_deleted_user_returns_401(
     deleted = client.http.delete(f"{API}/user/{member.id}", headers=admin.headers)
     assert deleted.status_code == 204, deleted.body
     assert_error(get_me(client, token), 401, "InvalidCredentials")
+
+
+# -- sessions made with an API key live no longer than the key -----------------
+
+
+def key_id_of(account: Account) -> str:
+    return account.key.split(".")[1]
+
+
+def test_session_made_with_a_revoked_key_gives_no_token(client: Client, member: Account) -> None:
+    session = login(client, member)
+    response = client.http.delete(
+        f"{API}/user/{member.id}/apikeys/{key_id_of(member)}", headers=member.headers
+    )
+    assert response.status_code == 204, response.body
+    assert_error(post_token(client, session), 401, "InvalidCredentials")
+
+
+def test_session_made_with_a_replaced_key_gives_no_token(client: Client, member: Account) -> None:
+    session = login(client, member)
+    response = client.http.post(f"{API}/user/{member.id}/apikey", headers=member.headers)
+    assert response.status_code == 201, response.body
+    assert_error(post_token(client, session), 401, "InvalidCredentials")
+
+
+def test_session_made_with_an_expired_key_gives_no_token(client: Client, member: Account) -> None:
+    session = login(client, member)
+    ApiKey(user_id=member.id, key_id=key_id_of(member)).update(
+        actions=[ApiKey.expires.set("2020-01-01T00:00:00Z")]
+    )
+    assert_error(post_token(client, session), 401, "InvalidCredentials")
+
+
+def test_access_token_of_a_key_session_stops_working_when_the_key_is_revoked(
+    client: Client, member: Account
+) -> None:
+    token = access_token(client, login(client, member))
+    assert get_me(client, token).status_code == 200
+    response = client.http.delete(
+        f"{API}/user/{member.id}/apikeys/{key_id_of(member)}", headers=member.headers
+    )
+    assert response.status_code == 204, response.body
+    assert_error(get_me(client, token), 401, "InvalidCredentials")
+
+
+def test_session_made_with_another_key_of_the_user_outlives_a_revoked_key(
+    client: Client, member: Account
+) -> None:
+    second = client.http.post(f"{API}/user/{member.id}/apikeys", headers=member.headers)
+    session = login(client, Account(member.id, second.json_body["key"], member.email))
+    client.http.delete(
+        f"{API}/user/{member.id}/apikeys/{key_id_of(member)}", headers=member.headers
+    )
+    assert post_token(client, session).status_code == 200
+
+
+def test_key_session_cookie_stripped_of_its_key_id_names_no_session(
+    client: Client, member: Account
+) -> None:
+    session = login(client, member)
+    user_id, _, secret = session.split(".")
+    assert_error(post_token(client, f"{user_id}.{secret}"), 401, "InvalidCredentials")
+
+
+def test_token_for_a_key_session_reads_session_user_and_key_in_one_round_trip(
+    client: Client, member: Account
+) -> None:
+    session = login(client, member)
+    with benchmark.counting() as counted:
+        assert post_token(client, session).status_code == 200
+    assert counted.operations() == Counter({"BatchGetItem": 1})
+    assert counted.items_read == 3
