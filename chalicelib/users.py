@@ -127,6 +127,9 @@ def create_user(
     never given again: UserExists. ``also`` adds more items to the same transaction.
     ``email_verified`` is false only for an address no trusted party vouched for
     (a login at a provider not trusted for linking, or without a verified email).
+    A transaction whose first attempt landed but whose answer was lost, so
+    that the storage client's retry met the user it had just written, is
+    recognised by its log entry and answered as the success it was.
     Raises UnknownField / InvalidInput (400), FieldNotWritable (403),
     UserExists / EmailTaken / AuthIdTaken (409).
     """
@@ -185,10 +188,26 @@ def create_user(
         )
         if also is not None:
             also(transaction, user)
-        transaction.commit()
+        try:
+            transaction.commit()
+        except (errors.UserExists, errors.EmailTaken, errors.AuthIdTaken):
+            if _landed(entry):
+                return user
+            raise
         return user
 
     return retrying(attempt)
+
+
+def _landed(entry: LogEntry) -> bool:
+    """True when this very log entry (its random id) is stored: an earlier attempt
+    of the same transaction landed, and only its answer was lost."""
+    with storage_errors():
+        try:
+            stored = LogEntry.get(entry.entry_id, entry.version, consistent_read=True)
+        except LogEntry.DoesNotExist:
+            return False
+    return bool(stored.id == entry.id)
 
 
 def _changes(

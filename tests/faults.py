@@ -365,3 +365,64 @@ def serialized_storage() -> Iterator[None]:
     finally:
         pre_dynamodb_send.disconnect(gate._on_dispatch)
         gate.unhook_all()
+
+
+class _AnswerLoser:
+    """Lets a request reach the storage, then drops its answer so botocore retries it."""
+
+    def __init__(self, operation: str, count: int) -> None:
+        self.operation = operation
+        self.left = count
+        self.lost = 0
+        self._lock = threading.Lock()
+        self._hooked: list[BaseClient] = []
+
+    @property
+    def _event(self) -> str:
+        return f"needs-retry.dynamodb.{self.operation}"
+
+    def _needs_retry(self, response: Any = None, **_: Any) -> float | None:
+        # Called after each attempt; a number asks botocore to retry after that
+        # many seconds, as it does when a request timed out.
+        with self._lock:
+            if response is None or self.left <= 0:
+                return None
+            self.left -= 1
+            self.lost += 1
+            return 0.0
+
+    def hook(self, client: BaseClient) -> None:
+        if any(client is hooked for hooked in self._hooked):
+            return
+        client.meta.events.register_first(
+            self._event, self._needs_retry, unique_id=f"answer-loser-{id(self)}"
+        )
+        self._hooked.append(client)
+
+    def unhook_all(self) -> None:
+        for client in self._hooked:
+            client.meta.events.unregister(self._event, unique_id=f"answer-loser-{id(self)}")
+        self._hooked.clear()
+
+    def _on_dispatch(self, sender: Connection, **_: Any) -> None:
+        self.hook(sender.client)
+
+
+@contextmanager
+def lose_answers(operation: str = TRANSACT_WRITE, count: int = 1) -> Iterator[_AnswerLoser]:
+    """The first ``count`` answers to ``operation`` are lost after the storage acted.
+
+    The request lands (the storage writes it) and its answer never arrives:
+    botocore retries the same request, as it does after a read timeout, and the
+    service sees only the answer to the retry. Yields the hook; ``lost`` counts
+    the answers dropped.
+    """
+    loser = _AnswerLoser(operation, count)
+    for client in dynamodb_clients():
+        loser.hook(client)
+    pre_dynamodb_send.connect(loser._on_dispatch, weak=False)
+    try:
+        yield loser
+    finally:
+        pre_dynamodb_send.disconnect(loser._on_dispatch)
+        loser.unhook_all()

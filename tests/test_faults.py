@@ -35,6 +35,7 @@ from tests.faults import (
     TRANSACTION_CONFLICT,
     dynamodb_clients,
     inject_faults,
+    lose_answers,
 )
 
 API = "/api/v1"
@@ -528,3 +529,36 @@ def test_transaction_refused_by_the_storage_says_nothing_was_written(world: Worl
         response = call(world)
     assert_error(response, 503, "StorageUnavailable")
     assert "nothing was written" in response.json_body["Message"]
+
+
+# -- a create whose answer was lost ---------------------------------------------
+
+
+def test_create_whose_first_write_landed_and_answer_was_lost_answers_201_with_its_id(
+    client: Client, admin: Account
+) -> None:
+    with lose_answers(TRANSACT_WRITE) as lost:
+        response = client.http.post(
+            f"{API}/user",
+            headers=admin.json_headers(),
+            body=json.dumps({"user": {"email": "lost.answer@example.org"}}),
+        )
+    assert lost.lost == 1
+    assert response.status_code == 201, response.body
+    user_id = response.json_body["id"]
+    shown = client.http.get(f"{API}/user?email=lost.answer@example.org", headers=admin.headers)
+    assert [user["id"] for user in shown.json_body["users"]] == [user_id]
+    log = client.http.get(f"{API}/user/{user_id}/log", headers=admin.headers).json_body["logs"]
+    assert [entry["action"] for entry in log] == ["add"]
+
+
+def test_create_of_a_taken_email_still_answers_409_when_its_answer_was_lost(
+    client: Client, admin: Account
+) -> None:
+    with lose_answers(TRANSACT_WRITE):
+        response = client.http.post(
+            f"{API}/user",
+            headers=admin.json_headers(),
+            body=json.dumps({"user": {"email": admin.email}}),
+        )
+    assert_error(response, 409, "EmailTaken")
