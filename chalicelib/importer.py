@@ -1,11 +1,16 @@
 """Import users from the research-data tracker's export (``manage.py import-users``).
 
 The export is the tracker's ``users`` collection as ``mongoexport`` writes it:
-a JSON array, or one JSON object per line. Each good record becomes a user made
-by ``users.create_user`` as ``system``, keeping the record's id, so a second run
-finds what the first made and skips it. The tracker's ``api_key`` and
-``api_salt`` hold key hashes that cannot carry over: they are never read,
-copied, printed or logged; imported users make new keys.
+a JSON array, or one JSON object per line. Each record becomes a user made by
+``users.create_user`` as ``system``, keeping the record's id (the tracker's
+``u-<uuid4>``, or an older UUID or ObjectId), so a second run finds what the
+first made and skips it. An optional field whose value today's rules refuse
+(an ORCID failing its check digit, a URL that is not http(s), an unknown
+permission) is cleared, and the summary lists each such change; a record that
+cannot be stored at all (no valid email, no id) is rejected and listed.
+The tracker's ``api_key`` and ``api_salt`` hold key hashes that cannot carry
+over: they are never read, copied, printed or logged; imported users make new
+keys.
 """
 
 from __future__ import annotations
@@ -23,11 +28,17 @@ from chalice.app import BadRequestError, ConflictError, ForbiddenError
 from chalicelib import errors, guards
 from chalicelib.changes import SYSTEM
 from chalicelib.models import Guard, LogEntry, User, storage_errors
+from chalicelib.permissions import PERMISSIONS
+from chalicelib.text import is_clean
 from chalicelib.users import create_user
-from chalicelib.validation import CREATOR_FIELDS, USER
+from chalicelib.validation import CREATOR_FIELDS, MAX_SHORT, USER
 
 COMMENT = "imported from the research-data tracker export"
 FIELDS = (*CREATOR_FIELDS, "permissions")
+TRACKER_ID_RE = re.compile(
+    r"u-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
+)
+OPTIONAL = ("name", "affiliation", "contact", "orcid", "url")
 UUID_RE = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32}", re.IGNORECASE
 )
@@ -54,6 +65,16 @@ class Rejection:
     reason: str
 
 
+@dataclass(frozen=True)
+class Change:
+    """A value of an imported record that today's rules refuse, cleared on import."""
+
+    index: int
+    id: str
+    field: str
+    reason: str
+
+
 @dataclass
 class Summary:
     """What a run did, or with ``dry_run`` would do."""
@@ -62,6 +83,7 @@ class Summary:
     imported: int = 0
     skipped: int = 0
     rejections: list[Rejection] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON summary ``import-users`` prints."""
@@ -69,8 +91,10 @@ class Summary:
             "imported": self.imported,
             "skipped": self.skipped,
             "rejected": len(self.rejections),
+            "changed": len(self.changes),
             "dry_run": self.dry_run,
             "rejections": [asdict(rejection) for rejection in self.rejections],
+            "changes": [asdict(change) for change in self.changes],
         }
 
 
@@ -117,12 +141,15 @@ def read_export(text: str) -> list[Any]:
 def normalise_id(raw: Any) -> str:
     """The new record's id for a tracker ``_id``; raises InvalidInput.
 
-    A UUID (a string with or without dashes, ``{"$uuid"}``, or ``{"$binary"}``
+    The tracker's own ``u-<uuid>`` is kept as it is (lower-cased). A UUID (a
+    string with or without dashes, ``{"$uuid"}``, or ``{"$binary"}``
     of subtype 4, or 3 as pymongo's legacy UUIDs in standard byte order) gives
     its 32 lower-case hex digits; an ``{"$oid"}`` keeps its 24.
     """
     if isinstance(raw, dict) and len(raw) == 1 and isinstance(raw.get("$uuid"), str):
         raw = raw["$uuid"]
+    if isinstance(raw, str) and TRACKER_ID_RE.fullmatch(raw):
+        return raw.lower()
     if isinstance(raw, str) and UUID_RE.fullmatch(raw):
         return raw.replace("-", "").lower()
     oid = raw.get("$oid") if isinstance(raw, dict) and len(raw) == 1 else None
@@ -130,7 +157,7 @@ def normalise_id(raw: Any) -> str:
         return oid.lower()
     if isinstance(raw, dict) and (uuid_hex := _binary_uuid(raw)) is not None:
         return uuid_hex
-    raise errors.InvalidInput("_id is not a UUID or an ObjectId")
+    raise errors.InvalidInput("_id is not u-<uuid>, a UUID or an ObjectId")
 
 
 def _binary_uuid(raw: dict[str, Any]) -> str | None:
@@ -166,8 +193,10 @@ def _shown_id(record: Any) -> str | None:
     return None if raw is None else (raw if isinstance(raw, str) else json.dumps(raw))[:100]
 
 
-def _candidate(record: dict[str, Any], user_id: str) -> _Candidate:
-    """Check a record with the service's own rules; raises InvalidInput.
+def _candidate(record: dict[str, Any], user_id: str) -> tuple[_Candidate, list[tuple[str, str]]]:
+    """Check a record with the service's own rules: the candidate, and the
+    ``(field, reason)`` of each value cleared. Raises InvalidInput when the
+    email, which the user cannot do without, breaks them.
 
     Missing, null or empty fields are left out: ``create_user`` stores "" for
     them, and an empty ``name`` is not refused.
@@ -175,11 +204,31 @@ def _candidate(record: dict[str, Any], user_id: str) -> _Candidate:
     body = {name: record[name] for name in FIELDS if record.get(name) not in (None, "")}
     if "email" not in body:
         raise errors.InvalidInput("email is required")
-    USER.check(body)
+    USER.by_name["email"].check(body["email"])
+    cleared: list[tuple[str, str]] = []
+    for name in OPTIONAL:
+        if name in body:
+            try:
+                USER.by_name[name].check(body[name])
+            except errors.InvalidInput as exc:
+                del body[name]
+                cleared.append((name, f"cleared: {exc}"))
+    if "permissions" in body:
+        given = body["permissions"]
+        kept = [
+            p for p in dict.fromkeys(given if isinstance(given, list) else []) if p in PERMISSIONS
+        ]
+        if kept != given:
+            dropped = given if not isinstance(given, list) else [p for p in given if p not in kept]
+            cleared.append(("permissions", f"dropped what no permission is called: {dropped!r}"))
+            body["permissions"] = kept
     auth_ids = record.get("auth_ids")
     if not (isinstance(auth_ids, list) and auth_ids and all(isinstance(a, str) for a in auth_ids)):
         auth_ids = None
-    return _Candidate(user_id, body, auth_ids)
+    elif not all(0 < len(a) <= MAX_SHORT and is_clean(a) for a in auth_ids):
+        cleared.append(("auth_ids", "cleared: holds an empty, overlong or unprintable entry"))
+        auth_ids = None
+    return _Candidate(user_id, body, auth_ids), cleared
 
 
 def _taken_in_file(key: str, index: int) -> Exception:
@@ -236,7 +285,8 @@ def import_users(
 ) -> Summary:
     """Import the records in order; with ``dry_run`` check them and write nothing.
 
-    A record whose id exists already, or existed (a user deleted since), is
+    Values of optional fields that break today's rules are cleared, each listed
+    in ``summary.changes``. A record whose id exists already, or existed (a user deleted since), is
     skipped as imported before. A record that breaks the rules, repeats an
     earlier record's id, or has an email or login identity that an earlier
     record of the file or another user holds, is rejected. ``progress(done,
@@ -253,12 +303,13 @@ def import_users(
             if user_id in ids:
                 raise errors.InvalidInput(f"_id repeats record {ids[user_id]} of this file")
             ids[user_id] = index
-            candidate = _candidate(record, user_id)
+            candidate, cleared = _candidate(record, user_id)
             for key in candidate.guard_keys:
                 if key in claimed:
                     raise _taken_in_file(key, claimed[key])
             if _check_table(candidate) if dry_run else _create(candidate):
                 summary.imported += 1
+                summary.changes += [Change(index, user_id, name, why) for name, why in cleared]
             else:
                 summary.skipped += 1
             for key in candidate.guard_keys:

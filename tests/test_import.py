@@ -2,14 +2,17 @@
 
 Each test runs the command through ``chalicelib.cli.main`` on fresh moto tables
 with the sample export in ``tests/data/tracker_users.json``: five good records
-with every ``_id`` form, and five bad ones (unknown permission, bad ORCID, no
-email, an email another record of the file has, no ``_id``).
+with every ``_id`` form, two whose optional values today's rules refuse
+(unknown permission, bad ORCID), and three that cannot be stored (no email, an
+email another record of the file has, no ``_id``); or with an export built the
+way the tracker builds its users (``tracker_user``).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,19 +37,26 @@ IMPORTED = {
     2: "7d4298752aa9409c84bbb8bbba7e3633",  # {"$uuid": ...}
     3: "1e4c14eb16f44eaf818cc579fb529bbf",  # {"$binary": ..., "subType": "04"}
     4: "6504a12f74655e13af814451",  # {"$oid": ...}
+    5: "0183a6c5a7a84b899d4602b1f5c76dbf",  # an unknown permission, dropped
+    6: "138ef65e4192455f9c5567af0b1f8aa6",  # an ORCID failing its check digit, cleared
 }
-REJECTED = [
+AS_EXPORTED = (0, 1, 2, 3, 4)  # imported with every value as the export has it
+CHANGES = [
     {
         "index": 5,
-        "id": "0183a6c5a7a84b899d4602b1f5c76dbf",
-        "reason": "InvalidInput: unknown permission 'DATA_DELETE'",
+        "id": IMPORTED[5],
+        "field": "permissions",
+        "reason": "kept only known names, once each: ['DATA_EDIT']",
     },
     {
         "index": 6,
-        "id": "138ef65e4192455f9c5567af0b1f8aa6",
-        "reason": "InvalidInput: orcid: empty, or dddd-dddd-dddd-dddX with a valid "
+        "id": IMPORTED[6],
+        "field": "orcid",
+        "reason": "cleared: orcid: empty, or dddd-dddd-dddd-dddX with a valid "
         "ISO 7064 11,2 check digit",
     },
+]
+REJECTED = [
     {
         "index": 7,
         "id": "c02d5e44675841f8bb4d6be19761788d",
@@ -84,8 +94,8 @@ def test_good_records_are_imported_with_their_fields_and_normalised_ids(
     aws: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run_import(capsys)
-    for index, user_id in IMPORTED.items():
-        record, user = RECORDS[index], User.get(user_id, consistent_read=True)
+    for index in AS_EXPORTED:
+        record, user = RECORDS[index], User.get(IMPORTED[index], consistent_read=True)
         for name in ("email", "name", "affiliation", "contact", "orcid", "url"):
             assert getattr(user, name) == record.get(name, "")
         assert user.permissions == record.get("permissions", [])
@@ -99,9 +109,9 @@ def test_summary_counts_the_imported_and_rejected_records(
     code, summary = run_import(capsys)
     assert code == 1
     assert {k: summary[k] for k in ("imported", "skipped", "rejected", "dry_run")} == {
-        "imported": 5,
+        "imported": 7,
         "skipped": 0,
-        "rejected": 5,
+        "rejected": 3,
         "dry_run": False,
     }
 
@@ -249,7 +259,7 @@ def test_export_without_bad_records_exits_0(
     aws: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     good = tmp_path / "good.json"
-    good.write_text(json.dumps([RECORDS[index] for index in IMPORTED]))
+    good.write_text(json.dumps([RECORDS[index] for index in AS_EXPORTED]))
     code = main(["import-users", str(good)])
     assert code == 0
     assert json.loads(capsys.readouterr().out)["rejected"] == 0
@@ -326,3 +336,152 @@ def test_user_deleted_after_its_import_stays_deleted(
     assert [entry.action for entry in LogEntry.query(deleted, consistent_read=True)] == history
     assert history == ["add", "delete"]
     assert check() == []
+
+
+# -- an export as the tracker makes it -------------------------------------------
+
+
+def tracker_user(**values: Any) -> dict[str, Any]:
+    """A user document as the tracker stores it: ``u-`` and a UUID4 as its id,
+    every field present, empty strings for what was never set, and its API key
+    as a salted hash."""
+    return {
+        "_id": f"u-{uuid.uuid4()}",
+        "affiliation": "",
+        "api_key": "9f" * 64,
+        "api_salt": "abc",
+        "auth_ids": [],
+        "email": "",
+        "contact": "",
+        "name": "",
+        "orcid": "",
+        "permissions": [],
+        "url": "",
+        **values,
+    }
+
+
+def tracker_test_users() -> list[dict[str, Any]]:
+    """The tracker's own test users: one per set of rights, ORCIDs 1111-1111-1111-111<i>."""
+    rights = {
+        "Base": [],
+        "Edit": ["DATA_EDIT"],
+        "Owners": ["OWNERS_READ"],
+        "Users": ["USER_MANAGEMENT"],
+        "Data": ["DATA_MANAGEMENT"],
+        "Root": ["DATA_EDIT", "OWNERS_READ", "USER_ADD", "USER_SEARCH", "USER_MANAGEMENT"],
+    }
+    return [
+        tracker_user(
+            name=name,
+            permissions=permissions,
+            affiliation="Test University",
+            email=f"{name}@example.com",
+            contact=f"pub_{name}@example.com",
+            orcid=f"1111-1111-1111-111{i}",
+            auth_ids=[f"{name.lower()}::testers"],
+            url="https://www.example.com/specuser",
+        )
+        for i, (name, permissions) in enumerate(rights.items())
+    ]
+
+
+def import_export(
+    records: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, dict[str, Any]]:
+    export = tmp_path / "users.json"
+    export.write_text(json.dumps(records))
+    code = main(["import-users", str(export)])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_tracker_export_keeps_every_users_id(
+    aws: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    records = tracker_test_users()
+    code, summary = import_export(records, tmp_path, capsys)
+    assert (code, summary["imported"], summary["rejected"]) == (0, len(records), 0)
+    assert sorted(user.id for user in User.scan()) == sorted(r["_id"] for r in records)
+    assert check() == []
+
+
+def test_tracker_test_users_orcids_failing_the_check_digit_are_cleared_and_listed(
+    aws: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    records = tracker_test_users()
+    _, summary = import_export(records, tmp_path, capsys)
+    valid = {"1111-1111-1111-1115"}  # the only one of them whose check digit holds
+    cleared = [r for r in records if r["orcid"] not in valid]
+    assert [(c["id"], c["field"]) for c in summary["changes"]] == [
+        (r["_id"], "orcid") for r in cleared
+    ]
+    assert summary["changed"] == len(cleared)
+    for record in records:
+        user = User.get(record["_id"])
+        assert user.orcid == (record["orcid"] if record["orcid"] in valid else "")
+        assert (user.name, user.email, user.url) == (record["name"], record["email"], record["url"])
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("url", "www.example.com/no-scheme"),
+        ("url", "ftp://example.com/"),
+        ("orcid", "0000-0002-1825-009"),
+        ("name", "   "),
+        ("contact", "a\x00b"),
+        ("affiliation", "x" * 1000),
+    ],
+)
+def test_optional_value_that_breaks_todays_rules_is_cleared_and_listed(
+    aws: None, capsys: pytest.CaptureFixture[str], tmp_path: Path, field: str, value: str
+) -> None:
+    record = tracker_user(email="kept@example.org", **{field: value})
+    code, summary = import_export([record], tmp_path, capsys)
+    assert (code, summary["imported"]) == (0, 1)
+    [change] = summary["changes"]
+    assert (change["index"], change["id"], change["field"]) == (0, record["_id"], field)
+    assert change["reason"].startswith("cleared: ")
+    assert getattr(User.get(record["_id"]), field) == ""
+
+
+@pytest.mark.parametrize("email", ["", "first last@example.com", "no-at-sign", "a@b::c"])
+def test_tracker_user_that_cannot_be_stored_is_reported_never_dropped(
+    aws: None, capsys: pytest.CaptureFixture[str], tmp_path: Path, email: str
+) -> None:
+    records = [*tracker_test_users(), tracker_user(name="No Address", email=email)]
+    code, summary = import_export(records, tmp_path, capsys)
+    assert code == 1
+    assert summary["imported"] + summary["skipped"] + summary["rejected"] == len(records)
+    [rejection] = summary["rejections"]
+    assert (rejection["index"], rejection["id"]) == (len(records) - 1, records[-1]["_id"])
+    assert rejection["reason"].startswith("InvalidInput: ")
+    assert User.count(records[-1]["_id"]) == 0
+
+
+def test_user_imported_with_a_tracker_id_logs_in_with_a_key_and_a_session(
+    client: Client, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    record = tracker_user(email="tracked@example.org", name="Tracked")
+    import_export([record], tmp_path, capsys)
+    key = auth.make_api_key(SYSTEM, record["_id"])["key"]
+    headers = {"Authorization": f"Bearer {key}"}
+    me = client.http.get("/api/v1/user/me", headers=headers)
+    assert me.status_code == 200, me.body
+    assert me.json_body["user"]["id"] == record["_id"]
+    login = client.http.post(
+        "/api/v1/login/apikey",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"api-key": key}),
+    )
+    assert login.status_code == 200, login.body
+    cookies = login.headers["Set-Cookie"]
+    cookies = [cookies] if isinstance(cookies, str) else cookies
+    [session] = [c.split(";")[0].split("=", 1)[1] for c in cookies if c.startswith("session=")]
+    token = client.http.post(
+        "/api/v1/login/token",
+        headers={"Cookie": f"session={session}; _csrf_token=c", "X-CSRF-Token": "c"},
+    )
+    assert token.status_code == 200, token.body
+    for path in (f"/user/{record['_id']}/log", f"/user/{record['_id']}/apikeys"):
+        assert client.http.get(f"/api/v1{path}", headers=headers).status_code == 200
