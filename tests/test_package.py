@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -532,3 +533,49 @@ def test_api_stage_is_throttled(template: dict[str, Any]) -> None:
     assert len(everything) == 1
     assert everything[0]["ThrottlingRateLimit"] > 0
     assert everything[0]["ThrottlingBurstLimit"] > 0
+
+
+# -- logs: gateway access logs, retention everywhere ------------------------------
+
+
+def test_every_log_group_keeps_its_logs_for_a_limited_time(template: dict[str, Any]) -> None:
+    groups = resources_of(template, "AWS::Logs::LogGroup")
+    assert groups
+    for name, group in groups.items():
+        days = group["Properties"].get("RetentionInDays")
+        assert isinstance(days, int) and 0 < days <= 365, name
+
+
+def test_every_function_and_the_stage_log_to_a_log_group_declared_here(
+    template: dict[str, Any],
+) -> None:
+    groups = set(resources_of(template, "AWS::Logs::LogGroup"))
+    used = {
+        resource["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        for resource in resources_of(template, "AWS::Serverless::Function").values()
+    }
+    setting = template["Resources"]["RestAPI"]["Properties"]["AccessLogSetting"]
+    used.add(setting["DestinationArn"]["Fn::GetAtt"][0])
+    assert used == groups
+    assert len(used) == len(resources_of(template, "AWS::Serverless::Function")) + 1
+
+
+def test_stage_writes_one_json_access_log_line_per_request(template: dict[str, Any]) -> None:
+    fmt = template["Resources"]["RestAPI"]["Properties"]["AccessLogSetting"]["Format"]
+    assert "\n" not in fmt
+    line = json.loads(re.sub(r"\$context\.[A-Za-z.]+", "x", fmt))
+    variables = dict(re.findall(r'"([A-Za-z]+)":"(\$context\.[A-Za-z.]+)"', fmt))
+    assert set(line) == set(variables)
+    assert variables["requestId"] == "$context.requestId"
+    assert variables["status"] == "$context.status"
+    assert variables["route"] == "$context.resourcePath"
+    assert variables["authorizerError"] == "$context.authorizer.error"
+    assert variables["latency"] == "$context.responseLatency"
+
+
+def test_gateway_answers_are_neither_sniffed_nor_stored(template: dict[str, Any]) -> None:
+    responses = template["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
+    for response_type, response in responses.items():
+        headers = response["ResponseParameters"]["Headers"]
+        assert headers["X-Content-Type-Options"] == "'nosniff'", response_type
+        assert headers["Cache-Control"] == "'no-store'", response_type
