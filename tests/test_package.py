@@ -119,12 +119,14 @@ def app_routes() -> dict[tuple[str, str], str | None]:
 
 
 def contract_auth_routes() -> set[tuple[str, str]]:
-    """API.md marks every /user route **auth** except GET /user/permissions."""
+    """API.md marks every /user route **auth** except GET /user/permissions; CORS
+    preflights (OPTIONS) carry no credentials, so they never meet the authorizer."""
     return {
         (method, path)
         for method, path in app_routes()
         if (path == f"{API}/user" or path.startswith(f"{API}/user/"))
         and (method, path) != ("GET", f"{API}/user/permissions")
+        and method != "OPTIONS"
     }
 
 
