@@ -13,8 +13,11 @@ It reaches 127.0.0.1 only: every other host name fails to resolve.
 Use::
 
     def test_something(browser_page: BrowserPage) -> None:
-        browser_page.page.goto("http://127.0.0.1:8000/")
-        fill_provider_login(browser_page.page, "alice", "alice-password")
+        with running_service(free_port()) as service:
+            page = browser_page.page
+            page.goto(f"{service.url}/api/v1/login/oidc/local?origin=/")
+            fill_provider_login(page, ALICE["username"], ALICE["password"])
+            ...
         assert not browser_page.console_errors()
 """
 
