@@ -1,0 +1,215 @@
+"""A real browser for tests: Debian's Chromium driven by Playwright.
+
+Loaded as a pytest plugin (``pytest_plugins`` in ``tests/conftest.py``), it gives
+every test the ``browser_page`` fixture: a fresh Chromium (its own user-data
+directory) showing one page, with everything the page logged to its console
+collected. When the test fails, a screenshot of the page is kept in
+``test-artifacts/<test name>.png``.
+
+Playwright's own browser download cannot be used here, so Chromium is the one
+Debian installs at ``/usr/bin/chromium`` (``make test`` installs it when it can).
+It reaches 127.0.0.1 only: every other host name fails to resolve.
+
+Use::
+
+    def test_something(browser_page: BrowserPage) -> None:
+        with running_service(free_port()) as service:
+            page = browser_page.page
+            page.goto(f"{service.url}/api/v1/login/oidc/local?origin=/")
+            fill_provider_login(page, ALICE["username"], ALICE["password"])
+            ...
+        assert not browser_page.console_errors()
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, sync_playwright
+
+from devtools.local_stack import chalice_local, manage, moto_server, provider_settings, service_env
+from devtools.oidc_provider import running_provider
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+INSTALL_HINT = "Chromium is missing: install it with `apt-get install -y chromium` (as root)"
+ARTIFACTS = ROOT / "test-artifacts"
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    # Nothing but 127.0.0.1 resolves: a page cannot reach any other host.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
+TIMEOUT_MS = 30_000
+CLIENT_ID = "users-service"
+ALICE = {
+    "username": "alice",
+    "password": "alice-password",
+    "sub": "alice-sub",
+    "email": "alice@example.org",
+    "email_verified": True,
+    "name": "Alice Example",
+}
+
+
+@dataclass
+class BrowserPage:
+    """One page of a fresh Chromium, and what its console said."""
+
+    page: Page
+    context: BrowserContext
+    console: list[ConsoleMessage] = field(default_factory=list)
+
+    def record(self, message: ConsoleMessage) -> None:
+        """Keep one console message (the page's ``console`` event handler)."""
+        self.console.append(message)
+
+    def console_lines(self) -> list[str]:
+        """Every console message as ``<type>: <text>``."""
+        return [f"{message.type}: {message.text}" for message in self.console]
+
+    def console_errors(self) -> list[str]:
+        """The text of the console's error messages (a blocked request logs one), less
+        the failed loads of a ``favicon.ico``, which Chromium asks every site for."""
+        return [
+            message.text
+            for message in self.console
+            if message.type == "error"
+            and not message.location.get("url", "").endswith("/favicon.ico")
+        ]
+
+
+@contextmanager
+def launch_chromium() -> Iterator[BrowserContext]:
+    """A fresh Chromium with its own, temporary user-data directory."""
+    if not CHROMIUM.exists():
+        pytest.fail(INSTALL_HINT, pytrace=False)
+    user_data = tempfile.mkdtemp(prefix="chromium-")
+    try:
+        with sync_playwright() as playwright:
+            context = playwright.chromium.launch_persistent_context(
+                user_data,
+                executable_path=str(CHROMIUM),
+                headless=True,
+                args=LAUNCH_ARGS,
+            )
+            context.set_default_timeout(TIMEOUT_MS)
+            try:
+                yield context
+            finally:
+                context.close()
+    finally:
+        shutil.rmtree(user_data, ignore_errors=True)
+
+
+def fill_provider_login(page: Page, username: str, password: str) -> None:
+    """Sign in on the OpenID Provider's login form shown in ``page``.
+
+    The only place that knows the provider's HTML: the form holding a password
+    field, its first text field for the user name, submitted as pressing Enter
+    in the password field does.
+    """
+    form = page.locator("form", has=page.locator("input[type=password]")).first
+    form.wait_for()
+    user_field = form.locator(
+        "input:not([type]), input[type=text], input[type=email], input[name=username]"
+    ).first
+    user_field.fill(username)
+    password_field = form.locator("input[type=password]").first
+    password_field.fill(password)
+    password_field.press("Enter")
+
+
+@dataclass(frozen=True)
+class Service:
+    """The service running on this machine for a browser test."""
+
+    url: str  # where browsers reach it: PUBLIC_URL, or chalice local's own URL
+    local: str  # chalice local's own URL
+    issuer: str  # the OpenID Provider, configured as the login provider ``local``
+
+
+@contextmanager
+def running_service(
+    port: int,
+    public_url: str | None = None,
+    allowed_origins: tuple[str, ...] = (),
+    accounts: tuple[Mapping[str, Any], ...] = (ALICE,),
+    table_prefix: str = "users-browser-",
+) -> Iterator[Service]:
+    """moto, the tables, the local OpenID Provider and ``chalice local`` on ``port``.
+
+    ``public_url`` (PUBLIC_URL) is where browsers reach the service when a proxy
+    stands in front; the provider accepts exactly the callback under it.
+    """
+    url = public_url or f"http://127.0.0.1:{port}"
+    secret = secrets.token_urlsafe(24)
+    client = {
+        "client_id": CLIENT_ID,
+        "client_secret": secret,
+        "redirect_uris": [f"{url}/api/v1/login/oidc/local/authorize"],
+    }
+    config = {"clients": [client], "accounts": [dict(account) for account in accounts]}
+    with moto_server() as endpoint, running_provider(config) as issuer:
+        settings = {
+            "TABLE_PREFIX": table_prefix,
+            "OIDC_PROVIDERS": provider_settings(issuer, CLIENT_ID, secret),
+            "ALLOWED_ORIGINS": ",".join(allowed_origins),
+        }
+        if public_url:
+            settings["PUBLIC_URL"] = public_url
+        env = service_env(endpoint, **settings)
+        if not public_url:
+            env.pop("PUBLIC_URL", None)
+        manage(env, "create-tables")
+        with chalice_local(env, port=port) as local:
+            yield Service(url=url, local=local, issuer=issuer)
+
+
+def _artifact_name(nodeid: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_")[:150]
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each phase's report on the test item, for the screenshot on failure."""
+    report = yield
+    setattr(item, f"browser_report_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def browser_page(request: pytest.FixtureRequest) -> Iterator[BrowserPage]:
+    """One page of a fresh Chromium; a screenshot in test-artifacts/ if the test fails."""
+    with launch_chromium() as context:
+        page = context.pages[0] if context.pages else context.new_page()
+        opened = BrowserPage(page=page, context=context)
+        page.on("console", opened.record)
+        yield opened
+        report = getattr(request.node, "browser_report_call", None)
+        if report is not None and report.failed:
+            ARTIFACTS.mkdir(exist_ok=True)
+            path = ARTIFACTS / f"{_artifact_name(request.node.nodeid)}.png"
+            try:
+                page.screenshot(path=str(path), full_page=True)
+            except Exception as exc:  # the page may be gone; the failure matters more
+                print(f"no screenshot of the failed page: {exc}")
+            else:
+                print(f"screenshot of the failed page: {path}")
+            (ARTIFACTS / f"{_artifact_name(request.node.nodeid)}.console.txt").write_text(
+                "\n".join(opened.console_lines()) + "\n"
+            )
