@@ -39,7 +39,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
-from pynamodb.connection import Connection
+from pynamodb.connection import Connection, TableConnection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -68,6 +68,40 @@ def _table(name: str) -> str:
     return f"{_SETTINGS.table_prefix}{name}"
 
 
+@functools.cache
+def connection() -> Connection:
+    """The one DynamoDB connection of this container, made on first use.
+
+    Transactions, cross-table reads and every model send their requests through
+    it, so one botocore session and one client serve them all: botocore loads
+    DynamoDB's service model once per container, not once per table.
+    """
+    return Connection(
+        region=_SETTINGS.region,
+        host=_SETTINGS.dynamodb_endpoint,
+        connect_timeout_seconds=_Meta.connect_timeout_seconds,
+        read_timeout_seconds=_Meta.read_timeout_seconds,
+        max_retry_attempts=_Meta.max_retry_attempts,
+    )
+
+
+class _Table(Model):
+    """A table whose requests go through ``connection()``."""
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        # PynamoDB gives each model a connection of its own, with its own
+        # botocore session and client; the model's table description moves to
+        # the shared connection instead. Building a TableConnection makes no
+        # client: botocore's work starts at the first request.
+        table: TableConnection = super()._get_connection()
+        shared = connection()
+        if table.connection is not shared:
+            shared.add_meta_table(table.get_meta_table())
+            table.connection = shared
+        return table
+
+
 class UserEmailIndex(GlobalSecondaryIndex["User"]):
     """Users by lower-cased email, for ``GET /user?email=``."""
 
@@ -78,7 +112,7 @@ class UserEmailIndex(GlobalSecondaryIndex["User"]):
     email_lower = UnicodeAttribute(hash_key=True)
 
 
-class User(Model):
+class User(_Table):
     """A user record (API.md section 3)."""
 
     class Meta(_Meta):
@@ -104,7 +138,7 @@ class User(Model):
     by_email = UserEmailIndex()
 
 
-class Guard(Model):
+class Guard(_Table):
     """A unique value held by one user, or a counter kept beside the users."""
 
     class Meta(_Meta):
@@ -126,7 +160,7 @@ class LogActorIndex(GlobalSecondaryIndex["LogEntry"]):
     timestamp = UnicodeAttribute(range_key=True)
 
 
-class LogEntry(Model):
+class LogEntry(_Table):
     """One change to one record (API.md section 7)."""
 
     class Meta(_Meta):
@@ -145,7 +179,7 @@ class LogEntry(Model):
     by_actor = LogActorIndex()
 
 
-class ApiKey(Model):
+class ApiKey(_Table):
     """An API key: its owner, id and the SHA-256 hash of its secret part."""
 
     class Meta(_Meta):
@@ -160,7 +194,7 @@ class ApiKey(Model):
     last_used = UnicodeAttribute(null=True)
 
 
-class Session(Model):
+class Session(_Table):
     """A browser session, named by the ``session`` cookie."""
 
     class Meta(_Meta):
@@ -172,7 +206,7 @@ class Session(Model):
     expires_at = TTLAttribute()
 
 
-class IdempotentRequest(Model):
+class IdempotentRequest(_Table):
     """The first answer to a ``POST /user`` sent with an ``Idempotency-Key``."""
 
     class Meta(_Meta):
@@ -186,18 +220,6 @@ class IdempotentRequest(Model):
 
 MODELS: tuple[type[Model], ...] = (User, Guard, LogEntry, ApiKey, Session, IdempotentRequest)
 TTL_MODELS: tuple[type[Model], ...] = (Session, IdempotentRequest)
-
-
-@functools.cache
-def connection() -> Connection:
-    """The low-level connection used for transactions and cross-table reads."""
-    return Connection(
-        region=_SETTINGS.region,
-        host=_SETTINGS.dynamodb_endpoint,
-        connect_timeout_seconds=_Meta.connect_timeout_seconds,
-        read_timeout_seconds=_Meta.read_timeout_seconds,
-        max_retry_attempts=_Meta.max_retry_attempts,
-    )
 
 
 def create_tables() -> list[str]:
