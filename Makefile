@@ -39,9 +39,10 @@ bench: $(STAMP)
 soak: $(STAMP)
 	SOAK_OPERATIONS=1000 $(BIN)/python -m pytest tests/test_soak.py -q
 
-# chalice package takes chalicelib/ as it lies, __pycache__ included: byte code
-# compiled here (checked against the source's hash, so never stale) spares each
-# Lambda cold start compiling it. app.py itself is always compiled there.
+# chalice package writes the template and deployment.zip; deploy/lambda_zip.py then
+# leaves out what the Lambda runtime provides or no request reads, and compiles
+# every module to byte code checked against its source's hash, so no cold start
+# compiles anything (docs/DEPLOY.md, README "The Lambda package").
 package: $(STAMP)
-	$(BIN)/python -m compileall -q -f --invalidation-mode checked-hash chalicelib
 	$(BIN)/chalice package --stage prod --merge-template deploy/merge-template.yaml $(OUT)
+	$(BIN)/python -m deploy.lambda_zip $(OUT)/deployment.zip
