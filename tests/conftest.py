@@ -1,7 +1,7 @@
 """Fixtures: moto-backed tables, the Chalice test client, users with API keys.
 
 The environment that PynamoDB reads at import is set here
-(``tests/environment.py``), before the app is imported.
+(``bench/environment.py``, shared with the benchmark), before the app is imported.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests import environment
+from bench import environment
 
 environment.use()
 
