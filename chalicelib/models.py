@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.retries import quota
+from botocore.retries import standard as _standard
 from pynamodb.attributes import (
     JSONAttribute,
     ListAttribute,
@@ -68,6 +70,55 @@ def _table(name: str) -> str:
     return f"{_SETTINGS.table_prefix}{name}"
 
 
+# botocore-stubs describe an older botocore's retry classes (int backoffs,
+# handlers typed as returning None).
+standard: Any = _standard
+
+
+def cap_backoff(client: Any, max_backoff: float) -> None:
+    """Give ``client`` botocore's standard-mode retries (same attempts, conditions
+    and retry quota) with waits between attempts of at most ``max_backoff`` seconds.
+
+    botocore takes no backoff setting: its standard retry handler is replaced by
+    one built the way botocore builds it, with that maximum.
+    """
+    service = client.meta.service_model.service_id.hyphenize()
+    retries = client.meta.config.retries or {}
+    attempts = retries.get("total_max_attempts", standard.DEFAULT_MAX_ATTEMPTS)
+    adapter = standard.RetryEventAdapter()
+    throttling = standard.ThrottlingErrorDetector(adapter)
+    retry_quota = standard.RetryQuotaChecker(quota.RetryQuota(), throttling)
+    backoff = standard.ExponentialBackoff(
+        max_backoff=max_backoff, service_name=service, throttling_detector=throttling
+    )
+    handler = standard.RetryHandler(
+        retry_policy=standard.RetryPolicy(
+            retry_checker=standard.StandardRetryConditions(max_attempts=attempts),
+            retry_backoff=backoff,
+        ),
+        retry_event_adapter=adapter,
+        retry_quota=retry_quota,
+        service_name=service,
+    )
+    events = client.meta.events
+    unique_id = f"retry-config-{service}"  # the id botocore registers its handler under
+    events.unregister(f"needs-retry.{service}", unique_id=unique_id)
+    events.register(f"needs-retry.{service}", handler.needs_retry, unique_id=unique_id)
+    events.register(f"after-call.{service}", retry_quota.release_retry_quota)
+
+
+class _Connection(Connection):
+    """PynamoDB's connection; its client's retry waits capped by the settings."""
+
+    @property
+    def client(self) -> Any:
+        built = self._client
+        client = super().client
+        if client is not built and _SETTINGS.dynamodb_max_backoff is not None:
+            cap_backoff(client, _SETTINGS.dynamodb_max_backoff)
+        return client
+
+
 @functools.cache
 def connection() -> Connection:
     """The one DynamoDB connection of this container, made on first use.
@@ -76,7 +127,7 @@ def connection() -> Connection:
     it, so one botocore session and one client serve them all: botocore loads
     DynamoDB's service model once per container, not once per table.
     """
-    return Connection(
+    return _Connection(
         region=_SETTINGS.region,
         host=_SETTINGS.dynamodb_endpoint,
         connect_timeout_seconds=_Meta.connect_timeout_seconds,

@@ -1,16 +1,24 @@
-"""One DynamoDB connection per container, made on first use."""
+"""One DynamoDB connection per container, made on first use; its retries and their waits."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PynamoDBException
 
 from chalicelib import auth, models, sessions
 from chalicelib.changes import SYSTEM
+from chalicelib.config import settings
 from chalicelib.models import MODELS
 from chalicelib.users import create_user
 from tests.conftest import ROOT
+from tests.faults import THROTTLING, inject_faults
 
 
 def test_every_model_and_transaction_share_one_botocore_client(aws: None) -> None:
@@ -47,3 +55,48 @@ def test_importing_the_app_makes_no_connection_and_no_client() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "lazy"
+
+
+def retry_delay(client: Any, attempts: int) -> float:
+    """The wait the client's retry handler asks for after a throttled GetItem attempt."""
+    operation = client.meta.service_model.operation_model("GetItem")
+    response = AWSResponse("http://127.0.0.1/", 400, {}, None)
+    parsed = {
+        "Error": {"Code": "ThrottlingException", "Message": "slow down"},
+        "ResponseMetadata": {"HTTPStatusCode": 400},
+    }
+    replies = client.meta.events.emit(
+        "needs-retry.dynamodb.GetItem",
+        response=(response, parsed),
+        endpoint=None,
+        operation=operation,
+        attempts=attempts,
+        caught_exception=None,
+        request_dict={"context": {}},
+    )
+    delays = [delay for _, delay in replies if delay is not None]
+    assert len(delays) == 1, replies  # one retry handler, and it retries
+    return float(delays[0])
+
+
+def test_botocore_waits_between_throttled_attempts_unless_capped(aws: None) -> None:
+    plain = Connection(region=models.User.Meta.region).client  # botocore's own handler
+    assert max(retry_delay(plain, 3) for _ in range(5)) > 0.5  # up to 4 s, drawn at random
+    capped = Connection(region=models.User.Meta.region).client
+    models.cap_backoff(capped, 0.25)
+    assert 0 < max(retry_delay(capped, 3) for _ in range(5)) <= 0.25
+
+
+def test_the_services_client_takes_its_backoff_from_the_settings(aws: None) -> None:
+    assert settings().dynamodb_max_backoff == 0  # tests run without waits (bench/environment.py)
+    assert retry_delay(models.connection().client, 3) == 0
+
+
+def test_capped_client_still_retries_with_botocores_attempts_and_quota(aws: None) -> None:
+    with (
+        inject_faults(share=1.0, kinds=[THROTTLING], full_retries=True) as injector,
+        pytest.raises(PynamoDBException),
+    ):
+        models.User.get("nobody", consistent_read=True)
+    # PynamoDB's max_retry_attempts (3) retries after the first attempt.
+    assert injector.attempts["GetItem"] == 1 + models.User.Meta.max_retry_attempts
