@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from bench import coldstart
 from deploy import lambda_zip
+from devtools.local_stack import manage, moto_server
 
 MAX_ZIP_BYTES = 12 * 1024 * 1024
 CHALICE_CLI_TOOLING = (
@@ -199,3 +201,25 @@ def test_every_package_in_the_zip_is_imported_by_the_service(
     service = {n for n in package.namelist() if n.endswith(".py") and "/" not in n.strip("/")}
     service |= {n for n in package.namelist() if n.startswith("chalicelib/") and n.endswith(".py")}
     assert {str(unzipped / name) for name in service} <= set(loaded)
+
+
+def test_unzipped_package_decides_and_answers_as_its_two_functions(
+    unzipped: Path, tmp_path: Path
+) -> None:
+    """Both handlers run from the package on a Lambda-like path, DynamoDB a moto
+    server: the authorizer allows an API key, the API handler answers with its context."""
+    runtime = Path(runtime_paths()[0])
+    with moto_server() as endpoint:
+        env = coldstart.lambda_env(endpoint)
+        manage(env, "create-tables")
+        made = json.loads(manage(env, "create-user", "--email", "zip@example.org", "--api-key"))
+        header = f"Bearer {made['key']}"
+        event = {"type": "TOKEN", "authorizationToken": header, "methodArn": coldstart.ARN}
+        decided = coldstart.run_once(unzipped, runtime, "app.authorizer", event, env).answer
+        assert decided["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+        assert decided["context"]["user_id"] == made["id"]
+        context = {"principalId": decided["principalId"], **decided["context"]}
+        route = coldstart.api_event("/api/v1/user/me", header, context)
+        answer = coldstart.run_once(unzipped, runtime, "app.app", route, env).answer
+    assert answer["statusCode"] == 200, answer
+    assert json.loads(answer["body"])["user"]["id"] == made["id"]
