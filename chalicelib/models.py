@@ -32,6 +32,8 @@ from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.retries import quota
+from botocore.retries import standard as _standard
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -41,7 +43,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
-from pynamodb.connection import Connection
+from pynamodb.connection import Connection, TableConnection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -71,6 +73,89 @@ def _table(name: str) -> str:
     return f"{_SETTINGS.table_prefix}{name}"
 
 
+# botocore-stubs describe an older botocore's retry classes (int backoffs,
+# handlers typed as returning None).
+standard: Any = _standard
+
+
+def cap_backoff(client: Any, max_backoff: float) -> None:
+    """Give ``client`` botocore's standard-mode retries (same attempts, conditions
+    and retry quota) with waits between attempts of at most ``max_backoff`` seconds.
+
+    botocore takes no backoff setting: its standard retry handler is replaced by
+    one built the way botocore builds it, with that maximum.
+    """
+    service = client.meta.service_model.service_id.hyphenize()
+    retries = client.meta.config.retries or {}
+    attempts = retries.get("total_max_attempts", standard.DEFAULT_MAX_ATTEMPTS)
+    adapter = standard.RetryEventAdapter()
+    throttling = standard.ThrottlingErrorDetector(adapter)
+    retry_quota = standard.RetryQuotaChecker(quota.RetryQuota(), throttling)
+    backoff = standard.ExponentialBackoff(
+        max_backoff=max_backoff, service_name=service, throttling_detector=throttling
+    )
+    handler = standard.RetryHandler(
+        retry_policy=standard.RetryPolicy(
+            retry_checker=standard.StandardRetryConditions(max_attempts=attempts),
+            retry_backoff=backoff,
+        ),
+        retry_event_adapter=adapter,
+        retry_quota=retry_quota,
+        service_name=service,
+    )
+    events = client.meta.events
+    unique_id = f"retry-config-{service}"  # the id botocore registers its handler under
+    events.unregister(f"needs-retry.{service}", unique_id=unique_id)
+    events.register(f"needs-retry.{service}", handler.needs_retry, unique_id=unique_id)
+    events.register(f"after-call.{service}", retry_quota.release_retry_quota)
+
+
+class _Connection(Connection):
+    """PynamoDB's connection; its client's retry waits capped by the settings."""
+
+    @property
+    def client(self) -> Any:
+        built = self._client
+        client = super().client
+        if client is not built and _SETTINGS.dynamodb_max_backoff is not None:
+            cap_backoff(client, _SETTINGS.dynamodb_max_backoff)
+        return client
+
+
+@functools.cache
+def connection() -> Connection:
+    """The one DynamoDB connection of this container, made on first use.
+
+    Transactions, cross-table reads and every model send their requests through
+    it, so one botocore session and one client serve them all: botocore loads
+    DynamoDB's service model once per container, not once per table.
+    """
+    return _Connection(
+        region=_SETTINGS.region,
+        host=_SETTINGS.dynamodb_endpoint,
+        connect_timeout_seconds=_Meta.connect_timeout_seconds,
+        read_timeout_seconds=_Meta.read_timeout_seconds,
+        max_retry_attempts=_Meta.max_retry_attempts,
+    )
+
+
+class _Table(Model):
+    """A table whose requests go through ``connection()``."""
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        # PynamoDB gives each model a connection of its own, with its own
+        # botocore session and client; the model's table description moves to
+        # the shared connection instead. Building a TableConnection makes no
+        # client: botocore's work starts at the first request.
+        table: TableConnection = super()._get_connection()
+        shared = connection()
+        if table.connection is not shared:
+            shared.add_meta_table(table.get_meta_table())
+            table.connection = shared
+        return table
+
+
 class UserEmailIndex(GlobalSecondaryIndex["User"]):
     """Users by lower-cased email, for ``GET /user?email=``."""
 
@@ -81,7 +166,7 @@ class UserEmailIndex(GlobalSecondaryIndex["User"]):
     email_lower = UnicodeAttribute(hash_key=True)
 
 
-class User(Model):
+class User(_Table):
     """A user record (API.md section 3)."""
 
     class Meta(_Meta):
@@ -110,7 +195,7 @@ class User(Model):
     by_email = UserEmailIndex()
 
 
-class Guard(Model):
+class Guard(_Table):
     """A unique value held by one user, or a counter kept beside the users."""
 
     class Meta(_Meta):
@@ -132,7 +217,7 @@ class LogActorIndex(GlobalSecondaryIndex["LogEntry"]):
     timestamp = UnicodeAttribute(range_key=True)
 
 
-class LogEntry(Model):
+class LogEntry(_Table):
     """One change to one record (API.md section 7)."""
 
     class Meta(_Meta):
@@ -151,7 +236,7 @@ class LogEntry(Model):
     by_actor = LogActorIndex()
 
 
-class ApiKey(Model):
+class ApiKey(_Table):
     """An API key: its owner, id and the SHA-256 hash of its secret part."""
 
     class Meta(_Meta):
@@ -172,7 +257,7 @@ class ApiKey(Model):
         return datetime.fromisoformat(self.expires.replace("Z", "+00:00")) <= at
 
 
-class Session(Model):
+class Session(_Table):
     """A browser session, named by the ``session`` cookie."""
 
     class Meta(_Meta):
@@ -187,7 +272,7 @@ class Session(Model):
     expires_at = TTLAttribute()
 
 
-class IdempotentRequest(Model):
+class IdempotentRequest(_Table):
     """The first answer to a ``POST /user`` sent with an ``Idempotency-Key``."""
 
     class Meta(_Meta):
@@ -201,18 +286,6 @@ class IdempotentRequest(Model):
 
 MODELS: tuple[type[Model], ...] = (User, Guard, LogEntry, ApiKey, Session, IdempotentRequest)
 TTL_MODELS: tuple[type[Model], ...] = (Session, IdempotentRequest)
-
-
-@functools.cache
-def connection() -> Connection:
-    """The low-level connection used for transactions and cross-table reads."""
-    return Connection(
-        region=_SETTINGS.region,
-        host=_SETTINGS.dynamodb_endpoint,
-        connect_timeout_seconds=_Meta.connect_timeout_seconds,
-        read_timeout_seconds=_Meta.read_timeout_seconds,
-        max_retry_attempts=_Meta.max_retry_attempts,
-    )
 
 
 def create_tables() -> list[str]:

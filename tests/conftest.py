@@ -1,7 +1,7 @@
 """Fixtures: moto-backed tables, the Chalice test client, users with API keys.
 
 The environment that PynamoDB reads at import is set here
-(``tests/environment.py``), before the app is imported.
+(``bench/environment.py``, shared with the benchmark), before the app is imported.
 """
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests import environment
+from bench import environment
 
 environment.use()
 
@@ -32,6 +33,24 @@ pytest_plugins = ["tests.browser"]
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_PERMISSIONS = list(PERMISSIONS)
+
+
+@pytest.fixture(scope="session")
+def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``make package``, as docs/DEPLOY.md runs it, once per test session: the
+    template ``sam.yaml`` and the code ``deployment.zip``."""
+    out = tmp_path_factory.mktemp("package") / "out"
+    prod = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["prod"]
+    # Packaging imports app.py, which reads the settings: the values only need to
+    # let the import succeed; the template's come from .chalice/config.json.
+    env = {**os.environ, "AWS_DEFAULT_REGION": "eu-north-1", "SERVICE_ENV": "aws"}
+    env["TABLE_PREFIX"] = prod["environment_variables"]["TABLE_PREFIX"]
+    command = ["make", "--no-print-directory", "package", f"OUT={out}"]
+    done = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out
 
 
 @pytest.fixture

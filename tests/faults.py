@@ -17,22 +17,20 @@ botocore's parsing, its standard-mode retries (with their backoff and retry
 quota), PynamoDB's error translation and the service's own retries. One call
 of the service may so see several attempts, each decided on its own.
 
-The clients: PynamoDB 6.1 gives each model a ``TableConnection`` holding its
-own ``Connection``, whose ``client`` property builds one botocore client (and
-builds a new one should its credentials go missing); the service adds the
-low-level ``chalicelib.models.connection()`` for transactions and
-``BatchGetItem``. All of them are hooked on entry, and PynamoDB's
+The clients, and answering in DynamoDB's place, come from the harness shared
+with the benchmark (``bench/harness.py``): every model and
+``chalicelib.models.connection()`` share one ``Connection``, whose ``client``
+property builds one botocore client (and builds a new one should its
+credentials go missing). It is hooked on entry, and PynamoDB's
 ``pre_dynamodb_send`` signal, sent before every request any ``Connection``
 makes, hooks any client met later before its request leaves.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import random
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
@@ -45,7 +43,7 @@ from botocore.exceptions import ReadTimeoutError
 from pynamodb.connection import Connection
 from pynamodb.signals import pre_dynamodb_send
 
-from chalicelib import models
+from bench.harness import dynamodb_clients, error_response, fresh_clients
 
 THROTTLING = "throttling"
 TRANSACTION_CONFLICT = "transaction"
@@ -57,34 +55,6 @@ BATCH_GET = "BatchGetItem"
 THROTTLING_CODES = ("ProvisionedThroughputExceededException", "ThrottlingException")
 
 _EVENT = "before-send.dynamodb.*"
-_ERROR_TYPE = "com.amazonaws.dynamodb.v20120810#"
-# A request this harness answered in DynamoDB's place is pointed here before
-# the remaining before-send handlers run: botocore calls all of them and takes
-# the first response, so moto's own handler would otherwise still carry the
-# request out. No moto backend serves this address.
-_NOWHERE = "http://fault-injected.invalid/"
-
-
-def fresh_clients() -> None:
-    """Drop the service's cached DynamoDB clients; the next call builds new ones.
-
-    botocore's retry quota belongs to a client, and a client lives as long as
-    its cache: without this, one test's failed calls would drain the retries
-    that a later test expects to ride out a fault.
-    """
-    models.connection.cache_clear()
-    for model in models.MODELS:
-        model._connection = None
-
-
-def dynamodb_clients() -> list[BaseClient]:
-    """Every botocore client the service sends DynamoDB requests through, built if need be."""
-    connections = [models.connection()]
-    connections += [model._get_connection().connection for model in models.MODELS]
-    clients: dict[int, BaseClient] = {}
-    for connection in connections:
-        clients.setdefault(id(connection.client), connection.client)
-    return list(clients.values())
 
 
 @dataclass(frozen=True)
@@ -96,25 +66,7 @@ class Fault:
     thread: int
 
 
-class _Body(io.BytesIO):
-    """A raw response body as ``AWSResponse`` reads it."""
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self.getvalue()
-
-
-def _error_response(url: str, code: str, message: str, **extra: Any) -> AWSResponse:
-    """A DynamoDB JSON 1.0 error response with status 400."""
-    body = json.dumps({"__type": _ERROR_TYPE + code, "message": message, **extra}).encode()
-    headers = {
-        "Content-Type": "application/x-amz-json-1.0",
-        "Content-Length": str(len(body)),
-        "x-amzn-RequestId": uuid.uuid4().hex.upper(),
-    }
-    return AWSResponse(url, 400, headers, _Body(body))
-
-
-def _cancellation(url: str, request: AWSPreparedRequest, rng: random.Random) -> AWSResponse:
+def _cancellation(request: AWSPreparedRequest, rng: random.Random) -> AWSResponse:
     """A TransactionCanceledException naming a TransactionConflict on one of the items."""
     raw = request.body
     text = raw.decode() if isinstance(raw, bytes) else str(raw or "{}")
@@ -127,8 +79,8 @@ def _cancellation(url: str, request: AWSPreparedRequest, rng: random.Random) -> 
         for index in range(count)
     ]
     codes = ", ".join(reason["Code"] for reason in reasons)
-    return _error_response(
-        url,
+    return error_response(
+        request,
         "TransactionCanceledException",
         f"Transaction cancelled, please refer cancellation reasons for specific reasons [{codes}]",
         CancellationReasons=reasons,
@@ -258,14 +210,12 @@ class FaultInjector:
         if drawn is None:
             return None
         kind, rng = drawn
-        url = request.url
         if kind == TIMEOUT:
-            raise ReadTimeoutError(endpoint_url=url)
-        request.url = _NOWHERE
+            raise ReadTimeoutError(endpoint_url=request.url)
         if kind == TRANSACTION_CONFLICT:
-            return _cancellation(url, request, rng)
+            return _cancellation(request, rng)
         code = rng.choice(THROTTLING_CODES)
-        return _error_response(url, code, "Throughput exceeds the current capacity (injected)")
+        return error_response(request, code, "Throughput exceeds the current capacity (injected)")
 
 
 @contextmanager

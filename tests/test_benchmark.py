@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import ast
 from collections import Counter
 
 import boto3
 from chalice.test import Client
 
-from bench import benchmark
+from bench import harness, pages, routes
+from bench import world as bench_world
 from chalicelib.models import User
+from tests.conftest import ROOT
 
 
 def test_get_me_makes_one_authorizer_read_and_one_route_read(client: Client) -> None:
-    world = benchmark.make_world(client)
+    world = bench_world.make_world(client)
 
-    counted = benchmark.count_scenario(world, benchmark.scenario("GET /user/me"))
+    counted = bench_world.count_scenario(world, bench_world.scenario("GET /user/me"))
 
     assert counted.total.operations() == Counter({"BatchGetItem": 1, "GetItem": 1})
     assert counted.authorizer.operations() == Counter({"BatchGetItem": 1})
@@ -24,21 +27,21 @@ def test_get_me_makes_one_authorizer_read_and_one_route_read(client: Client) -> 
 
 
 def test_patch_user_writes_one_transaction(client: Client) -> None:
-    world = benchmark.make_world(client)
+    world = bench_world.make_world(client)
 
-    counted = benchmark.count_scenario(world, benchmark.scenario("PATCH /user/{id}"))
+    counted = bench_world.count_scenario(world, bench_world.scenario("PATCH /user/{id}"))
 
     assert counted.route.operations()["TransactWriteItems"] == 1
     assert counted.authorizer.round_trips == 1
 
 
 def test_floor_replays_the_same_calls_on_a_fresh_record(client: Client) -> None:
-    world = benchmark.make_world(client)
-    sc = benchmark.scenario("DELETE /user/{id}")
-    counted = benchmark.count_scenario(world, sc)
+    world = bench_world.make_world(client)
+    sc = bench_world.scenario("DELETE /user/{id}")
+    counted = bench_world.count_scenario(world, sc)
 
-    floor = benchmark.floor_for(sc, counted, world)  # makes the fresh record
-    with benchmark.counting() as bare:
+    floor = bench_world.floor_for(sc, counted, world)  # makes the fresh record
+    with harness.counting() as bare:
         floor()
 
     # The same calls by construction; on the fresh record they read as much.
@@ -46,30 +49,42 @@ def test_floor_replays_the_same_calls_on_a_fresh_record(client: Client) -> None:
 
 
 def test_every_route_meets_its_round_trip_target(client: Client) -> None:
-    world = benchmark.make_world(client)
+    world = bench_world.make_world(client)
 
     missed = {}
-    for sc in benchmark.scenarios():
-        counted = benchmark.count_scenario(world, sc)
+    for sc in bench_world.scenarios():
+        counted = bench_world.count_scenario(world, sc)
         assert counted.total.round_trips >= 1, sc.name
-        _, misses = benchmark.judge(sc, counted)
+        _, misses = routes.judge(sc, counted)
         if misses:
             missed[sc.name] = misses
     assert missed == {}
 
 
 def test_recorded_answers_stand_in_for_moto(client: Client) -> None:
-    world = benchmark.make_world(client)
-    sc = benchmark.scenario("GET /user/{id}")
+    world = bench_world.make_world(client)
+    sc = bench_world.scenario("GET /user/{id}")
     request = sc.request(world, world.subject)
-    first = benchmark.send(world, request, 200)
+    first = bench_world.send(world, request, 200)
 
-    with benchmark.answered_from_recording(lambda: benchmark.send(world, request, 200)) as rec:
+    with pages.answered_from_recording(lambda: bench_world.send(world, request, 200)) as rec:
         # Gone from moto (through a client of its own), still in the recording.
         key = {"id": {"S": world.subject.id}}
         boto3.client("dynamodb").delete_item(TableName=User.Meta.table_name, Key=key)
-        again = benchmark.send(world, request, 200)
+        again = bench_world.send(world, request, 200)
         assert rec.position == len(rec.answers) == 2  # the authorizer's read, the route's
 
     assert again.body == first.body
-    benchmark.send(world, request, 404)  # moto answers again after the block
+    bench_world.send(world, request, 404)  # moto answers again after the block
+
+
+def test_bench_never_imports_tests() -> None:
+    """tests/ import bench/'s harness and environment; bench/ imports nothing of tests/."""
+    for path in sorted((ROOT / "bench").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            assert not [n for n in names if n == "tests" or n.startswith("tests.")], path

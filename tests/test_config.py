@@ -107,3 +107,19 @@ def test_table_prefix_is_required_in_aws(environment: dict[str, str]) -> None:
     environment.pop("TABLE_PREFIX", None)
     with pytest.raises(config.ConfigError, match="TABLE_PREFIX"):
         config.load_settings()
+
+
+def test_dynamodb_max_backoff_is_botocores_own_unless_set(environment: dict[str, str]) -> None:
+    environment.pop("DYNAMODB_MAX_BACKOFF", None)
+    assert config.load_settings().dynamodb_max_backoff is None
+    environment["DYNAMODB_MAX_BACKOFF"] = "0.5"
+    assert config.load_settings().dynamodb_max_backoff == 0.5
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "21", "nan"])
+def test_dynamodb_max_backoff_that_is_not_seconds_is_refused_by_name(
+    environment: dict[str, str], value: str
+) -> None:
+    environment["DYNAMODB_MAX_BACKOFF"] = value
+    with pytest.raises(config.ConfigError, match="DYNAMODB_MAX_BACKOFF"):
+        config.load_settings()

@@ -1,7 +1,7 @@
 """The prod CloudFormation template: ``chalice package`` merged with deploy/merge-template.yaml.
 
-The template is built once per module (about 10 s: Chalice builds the deployment
-zip, downloading wheels from PyPI) and checked against the code it deploys:
+The template is built once per session (conftest.py's ``package_dir``: Chalice builds the
+deployment zip, downloading wheels from PyPI) and checked against the code it deploys:
 routes and authorizer from ``app.routes``, tables from ``chalicelib.models``, the
 IAM policies against the DynamoDB requests the code really sends (recorded on
 moto), and ``cfn-lint``. docs/DEPLOY.md says how the template is deployed.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 import subprocess
 import sys
@@ -44,22 +43,6 @@ TABLE = "AWS::DynamoDB::Table"
 
 
 # -- the template ------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``make package``, as docs/DEPLOY.md runs it, once."""
-    out = tmp_path_factory.mktemp("package") / "out"
-    # Packaging imports app.py, which reads the settings: the values only need to
-    # let the import succeed; the template's come from .chalice/config.json.
-    env = {**os.environ, "AWS_DEFAULT_REGION": "eu-north-1", "SERVICE_ENV": "aws"}
-    env["TABLE_PREFIX"] = PROD_PREFIX
-    command = ["make", "--no-print-directory", "package", f"OUT={out}"]
-    done = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return out
 
 
 @pytest.fixture(scope="module")

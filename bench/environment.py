@@ -20,6 +20,10 @@ def use() -> None:
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_SESSION_TOKEN="testing",
         SESSION_SECRET="test-session-secret-0123456789abcdef",
+        # No wait between DynamoDB retries: injected faults are retried as in
+        # AWS (same attempts and retry quota) without botocore's seconds of
+        # backoff; tests/test_connection.py covers the backoff itself.
+        DYNAMODB_MAX_BACKOFF="0",
     )
     os.environ.pop("DYNAMODB_ENDPOINT", None)
     os.environ.pop("AWS_PROFILE", None)

@@ -1,0 +1,75 @@
+"""Latency: a measured call against its floor, interleaved, medians."""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bench.harness import Counts, replay
+from bench.world import Counted, Scenario, World, floor_for, send
+from chalicelib import auth
+
+WARMUP = 2
+
+
+@dataclass
+class Timing:
+    route_ms: float
+    floor_ms: float
+
+    @property
+    def ratio(self) -> float:
+        return self.route_ms / self.floor_ms
+
+
+WARMUP = 2
+
+
+def timed(fn: Callable[[], object]) -> float:
+    """Seconds one call takes, with the garbage collector held off (as timeit does)."""
+    gc.disable()
+    try:
+        started = time.perf_counter()
+        fn()
+        return time.perf_counter() - started
+    finally:
+        gc.enable()
+
+
+def paired_medians(
+    measured: Callable[[], Callable[[], object]],
+    floor: Callable[[], Callable[[], object]],
+    iterations: int,
+) -> Timing:
+    """Medians of a measured call and of its floor, interleaved, their order alternating.
+
+    ``measured`` and ``floor`` prepare (untimed) and return the call to time.
+    """
+    times: tuple[list[float], list[float]] = ([], [])
+    for i in range(iterations + WARMUP):
+        order = ((0, measured), (1, floor)) if i % 2 == 0 else ((1, floor), (0, measured))
+        for slot, prepare in order:
+            seconds = timed(prepare())
+            if i >= WARMUP:
+                times[slot].append(seconds)
+    return Timing(statistics.median(times[0]) * 1000, statistics.median(times[1]) * 1000)
+
+
+def time_scenario(world: World, sc: Scenario, counted: Counted, iterations: int) -> Timing:
+    """Median latency through the test client against the median of its bare calls."""
+
+    def request() -> Callable[[], object]:
+        prepared = sc.request(world, sc.subject(world))
+        return lambda: send(world, prepared, sc.status)
+
+    return paired_medians(request, lambda: floor_for(sc, counted, world), iterations)
+
+
+def time_decide(header: str, counts: Counts, iterations: int) -> Timing:
+    """Median of ``auth.decide`` against the median of its bare calls."""
+    return paired_medians(
+        lambda: lambda: auth.decide(header), lambda: replay(counts.calls), iterations
+    )

@@ -1,0 +1,102 @@
+"""One DynamoDB connection per container, made on first use; its retries and their waits."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PynamoDBException
+
+from chalicelib import auth, models, sessions
+from chalicelib.changes import SYSTEM
+from chalicelib.config import settings
+from chalicelib.models import MODELS
+from chalicelib.users import create_user
+from tests.conftest import ROOT
+from tests.faults import THROTTLING, inject_faults
+
+
+def test_every_model_and_transaction_share_one_botocore_client(aws: None) -> None:
+    user = create_user(SYSTEM, {"email": "one@example.org"}, may_set_permissions=True)
+    key = auth.make_api_key(SYSTEM, user.id)["key"]
+    assert auth.decide(f"Bearer {key}").user_id == user.id
+    sessions.start_session(user.id)
+    assert models.User.get(user.id).email == "one@example.org"
+
+    shared = models.connection()
+    for model in MODELS:
+        assert model._get_connection().connection is shared, model.__name__
+    clients = {id(shared.client)}
+    clients |= {id(model._get_connection().connection.client) for model in MODELS}
+    assert clients == {id(shared.client)}
+
+
+def test_importing_the_app_makes_no_connection_and_no_client() -> None:
+    code = (
+        "import app\n"
+        "from chalicelib import models\n"
+        "assert models.connection.cache_info().currsize == 0\n"
+        "assert all(model._connection is None for model in models.MODELS)\n"
+        "print('lazy')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "lazy"
+
+
+def retry_delay(client: Any, attempts: int) -> float:
+    """The wait the client's retry handler asks for after a throttled GetItem attempt."""
+    operation = client.meta.service_model.operation_model("GetItem")
+    response = AWSResponse("http://127.0.0.1/", 400, {}, None)
+    parsed = {
+        "Error": {"Code": "ThrottlingException", "Message": "slow down"},
+        "ResponseMetadata": {"HTTPStatusCode": 400},
+    }
+    replies = client.meta.events.emit(
+        "needs-retry.dynamodb.GetItem",
+        response=(response, parsed),
+        endpoint=None,
+        operation=operation,
+        attempts=attempts,
+        caught_exception=None,
+        request_dict={"context": {}},
+    )
+    delays = [delay for _, delay in replies if delay is not None]
+    assert len(delays) == 1, replies  # one retry handler, and it retries
+    return float(delays[0])
+
+
+def test_botocore_waits_between_throttled_attempts_unless_capped(aws: None) -> None:
+    plain = Connection(region=models.User.Meta.region).client  # botocore's own handler
+    assert max(retry_delay(plain, 3) for _ in range(5)) > 0.5  # up to 4 s, drawn at random
+    capped = Connection(region=models.User.Meta.region).client
+    models.cap_backoff(capped, 0.25)
+    assert 0 < max(retry_delay(capped, 3) for _ in range(5)) <= 0.25
+
+
+def test_the_services_client_takes_its_backoff_from_the_settings(aws: None) -> None:
+    assert settings().dynamodb_max_backoff == 0  # tests run without waits (bench/environment.py)
+    assert retry_delay(models.connection().client, 3) == 0
+
+
+def test_capped_client_still_retries_with_botocores_attempts_and_quota(aws: None) -> None:
+    with (
+        inject_faults(share=1.0, kinds=[THROTTLING], full_retries=True) as injector,
+        pytest.raises(PynamoDBException),
+    ):
+        models.User.get("nobody", consistent_read=True)
+    # PynamoDB's max_retry_attempts (3) retries after the first attempt.
+    assert injector.attempts["GetItem"] == 1 + models.User.Meta.max_retry_attempts
