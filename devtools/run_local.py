@@ -57,7 +57,7 @@ def main() -> int:
             )
         )
         print(f"DynamoDB (moto):  {endpoint}")
-        print(f"OpenID Provider:  {issuer}  (accounts alice / alice-password, bob / bob-password)")
+        print(f"OpenID Provider:  {issuer}  (on its form, sign in as alice-sub or bob-sub)")
         print(f"API:              {base}/api/v1")
         print(f"Admin user id:    {admin['id']}")
         print(f"Admin API key:    {admin['key']}  (shown once; it dies with this run)")
