@@ -111,10 +111,12 @@ def service_env(dynamodb_endpoint: str, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def moto_server(port: int | None = None) -> Iterator[str]:
-    """A moto server on 127.0.0.1; yields its endpoint URL."""
+    """A moto server on 127.0.0.1 answering one request at a time
+    (``devtools/serial_moto.py``); yields its endpoint URL."""
     port = port or free_port()
     process = subprocess.Popen(
-        [str(BIN / "python"), "-m", "moto.server", "-H", HOST, "-p", str(port)],
+        [str(BIN / "python"), "-m", "devtools.serial_moto", "--port", str(port)],
+        cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
