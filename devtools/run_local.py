@@ -45,8 +45,9 @@ def main() -> int:
 
 
 def _run(port: int, oidc_port: int) -> int:
-    if not port_is_free(port):
-        raise PortInUse(port, "PORT")
+    for taken, variable in ((port, "PORT"), (oidc_port, "OIDC_PORT")):
+        if not port_is_free(taken):
+            raise PortInUse(taken, variable)
     client_secret = secrets.token_urlsafe(24)
     client = {**default_config()["clients"][0], "client_secret": client_secret}
     with moto_server() as endpoint, running_provider({"clients": [client]}, oidc_port) as issuer:
