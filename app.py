@@ -20,12 +20,13 @@ from chalicelib import (
     logs,
     requestlog,
     sessions,
+    timestamps,
     users,
     validation,
 )
 from chalicelib.config import settings
 from chalicelib.operations import CSRF, IDEMPOTENT, IF_MATCH, PAGE, PAGED, READ, WRITE, documented
-from chalicelib.permissions import PERMISSIONS, USER_MANAGEMENT, Caller
+from chalicelib.permissions import PERMISSIONS, USER_ADD, USER_MANAGEMENT, USER_SEARCH, Caller
 from chalicelib.validation import MANAGER_FIELDS, PROFILE_FIELDS
 
 app = Chalice(app_name="users-service")
@@ -96,7 +97,7 @@ def list_permissions() -> dict[str, Any]:
 )
 def list_users() -> dict[str, Any]:
     caller = _caller()
-    caller.require("USER_SEARCH")
+    caller.require(USER_SEARCH)
     params = _query()
     page = validation.parse_page(params, extra=("email",))
     return users.list_users(caller, page, email=params.get("email"))
@@ -106,7 +107,7 @@ def list_users() -> dict[str, Any]:
 @documented("Create a user (USER_ADD)", 201, "CreatedUser", (*WRITE, 422), "UserBody", **IDEMPOTENT)
 def create_user() -> Response:
     caller = _caller()
-    caller.require("USER_ADD")
+    caller.require(USER_ADD)
     body = _user_body()
     create = functools.partial(users.create_user, caller.id, body, caller.has(USER_MANAGEMENT))
     key = _request().headers.get("idempotency-key")
@@ -284,7 +285,7 @@ def finish_oidc_login(provider: str) -> Response:
 def login_with_api_key() -> Response:
     sessions.check_csrf(_cookies(), _request().headers.get(sessions.CSRF_HEADER))
     session = auth.login_with_api_key(_json_body())
-    expires = session.expires.isoformat(timespec="seconds").replace("+00:00", "Z")
+    expires = timestamps.stamp(session.expires)
     return Response(body={"expires": expires}, headers={"Set-Cookie": session.set_cookie()})
 
 

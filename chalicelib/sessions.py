@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING
 
-from chalicelib import errors
+from chalicelib import errors, timestamps
 from chalicelib.changes import USER_ID_PATTERN
 from chalicelib.config import secrets as load_secrets
 from chalicelib.config import settings
@@ -123,7 +123,7 @@ def start_session(user_id: str) -> NewSession:
         Session(
             id=session_id(cookie),
             user_id=user_id,
-            created=created.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            created=timestamps.stamp(created),
             expires_at=expires,
         ).save()
     return NewSession(cookie, expires)

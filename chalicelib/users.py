@@ -19,7 +19,6 @@ from chalicelib.changes import (
     load_user,
     log_entry,
     new_id,
-    now,
     retrying,
     stale_error,
 )
@@ -35,6 +34,7 @@ from chalicelib.models import (
     storage_errors,
 )
 from chalicelib.permissions import PERMISSIONS, USER_MANAGEMENT, Caller, expand
+from chalicelib.timestamps import now
 from chalicelib.validation import CREATOR_FIELDS, MAX_SHORT, PROFILE_FIELDS, USER, Page
 
 __all__ = ["PERMISSIONS"]
