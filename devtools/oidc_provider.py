@@ -1,5 +1,6 @@
 """The local OpenID Provider of ``make run`` and the tests: PyPI's
-``oidc-provider-mock`` (built on Authlib), run as a subprocess on 127.0.0.1.
+``oidc-provider-mock`` (built on Authlib), run as a subprocess on 127.0.0.1
+(``devtools/oidc_mock.py``).
 
 What the mock does: the authorization code flow, RS256 ID tokens signed with a
 key published at ``/jwks``, claims filtered by the granted scope (``email`` and
@@ -25,18 +26,17 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import subprocess
+import re
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from subprocess import DEVNULL, STDOUT, Popen
 from typing import IO, Any
 
-from devtools.local_stack import HOST, PortInUse, free_port, port_is_free, stop
+from devtools.local_stack import ROOT, PortInUse, port_is_free, stop
 
 DEFAULT_CLIENT_ID = "users-service-local"
 DEFAULT_CLIENT_SECRET = "local-dev-secret-not-for-production"
@@ -116,40 +116,30 @@ def running_provider(
             stop(process)
 
 
-def _start(
-    arguments: list[str], port: int | None, log: IO[bytes]
-) -> tuple[subprocess.Popen[bytes], str]:
-    """Start the provider; a free port that another process took meanwhile is retried."""
-    for _ in range(3):
-        chosen = port or free_port()
-        command = [sys.executable, "-m", "oidc_provider_mock", "-H", HOST, "-p", str(chosen)]
-        process = subprocess.Popen(
-            [*command, "--require-nonce", *arguments],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            env={**os.environ, "NO_COLOR": "1"},
-        )
-        issuer = f"http://{HOST}:{chosen}"
-        if _ready(process, issuer):
+def _start(arguments: list[str], port: int | None, log: IO[bytes]) -> tuple[Popen[bytes], str]:
+    """Start the provider and wait until it serves its discovery document."""
+    command = [sys.executable, "-m", "devtools.oidc_mock", "--port", str(port or 0), *arguments]
+    process = Popen(command, cwd=ROOT, stdin=DEVNULL, stdout=log, stderr=STDOUT)
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    issuer = None
+    while time.monotonic() < deadline and process.poll() is None:
+        log.seek(0)
+        found = re.search(rb"^listening on (http://\S+)$", log.read(), re.MULTILINE)
+        issuer = found.group(1).decode() if found else None
+        if issuer is not None and _answers(issuer):
             return process, issuer
-        stop(process)
-        if port is not None:
-            break
+        time.sleep(0.1)
+    stop(process)
     log.seek(0)
     output = log.read().decode("utf-8", "replace")
     raise RuntimeError(f"the OpenID Provider did not start:\n{output}")
 
 
-def _ready(process: subprocess.Popen[bytes], issuer: str) -> bool:
-    """Wait until the provider serves its discovery document; False if it exits first."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline and process.poll() is None:
-        url = f"{issuer}/.well-known/openid-configuration"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as reply:
-                if json.load(reply).get("issuer") == issuer:
-                    return True
-        except (OSError, ValueError):
-            time.sleep(0.1)
-    return False
+def _answers(issuer: str) -> bool:
+    """True when the provider at ``issuer`` serves its discovery document."""
+    url = f"{issuer}/.well-known/openid-configuration"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as reply:
+            return bool(json.load(reply).get("issuer") == issuer)
+    except (OSError, ValueError):
+        return False
