@@ -28,9 +28,10 @@ from chalicelib.changes import (
     new_id,
     retrying,
 )
-from chalicelib.models import ApiKey, Transaction, User, get_many, storage_errors
+from chalicelib.models import ApiKey, User, get_many, storage_errors
 from chalicelib.permissions import expand
 from chalicelib.timestamps import now
+from chalicelib.transactions import Transaction
 from chalicelib.validation import API_KEY_LOGIN, API_KEY_REQUEST
 
 API_KEY_PREFIX = "uk_"

@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 from pynamodb.expressions.update import Action
 
 from chalicelib import errors
-from chalicelib.models import ConcurrentChange, LogEntry, Transaction, User, storage_errors
+from chalicelib.models import LogEntry, User, storage_errors
 from chalicelib.timestamps import now
+from chalicelib.transactions import ConcurrentChange, Transaction
 
 SYSTEM = "system"
 MAX_ATTEMPTS = 5

@@ -27,7 +27,6 @@ from chalicelib.models import (
     ApiKey,
     Guard,
     LogEntry,
-    Transaction,
     User,
     decode_cursor,
     encode_cursor,
@@ -35,6 +34,7 @@ from chalicelib.models import (
 )
 from chalicelib.permissions import PERMISSIONS, USER_MANAGEMENT, Caller, expand
 from chalicelib.timestamps import now
+from chalicelib.transactions import Transaction
 from chalicelib.validation import CREATOR_FIELDS, MAX_SHORT, PROFILE_FIELDS, USER, Page
 
 __all__ = ["PERMISSIONS"]
