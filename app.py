@@ -22,12 +22,14 @@ from chalicelib import (
     logs,
     requestlog,
     sessions,
+    timestamps,
     urls,
     users,
     validation,
 )
 from chalicelib.config import settings
-from chalicelib.permissions import PERMISSIONS, USER_MANAGEMENT, Caller
+from chalicelib.operations import CSRF, IDEMPOTENT, IF_MATCH, PAGE, PAGED, READ, WRITE, documented
+from chalicelib.permissions import PERMISSIONS, USER_ADD, USER_MANAGEMENT, USER_SEARCH, Caller
 from chalicelib.text import whole_number
 from chalicelib.validation import MANAGER_FIELDS, PROFILE_FIELDS
 
@@ -106,28 +108,38 @@ def log_request(event: Request, get_response: Any) -> Response:
 
 
 @app.route(f"{API}/openapi.json", methods=["GET"])
+@documented("This document", 200, "OpenApiDocument")
 def get_openapi() -> dict[str, Any]:
     return _openapi_document()
 
 
 @app.route(f"{API}/user/permissions", methods=["GET"])
+@documented("All permission names", 200, "PermissionList")
 def list_permissions() -> dict[str, Any]:
     return {"permissions": list(PERMISSIONS)}
 
 
 @app.route(f"{API}/user", methods=["GET"], authorizer=authorizer)
+@documented(
+    "A page of users (USER_SEARCH); public fields only without USER_MANAGEMENT",
+    200,
+    "UserPage",
+    PAGE,
+    query=("limit", "cursor", "email"),
+)
 def list_users() -> dict[str, Any]:
     caller = _caller()
-    caller.require("USER_SEARCH")
+    caller.require(USER_SEARCH)
     params = _query()
     page = validation.parse_page(params, extra=("email",))
     return users.list_users(caller, page, email=params.get("email"))
 
 
 @app.route(f"{API}/user", methods=["POST"], authorizer=authorizer)
+@documented("Create a user (USER_ADD)", 201, "CreatedUser", (*WRITE, 422), "UserBody", **IDEMPOTENT)
 def create_user() -> Response:
     caller = _caller()
-    caller.require("USER_ADD")
+    caller.require(USER_ADD)
     body = _user_body()
     create = functools.partial(users.create_user, caller.id, body, caller.has(USER_MANAGEMENT))
     key = _request().headers.get("idempotency-key")
@@ -136,11 +148,13 @@ def create_user() -> Response:
 
 
 @app.route(f"{API}/user/me", methods=["GET"], authorizer=authorizer)
+@documented("The caller's record, permissions expanded", 200, "UserReply", READ)
 def get_me() -> dict[str, Any]:
     return {"user": users.get_me(_caller())}
 
 
 @app.route(f"{API}/user/me", methods=["PATCH"], authorizer=authorizer)
+@documented("Edit the caller's profile", 200, "UserReply", WRITE, "UserBody")
 def update_me() -> dict[str, Any]:
     caller = _caller()
     body = _user_body()
@@ -148,12 +162,16 @@ def update_me() -> dict[str, Any]:
 
 
 @app.route(f"{API}/user/{{user_id}}", methods=["GET"], authorizer=authorizer)
+@documented("A user's record (USER_MANAGEMENT)", 200, "UserReply", (*READ, 404))
 def get_user(user_id: str) -> dict[str, Any]:
     _caller().require(USER_MANAGEMENT)
     return {"user": users.get_user(user_id)}
 
 
 @app.route(f"{API}/user/{{user_id}}", methods=["PATCH"], authorizer=authorizer)
+@documented(
+    "Edit a user (USER_MANAGEMENT)", 200, "UserReply", (*WRITE, 412), "UserBody", **IF_MATCH
+)
 def update_user(user_id: str) -> dict[str, Any]:
     caller = _caller()
     caller.require(USER_MANAGEMENT)
@@ -163,6 +181,9 @@ def update_user(user_id: str) -> dict[str, Any]:
 
 
 @app.route(f"{API}/user/{{user_id}}", methods=["DELETE"], authorizer=authorizer)
+@documented(
+    "Delete a user (USER_MANAGEMENT)", 204, None, (400, 401, 403, 404, 409, 412, 503), **IF_MATCH
+)
 def delete_user(user_id: str) -> Response:
     caller = _caller()
     caller.require(USER_MANAGEMENT)
@@ -171,6 +192,12 @@ def delete_user(user_id: str) -> Response:
 
 
 @app.route(f"{API}/user/{{user_id}}/apikey", methods=["POST"], authorizer=authorizer)
+@documented(
+    "Make a new API key, revoking the others (self or USER_MANAGEMENT)",
+    201,
+    "NewApiKey",
+    (401, 403, 404, 409, 503),
+)
 def replace_api_key(user_id: str) -> Response:
     caller = _caller()
     caller.require_self_or_manager(user_id)
@@ -179,12 +206,23 @@ def replace_api_key(user_id: str) -> Response:
 
 
 @app.route(f"{API}/user/{{user_id}}/apikeys", methods=["GET"], authorizer=authorizer)
+@documented(
+    "A user's API keys, never the keys (self or USER_MANAGEMENT)", 200, "ApiKeyList", (*READ, 404)
+)
 def list_api_keys(user_id: str) -> dict[str, Any]:
     _caller().require_self_or_manager(user_id)
     return auth.list_api_keys(user_id)
 
 
 @app.route(f"{API}/user/{{user_id}}/apikeys", methods=["POST"], authorizer=authorizer)
+@documented(
+    "Make one more API key (self or USER_MANAGEMENT)",
+    201,
+    "NewApiKey",
+    WRITE,
+    "ApiKeyRequest",
+    body_required=False,
+)
 def add_api_key(user_id: str) -> Response:
     caller = _caller()
     caller.require_self_or_manager(user_id)
@@ -194,6 +232,7 @@ def add_api_key(user_id: str) -> Response:
 
 
 @app.route(f"{API}/user/{{user_id}}/apikeys/{{key_id}}", methods=["DELETE"], authorizer=authorizer)
+@documented("Revoke one API key (self or USER_MANAGEMENT)", 204, None, (401, 403, 404, 409, 503))
 def revoke_api_key(user_id: str, key_id: str) -> Response:
     caller = _caller()
     caller.require_self_or_manager(user_id)
@@ -202,23 +241,44 @@ def revoke_api_key(user_id: str, key_id: str) -> Response:
 
 
 @app.route(f"{API}/user/{{user_id}}/log", methods=["GET"], authorizer=authorizer)
+@documented(
+    "A record's change history, oldest first (self or USER_MANAGEMENT)",
+    200,
+    "LogPage",
+    (*PAGE, 404),
+    query=PAGED,
+)
 def get_user_log(user_id: str) -> dict[str, Any]:
     _caller().require_self_or_manager(user_id)
     return logs.get_log(user_id, validation.parse_page(_query()))
 
 
 @app.route(f"{API}/user/{{user_id}}/actions", methods=["GET"], authorizer=authorizer)
+@documented(
+    "The changes a user made, oldest first (self or USER_MANAGEMENT)",
+    200,
+    "ActionPage",
+    PAGE,
+    query=PAGED,
+)
 def get_user_actions(user_id: str) -> dict[str, Any]:
     _caller().require_self_or_manager(user_id)
     return logs.get_actions(user_id, validation.parse_page(_query()))
 
 
 @app.route(f"{API}/login", methods=["GET"])
+@documented("Ways to log in", 200, "LoginTypes")
 def list_login_types() -> dict[str, Any]:
     return {"types": ["apikey", "oidc"]}
 
 
 @app.route(f"{API}/login/csrf", methods=["GET"])
+@documented(
+    "The CSRF token (the _csrf_token cookie, set now when the request had none)",
+    200,
+    "CsrfToken",
+    cookies=("_csrf_token",),
+)
 def get_csrf_token() -> Response:
     token, cookie = sessions.csrf_token(_cookies(), _base())
     response = Response(body={"csrf_token": token})
@@ -227,6 +287,7 @@ def get_csrf_token() -> Response:
 
 
 @app.route(f"{API}/login/oidc", methods=["GET"])
+@documented("Configured OpenID Connect providers and their login paths", 200, "ProviderPaths")
 def list_oidc_providers() -> dict[str, str]:
     from chalicelib import oidc
 
@@ -234,6 +295,7 @@ def list_oidc_providers() -> dict[str, str]:
 
 
 @app.route(f"{API}/login/oidc/{{provider}}", methods=["GET"])
+@documented("Go to the provider's login", 302, None, (404,), query=("origin",))
 def start_oidc_login(provider: str) -> Response:
     from chalicelib import oidc
 
@@ -242,6 +304,13 @@ def start_oidc_login(provider: str) -> Response:
 
 
 @app.route(f"{API}/login/oidc/{{provider}}/authorize", methods=["GET"])
+@documented(
+    "The OpenID Connect callback: back to the origin with a session, or with login_error",
+    302,
+    errors=(404,),
+    query=("code", "state", "error"),
+    cookies=("oidc_login",),
+)
 def finish_oidc_login(provider: str) -> Response:
     from chalicelib import oidc
 
@@ -251,14 +320,29 @@ def finish_oidc_login(provider: str) -> Response:
 
 
 @app.route(f"{API}/login/apikey", methods=["POST"])
+@documented(
+    "Start a browser session with an API key",
+    200,
+    "SessionStarted",
+    (400, 401, 403, 413, 415, 503),
+    "ApiKeyLogin",
+    **CSRF,
+)
 def login_with_api_key() -> Response:
     sessions.check_csrf(_cookies(), _request().headers.get(sessions.CSRF_HEADER))
     session = auth.login_with_api_key(_json_body())
-    expires = session.expires.isoformat(timespec="seconds").replace("+00:00", "Z")
+    expires = timestamps.stamp(session.expires)
     return Response(body={"expires": expires}, headers={"Set-Cookie": session.set_cookie(_base())})
 
 
 @app.route(f"{API}/login/token", methods=["POST"])
+@documented(
+    "An access token for the session (needs X-CSRF-Token)",
+    200,
+    "AccessToken",
+    (401, 403, 503),
+    **CSRF,
+)
 def issue_access_token() -> dict[str, object]:
     cookies = _cookies()
     sessions.check_csrf(cookies, _request().headers.get(sessions.CSRF_HEADER))
@@ -266,6 +350,7 @@ def issue_access_token() -> dict[str, object]:
 
 
 @app.route(f"{API}/logout", methods=["POST"])
+@documented("End the session", 204, None, (403, 503), **CSRF)
 def logout() -> Response:
     cookies = _cookies()
     sessions.check_csrf(cookies, _request().headers.get(sessions.CSRF_HEADER))

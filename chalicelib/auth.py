@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib import errors, sessions
+from chalicelib import errors, sessions, timestamps
 from chalicelib.changes import (
     KEY_ID_PATTERN,
     KEY_ID_RE,
@@ -28,11 +28,12 @@ from chalicelib.changes import (
     check_user_id,
     load_user,
     new_id,
-    now,
     retrying,
 )
-from chalicelib.models import ApiKey, Transaction, User, get_many, storage_errors
+from chalicelib.models import ApiKey, User, get_many, storage_errors
 from chalicelib.permissions import expand
+from chalicelib.timestamps import now
+from chalicelib.transactions import Transaction
 from chalicelib.validation import API_KEY_LOGIN, API_KEY_REQUEST
 
 API_KEY_PREFIX = "uk_"
@@ -114,10 +115,6 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _parse_time(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
 def verify_api_key(token: str) -> Decision:
     """The caller named by an API key, or a denial for a bad, expired or revoked one."""
     match = API_KEY_RE.fullmatch(token)
@@ -134,7 +131,7 @@ def verify_api_key(token: str) -> Decision:
     current = datetime.now(UTC)
     if key.has_expired(current):
         return denied("the API key has expired")
-    if key.last_used is None or _parse_time(key.last_used) <= current - LAST_USED_STEP:
+    if key.last_used is None or timestamps.parse(key.last_used) <= current - LAST_USED_STEP:
         _touch(key)
     return Decision(
         user_id=user.id, permissions=expand(user.permissions), method="apikey", key_id=key_id
@@ -231,11 +228,7 @@ def make_api_key(
         created = now()
         expires = None
         if expires_in_days is not None:
-            expires = (
-                (_parse_time(created) + timedelta(days=expires_in_days))
-                .isoformat(timespec="seconds")
-                .replace("+00:00", "Z")
-            )
+            expires = timestamps.stamp(timestamps.parse(created) + timedelta(days=expires_in_days))
         transaction = Transaction()
         comment = f"API key {key_id} made"
         if replace and existing:

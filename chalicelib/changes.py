@@ -11,23 +11,19 @@ import functools
 import re
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pynamodb.expressions.update import Action
 
 from chalicelib import errors
-from chalicelib.models import ConcurrentChange, LogEntry, Transaction, User, storage_errors
+from chalicelib.models import LogEntry, User, storage_errors
+from chalicelib.timestamps import now
+from chalicelib.transactions import ConcurrentChange, Transaction
 
 SYSTEM = "system"
 MAX_ATTEMPTS = 5
 
 T = TypeVar("T")
-
-
-def now() -> str:
-    """The current time as an ISO 8601 UTC timestamp with microseconds."""
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 # A user id: 32 hex characters as new_id makes them; for users imported from the

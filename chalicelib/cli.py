@@ -13,8 +13,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from chalice.app import ChaliceViewError
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
 
+from chalicelib import errors
 from chalicelib.config import ConfigError
 
 
@@ -90,18 +97,41 @@ def check_invariants(_: argparse.Namespace) -> int:
 
     Exit 0 when none is found, 1 when some are, 2 when the tables could not be read.
     """
-    from chalicelib.errors import StorageUnavailable
     from chalicelib.invariants import check as check_tables
 
     try:
         violations = check_tables()
-    except StorageUnavailable as exc:
-        print(f"check-invariants: {exc}", file=sys.stderr)
+    except errors.StorageUnavailable as exc:
+        print(f"check-invariants: {storage_problem(exc) or exc}", file=sys.stderr)
         return 2
     for violation in violations:
         print(json.dumps(violation.as_dict(), sort_keys=True))
     print(f"check-invariants: {len(violations)} violation(s)", file=sys.stderr)
     return 1 if violations else 0
+
+
+def storage_problem(exc: BaseException) -> str | None:
+    """What a person can do about a storage failure, when its cause tells: no
+    credentials, an endpoint that does not answer, a missing table."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, NoCredentialsError | PartialCredentialsError):
+            return (
+                "no AWS credentials were found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                "(any values for a local DynamoDB) or AWS_PROFILE"
+            )
+        if isinstance(cause, EndpointConnectionError | ConnectTimeoutError):
+            endpoint = cause.kwargs.get("endpoint_url", "the DynamoDB endpoint")
+            return f"cannot reach DynamoDB at {endpoint}: is it running? (DYNAMODB_ENDPOINT)"
+        if isinstance(cause, ClientError) and (
+            cause.response.get("Error", {}).get("Code") == "ResourceNotFoundException"
+        ):
+            return (
+                "a table does not exist: run `manage.py create-tables` with the same "
+                "TABLE_PREFIX and DYNAMODB_ENDPOINT"
+            )
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -139,14 +169,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; a domain error is printed as its code and message, exit 1;
-    missing or bad settings are printed, exit 2."""
+    """Run one command; a domain error is printed as its code and message (a storage
+    failure with its cause, when known), exit 1; missing or bad settings are
+    printed, exit 2."""
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
     except ConfigError as exc:
         print(f"manage.py: {exc}", file=sys.stderr)
         return 2
-    except ChaliceViewError as exc:
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+    except errors.DOMAIN_ERRORS as exc:
+        problem = storage_problem(exc) if isinstance(exc, errors.StorageUnavailable) else None
+        print(f"{type(exc).__name__}: {problem or exc}", file=sys.stderr)
         return 1

@@ -95,6 +95,12 @@ class RequestTooLarge(ChaliceViewError):
     STATUS_CODE = 413
 
 
+class UnsupportedMediaType(ChaliceViewError):
+    """The body's Content-Type is not JSON; Chalice itself answers this one."""
+
+    STATUS_CODE = 415
+
+
 class IdempotencyKeyReused(UnprocessableEntityError):
     """The ``Idempotency-Key`` was used before with another request body."""
 
@@ -116,3 +122,16 @@ class LoginRefused(ForbiddenError):
 
 class ServiceMisconfigured(ChaliceViewError):
     """A setting the request needs is missing (the message names it); 500."""
+
+
+DOMAIN_ERRORS: tuple[type[ChaliceViewError], ...] = tuple(
+    value
+    for value in list(globals().values())
+    if isinstance(value, type)
+    and issubclass(value, ChaliceViewError)
+    and value.__module__ == __name__
+)
+"""Every error above, in the order declared."""
+
+ANSWERED = tuple(error for error in DOMAIN_ERRORS if error is not LoginRefused)
+"""The errors a route answers with: LoginRefused ends a login on its origin instead."""

@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib import errors
-from chalicelib.models import IdempotentRequest, Transaction, User, storage_errors
+from chalicelib.models import IdempotentRequest, User, storage_errors
+from chalicelib.transactions import Transaction
 
 MAX_KEY_LENGTH = 200
 REMEMBERED = timedelta(hours=24)

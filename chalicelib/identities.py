@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from chalicelib import errors, guards
 from chalicelib.changes import SYSTEM, add_edit, load_user, retrying
-from chalicelib.models import Guard, Transaction, User, storage_errors
+from chalicelib.models import Guard, User, storage_errors
+from chalicelib.transactions import Transaction
 from chalicelib.users import create_user
 
 

@@ -23,8 +23,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from chalice.app import BadRequestError, ConflictError, ForbiddenError
-
 from chalicelib import errors, guards
 from chalicelib.changes import SYSTEM
 from chalicelib.models import Guard, LogEntry, User, storage_errors
@@ -43,8 +41,16 @@ UUID_RE = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32}", re.IGNORECASE
 )
 OBJECT_ID_RE = re.compile(r"[0-9a-f]{24}", re.IGNORECASE)
-# A record the service would answer 400, 403 or 409 is rejected; a storage fault stops the run.
-REJECTING = (BadRequestError, ForbiddenError, ConflictError)
+# A record that breaks a rule or collides with another is rejected; a storage fault stops the run.
+REJECTING = (
+    errors.InvalidInput,
+    errors.UnknownField,
+    errors.FieldNotWritable,
+    errors.EmailTaken,
+    errors.UserExists,
+    errors.AuthIdTaken,
+    errors.EditConflict,
+)
 
 Progress = Callable[[int, int], None]
 

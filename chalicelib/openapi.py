@@ -1,31 +1,31 @@
-"""The OpenAPI 3.1 document of the API, built from the routes and from the same
-``Body`` definitions that validate request bodies (``validation.py``)."""
+"""The OpenAPI 3.1 document of the API, built from the routes and what each declares
+beside it (``operations.documented``), the same ``Body`` definitions that validate
+request bodies (``validation.py``) and the errors of ``errors.py``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
 from typing import Any
 
+from chalicelib import errors
+from chalicelib.operations import Operation, operation_of
 from chalicelib.permissions import PERMISSIONS
 from chalicelib.validation import API_KEY_LOGIN, API_KEY_REQUEST, MAX_PAGE, USER, Body
 
-ERRORS = {
-    400: "Bad input (InvalidInput, UnknownField, InvalidCursor)",
-    401: "Missing or bad credentials (InvalidCredentials)",
-    403: "Not allowed (PermissionDenied, FieldNotWritable, CsrfTokenMismatch)",
-    404: "Not found (UserNotFound, ApiKeyNotFound, ProviderNotFound)",
-    409: "Conflict (EmailTaken, UserExists, AuthIdTaken, LastUserManager, TooManyApiKeys, "
-    "EditConflict)",
-    412: "If-Match names another version (VersionMismatch)",
-    413: "Body over 64 KiB (RequestTooLarge)",
-    415: "Body is not application/json (UnsupportedMediaType)",
-    422: "Idempotency-Key used with another body (IdempotencyKeyReused)",
-    503: "Storage unavailable, nothing written (StorageUnavailable)",
-}
-READ = (401, 403, 503)
-WRITE = (400, 401, 403, 404, 409, 413, 415, 503)
-PAGE = (400, 401, 403, 503)
+
+def _describe(status: int) -> str:
+    """The description of an error status: its phrase and each ``Code`` with its meaning."""
+    lines = [f"{HTTPStatus(status).phrase}. The body's `Code` is one of:"]
+    for error in errors.ANSWERED:
+        if status == error.STATUS_CODE:
+            meaning = (error.__doc__ or "").strip().splitlines()[0]
+            lines.append(f"- `{error.__name__}`: {meaning}")
+    return "\n".join(lines)
+
+
+ERRORS = {status: _describe(status) for status in sorted({e.STATUS_CODE for e in errors.ANSWERED})}
+"""Each error status the service answers, described from ``errors.py``."""
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -54,6 +54,7 @@ def _record(body: Body, names: tuple[str, ...]) -> dict[str, Any]:
 
 PUBLIC = ("id", "name", "email", "affiliation", "contact", "orcid", "url")
 NULLABLE_TEXT = {"type": ["string", "null"]}
+CURSOR = {"type": ["string", "null"], "description": "the next page's cursor, null at the end"}
 ENTRY = {
     "id": {"type": "string"},
     "action": {"type": "string", "enum": ["add", "edit", "delete"]},
@@ -85,168 +86,38 @@ SCHEMAS: dict[str, Any] = {
     ),
     "LogEntry": _object({**ENTRY, "user": {"type": "string"}, "data": {"type": "object"}}),
     "Action": _object(ENTRY),
+    "OpenApiDocument": {"type": "object"},
+    "PermissionList": _object(
+        {"permissions": {"type": "array", "items": {"enum": list(PERMISSIONS)}}}
+    ),
+    "UserPage": _object(
+        {
+            "users": {
+                "type": "array",
+                "items": {"anyOf": [_ref("UserRecord"), _ref("PublicUser")]},
+            },
+            "next": CURSOR,
+        }
+    ),
+    "CreatedUser": _object({"id": {"type": "string"}}),
+    "UserReply": _object({"user": _ref("UserRecord")}),
+    "ApiKeyList": _object({"apikeys": {"type": "array", "items": _ref("ApiKeyInfo")}}),
+    "LogPage": _object(
+        {
+            "entry_id": {"type": "string"},
+            "data_type": {"type": "string"},
+            "logs": {"type": "array", "items": _ref("LogEntry")},
+            "next": CURSOR,
+        }
+    ),
+    "ActionPage": _object({"logs": {"type": "array", "items": _ref("Action")}, "next": CURSOR}),
+    "LoginTypes": _object({"types": {"type": "array", "items": {"type": "string"}}}),
+    "CsrfToken": _object({"csrf_token": {"type": "string"}}),
+    "ProviderPaths": {"type": "object", "additionalProperties": {"type": "string"}},
+    "SessionStarted": _object({"expires": {"type": "string"}}),
+    "AccessToken": _object({"token": {"type": "string"}, "expires_in": {"type": "integer"}}),
 }
-CURSOR = {"type": ["string", "null"], "description": "the next page's cursor, null at the end"}
-USER_REPLY = _object({"user": _ref("UserRecord")})
 
-
-@dataclass(frozen=True)
-class Operation:
-    """What the document says of one route besides its path and method."""
-
-    summary: str
-    status: int
-    reply: dict[str, Any] | None = None
-    errors: tuple[int, ...] = ()
-    body: str | None = None
-    body_required: bool = True
-    query: tuple[str, ...] = ()
-    headers: tuple[str, ...] = ()
-    cookies: tuple[str, ...] = ()
-
-
-OPERATIONS: dict[str, Operation] = {
-    "get_openapi": Operation("This document", 200, {"type": "object"}),
-    "list_permissions": Operation(
-        "All permission names",
-        200,
-        _object({"permissions": {"type": "array", "items": {"enum": list(PERMISSIONS)}}}),
-    ),
-    "list_users": Operation(
-        "A page of users (USER_SEARCH); public fields only without USER_MANAGEMENT",
-        200,
-        _object(
-            {
-                "users": {
-                    "type": "array",
-                    "items": {"anyOf": [_ref("UserRecord"), _ref("PublicUser")]},
-                },
-                "next": CURSOR,
-            }
-        ),
-        PAGE,
-        query=("limit", "cursor", "email"),
-    ),
-    "create_user": Operation(
-        "Create a user (USER_ADD)",
-        201,
-        _object({"id": {"type": "string"}}),
-        (*WRITE, 422),
-        "UserBody",
-        headers=("Idempotency-Key",),
-    ),
-    "get_me": Operation("The caller's record, permissions expanded", 200, USER_REPLY, READ),
-    "update_me": Operation("Edit the caller's profile", 200, USER_REPLY, WRITE, "UserBody"),
-    "get_user": Operation("A user's record (USER_MANAGEMENT)", 200, USER_REPLY, (*READ, 404)),
-    "update_user": Operation(
-        "Edit a user (USER_MANAGEMENT)",
-        200,
-        USER_REPLY,
-        (*WRITE, 412),
-        "UserBody",
-        headers=("If-Match",),
-    ),
-    "delete_user": Operation(
-        "Delete a user (USER_MANAGEMENT)",
-        204,
-        errors=(400, 401, 403, 404, 409, 412, 503),
-        headers=("If-Match",),
-    ),
-    "replace_api_key": Operation(
-        "Make a new API key, revoking the others (self or USER_MANAGEMENT)",
-        201,
-        _ref("NewApiKey"),
-        (401, 403, 404, 409, 503),
-    ),
-    "list_api_keys": Operation(
-        "A user's API keys, never the keys (self or USER_MANAGEMENT)",
-        200,
-        _object({"apikeys": {"type": "array", "items": _ref("ApiKeyInfo")}}),
-        (*READ, 404),
-    ),
-    "add_api_key": Operation(
-        "Make one more API key (self or USER_MANAGEMENT)",
-        201,
-        _ref("NewApiKey"),
-        WRITE,
-        "ApiKeyRequest",
-        body_required=False,
-    ),
-    "revoke_api_key": Operation(
-        "Revoke one API key (self or USER_MANAGEMENT)", 204, errors=(401, 403, 404, 409, 503)
-    ),
-    "get_user_log": Operation(
-        "A record's change history, oldest first (self or USER_MANAGEMENT)",
-        200,
-        _object(
-            {
-                "entry_id": {"type": "string"},
-                "data_type": {"type": "string"},
-                "logs": {"type": "array", "items": _ref("LogEntry")},
-                "next": CURSOR,
-            }
-        ),
-        (*PAGE, 404),
-        query=("limit", "cursor"),
-    ),
-    "get_user_actions": Operation(
-        "The changes a user made, oldest first (self or USER_MANAGEMENT)",
-        200,
-        _object({"logs": {"type": "array", "items": _ref("Action")}, "next": CURSOR}),
-        PAGE,
-        query=("limit", "cursor"),
-    ),
-    "list_login_types": Operation(
-        "Ways to log in",
-        200,
-        _object({"types": {"type": "array", "items": {"type": "string"}}}),
-    ),
-    "get_csrf_token": Operation(
-        "The CSRF token (the _csrf_token cookie, set now when the request had none)",
-        200,
-        _object({"csrf_token": {"type": "string"}}),
-        cookies=("_csrf_token",),
-    ),
-    "list_oidc_providers": Operation(
-        "Configured OpenID Connect providers and their login paths",
-        200,
-        {"type": "object", "additionalProperties": {"type": "string"}},
-    ),
-    "start_oidc_login": Operation(
-        "Go to the provider's login", 302, errors=(404,), query=("origin",)
-    ),
-    "finish_oidc_login": Operation(
-        "The OpenID Connect callback: back to the origin with a session, or with login_error",
-        302,
-        errors=(404,),
-        query=("code", "state", "error"),
-        cookies=("oidc_login",),
-    ),
-    "login_with_api_key": Operation(
-        "Start a browser session with an API key",
-        200,
-        _object({"expires": {"type": "string"}}),
-        (400, 401, 403, 413, 415, 503),
-        "ApiKeyLogin",
-        headers=("X-CSRF-Token",),
-        cookies=("session", "_csrf_token"),
-    ),
-    "issue_access_token": Operation(
-        "An access token for the session (needs X-CSRF-Token)",
-        200,
-        _object({"token": {"type": "string"}, "expires_in": {"type": "integer"}}),
-        (401, 403, 503),
-        headers=("X-CSRF-Token",),
-        cookies=("session", "_csrf_token"),
-    ),
-    "logout": Operation(
-        "End the session",
-        204,
-        errors=(403, 503),
-        headers=("X-CSRF-Token",),
-        cookies=("session", "_csrf_token"),
-    ),
-}
 
 QUERY = {
     "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 100},
@@ -275,18 +146,22 @@ def _parameters(path_args: list[str], op: Operation) -> list[dict[str, Any]]:
     return parameters
 
 
-def _operation(view: str, path_args: list[str], secured: bool) -> dict[str, Any]:
-    op = OPERATIONS[view]
+def _operation(view: Callable[..., Any], path_args: list[str], secured: bool) -> dict[str, Any]:
+    op = operation_of(view)
     success: dict[str, Any] = {"description": op.summary}
     if op.reply is not None:
-        success["content"] = {"application/json": {"schema": op.reply}}
+        success["content"] = {"application/json": {"schema": _ref(op.reply)}}
     responses: dict[str, Any] = {str(op.status): success}
     for status in op.errors:
         responses[str(status)] = {
             "description": ERRORS[status],
             "content": {"application/json": {"schema": _ref("Error")}},
         }
-    result: dict[str, Any] = {"operationId": view, "summary": op.summary, "responses": responses}
+    result: dict[str, Any] = {
+        "operationId": view.__name__,
+        "summary": op.summary,
+        "responses": responses,
+    }
     parameters = _parameters(path_args, op)
     if parameters:
         result["parameters"] = parameters
@@ -308,7 +183,7 @@ def document(routes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
             if method == "OPTIONS":
                 continue  # CORS preflights, the browser's business (chalicelib/cors.py)
             paths.setdefault(path, {})[method.lower()] = _operation(
-                entry.view_name, list(entry.view_args), entry.authorizer is not None
+                entry.view_function, list(entry.view_args), entry.authorizer is not None
             )
     return {
         "openapi": "3.1.0",

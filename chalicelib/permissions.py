@@ -7,20 +7,18 @@ from dataclasses import dataclass
 
 from chalicelib import errors
 
-PERMISSIONS = (
-    "DATA_EDIT",
-    "OWNERS_READ",
-    "USER_ADD",
-    "USER_SEARCH",
-    "USER_MANAGEMENT",
-    "DATA_MANAGEMENT",
-)
-IMPLIES: Mapping[str, tuple[str, ...]] = {
-    "DATA_EDIT": ("USER_ADD", "USER_SEARCH"),
-    "USER_MANAGEMENT": ("USER_ADD", "USER_SEARCH"),
-    "DATA_MANAGEMENT": ("DATA_EDIT", "OWNERS_READ"),
-}
+DATA_EDIT = "DATA_EDIT"
+OWNERS_READ = "OWNERS_READ"
+USER_ADD = "USER_ADD"
+USER_SEARCH = "USER_SEARCH"
 USER_MANAGEMENT = "USER_MANAGEMENT"
+DATA_MANAGEMENT = "DATA_MANAGEMENT"
+PERMISSIONS = (DATA_EDIT, OWNERS_READ, USER_ADD, USER_SEARCH, USER_MANAGEMENT, DATA_MANAGEMENT)
+IMPLIES: Mapping[str, tuple[str, ...]] = {
+    DATA_EDIT: (USER_ADD, USER_SEARCH),
+    USER_MANAGEMENT: (USER_ADD, USER_SEARCH),
+    DATA_MANAGEMENT: (DATA_EDIT, OWNERS_READ),
+}
 
 
 def expand(stored: Iterable[str]) -> frozenset[str]:

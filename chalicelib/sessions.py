@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING
 
-from chalicelib import errors
+from chalicelib import errors, timestamps
 from chalicelib.changes import KEY_ID_PATTERN, KEY_ID_RE, USER_ID_PATTERN
 from chalicelib.config import secrets as load_secrets
 from chalicelib.config import settings
@@ -143,7 +143,7 @@ def start_session(user_id: str, api_key_id: str = "") -> NewSession:
             id=session_id(cookie),
             user_id=user_id,
             api_key_id=api_key_id or None,
-            created=created.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            created=timestamps.stamp(created),
             expires_at=expires,
         ).save()
     return NewSession(cookie, expires)

@@ -19,7 +19,6 @@ from chalicelib.changes import (
     load_user,
     log_entry,
     new_id,
-    now,
     retrying,
     stale_error,
 )
@@ -28,13 +27,14 @@ from chalicelib.models import (
     ApiKey,
     Guard,
     LogEntry,
-    Transaction,
     User,
     decode_cursor,
     encode_cursor,
     storage_errors,
 )
 from chalicelib.permissions import PERMISSIONS, USER_MANAGEMENT, Caller, expand
+from chalicelib.timestamps import now
+from chalicelib.transactions import Transaction
 from chalicelib.validation import CREATOR_FIELDS, MAX_SHORT, PROFILE_FIELDS, USER, Page
 
 __all__ = ["PERMISSIONS"]

@@ -8,7 +8,7 @@ pointing at it):
   are used instead (README, "The Lambda package");
 - what no request reads is left out: the service's own modules that ``app.py``
   never reaches (those of ``manage.py``: ``service_modules``), the Python parts
-  of cffi (``NEVER_IMPORTED``), old byte code, type stubs, ``py.typed`` markers
+  of cffi and dnspython (``NEVER_IMPORTED``), old byte code, type stubs, ``py.typed`` markers
   and the install records (``*.dist-info``) of packages that no code reads
   through ``importlib.metadata`` (``METADATA_READ``);
 - every ``.py`` gets its byte code for this interpreter (Python 3.11, the
@@ -42,7 +42,9 @@ RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "
 # Packages installed as dependencies that no request imports: cryptography loads
 # cffi's compiled ``_cffi_backend`` only; cffi's Python package and pycparser
 # serve building bindings.
-NEVER_IMPORTED = ("cffi", "pycparser")
+# dns: email-validator imports it only to check deliverability, which the
+# service never asks for.
+NEVER_IMPORTED = ("cffi", "pycparser", "dns")
 # Distributions whose install records code reads at run time.
 METADATA_READ: tuple[str, ...] = ()
 # Byte code with the source's hash (PEP 552); the interpreter checks it against

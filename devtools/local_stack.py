@@ -23,6 +23,29 @@ BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 
 
+class PortInUse(RuntimeError):
+    """A port this machine's stack was told to use is taken."""
+
+    def __init__(self, port: int, variable: str) -> None:
+        super().__init__(
+            f"port {port} on {HOST} is in use; choose another with {variable}, "
+            f"e.g. {variable}={port + 10} make run"
+        )
+        self.port = port
+
+
+def port_is_free(port: int) -> bool:
+    """True when nothing listens on ``port`` of 127.0.0.1 and it can be bound."""
+    with socket.socket() as sock:
+        # As the servers do, so that a port a stopped server just left counts as free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
@@ -88,10 +111,12 @@ def service_env(dynamodb_endpoint: str, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def moto_server(port: int | None = None) -> Iterator[str]:
-    """A moto server on 127.0.0.1; yields its endpoint URL."""
+    """A moto server on 127.0.0.1 answering one request at a time
+    (``devtools/serial_moto.py``); yields its endpoint URL."""
     port = port or free_port()
     process = subprocess.Popen(
-        [str(BIN / "python"), "-m", "moto.server", "-H", HOST, "-p", str(port)],
+        [str(BIN / "python"), "-m", "devtools.serial_moto", "--port", str(port)],
+        cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

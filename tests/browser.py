@@ -32,12 +32,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, sync_playwright
 
 from devtools.local_stack import chalice_local, manage, moto_server, provider_settings, service_env
-from devtools.oidc_provider import running_provider
+from devtools.oidc_provider import login_subject, running_provider
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -119,19 +120,16 @@ def launch_chromium() -> Iterator[BrowserContext]:
 def fill_provider_login(page: Page, username: str, password: str) -> None:
     """Sign in on the OpenID Provider's login form shown in ``page``.
 
-    The only place that knows the provider's HTML: the form holding a password
-    field, its first text field for the user name, submitted as pressing Enter
-    in the password field does.
+    The only place that knows the provider's HTML: its form asks for the
+    account's subject (``sub``), which the provider's accounts map from the
+    user name and password, and is sent with its "Authorize" button.
     """
-    form = page.locator("form", has=page.locator("input[type=password]")).first
-    form.wait_for()
-    user_field = form.locator(
-        "input:not([type]), input[type=text], input[type=email], input[name=username]"
-    ).first
-    user_field.fill(username)
-    password_field = form.locator("input[type=password]").first
-    password_field.fill(password)
-    password_field.press("Enter")
+    issuer = "{0.scheme}://{0.netloc}".format(urlsplit(page.url))
+    subject = login_subject(issuer, username, password)
+    field = page.locator("input[name=sub]").first
+    field.wait_for()
+    field.fill(subject)
+    page.get_by_role("button", name="Authorize", exact=True).click()
 
 
 @dataclass(frozen=True)

@@ -1,37 +1,44 @@
-"""Walk a real OpenID Provider's login form, as a browser would."""
+"""Walk the local OpenID Provider's authorization form, as a browser would."""
 
 from __future__ import annotations
 
-import re
-from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from devtools.oidc_provider import login_subject
+
 
 def submit_login_form(authorize_url: str, username: str, password: str) -> str:
-    """Open the provider's login page at ``authorize_url``, fill in the form and
-    return the ``Location`` the provider redirects the browser to."""
+    """Open the provider's form at ``authorize_url``, sign in as the account
+    ``username`` (its ``sub`` entered, as the form asks) and return the ``Location``
+    the provider redirects the browser to."""
+    return _press(authorize_url, {"sub": login_subject(_issuer(authorize_url), username, password)})
+
+
+def deny_at_provider(authorize_url: str) -> str:
+    """Open the provider's form at ``authorize_url`` and press Deny; returns where
+    the provider redirects the browser to."""
+    return _press(authorize_url, {"action": "deny"})
+
+
+def _issuer(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _press(authorize_url: str, fields: dict[str, str]) -> str:
     browser = requests.Session()
-    page = browser.get(authorize_url, timeout=10, headers={"Connection": "close"})
+    headers = {"Connection": "close"}
+    page = browser.get(authorize_url, timeout=10, headers=headers)
     page.raise_for_status()
-    form = re.search(r"<form[^>]*action=\"([^\"]*)\"", page.text)
-    fields = dict(
-        (unescape(name), unescape(value))
-        for name, value in re.findall(
-            r"<input[^>]*type=\"hidden\"[^>]*name=\"([^\"]*)\"[^>]*value=\"([^\"]*)\"", page.text
-        )
-    )
-    fields.update(username=username, password=password)
-    action = unescape(form.group(1)) if form and form.group(1) else authorize_url
-    if action.startswith("/"):
-        parts = urlsplit(authorize_url)
-        action = f"{parts.scheme}://{parts.netloc}{action}"
+    assert 'name="sub"' in page.text, page.text[:500]
+    # The form has no action: it posts back to the page's own URL.
     reply = browser.post(
-        action, data=fields, allow_redirects=False, timeout=10, headers={"Connection": "close"}
+        authorize_url, data=fields, allow_redirects=False, timeout=10, headers=headers
     )
     assert reply.status_code in (302, 303), reply.text[:500]
-    return reply.headers["Location"]
+    return str(reply.headers["Location"])
 
 
 def query_of(url: str) -> dict[str, str]:

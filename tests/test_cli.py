@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -260,3 +261,63 @@ def test_command_without_settings_names_the_missing_one_and_exits_2() -> None:
     assert done.returncode == 2
     assert "AWS_REGION" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _manage_at(endpoint: str, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    """Run manage.py in a fresh interpreter against ``endpoint``, with only ``settings``
+    for credentials (never the instance metadata service)."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "SERVICE_ENV": "local",
+        "AWS_DEFAULT_REGION": "eu-north-1",
+        "TABLE_PREFIX": "users-cli-",
+        "DYNAMODB_ENDPOINT": endpoint,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        **settings,
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _nothing_listens() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_create_user_without_credentials_says_so() -> None:
+    done = _manage_at(_nothing_listens(), "create-user", "--email", "ada@example.org")
+    assert done.returncode == 1
+    assert "no AWS credentials" in done.stderr and "AWS_ACCESS_KEY_ID" in done.stderr
+    assert "may have been written" not in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_command_at_an_endpoint_that_does_not_answer_names_it() -> None:
+    endpoint = _nothing_listens()
+    keys = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+    done = _manage_at(endpoint, "create-user", "--email", "ada@example.org", **keys)
+    assert done.returncode == 1
+    assert f"cannot reach DynamoDB at {endpoint}" in done.stderr
+    assert "may have been written" not in done.stderr
+    checked = _manage_at(endpoint, "check-invariants", **keys)
+    assert checked.returncode == 2
+    assert f"cannot reach DynamoDB at {endpoint}" in checked.stderr
+
+
+def test_create_user_before_create_tables_says_to_create_them(
+    fresh_aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "create-user", "--email", "ada@example.org")
+    assert (code, out) == (1, "")
+    assert "manage.py create-tables" in err
+    assert "may have been written" not in err

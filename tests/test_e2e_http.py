@@ -4,23 +4,28 @@ started and stopped here, on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import requests
 
-from devtools.local_stack import chalice_local, manage, moto_server, service_env
+from devtools.local_stack import BIN, ROOT, chalice_local, manage, moto_server, service_env
 
+CLIENTS = 8
+ROUNDS = 6
 ALL = "DATA_EDIT,OWNERS_READ,USER_ADD,USER_SEARCH,USER_MANAGEMENT,DATA_MANAGEMENT"
 
 
 class Api:
     """A small HTTP client for the service under test."""
 
-    def __init__(self, base: str, key: str) -> None:
+    def __init__(self, base: str, key: str, env: dict[str, str]) -> None:
         self.base = f"{base}/api/v1"
         self.key = key
+        self.env = env
 
     def call(self, method: str, path: str, key: str | None = None, **kwargs: Any) -> Any:
         headers = {"Connection": "close", **kwargs.pop("headers", {})}
@@ -41,7 +46,7 @@ def api() -> Iterator[Api]:
             )
         )
         with chalice_local(env) as base:
-            yield Api(base, created["key"])
+            yield Api(base, created["key"], env)
 
 
 def test_key_from_manage_py_reads_own_record(api: Api) -> None:
@@ -79,3 +84,39 @@ def test_new_key_works_and_bad_key_gives_401_with_error_body(api: Api) -> None:
 
 def test_request_without_credentials_gives_401(api: Api) -> None:
     assert api.call("GET", "/user/me", key="").status_code == 401
+
+
+def test_concurrent_clients_leave_every_invariant_intact(api: Api) -> None:
+    """Clients racing for the same emails cancel each other's transactions; the
+    local DynamoDB must still keep every change that it answered for."""
+
+    def client(number: int) -> list[str]:
+        made = []
+        for round_ in range(ROUNDS):
+            email = f"racer{round_ % 3}@example.org"
+            created = api.call("POST", "/user", json={"user": {"email": email, "name": "R"}})
+            assert created.status_code in (201, 409), created.text
+            if created.status_code == 201:
+                made.append(created.json()["id"])
+                api.call("DELETE", f"/user/{created.json()['id']}")
+            own = f"client{number}-{round_}@example.org"
+            created = api.call("POST", "/user", json={"user": {"email": own}})
+            assert created.status_code == 201, created.text
+            made.append(created.json()["id"])
+            edited = api.call("PATCH", f"/user/{made[-1]}", json={"user": {"name": "Edited"}})
+            assert edited.status_code == 200, edited.text
+        return made
+
+    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+        made = [user_id for ids in pool.map(client, range(CLIENTS)) for user_id in ids]
+
+    assert len(made) >= CLIENTS * ROUNDS
+    check = subprocess.run(
+        [str(BIN / "python"), "manage.py", "check-invariants"],
+        cwd=ROOT,
+        env=api.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (check.returncode, check.stdout) == (0, ""), check.stdout + check.stderr

@@ -25,7 +25,8 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException
 
 from chalicelib import models
-from chalicelib.models import MODELS, ConcurrentChange, Guard, Transaction, User
+from chalicelib.models import MODELS, Guard, User
+from chalicelib.transactions import ConcurrentChange, Transaction
 from tests.conftest import Account, assert_error
 from tests.faults import (
     BATCH_GET,

@@ -9,7 +9,10 @@ from typing import Any
 
 from chalice.test import Client
 
+from app import app
 from chalicelib.models import IdempotentRequest, LogEntry, User
+from tests.faults import serialized_storage
+from tests.threads import environ_restored, own_request_per_thread
 
 API = "/api/v1"
 
@@ -73,7 +76,14 @@ def test_concurrent_retries_with_one_key_make_one_user(client: Client, admin: An
         barrier.wait()
         return post_user(client, admin, body, "key-4")
 
-    with ThreadPoolExecutor(6) as pool:
+    # moto's backend serves one request at a time, as DynamoDB applies each
+    # atomically; each thread has its own Chalice request, as on Lambda.
+    with (
+        environ_restored(),
+        serialized_storage(),
+        own_request_per_thread(app),
+        ThreadPoolExecutor(6) as pool,
+    ):
         responses = list(pool.map(send, range(6)))
     ids = {r.json_body["id"] for r in responses if r.status_code == 201}
     assert len(ids) == 1

@@ -21,7 +21,7 @@ from chalice.test import Client
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
-from bench import benchmark
+from bench import harness
 from chalicelib.models import ApiKey
 from tests.conftest import Account, assert_error
 
@@ -540,7 +540,7 @@ def test_token_for_a_key_session_reads_session_user_and_key_in_one_round_trip(
     client: Client, member: Account
 ) -> None:
     session = login(client, member)
-    with benchmark.counting() as counted:
+    with harness.counting() as counted:
         assert post_token(client, session).status_code == 200
     assert counted.operations() == Counter({"BatchGetItem": 1})
     assert counted.items_read == 3

@@ -1,0 +1,68 @@
+"""What the OpenAPI document says of a route, declared beside the route in ``app.py``::
+
+    @app.route(f"{API}/user/me", methods=["GET"], authorizer=authorizer)
+    @documented("The caller's record", 200, "UserReply", READ)
+    def get_me() -> ...
+
+``openapi.document`` reads it back from each route's view function. ``reply``
+and ``body`` name schemas of ``openapi.SCHEMAS``; ``errors`` are statuses,
+described from ``errors.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+READ = (401, 403, 503)
+WRITE = (400, 401, 403, 404, 409, 413, 415, 503)
+PAGE = (400, 401, 403, 503)
+PAGED = ("limit", "cursor")
+CSRF: dict[str, Any] = {"headers": ("X-CSRF-Token",), "cookies": ("session", "_csrf_token")}
+IF_MATCH: dict[str, Any] = {"headers": ("If-Match",)}
+IDEMPOTENT: dict[str, Any] = {"headers": ("Idempotency-Key",)}
+_ATTRIBUTE = "openapi_operation"
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What the document says of one route besides its path and method."""
+
+    summary: str
+    status: int
+    reply: str | None = None
+    errors: tuple[int, ...] = ()
+    body: str | None = None
+    body_required: bool = True
+    query: tuple[str, ...] = ()
+    headers: tuple[str, ...] = ()
+    cookies: tuple[str, ...] = ()
+
+
+def documented(
+    summary: str,
+    status: int,
+    reply: str | None = None,
+    errors: tuple[int, ...] = (),
+    body: str | None = None,
+    **more: Any,
+) -> Callable[[View], View]:
+    """Attach the route's :class:`Operation` to its view function, unchanged otherwise."""
+    operation = Operation(summary, status, reply, errors, body, **more)
+
+    def attach(view: View) -> View:
+        setattr(view, _ATTRIBUTE, operation)
+        return view
+
+    return attach
+
+
+def operation_of(view: Callable[..., Any]) -> Operation:
+    """The :class:`Operation` declared on ``view``; LookupError when none was."""
+    found = getattr(view, _ATTRIBUTE, None)
+    if not isinstance(found, Operation):
+        raise LookupError(f"the route {view.__name__} has no @documented(...)")
+    return found
