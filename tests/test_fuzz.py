@@ -131,6 +131,11 @@ def test_generated_requests_get_no_5xx_and_write_nothing_on_a_4xx(
     @attack((user_path, "PATCH"), headers={"If-Match": "\u0661"}, body='{"user": {}}')
     @attack(("/api/v1/user/me", "PATCH"), body='{"user": {"name": "\\ud800"}}')
     @attack(("/api/v1/user/me", "PATCH"), body='{"user": {"contact": "a\\u0000b"}}')
+    @attack(
+        ("/api/v1/user", "POST"),
+        headers={"Idempotency-Key": "k"},
+        body='{"user": {"email": "a@example.org", "name": "\\udfff"}}',
+    )
     @settings(settings.get_profile("fuzz"))
     @given(
         route=st.sampled_from(ROUTES),

@@ -159,6 +159,17 @@ def test_idempotency_key_with_lone_surrogate_returns_400(client: Client, admin: 
     assert_error(response, 400, "InvalidInput")
 
 
+def test_create_with_an_idempotency_key_and_a_lone_surrogate_returns_400(
+    client: Client, admin: Account
+) -> None:
+    response = client.http.post(
+        f"{API}/user",
+        headers=admin.json_headers(**{"Idempotency-Key": "k1"}),
+        body=json.dumps({"user": {"email": "idem@example.org", "name": "\ud800"}}),
+    )
+    assert_error(response, 400, "InvalidInput")
+
+
 # -- headers on every answer ----------------------------------------------------
 
 
