@@ -69,7 +69,7 @@ def access_token_pure(header: str, session: Session, user: User) -> Callable[[],
     """
 
     def decide() -> dict[str, str]:
-        user_id, sid = sessions.decode_access_token(auth.bearer_token(header) or "")
+        user_id, sid, _ = sessions.decode_access_token(auth.bearer_token(header) or "")
         assert user_id == user.id and sid == session.id
         assert session.expires_at > datetime.now(UTC)
         decision = auth.Decision(
