@@ -14,7 +14,7 @@ from bench.routes import MAX_AUTHORIZER_TRIPS
 from bench.table import Row, _ms, _ops
 from bench.timing import time_decide
 from bench.world import World, count_decide
-from chalicelib import auth, models, sessions
+from chalicelib import auth, models, sessions, timestamps
 from chalicelib.changes import SYSTEM
 from chalicelib.models import ApiKey, Session, User
 from chalicelib.permissions import expand
@@ -48,8 +48,8 @@ def api_key_pure(header: str, key: ApiKey, user: User) -> Callable[[], dict[str,
         _, _, secret = match.groups()
         assert hmac.compare_digest(key.secret_hash, auth._hash(secret))
         current = datetime.now(UTC)
-        assert key.expires is None or auth._parse_time(key.expires) > current
-        assert key.last_used is None or auth._parse_time(key.last_used) > (
+        assert not key.has_expired(current)
+        assert key.last_used is None or timestamps.parse(key.last_used) > (
             current - auth.LAST_USED_STEP
         )
         decision = auth.Decision(
