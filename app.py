@@ -22,6 +22,7 @@ from chalicelib import (
     sessions,
     users,
     validation,
+    webui,
 )
 from chalicelib.config import settings
 from chalicelib.permissions import PERMISSIONS, USER_MANAGEMENT, Caller
@@ -233,6 +234,22 @@ def logout() -> Response:
     return Response(
         body="", status_code=204, headers={"Set-Cookie": sessions.clear_session_cookie()}
     )
+
+
+@app.route("/", methods=["GET"])
+def get_web_page() -> Response:
+    """The web UI's page (API.md section 9); its files load relative to it."""
+    location = webui.slash_redirect(_request().context.get("path"))
+    if location is not None:
+        return _redirect(location, [])
+    page = webui.page()
+    return Response(body=page.body, headers=page.headers)
+
+
+@app.route("/assets/{name}", methods=["GET"])
+def get_web_asset(name: str) -> Response:
+    asset = webui.asset(name)
+    return Response(body=asset.body, headers=asset.headers)
 
 
 @functools.cache

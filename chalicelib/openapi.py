@@ -14,7 +14,7 @@ ERRORS = {
     400: "Bad input (InvalidInput, UnknownField, InvalidCursor)",
     401: "Missing or bad credentials (InvalidCredentials)",
     403: "Not allowed (PermissionDenied, FieldNotWritable, CsrfTokenMismatch)",
-    404: "Not found (UserNotFound, ApiKeyNotFound, ProviderNotFound)",
+    404: "Not found (UserNotFound, ApiKeyNotFound, ProviderNotFound, WebFileNotFound)",
     409: "Conflict (EmailTaken, UserExists, AuthIdTaken, LastUserManager, TooManyApiKeys, "
     "EditConflict)",
     412: "If-Match names another version (VersionMismatch)",
@@ -103,10 +103,22 @@ class Operation:
     query: tuple[str, ...] = ()
     headers: tuple[str, ...] = ()
     cookies: tuple[str, ...] = ()
+    media: str = "application/json"
 
 
 OPERATIONS: dict[str, Operation] = {
     "get_openapi": Operation("This document", 200, {"type": "object"}),
+    "get_web_page": Operation(
+        "The web UI's page (no-cache); its scripts and styles load relative to it",
+        200,
+        {"type": "string"},
+        media="text/html",
+    ),
+    "get_web_asset": Operation(
+        "A built, content-hashed script or style of the web UI (cached for a year)",
+        200,
+        errors=(404,),
+    ),
     "list_permissions": Operation(
         "All permission names",
         200,
@@ -273,7 +285,7 @@ def _operation(view: str, path_args: list[str], secured: bool) -> dict[str, Any]
     op = OPERATIONS[view]
     success: dict[str, Any] = {"description": op.summary}
     if op.reply is not None:
-        success["content"] = {"application/json": {"schema": op.reply}}
+        success["content"] = {op.media: {"schema": op.reply}}
     responses: dict[str, Any] = {str(op.status): success}
     for status in op.errors:
         responses[str(status)] = {
