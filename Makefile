@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: run test lint typecheck pytest clean bench soak package
+.PHONY: run test lint typecheck pytest clean bench soak package chromium
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) chromium
 	$(BIN)/python -m pytest
+
+# The browser tests drive Debian's Chromium through Playwright (whose own browser
+# download cannot work here). As root, a missing Chromium is installed; otherwise
+# the run stops, saying how to install it.
+CHROMIUM := /usr/bin/chromium
+chromium:
+	@if [ ! -x $(CHROMIUM) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
+	@test -x $(CHROMIUM) || { \
+		echo "Chromium is missing: install it with 'sudo apt-get install -y chromium'" >&2; \
+		exit 1; }
 
 test: lint typecheck pytest
 

@@ -26,6 +26,9 @@ from chalicelib.changes import SYSTEM
 from chalicelib.permissions import PERMISSIONS
 from chalicelib.users import create_user
 
+# The browser harness: Chromium through Playwright, the ``browser_page`` fixture.
+pytest_plugins = ["tests.browser"]
+
 ROOT = Path(__file__).resolve().parent.parent
 ALL_PERMISSIONS = list(PERMISSIONS)
 
