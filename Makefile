@@ -97,3 +97,9 @@ run pytest package: webui
 test: webui-test
 bench: webui-size
 clean: clean-webui
+
+# docs/screenshots/: a current picture of each page of the web UI, taken by its
+# browser journeys on the way.
+.PHONY: screenshots
+screenshots: $(STAMP) webui chromium
+	WEBUI_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest tests/test_webui_journeys.py -q

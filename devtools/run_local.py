@@ -3,7 +3,7 @@
 A moto server plays DynamoDB, the tables are created, a first admin holding
 every permission is made and its API key printed, a local OpenID Provider
 with two test accounts starts on http://127.0.0.1:8002 as the login provider
-``local``, then ``chalice local`` serves the API on http://127.0.0.1:8000
+``local``, then ``chalice local`` serves the API and the web UI on http://127.0.0.1:8000
 (``PORT`` and ``OIDC_PORT`` change them).
 """
 
@@ -63,7 +63,7 @@ def main() -> int:
         print(f"Admin API key:    {admin['key']}  (shown once; it dies with this run)")
         print("Try:")
         print(f"  curl -H 'Authorization: Bearer {admin['key']}' {base}/api/v1/user/me")
-        print(f"Log in with a browser: {base}/api/v1/login/oidc/local?origin=/api/v1/login")
+        print(f"Web UI:           {base}/  (sign in with the provider or the admin's key)")
         print("Ctrl-C stops everything.", flush=True)
         signal.signal(signal.SIGTERM, _interrupt)
         try:

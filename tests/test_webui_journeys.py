@@ -10,7 +10,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser import BrowserPage, fill_provider_login
-from tests.webui_pages import Stack, check_page, csp_violations, running_stack
+from tests.servers import page_server, reverse_proxy
+from tests.webui_pages import Stack, check_page, csp_violations, running_stack, serious_violations
 
 
 @pytest.fixture(scope="module")
@@ -231,3 +232,43 @@ def test_keyboard_alone_signs_in_with_a_key(stack: Stack, browser_page: BrowserP
     page.keyboard.type(stack.manager_key)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Profile")).to_be_visible()
+
+
+def test_axe_check_finds_an_unlabelled_control(browser_page: BrowserPage) -> None:
+    page = "<!doctype html><html lang='en'><title>t</title><main><input type='text'></main></html>"
+    with page_server({"/": page}) as origin:
+        browser_page.page.goto(f"{origin}/")
+        found = serious_violations(browser_page.page)
+    assert any(line.startswith("label:") for line in found), found
+
+
+def test_page_works_under_a_path_prefix(stack: Stack, browser_page: BrowserPage) -> None:
+    with reverse_proxy(stack.base, "/users") as origin:
+        page = browser_page.page
+        page.goto(f"{origin}/users/")
+        expect(page.get_by_role("button", name="Sign in with local")).to_be_visible()
+        nav(page, "API")
+        expect(page.locator("details.operation").first).to_be_visible()
+        assert page.url == f"{origin}/users/#/api"
+
+
+def test_users_are_listed_a_page_at_a_time(stack: Stack, browser_page: BrowserPage) -> None:
+    for n in range(50):
+        body = {"user": {"email": f"page-{n:02d}@example.org", "name": f"Paged {n:02d}"}}
+        assert stack.call("POST", "/user", json=body).status_code == 201
+    total = 0
+    cursor = None
+    while True:
+        page_of = stack.call("GET", "/user", params={"limit": 1000, "cursor": cursor}).json()
+        total += len(page_of["users"])
+        cursor = page_of["next"]
+        if cursor is None:
+            break
+    page = browser_page.page
+    sign_in_with_key(page, stack, stack.manager_key)
+    nav(page, "Users")
+    rows = page.locator("table.users tbody tr")
+    expect(rows).to_have_count(50)
+    page.get_by_role("button", name="More").click()
+    expect(rows).to_have_count(total)
+    expect(page.get_by_role("button", name="More")).to_have_count(0)
