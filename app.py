@@ -15,11 +15,13 @@ from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response
 
 from chalicelib import (
     auth,
+    cors,
     errors,
     idempotency,
     logs,
     requestlog,
     sessions,
+    urls,
     users,
     validation,
     webui,
@@ -30,7 +32,7 @@ from chalicelib.validation import MANAGER_FIELDS, PROFILE_FIELDS
 
 app = Chalice(app_name="users-service")
 
-API = "/api/v1"
+API = urls.API_PREFIX
 MAX_BODY = 64 * 1024
 AUTHORIZER_TTL = 60  # seconds API Gateway may cache a decision; the contract allows 60
 
@@ -47,11 +49,25 @@ def authorizer(auth_request: AuthRequest) -> AuthResponse:
 
 
 @app.middleware("http")
+def allow_origins(event: Request, get_response: Any) -> Response:
+    """CORS headers on every answer, errors included, for the allowed origins
+    (chalicelib/cors.py). Registered first, so it sees the final answer."""
+    response: Response = get_response(event)
+    headers = cors.response_headers(event.headers.get("origin"), settings().allowed_origins)
+    headers["Vary"] = cors.add_vary(response.headers.get("Vary"))
+    response.headers.update(headers)
+    return response
+
+
+@app.middleware("http")
 def issue_csrf_cookie(event: Request, get_response: Any) -> Response:
     """Hand a readable ``_csrf_token`` cookie to every caller that has none."""
     response: Response = get_response(event)
-    if sessions.CSRF_COOKIE not in sessions.parse_cookies(event.headers.get("cookie")):
-        _add_cookies(response, [sessions.csrf_cookie()])
+    cookies = sessions.parse_cookies(event.headers.get("cookie"))
+    if sessions.CSRF_COOKIE not in cookies and not _sets_cookie(response, sessions.CSRF_COOKIE):
+        _, cookie = sessions.csrf_token(cookies, _base(event))
+        if cookie is not None:
+            _add_cookies(response, [cookie])
     return response
 
 
@@ -187,18 +203,26 @@ def list_login_types() -> dict[str, Any]:
     return {"types": ["apikey", "oidc"]}
 
 
+@app.route(f"{API}/login/csrf", methods=["GET"])
+def get_csrf_token() -> Response:
+    token, cookie = sessions.csrf_token(_cookies(), _base())
+    response = Response(body={"csrf_token": token})
+    _add_cookies(response, [cookie] if cookie else [])
+    return response
+
+
 @app.route(f"{API}/login/oidc", methods=["GET"])
 def list_oidc_providers() -> dict[str, str]:
     from chalicelib import oidc
 
-    return oidc.providers()
+    return oidc.providers(_base())
 
 
 @app.route(f"{API}/login/oidc/{{provider}}", methods=["GET"])
 def start_oidc_login(provider: str) -> Response:
     from chalicelib import oidc
 
-    redirect = oidc.start_login(provider, _query().get("origin"), _redirect_uri(provider))
+    redirect = oidc.start_login(provider, _query().get("origin"), _base())
     return _redirect(redirect.location, redirect.cookies)
 
 
@@ -207,7 +231,7 @@ def finish_oidc_login(provider: str) -> Response:
     from chalicelib import oidc
 
     cookie = _cookies().get(oidc.LOGIN_COOKIE)
-    redirect = oidc.finish_login(provider, _query(), cookie, _redirect_uri(provider))
+    redirect = oidc.finish_login(provider, _query(), cookie, _base())
     return _redirect(redirect.location, redirect.cookies)
 
 
@@ -216,7 +240,7 @@ def login_with_api_key() -> Response:
     sessions.check_csrf(_cookies(), _request().headers.get(sessions.CSRF_HEADER))
     session = auth.login_with_api_key(_json_body())
     expires = session.expires.isoformat(timespec="seconds").replace("+00:00", "Z")
-    return Response(body={"expires": expires}, headers={"Set-Cookie": session.set_cookie()})
+    return Response(body={"expires": expires}, headers={"Set-Cookie": session.set_cookie(_base())})
 
 
 @app.route(f"{API}/login/token", methods=["POST"])
@@ -232,7 +256,7 @@ def logout() -> Response:
     sessions.check_csrf(cookies, _request().headers.get(sessions.CSRF_HEADER))
     sessions.end_session(cookies.get(sessions.SESSION_COOKIE))
     return Response(
-        body="", status_code=204, headers={"Set-Cookie": sessions.clear_session_cookie()}
+        body="", status_code=204, headers={"Set-Cookie": sessions.clear_session_cookie(_base())}
     )
 
 
@@ -302,17 +326,17 @@ def _redirect(location: str, cookies: list[str]) -> Response:
     return response
 
 
-def _redirect_uri(provider: str) -> str:
-    """Where the provider sends the browser back: under PUBLIC_URL, else this request's
-    host (and API Gateway stage, on an execute-api host)."""
-    base = settings().public_url
-    if base is None:
-        request = _request()
-        host = request.headers.get("host", "localhost")
-        scheme = request.headers.get("x-forwarded-proto", "http")
-        stage = request.context.get("stage", "") if ".execute-api." in host else ""
-        base = f"{scheme}://{host}" + (f"/{stage}" if stage else "")
-    return f"{base}{API}/login/oidc/{provider}/authorize"
+def _base(request: Request | None = None) -> urls.Base:
+    """Where the browser sees the service for this request (chalicelib/urls.py):
+    PUBLIC_URL, else API Gateway's domain and stage, else (local, test) the Host."""
+    request = request or _request()
+    return urls.request_base(settings(), request.headers, request.context or {})
+
+
+def _sets_cookie(response: Response, name: str) -> bool:
+    existing = response.headers.get("Set-Cookie") or []
+    existing = [existing] if isinstance(existing, str) else existing
+    return any(cookie.startswith(f"{name}=") for cookie in existing)
 
 
 def _query() -> dict[str, str]:
@@ -358,3 +382,31 @@ def _if_match() -> int | None:
     if not value.isdigit():
         raise errors.InvalidInput("If-Match must be a record version")
     return int(value)
+
+
+def preflight(**_path_params: str) -> Response:
+    """Answer a CORS preflight (chalicelib/cors.py) with the methods of its path."""
+    request = _request()
+    methods = app.routes[request.path]
+    headers = cors.preflight_headers(
+        request.headers.get("origin"),
+        request.headers.get("access-control-request-method"),
+        [method for method in methods if method != cors.PREFLIGHT],
+        settings().allowed_origins,
+    )
+    return Response(body="", status_code=204, headers=headers)
+
+
+def _add_preflight_routes() -> None:
+    """An ``OPTIONS`` route, without the authorizer, on every path of the API.
+
+    Without it API Gateway and ``chalice local`` would answer preflights
+    themselves, knowing nothing of ALLOWED_ORIGINS. Runs last: it covers the
+    routes defined above it.
+    """
+    for path, methods in list(app.routes.items()):
+        if path.startswith(API) and cors.PREFLIGHT not in methods:
+            app.route(path, methods=[cors.PREFLIGHT])(preflight)
+
+
+_add_preflight_routes()

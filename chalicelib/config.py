@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 ENVIRONMENTS = ("local", "test", "aws")
 MIN_SECRET_LENGTH = 32
@@ -54,6 +55,29 @@ def _origins(raw: str | None) -> tuple[str, ...]:
     return origins
 
 
+def _public_url(raw: str | None) -> str | None:
+    """``PUBLIC_URL`` without its trailing slash: an http(s) URL with a host, and no
+    user, query or fragment."""
+    if raw is None:
+        return None
+    try:
+        parts = urlsplit(raw)
+    except ValueError as exc:
+        raise ConfigError("PUBLIC_URL is not a URL") from exc
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or "@" in parts.netloc
+        or parts.query
+        or parts.fragment
+        or any(c.isspace() or ord(c) < 32 for c in raw)
+    ):
+        raise ConfigError(
+            "PUBLIC_URL must be an http(s) URL with a host and no user, query or fragment"
+        )
+    return raw.rstrip("/")
+
+
 def load_settings() -> Settings:
     """Build the settings from the environment.
 
@@ -73,14 +97,13 @@ def load_settings() -> Settings:
     endpoint = _get("DYNAMODB_ENDPOINT")
     if endpoint is not None and not endpoint.startswith(("http://", "https://")):
         raise ConfigError("DYNAMODB_ENDPOINT must be an http(s) URL")
-    public_url = _get("PUBLIC_URL")
     return Settings(
         environment=environment,
         region=region,
         dynamodb_endpoint=endpoint,
         table_prefix=prefix,
         allowed_origins=_origins(_get("ALLOWED_ORIGINS")),
-        public_url=public_url.rstrip("/") if public_url else None,
+        public_url=_public_url(_get("PUBLIC_URL")),
     )
 
 

@@ -116,3 +116,7 @@ class LoginRefused(ForbiddenError):
     def __init__(self, reason: str, message: str = "") -> None:
         super().__init__(message or reason)
         self.reason = reason
+
+
+class ServiceMisconfigured(ChaliceViewError):
+    """A setting the request needs is missing (the message names it); 500."""

@@ -30,9 +30,10 @@ from joserfc.jwk import KeySet, OctKey
 from chalicelib import errors, identities, sessions
 from chalicelib.config import Provider, settings
 from chalicelib.config import secrets as load_secrets
+from chalicelib.urls import Base
 
 LOGIN_COOKIE = "oidc_login"
-LOGIN_COOKIE_PATH = "/api/v1/login/oidc"
+LOGIN_ROUTE = "/login/oidc"
 LOGIN_LIFETIME = 600
 HTTP_TIMEOUT = 10
 METADATA_TTL = 3600
@@ -71,9 +72,19 @@ class LoginFailed(Exception):
         self.code = code
 
 
-def providers() -> dict[str, str]:
+def providers(base: Base) -> dict[str, str]:
     """Each configured provider and the path that starts a login with it."""
-    return {name: f"/api/v1/login/oidc/{name}" for name in load_secrets().providers}
+    return {name: base.path(f"{LOGIN_ROUTE}/{name}") for name in load_secrets().providers}
+
+
+def redirect_uri(base: Base, name: str) -> str:
+    """Where provider ``name`` sends the browser back: the callback under the public base."""
+    return base.url(f"{LOGIN_ROUTE}/{name}/authorize")
+
+
+def _login_cookie(value: str, max_age: int, base: Base) -> str:
+    """The ``oidc_login`` cookie, sent back only to ``<prefix>/api/v1/login/oidc``."""
+    return sessions.set_cookie(LOGIN_COOKIE, value, max_age, base.path(LOGIN_ROUTE))
 
 
 def provider(name: str) -> Provider:
@@ -146,17 +157,17 @@ def _attempt_key() -> OctKey:
     return OctKey.import_key(load_secrets().session_secret)
 
 
-def _client(chosen: Provider, redirect_uri: str) -> OAuth2Session:
+def _client(chosen: Provider, callback: str) -> OAuth2Session:
     return OAuth2Session(
         chosen.client_id,
         chosen.client_secret,
         scope=chosen.scope,
-        redirect_uri=redirect_uri,
+        redirect_uri=callback,
         code_challenge_method="S256",
     )
 
 
-def start_login(name: str, origin: str | None, redirect_uri: str) -> Redirect:
+def start_login(name: str, origin: str | None, base: Base) -> Redirect:
     """Send the browser to the provider; raises ProviderNotFound.
 
     A provider that cannot be reached sends it back to the origin with
@@ -175,7 +186,7 @@ def start_login(name: str, origin: str | None, redirect_uri: str) -> Redirect:
         verifier=secrets.token_urlsafe(48),
         origin=landing,
     )
-    url, _ = _client(chosen, redirect_uri).create_authorization_url(
+    url, _ = _client(chosen, redirect_uri(base, name)).create_authorization_url(
         document["authorization_endpoint"],
         state=attempt.state,
         nonce=attempt.nonce,
@@ -191,9 +202,7 @@ def start_login(name: str, origin: str | None, redirect_uri: str) -> Redirect:
         "o": attempt.origin,
     }
     cookie = jwt.encode({"alg": "HS256"}, claims, _attempt_key(), algorithms=["HS256"])
-    return Redirect(
-        url, [sessions.set_cookie(LOGIN_COOKIE, cookie, LOGIN_LIFETIME, LOGIN_COOKIE_PATH)]
-    )
+    return Redirect(url, [_login_cookie(cookie, LOGIN_LIFETIME, base)])
 
 
 def _read_attempt(cookie: str | None) -> Attempt | None:
@@ -211,27 +220,25 @@ def _read_attempt(cookie: str | None) -> Attempt | None:
         return None
 
 
-def finish_login(
-    name: str, params: Mapping[str, str], cookie: str | None, redirect_uri: str
-) -> Redirect:
+def finish_login(name: str, params: Mapping[str, str], cookie: str | None, base: Base) -> Redirect:
     """Complete a login at the callback: a session on success, the origin with
     ``login_error`` on failure. Raises ProviderNotFound."""
     chosen = provider(name)
     attempt = _read_attempt(cookie)
     origin = attempt.origin if attempt is not None else "/"
-    cleared = sessions.set_cookie(LOGIN_COOKIE, "", 0, LOGIN_COOKIE_PATH)
+    cleared = _login_cookie("", 0, base)
     try:
-        user_id = _complete(chosen, params, attempt, redirect_uri)
+        user_id = _complete(chosen, params, attempt, redirect_uri(base, name))
     except LoginFailed as exc:
         return Redirect(_with_error(origin, exc.code), [cleared])
     except errors.LoginRefused as exc:
         return Redirect(_with_error(origin, exc.reason), [cleared])
     session = sessions.start_session(user_id)
-    return Redirect(origin, [cleared, session.set_cookie()])
+    return Redirect(origin, [cleared, session.set_cookie(base)])
 
 
 def _complete(
-    chosen: Provider, params: Mapping[str, str], attempt: Attempt | None, redirect_uri: str
+    chosen: Provider, params: Mapping[str, str], attempt: Attempt | None, callback: str
 ) -> str:
     if "error" in params:
         raise LoginFailed("provider_error")
@@ -247,7 +254,7 @@ def _complete(
         raise LoginFailed("invalid_request")
     document = metadata(chosen)
     try:
-        token = _client(chosen, redirect_uri).fetch_token(
+        token = _client(chosen, callback).fetch_token(
             document["token_endpoint"], code=code, code_verifier=attempt.verifier
         )
     except (OAuth2Error, OAuthError, requests.RequestException, ValueError) as exc:

@@ -213,6 +213,12 @@ OPERATIONS: dict[str, Operation] = {
         200,
         _object({"types": {"type": "array", "items": {"type": "string"}}}),
     ),
+    "get_csrf_token": Operation(
+        "The CSRF token (the _csrf_token cookie, set now when the request had none)",
+        200,
+        _object({"csrf_token": {"type": "string"}}),
+        cookies=("_csrf_token",),
+    ),
     "list_oidc_providers": Operation(
         "Configured OpenID Connect providers and their login paths",
         200,
@@ -311,6 +317,8 @@ def document(routes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for path, methods in sorted(routes.items()):
         for method, entry in sorted(methods.items()):
+            if method == "OPTIONS":
+                continue  # CORS preflights, the browser's business (chalicelib/cors.py)
             paths.setdefault(path, {})[method.lower()] = _operation(
                 entry.view_name, list(entry.view_args), entry.authorizer is not None
             )

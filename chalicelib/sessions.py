@@ -27,6 +27,7 @@ from chalicelib.changes import USER_ID_PATTERN
 from chalicelib.config import secrets as load_secrets
 from chalicelib.config import settings
 from chalicelib.models import Session, User, get_many, storage_errors
+from chalicelib.urls import Base
 
 if TYPE_CHECKING:
     from joserfc.jwk import OctKey
@@ -43,7 +44,7 @@ TOKEN_LIFETIME = 15 * 60
 ALGORITHM = "HS256"
 ISSUER = "users-service"
 AUDIENCE = "users-service"
-COOKIE_PATH = "/api/v1"
+CSRF_LIFETIME = 12 * 3600
 SESSION_COOKIE_RE = re.compile(rf"({USER_ID_PATTERN})\.[A-Za-z0-9_-]{{43}}")
 
 
@@ -68,9 +69,7 @@ def parse_cookies(header: str | None) -> dict[str, str]:
     return {name: morsel.value for name, morsel in jar.items()}
 
 
-def set_cookie(
-    name: str, value: str, max_age: int, path: str = COOKIE_PATH, http_only: bool = True
-) -> str:
+def set_cookie(name: str, value: str, max_age: int, path: str, http_only: bool = True) -> str:
     """A ``Set-Cookie`` value: SameSite=Lax, and Secure outside local development."""
     parts = [f"{name}={value}", f"Path={path}", f"Max-Age={max_age}", "SameSite=Lax"]
     if http_only:
@@ -80,9 +79,14 @@ def set_cookie(
     return "; ".join(parts)
 
 
-def csrf_cookie() -> str:
-    """A ``Set-Cookie`` value with a new CSRF token readable by the page's scripts."""
-    return set_cookie(CSRF_COOKIE, secrets.token_urlsafe(32), 12 * 3600, "/", http_only=False)
+def csrf_token(cookies: Mapping[str, str], base: Base) -> tuple[str, str | None]:
+    """The caller's CSRF token, and the ``Set-Cookie`` value that hands it out when
+    the caller had none: a cookie readable by the deployment's pages (``<prefix>/``)."""
+    token = cookies.get(CSRF_COOKIE)
+    if token:
+        return token, None
+    token = secrets.token_urlsafe(32)
+    return token, set_cookie(CSRF_COOKIE, token, CSRF_LIFETIME, base.site_path, http_only=False)
 
 
 def check_csrf(cookies: Mapping[str, str], header: str | None) -> None:
@@ -104,14 +108,15 @@ class NewSession:
     cookie: str
     expires: datetime
 
-    def set_cookie(self) -> str:
-        """The ``Set-Cookie`` value that hands the session to the browser."""
-        return set_cookie(SESSION_COOKIE, self.cookie, int(SESSION_LIFETIME.total_seconds()))
+    def set_cookie(self, base: Base) -> str:
+        """The ``Set-Cookie`` value that hands the session to the browser (``<prefix>/api/v1``)."""
+        lifetime = int(SESSION_LIFETIME.total_seconds())
+        return set_cookie(SESSION_COOKIE, self.cookie, lifetime, base.api_path)
 
 
-def clear_session_cookie() -> str:
+def clear_session_cookie(base: Base) -> str:
     """A ``Set-Cookie`` value that removes the session cookie."""
-    return set_cookie(SESSION_COOKIE, "", 0)
+    return set_cookie(SESSION_COOKIE, "", 0, base.api_path)
 
 
 def start_session(user_id: str) -> NewSession:

@@ -13,17 +13,21 @@ It reaches 127.0.0.1 only: every other host name fails to resolve.
 Use::
 
     def test_something(browser_page: BrowserPage) -> None:
-        browser_page.page.goto("http://127.0.0.1:8000/")
-        fill_provider_login(browser_page.page, "alice", "alice-password")
+        with running_service(free_port()) as service:
+            page = browser_page.page
+            page.goto(f"{service.url}/api/v1/login/oidc/local?origin=/")
+            fill_provider_login(page, ALICE["username"], ALICE["password"])
+            ...
         assert not browser_page.console_errors()
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +35,9 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, sync_playwright
+
+from devtools.local_stack import chalice_local, manage, moto_server, provider_settings, service_env
+from devtools.oidc_provider import running_provider
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -48,6 +55,15 @@ LAUNCH_ARGS = [
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
 TIMEOUT_MS = 30_000
+CLIENT_ID = "users-service"
+ALICE = {
+    "username": "alice",
+    "password": "alice-password",
+    "sub": "alice-sub",
+    "email": "alice@example.org",
+    "email_verified": True,
+    "name": "Alice Example",
+}
 
 
 @dataclass
@@ -67,8 +83,14 @@ class BrowserPage:
         return [f"{message.type}: {message.text}" for message in self.console]
 
     def console_errors(self) -> list[str]:
-        """The text of the console's error messages (a blocked request logs one)."""
-        return [message.text for message in self.console if message.type == "error"]
+        """The text of the console's error messages (a blocked request logs one), less
+        the failed loads of a ``favicon.ico``, which Chromium asks every site for."""
+        return [
+            message.text
+            for message in self.console
+            if message.type == "error"
+            and not message.location.get("url", "").endswith("/favicon.ico")
+        ]
 
 
 @contextmanager
@@ -110,6 +132,52 @@ def fill_provider_login(page: Page, username: str, password: str) -> None:
     password_field = form.locator("input[type=password]").first
     password_field.fill(password)
     password_field.press("Enter")
+
+
+@dataclass(frozen=True)
+class Service:
+    """The service running on this machine for a browser test."""
+
+    url: str  # where browsers reach it: PUBLIC_URL, or chalice local's own URL
+    local: str  # chalice local's own URL
+    issuer: str  # the OpenID Provider, configured as the login provider ``local``
+
+
+@contextmanager
+def running_service(
+    port: int,
+    public_url: str | None = None,
+    allowed_origins: tuple[str, ...] = (),
+    accounts: tuple[Mapping[str, Any], ...] = (ALICE,),
+    table_prefix: str = "users-browser-",
+) -> Iterator[Service]:
+    """moto, the tables, the local OpenID Provider and ``chalice local`` on ``port``.
+
+    ``public_url`` (PUBLIC_URL) is where browsers reach the service when a proxy
+    stands in front; the provider accepts exactly the callback under it.
+    """
+    url = public_url or f"http://127.0.0.1:{port}"
+    secret = secrets.token_urlsafe(24)
+    client = {
+        "client_id": CLIENT_ID,
+        "client_secret": secret,
+        "redirect_uris": [f"{url}/api/v1/login/oidc/local/authorize"],
+    }
+    config = {"clients": [client], "accounts": [dict(account) for account in accounts]}
+    with moto_server() as endpoint, running_provider(config) as issuer:
+        settings = {
+            "TABLE_PREFIX": table_prefix,
+            "OIDC_PROVIDERS": provider_settings(issuer, CLIENT_ID, secret),
+            "ALLOWED_ORIGINS": ",".join(allowed_origins),
+        }
+        if public_url:
+            settings["PUBLIC_URL"] = public_url
+        env = service_env(endpoint, **settings)
+        if not public_url:
+            env.pop("PUBLIC_URL", None)
+        manage(env, "create-tables")
+        with chalice_local(env, port=port) as local:
+            yield Service(url=url, local=local, issuer=issuer)
 
 
 def _artifact_name(nodeid: str) -> str:

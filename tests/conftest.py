@@ -7,6 +7,7 @@ The environment that PynamoDB reads at import is set here
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from chalicelib import auth, models
+from chalicelib import auth, config, models
 from chalicelib.changes import SYSTEM
 from chalicelib.permissions import PERMISSIONS
 from chalicelib.users import create_user
@@ -39,6 +40,28 @@ def aws() -> Iterator[None]:
     with mock_aws():
         models.create_tables()
         yield
+
+
+@pytest.fixture
+def configure() -> Iterator[Any]:
+    """Factory: ``configure(NAME="value" or None, ...)`` sets (or removes) settings in the
+    environment and has the service read them afresh; undone after the test."""
+    saved = dict(os.environ)
+
+    def apply(**variables: str | None) -> None:
+        for name, value in variables.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        config.settings.cache_clear()
+        config.secrets.cache_clear()
+
+    yield apply
+    os.environ.clear()
+    os.environ.update(saved)
+    config.settings.cache_clear()
+    config.secrets.cache_clear()
 
 
 @pytest.fixture

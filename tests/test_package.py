@@ -119,12 +119,14 @@ def app_routes() -> dict[tuple[str, str], str | None]:
 
 
 def contract_auth_routes() -> set[tuple[str, str]]:
-    """API.md marks every /user route **auth** except GET /user/permissions."""
+    """API.md marks every /user route **auth** except GET /user/permissions; CORS
+    preflights (OPTIONS) carry no credentials, so they never meet the authorizer."""
     return {
         (method, path)
         for method, path in app_routes()
         if (path == f"{API}/user" or path.startswith(f"{API}/user/"))
         and (method, path) != ("GET", f"{API}/user/permissions")
+        and method != "OPTIONS"
     }
 
 
@@ -532,3 +534,46 @@ def test_api_stage_is_throttled(template: dict[str, Any]) -> None:
     assert len(everything) == 1
     assert everything[0]["ThrottlingRateLimit"] > 0
     assert everything[0]["ThrottlingBurstLimit"] > 0
+
+
+GATEWAY_RESPONSE_TYPES = [
+    "UNAUTHORIZED",
+    "ACCESS_DENIED",
+    "MISSING_AUTHENTICATION_TOKEN",
+    "THROTTLED",
+    "REQUEST_TOO_LARGE",
+    "DEFAULT_4XX",
+    "DEFAULT_5XX",
+]
+
+
+@pytest.mark.parametrize("response_type", GATEWAY_RESPONSE_TYPES)
+def test_gateway_response_is_readable_by_the_requests_origin(
+    template: dict[str, Any], response_type: str
+) -> None:
+    """An allowed origin's app can read a 401, 403, 429 or 5xx the gateway answers
+    itself; the header names the request's Origin, never ``*``."""
+    responses = template["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
+    headers = responses[response_type]["ResponseParameters"]["Headers"]
+    assert headers["Access-Control-Allow-Origin"] == "method.request.header.Origin"
+    assert headers["Access-Control-Allow-Credentials"] == "'true'"
+    assert headers["Vary"] == "'Origin'"
+    assert "*" not in json.dumps(headers)
+
+
+def test_preflights_reach_the_function_on_every_path_without_the_authorizer(
+    template: dict[str, Any],
+) -> None:
+    """API Gateway answers no preflight itself (it cannot know ALLOWED_ORIGINS): every
+    path's OPTIONS goes to the function, which answers it (chalicelib/cors.py)."""
+    paths = definition(template)["paths"]
+    assert paths
+    for path, operations in paths.items():
+        options = operations.get("options")
+        assert options is not None, path
+        assert "security" not in options, path
+        integration = options["x-amazon-apigateway-integration"]
+        assert integration["type"] == "aws_proxy", path
+    for operations in paths.values():
+        for operation in operations.values():
+            assert operation["x-amazon-apigateway-integration"]["type"] != "mock"

@@ -1,0 +1,93 @@
+"""Where browsers see the service: the API's path prefix and each request's public base.
+
+The service may sit under a path prefix (API.md section 5): the API Gateway stage
+on an ``execute-api`` host (``/api/api/v1/...``), or the path of ``PUBLIC_URL``
+(``https://example.org/users`` -> ``/users/api/v1/...``). Cookie paths, the OIDC
+``redirect_uri`` and the login links all derive from ``Base``.
+
+How the base is found, first match wins:
+
+1. ``PUBLIC_URL`` set: its scheme, host and path.
+2. In AWS: ``https://`` and the domain name API Gateway put in the request
+   context, with ``/<stage>`` on an ``execute-api`` host (a custom domain's base
+   path mapping is not in the context: set ``PUBLIC_URL`` there). Never a header
+   the client sent (API.md section 6).
+3. Under ``chalice local`` and the test client (``SERVICE_ENV`` local or test):
+   ``http://`` and the request's ``Host`` header, no prefix. The client is the
+   developer's own browser there; behind a proxy that adds a prefix, set
+   ``PUBLIC_URL``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from chalicelib import errors
+from chalicelib.config import Settings
+
+API_PREFIX = "/api/v1"
+EXECUTE_API = ".execute-api."
+HOST_RE = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
+STAGE_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+LOCAL_HOST = "localhost"
+
+
+@dataclass(frozen=True)
+class Base:
+    """The service as browsers see it: ``origin`` (scheme, host, port) and ``prefix``
+    (``""`` or a path such as ``/api`` or ``/users``, without a trailing slash)."""
+
+    origin: str
+    prefix: str = ""
+
+    @property
+    def api_path(self) -> str:
+        """The path every route hangs off: ``<prefix>/api/v1``."""
+        return f"{self.prefix}{API_PREFIX}"
+
+    def path(self, route: str) -> str:
+        """The path a browser uses for ``route``: ``/login`` -> ``<prefix>/api/v1/login``."""
+        return f"{self.api_path}{route}"
+
+    def url(self, route: str) -> str:
+        """The absolute URL of ``route``."""
+        return f"{self.origin}{self.path(route)}"
+
+    @property
+    def site_path(self) -> str:
+        """The path of the whole deployment, ``<prefix>/``: where a cookie for its pages goes."""
+        return f"{self.prefix}/"
+
+
+def public_url_base(public_url: str) -> Base:
+    """The base ``PUBLIC_URL`` names (already checked by the settings)."""
+    parts = urlsplit(public_url)
+    return Base(f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/"))
+
+
+def request_base(
+    settings: Settings, headers: Mapping[str, str], context: Mapping[str, Any]
+) -> Base:
+    """The public base of one request (rules in the module's docstring).
+
+    ``headers`` are the request's (lower-case names), ``context`` API Gateway's
+    request context. Raises ServiceMisconfigured in AWS when neither
+    ``PUBLIC_URL`` nor the request context names the service's domain.
+    """
+    if settings.public_url is not None:
+        return public_url_base(settings.public_url)
+    if not settings.is_local:
+        domain = str(context.get("domainName") or "")
+        stage = str(context.get("stage") or "")
+        if not HOST_RE.fullmatch(domain):
+            raise errors.ServiceMisconfigured(
+                "PUBLIC_URL is not set and API Gateway named no domain for this request"
+            )
+        prefix = f"/{stage}" if EXECUTE_API in domain and STAGE_RE.fullmatch(stage) else ""
+        return Base(f"https://{domain}", prefix)
+    host = headers.get("host") or LOCAL_HOST
+    return Base(f"http://{host if HOST_RE.fullmatch(host) else LOCAL_HOST}")
