@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser import BrowserPage, fill_provider_login
-from tests.servers import page_server, reverse_proxy
+from tests.servers import page_server
 from tests.webui_pages import Stack, check_page, csp_violations, running_stack, serious_violations
 
 
@@ -242,14 +242,30 @@ def test_axe_check_finds_an_unlabelled_control(browser_page: BrowserPage) -> Non
     assert any(line.startswith("label:") for line in found), found
 
 
-def test_page_works_under_a_path_prefix(stack: Stack, browser_page: BrowserPage) -> None:
-    with reverse_proxy(stack.base, "/users") as origin:
-        page = browser_page.page
-        page.goto(f"{origin}/users/")
-        expect(page.get_by_role("button", name="Sign in with local")).to_be_visible()
-        nav(page, "API")
-        expect(page.locator("details.operation").first).to_be_visible()
-        assert page.url == f"{origin}/users/#/api"
+@pytest.fixture(scope="module")
+def prefixed() -> Iterator[Stack]:
+    """The service at http://127.0.0.1:<proxy>/users/ behind a reverse proxy."""
+    yield from running_stack("users-webui-prefix-", path_prefix="/users")
+
+
+def test_page_works_under_a_path_prefix(prefixed: Stack, browser_page: BrowserPage) -> None:
+    page = browser_page.page
+    assert prefixed.base.endswith("/users")
+    page.goto(f"{prefixed.base}/")
+    nav(page, "API")
+    expect(page.locator("details.operation").first).to_be_visible()
+    assert page.url == f"{prefixed.base}/#/api"
+    nav(page, "Sign in")
+    page.get_by_role("button", name="Sign in with local").click()
+    fill_provider_login(page, "alice", "alice-password")
+    expect(page.get_by_role("banner")).to_contain_text("Alice Example")
+    assert page.url.startswith(f"{prefixed.base}/")
+    page.get_by_role("button", name="Sign out").click()
+    sign_in_with_key(page, prefixed, prefixed.manager_key)
+    expect(page.get_by_role("banner")).to_contain_text("Mona Manager")
+    nav(page, "Users")
+    expect(page.locator("table.users tbody tr")).to_have_count(2)
+    assert csp_violations(browser_page.console_lines()) == []
 
 
 def test_users_are_listed_a_page_at_a_time(stack: Stack, browser_page: BrowserPage) -> None:

@@ -7,6 +7,7 @@ save a screenshot of each page they pass through into that folder.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -27,6 +28,7 @@ from devtools.local_stack import (
     service_env,
 )
 from devtools.oidc_provider import running_provider
+from tests.servers import reverse_proxy
 
 ROOT = Path(__file__).resolve().parent.parent
 AXE = ROOT / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
@@ -70,10 +72,16 @@ class Stack:
         return requests.request(method, f"{self.api}{path}", headers=headers, timeout=30, **kwargs)
 
 
-def running_stack(table_prefix: str) -> Iterator[Stack]:
-    """moto, the local OpenID Provider and ``chalice local``, with one user manager."""
+def running_stack(table_prefix: str, path_prefix: str = "") -> Iterator[Stack]:
+    """moto, the local OpenID Provider and ``chalice local``, with one user manager.
+
+    With a ``path_prefix`` (``/users``), a reverse proxy serves the service under it,
+    and ``PUBLIC_URL`` says so: the page is at ``<proxy>/users/``.
+    """
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    proxy_port = free_port()
+    local = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{proxy_port}{path_prefix}" if path_prefix else local
     client = {
         "client_id": "users-webui",
         "client_secret": secrets.token_urlsafe(24),
@@ -86,6 +94,8 @@ def running_stack(table_prefix: str) -> Iterator[Stack]:
             TABLE_PREFIX=table_prefix,
             OIDC_PROVIDERS=provider_settings(issuer, client["client_id"], client["client_secret"]),
         )
+        if path_prefix:
+            env["PUBLIC_URL"] = base
         manage(env, "create-tables")
         admin = json.loads(
             manage(
@@ -100,7 +110,9 @@ def running_stack(table_prefix: str) -> Iterator[Stack]:
                 "--api-key",
             )
         )
-        with chalice_local(env, port=port):
+        with chalice_local(env, port=port), contextlib.ExitStack() as proxy:
+            if path_prefix:
+                proxy.enter_context(reverse_proxy(local, path_prefix, port=proxy_port))
             yield Stack(base, admin["key"], admin["id"], env)
 
 
