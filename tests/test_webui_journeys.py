@@ -119,6 +119,20 @@ def test_sign_in_with_an_api_key(stack: Stack, browser_page: BrowserPage) -> Non
     expect(page.get_by_role("banner")).to_contain_text("Mona Manager")
     stored = page.evaluate("[localStorage.length, sessionStorage.length]")
     assert stored == [0, 0]
+    # Signed out elsewhere (another tab): the next call finds no session and the
+    # page goes back to signing in.
+    ended = page.evaluate(
+        """async () => {
+            const csrf = document.cookie.match(/_csrf_token=([^;]+)/)[1]
+            const headers = {'X-CSRF-Token': csrf}
+            const r = await fetch('api/v1/logout', {method: 'POST', headers})
+            return r.status
+        }"""
+    )
+    assert ended == 204
+    page.get_by_role("navigation").get_by_role("link", name="API keys").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
 
 
 def test_failed_login_is_explained_in_words(stack: Stack, browser_page: BrowserPage) -> None:

@@ -95,6 +95,8 @@ export class Api {
   private token: string | null = null
   private expiresAt = 0
   private renewing: Promise<boolean> | null = null
+  /** Called when a call finds the session over (signed out elsewhere, expired, deleted). */
+  onSessionEnded: () => void = () => {}
 
   constructor(
     readonly root: string,
@@ -193,6 +195,7 @@ export class Api {
     let response = await this.send(method, path, options)
     if (response.status === 401 && !options.anonymous) {
       if (await this.renew()) response = await this.send(method, path, options)
+      else this.onSessionEnded()
     }
     if (!response.ok) throw await errorOf(response)
     if (response.status === 204) return undefined as T

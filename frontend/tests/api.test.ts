@@ -42,6 +42,20 @@ describe('Api.call', () => {
     expect(service.calls('GET user/me')).toHaveLength(2)
   })
 
+  it('reports an ended session when renewal after a 401 finds none', async () => {
+    let ended = 0
+    const service = new FakeService().on('GET user/me', () => error(401, 'InvalidCredentials', 'session ended'))
+    const api = service.api()
+    api.onSessionEnded = () => {
+      ended += 1
+    }
+    await api.renew()
+    service.on('POST login/token', () => error(401, 'InvalidCredentials', 'no session'))
+    await expect(api.me()).rejects.toMatchObject({ status: 401 })
+    expect(ended).toBe(1)
+    expect(api.hasToken).toBe(false)
+  })
+
   it('renews before a call when the token is about to expire', async () => {
     const service = new FakeService().on('GET user/me', () => json(200, { user: { id: 'u1' } }))
     const api = service.api()
