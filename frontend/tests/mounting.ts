@@ -24,6 +24,7 @@ export async function mountView(
       { path: '/profile', component: Empty },
       { path: '/users', component: Empty },
       { path: '/users/:id', component: Empty },
+      { path: '/:rest(.*)*', component: Empty },
     ],
   })
   await router.push('/')
