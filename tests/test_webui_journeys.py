@@ -61,7 +61,7 @@ def test_first_provider_sign_in_profile_keys_history_and_sign_out(
 
     # A key: shown once, with Copy; then revoked after confirmation.
     nav(page, "API keys")
-    page.get_by_label("Name").fill("laptop")
+    page.get_by_label("Name", exact=True).fill("laptop")
     page.get_by_label("Expires in days").fill("30")
     page.get_by_role("button", name="Create key").click()
     new_key = page.get_by_label("New API key", exact=True)
@@ -190,8 +190,9 @@ def test_manager_finds_changes_meets_412_deletes_and_cannot_delete_the_last_mana
 
     # New user, then the last manager (oneself) cannot be deleted.
     page.get_by_role("link", name="New user").click()
-    page.get_by_label("Email").fill("frank@example.org")
-    page.get_by_label("Name").fill("Frank")
+    expect(page.get_by_role("heading", level=1)).to_have_text("New user")
+    page.get_by_label("Email", exact=True).fill("frank@example.org")
+    page.get_by_label("Name", exact=True).fill("Frank")
     check_page(page, "new-user")
     page.get_by_role("button", name="Create").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("User Frank")

@@ -2,9 +2,11 @@ import { flushPromises } from '@vue/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 
 import AppNav from '../src/components/AppNav.vue'
+import HistoryList from '../src/components/HistoryList.vue'
 import KeyList from '../src/components/KeyList.vue'
 import ProfileView from '../src/views/ProfileView.vue'
 import SignInView from '../src/views/SignInView.vue'
+import UsersView from '../src/views/UsersView.vue'
 import UserView from '../src/views/UserView.vue'
 import { error, FakeService, json } from './fakeService'
 import { button, field, mountView } from './mounting'
@@ -185,5 +187,59 @@ describe('a user’s page', () => {
     await flushPromises()
     expect(router.currentRoute.value.path).toBe('/users')
     expect(router.currentRoute.value.query).toEqual({ deleted: 'u2@example.org' })
+  })
+})
+
+describe('history', () => {
+  const entry = (n: number) => ({
+    id: `l${n}`,
+    action: 'edit',
+    entry_id: 'me',
+    user: 'me',
+    timestamp: '2026-01-01T00:00:00Z',
+    data: { contact: `room ${n}` },
+  })
+
+  it('shows each entry and fetches the next page with More', async () => {
+    const service = new FakeService().on('GET user/me/log', (req) =>
+      req.query.get('cursor') === 'c2'
+        ? json(200, { logs: [entry(3)], next: null })
+        : json(200, { logs: [entry(1), entry(2)], next: 'c2' }),
+    )
+    const { wrapper } = await mountView(HistoryList, service, {
+      user: ME,
+      props: { userId: 'me', kind: 'log', title: 'Changes to your record', viewerId: 'me' },
+    })
+    expect(wrapper.findAll('li.entry')).toHaveLength(2)
+    expect(wrapper.find('li.entry').text()).toContain('you changed your record')
+    expect(wrapper.find('li.entry dl').text()).toContain('contactroom 1')
+    await button(wrapper, 'More').trigger('click')
+    await flushPromises()
+    expect(wrapper.findAll('li.entry')).toHaveLength(3)
+    expect(wrapper.findAll('button').filter((b) => b.text() === 'More')).toHaveLength(0)
+  })
+})
+
+describe('users', () => {
+  it('searches by email and pages with More', async () => {
+    const people = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => ({ id: `u${from + i}`, email: `u${from + i}@x.org`, name: `U${from + i}` }))
+    const service = new FakeService().on('GET user', (req) => {
+      if (req.query.get('email')) return json(200, { users: people(7, 1), next: null })
+      return req.query.get('cursor') ? json(200, { users: people(50, 3), next: null }) : json(200, { users: people(0, 50), next: 'n' })
+    })
+    const manager = { ...ME, permissions: ['USER_SEARCH', 'USER_MANAGEMENT', 'USER_ADD'] }
+    const { wrapper } = await mountView(UsersView, service, { user: manager })
+    expect(wrapper.findAll('tbody tr')).toHaveLength(50)
+    expect(service.calls('GET user')[0].query.get('limit')).toBe('50')
+    await button(wrapper, 'More').trigger('click')
+    await flushPromises()
+    expect(wrapper.findAll('tbody tr')).toHaveLength(53)
+    await field(wrapper, 'Search by email').setValue('u7@x.org')
+    await wrapper.find('form').trigger('submit')
+    await flushPromises()
+    expect(service.calls('GET user').at(-1)?.query.get('email')).toBe('u7@x.org')
+    expect(wrapper.findAll('tbody tr')).toHaveLength(1)
+    expect(wrapper.find('tbody a').attributes('href')).toBe('/users/u7')
   })
 })
