@@ -14,6 +14,14 @@ from tests.servers import page_server
 from tests.webui_pages import Stack, check_page, csp_violations, running_stack, serious_violations
 
 
+@pytest.fixture(autouse=True)
+def patient_expectations() -> Iterator[None]:
+    """The machine is shared: give each expectation 15 s instead of 5 s."""
+    expect.set_options(timeout=15_000)
+    yield
+    expect.set_options(timeout=5_000)
+
+
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     yield from running_stack("users-webui-")
