@@ -11,7 +11,14 @@ from playwright.sync_api import Page, expect
 
 from tests.browser import BrowserPage, fill_provider_login
 from tests.servers import page_server
-from tests.webui_pages import Stack, check_page, csp_violations, running_stack, serious_violations
+from tests.webui_pages import (
+    Stack,
+    check_page,
+    csp_violations,
+    running_stack,
+    serious_violations,
+    unreachable_by_keyboard,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -257,12 +264,19 @@ def test_keyboard_alone_signs_in_with_a_key(stack: Stack, browser_page: BrowserP
     expect(page.get_by_role("heading", name="Profile")).to_be_visible()
 
 
-def test_axe_check_finds_an_unlabelled_control(browser_page: BrowserPage) -> None:
-    page = "<!doctype html><html lang='en'><title>t</title><main><input type='text'></main></html>"
+def test_page_checks_find_an_unlabelled_control_and_one_out_of_keyboard_reach(
+    browser_page: BrowserPage,
+) -> None:
+    page = (
+        "<!doctype html><html lang='en'><title>t</title><main><input type='text'>"
+        "<button type='button'>Reached</button><button tabindex='-1'>Skipped</button></main>"
+    )
     with page_server({"/": page}) as origin:
         browser_page.page.goto(f"{origin}/")
         found = serious_violations(browser_page.page)
+        missed = unreachable_by_keyboard(browser_page.page)
     assert any(line.startswith("label:") for line in found), found
+    assert missed == ['<button tabindex="-1">Skipped</button>']
 
 
 @pytest.fixture(scope="module")

@@ -132,15 +132,38 @@ def serious_violations(page: Page) -> list[str]:
     return [f"{v['id']}: {v['help']} {v['nodes'][:3]}" for v in found]
 
 
+CONTROLS = "a[href], button:not([disabled]), input:not([disabled]), textarea, select, summary"
+
+
+def unreachable_by_keyboard(page: Page) -> list[str]:
+    """The visible controls that pressing Tab from the top of the page never focuses."""
+    controls = f"Array.from(document.querySelectorAll('{CONTROLS}'))"
+    visible = f"{controls}.filter((e) => e.checkVisibility())"
+    count: int = page.evaluate(f"{visible}.length")
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.evaluate("window.__reached = new Set()")
+    for _ in range(count + 3):
+        page.keyboard.press("Tab")
+        page.evaluate("window.__reached.add(document.activeElement)")
+    missed: list[str] = page.evaluate(
+        f"{visible}.filter((e) => !window.__reached.has(e)).map((e) => e.outerHTML.slice(0, 120))"
+    )
+    return missed
+
+
 def check_page(page: Page, name: str) -> None:
-    """The page has no serious accessibility fault; saved as a screenshot when asked."""
+    """The page has no serious accessibility fault and every control is reachable by
+    keyboard; saved as a screenshot when asked."""
     page.wait_for_load_state("networkidle")
-    assert serious_violations(page) == [], name
+    violations = serious_violations(page)
+    assert violations == [], (name, violations)
     folder = os.environ.get("WEBUI_SCREENSHOTS")
     if folder:
         target = ROOT / folder
         target.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(target / f"{name}.png"), full_page=True)
+    missed = unreachable_by_keyboard(page)
+    assert missed == [], (name, missed)
 
 
 def csp_violations(console: list[str]) -> list[str]:
