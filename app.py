@@ -61,10 +61,15 @@ def allow_origins(event: Request, get_response: Any) -> Response:
 
 @app.middleware("http")
 def issue_csrf_cookie(event: Request, get_response: Any) -> Response:
-    """Hand a readable ``_csrf_token`` cookie to every caller that has none."""
+    """Hand a readable ``_csrf_token`` cookie to every caller that has none, except
+    on answers that shared caches may keep (the web UI's files)."""
     response: Response = get_response(event)
     cookies = sessions.parse_cookies(event.headers.get("cookie"))
-    if sessions.CSRF_COOKIE not in cookies and not _sets_cookie(response, sessions.CSRF_COOKIE):
+    if (
+        sessions.CSRF_COOKIE not in cookies
+        and not _sets_cookie(response, sessions.CSRF_COOKIE)
+        and not webui.shared_cacheable(response.headers.get("Cache-Control"))
+    ):
         _, cookie = sessions.csrf_token(cookies, _base(event))
         if cookie is not None:
             _add_cookies(response, [cookie])

@@ -75,6 +75,13 @@ def asset(name: str, root: Path = DIST) -> WebFile:
     return WebFile(body, {**headers, "Cache-Control": ASSET_CACHE})
 
 
+def shared_cacheable(cache_control: str | list[str] | None) -> bool:
+    """Whether an answer with this ``Cache-Control`` may be kept by shared caches, and so
+    must carry no cookie: a cache would hand one person's cookie to everyone."""
+    values = [cache_control] if isinstance(cache_control, str) else cache_control or []
+    return any("public" in value.lower().replace(" ", "").split(",") for value in values)
+
+
 def slash_redirect(path: str | None) -> str | None:
     """Where to send a request for the page at ``path`` when it lacks its trailing slash
     (``/api`` → ``api/``), since the page loads its files relative to itself; else None."""

@@ -63,6 +63,16 @@ def test_assets_have_hashed_names_and_are_cached_for_a_year(client: Client, buil
         assert response.headers["Content-Type"].startswith(expected)
 
 
+def test_page_hands_out_the_csrf_cookie_but_cached_files_carry_none(
+    client: Client, built: None
+) -> None:
+    page = client.http.get("/")
+    assert "_csrf_token=" in str(page.headers.get("Set-Cookie"))
+    for name in page_assets(client):
+        response = client.http.get(f"/assets/{name}")
+        assert "Set-Cookie" not in response.headers, name
+
+
 def test_built_code_uses_no_eval(client: Client, built: None) -> None:
     for name in page_assets(client):
         body = client.http.get(f"/assets/{name}").body.decode()
@@ -103,6 +113,20 @@ def test_asset_outside_assets_is_refused(tmp_path: Path) -> None:
     for name in ("../secret.js", "app-12345678.exe", ""):
         with pytest.raises(WebFileNotFound):
             webui.asset(name, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "shared"),
+    [
+        ("public, max-age=31536000, immutable", True),
+        (["no-store"], False),
+        ("no-cache", False),
+        (None, False),
+        ("private, max-age=60", False),
+    ],
+)
+def test_shared_cacheable(cache_control: str | list[str] | None, shared: bool) -> None:
+    assert webui.shared_cacheable(cache_control) is shared
 
 
 @pytest.mark.parametrize(
