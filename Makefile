@@ -61,3 +61,49 @@ soak: $(STAMP)
 package: $(STAMP)
 	$(BIN)/chalice package --stage prod --merge-template deploy/merge-template.yaml $(OUT)
 	$(BIN)/python -m deploy.lambda_zip $(OUT)/deployment.zip
+
+# The web UI (frontend/): npm ci from the committed lockfile, then vite build into
+# chalicelib/webui_dist/ (ignored by git, shipped by chalice package). Each step
+# reruns only when its inputs change. `make` alone builds it.
+NPM ?= npm
+WEBUI_DEPS := frontend/node_modules/.installed
+WEBUI_BUILT := chalicelib/webui_dist/index.html
+WEBUI_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/index.html \
+	frontend/vite.config.ts $(wildcard frontend/tsconfig*.json) frontend/env.d.ts
+
+.PHONY: all webui webui-test webui-size clean-webui
+.DEFAULT_GOAL := all
+
+all: $(STAMP) webui
+
+$(WEBUI_DEPS): frontend/package.json frontend/package-lock.json
+	cd frontend && $(NPM) ci --no-audit --no-fund
+	touch $@
+
+$(WEBUI_BUILT): $(WEBUI_DEPS) $(WEBUI_SOURCES)
+	cd frontend && $(NPM) run build
+	touch $@
+
+webui: $(WEBUI_BUILT)
+
+# Vitest unit and component tests and the vue-tsc type check.
+webui-test: $(WEBUI_DEPS)
+	cd frontend && $(NPM) run typecheck && $(NPM) test
+
+# The gzipped weight of the JS and CSS the first page loads.
+webui-size: $(STAMP) webui
+	$(BIN)/python -m bench.webui_size
+
+clean-webui:
+	rm -rf frontend/node_modules chalicelib/webui_dist
+
+run pytest package: webui
+test: webui-test
+bench: webui-size
+clean: clean-webui
+
+# docs/screenshots/: a current picture of each page of the web UI, taken by its
+# browser journeys on the way.
+.PHONY: screenshots
+screenshots: $(STAMP) webui chromium
+	WEBUI_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest tests/test_webui_journeys.py -q

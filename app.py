@@ -26,6 +26,7 @@ from chalicelib import (
     urls,
     users,
     validation,
+    webui,
 )
 from chalicelib.config import settings
 from chalicelib.operations import CSRF, IDEMPOTENT, IF_MATCH, PAGE, PAGED, READ, WRITE, documented
@@ -78,10 +79,15 @@ def security_headers(event: Request, get_response: Any) -> Response:
 
 @app.middleware("http")
 def issue_csrf_cookie(event: Request, get_response: Any) -> Response:
-    """Hand a readable ``_csrf_token`` cookie to every caller that has none."""
+    """Hand a readable ``_csrf_token`` cookie to every caller that has none, except
+    on answers that shared caches may keep (the web UI's files)."""
     response: Response = get_response(event)
     cookies = sessions.parse_cookies(event.headers.get("cookie"))
-    if sessions.CSRF_COOKIE not in cookies and not _sets_cookie(response, sessions.CSRF_COOKIE):
+    if (
+        sessions.CSRF_COOKIE not in cookies
+        and not _sets_cookie(response, sessions.CSRF_COOKIE)
+        and not webui.shared_cacheable(response.headers.get("Cache-Control"))
+    ):
         _, cookie = sessions.csrf_token(cookies, _base(event))
         if cookie is not None:
             _add_cookies(response, [cookie])
@@ -358,6 +364,31 @@ def logout() -> Response:
     return Response(
         body="", status_code=204, headers={"Set-Cookie": sessions.clear_session_cookie(_base())}
     )
+
+
+@app.route("/", methods=["GET"])
+@documented(
+    "The web UI's page (no-cache); its scripts and styles load relative to it",
+    200,
+    "WebPage",
+    media="text/html",
+)
+def get_web_page() -> Response:
+    """The web UI's page (API.md section 9); its files load relative to it."""
+    location = webui.slash_redirect(_request().context.get("path"))
+    if location is not None:
+        return _redirect(location, [])
+    page = webui.page()
+    return Response(body=page.body, headers=page.headers)
+
+
+@app.route("/assets/{name}", methods=["GET"])
+@documented(
+    "A built, content-hashed script or style of the web UI (cached for a year)", 200, None, (404,)
+)
+def get_web_asset(name: str) -> Response:
+    asset = webui.asset(name)
+    return Response(body=asset.body, headers=asset.headers)
 
 
 @functools.cache

@@ -59,6 +59,10 @@ class ProviderNotFound(NotFoundError):
     """No OpenID Connect provider of this name is configured."""
 
 
+class WebFileNotFound(NotFoundError):
+    """The web UI has no built file of this name (or was not built)."""
+
+
 class EmailTaken(ConflictError):
     """Another user has this email address (compared case-insensitively)."""
 

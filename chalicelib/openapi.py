@@ -116,6 +116,7 @@ SCHEMAS: dict[str, Any] = {
     "ProviderPaths": {"type": "object", "additionalProperties": {"type": "string"}},
     "SessionStarted": _object({"expires": {"type": "string"}}),
     "AccessToken": _object({"token": {"type": "string"}, "expires_in": {"type": "integer"}}),
+    "WebPage": {"type": "string"},
 }
 
 
@@ -150,7 +151,7 @@ def _operation(view: Callable[..., Any], path_args: list[str], secured: bool) ->
     op = operation_of(view)
     success: dict[str, Any] = {"description": op.summary}
     if op.reply is not None:
-        success["content"] = {"application/json": {"schema": _ref(op.reply)}}
+        success["content"] = {op.media: {"schema": _ref(op.reply)}}
     responses: dict[str, Any] = {str(op.status): success}
     for status in op.errors:
         responses[str(status)] = {

@@ -40,6 +40,7 @@ class Operation:
     query: tuple[str, ...] = ()
     headers: tuple[str, ...] = ()
     cookies: tuple[str, ...] = ()
+    media: str = "application/json"
 
 
 def documented(

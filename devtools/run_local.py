@@ -3,9 +3,10 @@
 A moto server plays DynamoDB, the tables are created, a first admin holding
 every permission is made and its API key printed, a local OpenID Provider
 with two test accounts starts on http://127.0.0.1:8002 as the login provider
-``local``, then ``chalice local`` serves the API on http://127.0.0.1:8000
-(``PORT`` and ``OIDC_PORT`` change them). ``ALLOWED_ORIGINS`` from the
-environment is kept, with the API's own origins added. The moto server answers
+``local``, then ``chalice local`` serves the API and the web UI on
+http://127.0.0.1:8000 (``PORT`` and ``OIDC_PORT`` change them).
+``ALLOWED_ORIGINS`` from the environment is kept, with the API's own origins
+added. The moto server answers
 one request at a time (``devtools/serial_moto.py``).
 """
 
@@ -79,7 +80,7 @@ def _run(port: int, oidc_port: int) -> int:
         print(f"Admin API key:    {admin['key']}  (shown once; it dies with this run)")
         print("Try:")
         print(f"  curl -H 'Authorization: Bearer {admin['key']}' {base}/api/v1/user/me")
-        print(f"Log in with a browser: {base}/api/v1/login/oidc/local?origin=/api/v1/login")
+        print(f"Web UI:           {base}/  (sign in with the provider or the admin's key)")
         print("manage.py against this stack (from another shell, in this folder):")
         print(f"  {manage_line(env)} check-invariants")
         print("Ctrl-C stops everything.", flush=True)

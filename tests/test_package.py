@@ -79,6 +79,18 @@ def test_code_package_ships_byte_code_that_is_never_stale(package_dir: Path) -> 
             assert header[8:16] == importlib.util.source_hash(package.read(source)), compiled
 
 
+def test_code_package_ships_the_built_web_ui(package_dir: Path) -> None:
+    """``make package`` builds the web UI first; its page and every file it loads ride
+    along in chalicelib/webui_dist/."""
+    with zipfile.ZipFile(package_dir / "deployment.zip") as package:
+        names = set(package.namelist())
+        page = package.read("chalicelib/webui_dist/index.html").decode()
+    loaded = re.findall(r"(?:src|href)=\"\./(assets/[^\"]+)\"", page)
+    assert loaded
+    for name in loaded:
+        assert f"chalicelib/webui_dist/{name}" in names, name
+
+
 def test_cfn_lint_passes(package_dir: Path) -> None:
     # No check is ignored: the merged template, Chalice's parts included, passes as is.
     done = subprocess.run(
@@ -595,10 +607,13 @@ def test_preflights_reach_the_function_on_every_path_without_the_authorizer(
     template: dict[str, Any],
 ) -> None:
     """API Gateway answers no preflight itself (it cannot know ALLOWED_ORIGINS): every
-    path's OPTIONS goes to the function, which answers it (chalicelib/cors.py)."""
+    path's OPTIONS goes to the function, which answers it (chalicelib/cors.py). The web
+    UI's page and files (outside /api/v1) are same-origin only: never preflighted."""
     paths = definition(template)["paths"]
     assert paths
     for path, operations in paths.items():
+        if not path.startswith(API):
+            continue
         options = operations.get("options")
         assert options is not None, path
         assert "security" not in options, path

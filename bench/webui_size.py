@@ -1,0 +1,52 @@
+"""The weight of the web UI's first page: the JS and CSS that ``index.html`` loads
+(its scripts, stylesheets and module preloads), each gzipped as a server would
+send it. ``python -m bench.webui_size`` prints it; ``make bench`` runs it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from chalicelib.webui import DIST
+
+LOADED = re.compile(r"<(?:script|link)\b[^>]*\b(?:src|href)=\"\./(assets/[^\"]+\.(?:js|css))\"")
+BUDGET = 100 * 1024
+
+
+@dataclass(frozen=True)
+class FirstPage:
+    """What the first page loads: file names, their raw and gzipped sizes in bytes."""
+
+    files: tuple[str, ...]
+    raw: int
+    gzipped: int
+
+
+def first_page(root: Path = DIST) -> FirstPage:
+    """The JS and CSS the built page loads before it can show anything."""
+    html = (root / "index.html").read_text(encoding="utf-8")
+    files = tuple(dict.fromkeys(LOADED.findall(html)))
+    raw = gzipped = 0
+    for name in files:
+        data = (root / name).read_bytes()
+        raw += len(data)
+        gzipped += len(gzip.compress(data, compresslevel=9, mtime=0))
+    return FirstPage(files, raw, gzipped)
+
+
+def main() -> int:
+    size = first_page()
+    print(
+        f"web UI first page: {size.gzipped / 1024:.1f} KiB gzipped "
+        f"({size.raw / 1024:.1f} KiB raw) in {len(size.files)} JS/CSS files; "
+        f"budget {BUDGET // 1024} KiB"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

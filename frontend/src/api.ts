@@ -1,0 +1,324 @@
+// The one module that speaks to the service: fetch, the access token (held in
+// memory only), its renewal through POST /login/token, and the error body.
+
+export interface User {
+  id: string
+  email: string
+  email_verified?: boolean
+  name?: string
+  affiliation?: string
+  contact?: string
+  orcid?: string
+  url?: string
+  permissions?: string[]
+  version?: number
+  created?: string
+  updated?: string
+}
+
+export interface ApiKeyInfo {
+  id: string
+  name: string | null
+  created: string
+  expires: string | null
+  last_used: string | null
+}
+
+export interface LogEntry {
+  id: string
+  action: string
+  comment?: string
+  entry_id: string
+  user?: string
+  timestamp: string
+  data?: Record<string, unknown>
+}
+
+export interface Page<T> {
+  items: T[]
+  next: string | null
+}
+
+/** A refused call: the HTTP status and the service's `{"Code", "Message"}` body. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'ApiError'
+  }
+}
+
+export const CSRF_COOKIE = '_csrf_token'
+const RENEW_MARGIN_MS = 30_000
+
+type Fetch = typeof fetch
+
+export interface RequestOptions {
+  body?: unknown
+  headers?: Record<string, string>
+  query?: Record<string, string | number | undefined | null>
+  /** Send without the access token (public routes). */
+  anonymous?: boolean
+}
+
+/** The API root for a page at `pageUrl`: `<directory of the page>/api/v1/`. */
+export function apiRoot(pageUrl: string): string {
+  return new URL('api/v1/', new URL('.', pageUrl)).href
+}
+
+/** The value of one cookie in a `document.cookie` string. */
+export function readCookie(cookies: string, name: string): string | null {
+  for (const part of cookies.split(';')) {
+    const [key, ...rest] = part.trim().split('=')
+    if (key === name) return decodeURIComponent(rest.join('='))
+  }
+  return null
+}
+
+async function errorOf(response: Response): Promise<ApiError> {
+  let code = `HTTP${response.status}`
+  let message = response.statusText || `the service answered ${response.status}`
+  try {
+    const body = (await response.json()) as { Code?: unknown; Message?: unknown }
+    if (typeof body.Code === 'string') code = body.Code
+    if (typeof body.Message === 'string') message = body.Message
+  } catch {
+    // not the service's error body (a gateway page, say): keep the status line
+  }
+  return new ApiError(response.status, code, message)
+}
+
+export class Api {
+  private token: string | null = null
+  private expiresAt = 0
+  private renewing: Promise<boolean> | null = null
+  /** Called when a call finds the session over (signed out elsewhere, expired, deleted). */
+  onSessionEnded: () => void = () => {}
+
+  constructor(
+    readonly root: string,
+    private readonly fetcher: Fetch = (...args) => fetch(...args),
+    private readonly cookies: () => string = () => document.cookie,
+    private readonly now: () => number = () => Date.now(),
+  ) {}
+
+  /** Whether an access token is held. */
+  get hasToken(): boolean {
+    return this.token !== null
+  }
+
+  /** The CSRF token: the `_csrf_token` cookie, else what GET /login/csrf hands out. */
+  async csrfToken(): Promise<string> {
+    const fromCookie = readCookie(this.cookies(), CSRF_COOKIE)
+    if (fromCookie) return fromCookie
+    const response = await this.fetcher(this.url('login/csrf'), { credentials: 'same-origin' })
+    if (response.ok) {
+      const body = (await response.json()) as { csrf_token?: string }
+      if (body.csrf_token) return body.csrf_token
+    }
+    // Any answer of the service sets the cookie on a browser that has none.
+    const again = readCookie(this.cookies(), CSRF_COOKIE)
+    if (again) return again
+    throw new ApiError(403, 'CsrfTokenMismatch', 'The page could not get a CSRF token.')
+  }
+
+  /**
+   * Exchange the session cookie for a new access token. False when there is no
+   * session (signed out); other failures raise ApiError.
+   */
+  renew(): Promise<boolean> {
+    this.renewing ??= this.exchange().finally(() => {
+      this.renewing = null
+    })
+    return this.renewing
+  }
+
+  private async exchange(): Promise<boolean> {
+    const response = await this.fetcher(this.url('login/token'), {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'X-CSRF-Token': await this.csrfToken() },
+    })
+    if (response.status === 401) {
+      this.forget()
+      return false
+    }
+    if (!response.ok) throw await errorOf(response)
+    const body = (await response.json()) as { token: string; expires_in: number }
+    this.token = body.token
+    this.expiresAt = this.now() + body.expires_in * 1000
+    return true
+  }
+
+  /** Drop the access token (the session cookie stays until signOut). */
+  forget(): void {
+    this.token = null
+    this.expiresAt = 0
+  }
+
+  /** Start a session with an API key. */
+  async signInWithKey(key: string): Promise<void> {
+    const response = await this.fetcher(this.url('login/apikey'), {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': await this.csrfToken() },
+      body: JSON.stringify({ 'api-key': key }),
+    })
+    if (!response.ok) throw await errorOf(response)
+    this.forget()
+    if (!(await this.renew())) throw new ApiError(401, 'InvalidCredentials', 'No session began.')
+  }
+
+  /** End the session on the service and forget the token. */
+  async signOut(): Promise<void> {
+    const response = await this.fetcher(this.url('logout'), {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'X-CSRF-Token': await this.csrfToken() },
+    })
+    this.forget()
+    if (!response.ok) throw await errorOf(response)
+  }
+
+  /**
+   * Call the API; renews the access token when it is about to expire or a call
+   * answers 401, once. Resolves to the JSON body (undefined for 204); rejects
+   * with ApiError.
+   */
+  async call<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    if (!options.anonymous && (this.token === null || this.now() > this.expiresAt - RENEW_MARGIN_MS)) {
+      await this.renew()
+    }
+    let response = await this.send(method, path, options)
+    if (response.status === 401 && !options.anonymous) {
+      if (await this.renew()) response = await this.send(method, path, options)
+      else this.onSessionEnded()
+    }
+    if (!response.ok) throw await errorOf(response)
+    if (response.status === 204) return undefined as T
+    return (await response.json()) as T
+  }
+
+  get<T>(path: string, options?: RequestOptions): Promise<T> {
+    return this.call<T>('GET', path, options)
+  }
+
+  private send(method: string, path: string, options: RequestOptions): Promise<Response> {
+    const headers: Record<string, string> = { ...options.headers }
+    if (!options.anonymous && this.token) headers.Authorization = `Bearer ${this.token}`
+    let body: string | undefined
+    if (options.body !== undefined) {
+      headers['Content-Type'] = 'application/json'
+      body = JSON.stringify(options.body)
+    }
+    return this.fetcher(this.url(path, options.query), {
+      method,
+      headers,
+      body,
+      credentials: 'same-origin',
+    })
+  }
+
+  url(path: string, query?: RequestOptions['query']): string {
+    const url = new URL(path, this.root)
+    for (const [name, value] of Object.entries(query ?? {})) {
+      if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, String(value))
+    }
+    return url.href
+  }
+
+  // The service's routes, in its own words.
+
+  me(): Promise<User> {
+    return this.get<{ user: User }>('user/me').then((r) => r.user)
+  }
+
+  updateMe(fields: Partial<User>): Promise<User> {
+    return this.call<{ user: User }>('PATCH', 'user/me', { body: { user: fields } }).then((r) => r.user)
+  }
+
+  providers(): Promise<Record<string, string>> {
+    return this.get('login/oidc', { anonymous: true })
+  }
+
+  permissionNames(): Promise<string[]> {
+    return this.get<{ permissions: string[] }>('user/permissions', { anonymous: true }).then(
+      (r) => r.permissions,
+    )
+  }
+
+  openapi(): Promise<Record<string, unknown>> {
+    return this.get('openapi.json', { anonymous: true })
+  }
+
+  listUsers(query: { email?: string; cursor?: string | null; limit?: number }): Promise<Page<User>> {
+    return this.get<{ users: User[]; next: string | null }>('user', { query }).then((r) => ({
+      items: r.users,
+      next: r.next,
+    }))
+  }
+
+  createUser(fields: Partial<User>, idempotencyKey: string): Promise<string> {
+    return this.call<{ id: string }>('POST', 'user', {
+      body: { user: fields },
+      headers: { 'Idempotency-Key': idempotencyKey },
+    }).then((r) => r.id)
+  }
+
+  getUser(id: string): Promise<User> {
+    return this.get<{ user: User }>(`user/${encodeURIComponent(id)}`).then((r) => r.user)
+  }
+
+  updateUser(id: string, fields: Partial<User>, version: number): Promise<User> {
+    return this.call<{ user: User }>('PATCH', `user/${encodeURIComponent(id)}`, {
+      body: { user: fields },
+      headers: { 'If-Match': String(version) },
+    }).then((r) => r.user)
+  }
+
+  deleteUser(id: string, version: number): Promise<void> {
+    return this.call('DELETE', `user/${encodeURIComponent(id)}`, {
+      headers: { 'If-Match': String(version) },
+    })
+  }
+
+  listApiKeys(userId: string): Promise<ApiKeyInfo[]> {
+    return this.get<{ apikeys: ApiKeyInfo[] }>(`user/${encodeURIComponent(userId)}/apikeys`).then(
+      (r) => r.apikeys,
+    )
+  }
+
+  createApiKey(userId: string, name: string, expiresInDays: number | null): Promise<{ key: string; id: string }> {
+    const body: Record<string, unknown> = {}
+    if (name) body.name = name
+    if (expiresInDays !== null) body.expires_in_days = expiresInDays
+    return this.call('POST', `user/${encodeURIComponent(userId)}/apikeys`, { body })
+  }
+
+  revokeApiKey(userId: string, keyId: string): Promise<void> {
+    return this.call('DELETE', `user/${encodeURIComponent(userId)}/apikeys/${encodeURIComponent(keyId)}`)
+  }
+
+  history(userId: string, kind: 'log' | 'actions', cursor: string | null): Promise<Page<LogEntry>> {
+    return this.get<{ logs: LogEntry[]; next: string | null }>(
+      `user/${encodeURIComponent(userId)}/${kind}`,
+      { query: { cursor, limit: 20 } },
+    ).then((r) => ({ items: r.logs, next: r.next }))
+  }
+}
+
+let shared: Api | null = null
+
+/** The page's one Api, rooted beside the page itself. */
+export function api(): Api {
+  shared ??= new Api(apiRoot(window.location.href))
+  return shared
+}
+
+/** Use `instance` as the page's Api (tests hand in one with their own fetch). */
+export function provideApi(instance: Api): void {
+  shared = instance
+}

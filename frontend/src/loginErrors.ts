@@ -1,0 +1,26 @@
+// A failed login lands on the page with ?login_error=<code>: each code in words.
+const MESSAGES: Record<string, string> = {
+  invalid_state:
+    'The sign-in took too long or was started in another window. Please sign in again.',
+  provider_error: 'The sign-in provider refused the sign-in. Please try again, or use another way to sign in.',
+  provider_unavailable:
+    'The sign-in provider could not be reached. Please try again in a few minutes.',
+  token_exchange_failed:
+    'The sign-in provider did not confirm the sign-in. Please try again.',
+  invalid_id_token:
+    'The sign-in provider’s answer could not be trusted. Please try again; if it keeps failing, tell the administrators.',
+  email_missing:
+    'The sign-in provider did not tell us your email address. Allow it to share your email, then sign in again.',
+  email_in_use:
+    'An account with your email address already exists, and this sign-in cannot be linked to it. Sign in the way you did before (or with an API key), or ask a user manager to help.',
+  invalid_profile:
+    'The sign-in provider sent a profile this service cannot accept (for example an unusable email address). Please contact the administrators.',
+}
+
+/** What happened and what to do, for a `login_error` code. */
+export function loginErrorMessage(code: string): string {
+  return (
+    MESSAGES[code] ??
+    `The sign-in failed (${code}). Please try again, or ask the administrators for help.`
+  )
+}

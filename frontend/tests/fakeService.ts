@@ -1,0 +1,69 @@
+// A stand-in for the service in unit tests: answers fetch calls from a table of
+// handlers and records every request it saw.
+import { Api } from '../src/api'
+
+export interface Seen {
+  method: string
+  path: string
+  query: URLSearchParams
+  headers: Record<string, string>
+  body: unknown
+}
+
+type Handler = (request: Seen) => Response | Promise<Response>
+
+export const ROOT = 'http://service.test/users/api/v1/'
+
+export function json(status: number, body?: unknown): Response {
+  return new Response(body === undefined ? null : JSON.stringify(body), {
+    status,
+    headers: { 'Content-Type': 'application/json' },
+  })
+}
+
+export function error(status: number, code: string, message: string): Response {
+  return json(status, { Code: code, Message: message })
+}
+
+export class FakeService {
+  readonly seen: Seen[] = []
+  readonly handlers = new Map<string, Handler>()
+  cookies = '_csrf_token=csrf-from-cookie'
+  now = 1_000_000
+  tokens = 0
+
+  constructor() {
+    this.on('POST login/token', () => {
+      this.tokens += 1
+      return json(200, { token: `token-${this.tokens}`, expires_in: 900 })
+    })
+  }
+
+  on(route: string, handler: Handler): this {
+    this.handlers.set(route, handler)
+    return this
+  }
+
+  calls(route: string): Seen[] {
+    return this.seen.filter((s) => `${s.method} ${s.path}` === route)
+  }
+
+  readonly fetch = async (input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> => {
+    const url = new URL(String(input))
+    const path = url.pathname.slice(new URL(ROOT).pathname.length)
+    const seen: Seen = {
+      method: init.method ?? 'GET',
+      path,
+      query: url.searchParams,
+      headers: { ...(init.headers as Record<string, string> | undefined) },
+      body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
+    }
+    this.seen.push(seen)
+    const handler = this.handlers.get(`${seen.method} ${path}`)
+    return handler ? handler(seen) : error(404, 'NotFound', `no route ${seen.method} ${path}`)
+  }
+
+  api(): Api {
+    return new Api(ROOT, this.fetch, () => this.cookies, () => this.now)
+  }
+}

@@ -1,0 +1,245 @@
+import { flushPromises } from '@vue/test-utils'
+import { afterEach, describe, expect, it } from 'vitest'
+
+import AppNav from '../src/components/AppNav.vue'
+import HistoryList from '../src/components/HistoryList.vue'
+import KeyList from '../src/components/KeyList.vue'
+import ProfileView from '../src/views/ProfileView.vue'
+import SignInView from '../src/views/SignInView.vue'
+import UsersView from '../src/views/UsersView.vue'
+import UserView from '../src/views/UserView.vue'
+import { error, FakeService, json } from './fakeService'
+import { button, field, mountView } from './mounting'
+
+const ME = { id: 'me', email: 'me@example.org', name: 'Me', permissions: [] as string[], version: 1 }
+
+afterEach(() => {
+  document.body.innerHTML = ''
+  window.history.replaceState(null, '', '/')
+})
+
+describe('sign-in page', () => {
+  it('offers one button per provider and an API key field', async () => {
+    const service = new FakeService().on('GET login/oidc', () =>
+      json(200, { local: '/users/api/v1/login/oidc/local', elixir: '/users/api/v1/login/oidc/elixir' }),
+    )
+    const { wrapper } = await mountView(SignInView, service)
+    expect(wrapper.findAll('button').map((b) => b.text())).toEqual([
+      'Sign in with local',
+      'Sign in with elixir',
+      'Sign in',
+    ])
+    expect(field(wrapper, 'API key').attributes('type')).toBe('password')
+  })
+
+  it('shows a failed login in words and drops the code from the address', async () => {
+    window.history.replaceState(null, '', '/?login_error=email_in_use')
+    const service = new FakeService().on('GET login/oidc', () => json(200, {}))
+    const { wrapper } = await mountView(SignInView, service)
+    expect(wrapper.find('[role="alert"]').text()).toMatch(/account with your email address already exists/)
+    expect(window.location.search).toBe('')
+  })
+
+  it('says so when an API key is refused', async () => {
+    const service = new FakeService()
+      .on('GET login/oidc', () => json(200, {}))
+      .on('POST login/apikey', () => error(401, 'InvalidCredentials', 'bad key'))
+    const { wrapper } = await mountView(SignInView, service)
+    await field(wrapper, 'API key').setValue('uk_wrong')
+    await wrapper.find('form').trigger('submit')
+    await flushPromises()
+    expect(wrapper.find('[role="alert"]').text()).toMatch(/not valid/)
+  })
+})
+
+describe('navigation', () => {
+  it('shows Users only to people with USER_SEARCH', async () => {
+    const service = new FakeService()
+    const plain = await mountView(AppNav, service, { user: ME })
+    expect(plain.wrapper.text()).not.toContain('Users')
+    expect(plain.wrapper.text()).toContain('API keys')
+    const searcher = await mountView(AppNav, service, { user: { ...ME, permissions: ['USER_SEARCH'] } })
+    expect(searcher.wrapper.text()).toContain('Users')
+  })
+})
+
+describe('profile', () => {
+  it('puts the service’s 400 message beside the form', async () => {
+    const service = new FakeService()
+      .on('GET user/me', () => json(200, { user: ME }))
+      .on('PATCH user/me', () => error(400, 'InvalidInput', 'orcid: not a valid ORCID iD'))
+    const { wrapper } = await mountView(ProfileView, service, { user: ME })
+    await field(wrapper, 'ORCID').setValue('1234')
+    await wrapper.find('form').trigger('submit')
+    await flushPromises()
+    expect(service.calls('PATCH user/me')[0].body).toEqual({ user: { orcid: '1234' } })
+    expect(wrapper.find('.beside [role="alert"]').text()).toBe('orcid: not a valid ORCID iD')
+  })
+
+  it('says the profile is saved', async () => {
+    const service = new FakeService()
+      .on('GET user/me', () => json(200, { user: ME }))
+      .on('PATCH user/me', (req) => json(200, { user: { ...ME, ...(req.body as { user: object }).user } }))
+    const { wrapper } = await mountView(ProfileView, service, { user: ME })
+    await field(wrapper, 'Name').setValue('Me Too')
+    await wrapper.find('form').trigger('submit')
+    await flushPromises()
+    expect(wrapper.find('[role="status"]').text()).toBe('Your profile is saved.')
+  })
+})
+
+describe('API keys', () => {
+  const KEY = { id: 'k1', name: 'laptop', created: '2026-01-01T00:00:00Z', expires: null, last_used: null }
+
+  it('shows a new key once, with Copy and a warning', async () => {
+    let keys = [] as (typeof KEY)[]
+    const service = new FakeService()
+      .on('GET user/me/apikeys', () => json(200, { apikeys: keys }))
+      .on('POST user/me/apikeys', () => {
+        keys = [KEY]
+        return json(201, { key: 'uk_me.k1.secret', id: 'k1' })
+      })
+    const { wrapper } = await mountView(KeyList, service, { user: ME, props: { userId: 'me', allowCreate: true } })
+    await field(wrapper, 'Name').setValue('laptop')
+    await field(wrapper, 'Expires in days').setValue('30')
+    await wrapper.find('form').trigger('submit')
+    await flushPromises()
+    expect(service.calls('POST user/me/apikeys')[0].body).toEqual({ name: 'laptop', expires_in_days: 30 })
+    expect((field(wrapper, 'New API key').element as HTMLInputElement).value).toBe('uk_me.k1.secret')
+    expect(wrapper.text()).toContain('This key will not be shown again.')
+    expect(button(wrapper, 'Copy').exists()).toBe(true)
+    expect(wrapper.find('table').text()).toContain('laptop')
+  })
+
+  it('revokes a key only after confirmation', async () => {
+    const service = new FakeService()
+      .on('GET user/me/apikeys', () => json(200, { apikeys: [KEY] }))
+      .on('DELETE user/me/apikeys/k1', () => json(204))
+    const { wrapper } = await mountView(KeyList, service, { user: ME, props: { userId: 'me' } })
+    await button(wrapper, 'Revoke').trigger('click')
+    expect(service.calls('DELETE user/me/apikeys/k1')).toHaveLength(0)
+    await button(wrapper, 'Cancel').trigger('click')
+    await button(wrapper, 'Revoke').trigger('click')
+    await button(wrapper, 'Yes, revoke').trigger('click')
+    await flushPromises()
+    expect(service.calls('DELETE user/me/apikeys/k1')).toHaveLength(1)
+    expect(wrapper.find('[role="status"]').text()).toContain('revoked')
+  })
+})
+
+describe('a user’s page', () => {
+  const MANAGER = { ...ME, permissions: ['USER_ADD', 'USER_MANAGEMENT', 'USER_SEARCH'] }
+  const OTHER = { id: 'u2', email: 'u2@example.org', name: 'Two', permissions: ['USER_ADD'], version: 4 }
+
+  function service(): FakeService {
+    return new FakeService()
+      .on('GET user/u2', () => json(200, { user: OTHER }))
+      .on('GET user/permissions', () =>
+        json(200, { permissions: ['DATA_EDIT', 'OWNERS_READ', 'USER_ADD', 'USER_SEARCH', 'USER_MANAGEMENT', 'DATA_MANAGEMENT'] }),
+      )
+      .on('GET user/u2/apikeys', () => json(200, { apikeys: [] }))
+      .on('GET user/u2/log', () => json(200, { logs: [], next: null }))
+      .on('GET user/u2/actions', () => json(200, { logs: [], next: null }))
+  }
+
+  it('has one checkbox per permission and saves changes with If-Match', async () => {
+    const fake = service().on('PATCH user/u2', () => json(200, { user: { ...OTHER, permissions: ['USER_ADD', 'USER_SEARCH'], version: 5 } }))
+    const { wrapper } = await mountView(UserView, fake, { user: MANAGER, props: { id: 'u2' } })
+    expect(wrapper.findAll('input[type="checkbox"]')).toHaveLength(6)
+    expect((field(wrapper, 'USER_ADD').element as HTMLInputElement).checked).toBe(true)
+    await field(wrapper, 'USER_SEARCH').setValue(true)
+    await wrapper.find('form').trigger('submit')
+    await flushPromises()
+    const [patch] = fake.calls('PATCH user/u2')
+    expect(patch.headers['If-Match']).toBe('4')
+    expect(patch.body).toEqual({ user: { permissions: ['USER_ADD', 'USER_SEARCH'] } })
+    expect(wrapper.text()).toContain('The user is saved.')
+  })
+
+  it('explains a stale version and reloads on request', async () => {
+    const fake = service().on('PATCH user/u2', () => error(412, 'VersionMismatch', 'stale'))
+    const { wrapper } = await mountView(UserView, fake, { user: MANAGER, props: { id: 'u2' } })
+    await field(wrapper, 'Name').setValue('Changed')
+    await wrapper.find('form').trigger('submit')
+    await flushPromises()
+    expect(wrapper.find('[role="alert"]').text()).toMatch(/changed this user since you opened the page/)
+    await button(wrapper, 'Reload').trigger('click')
+    await flushPromises()
+    expect(fake.calls('GET user/u2')).toHaveLength(2)
+    expect((field(wrapper, 'Name').element as HTMLInputElement).value).toBe('Two')
+  })
+
+  it('explains that the last user manager cannot be deleted', async () => {
+    const fake = service().on('DELETE user/u2', () => error(409, 'LastUserManager', 'last'))
+    const { wrapper } = await mountView(UserView, fake, { user: MANAGER, props: { id: 'u2' } })
+    await button(wrapper, 'Delete user').trigger('click')
+    await button(wrapper, 'Yes, delete').trigger('click')
+    await flushPromises()
+    expect(fake.calls('DELETE user/u2')[0].headers['If-Match']).toBe('4')
+    expect(wrapper.find('[role="alert"]').text()).toMatch(/last one who can manage users.*cannot be deleted/)
+  })
+
+  it('goes back to the users after deleting', async () => {
+    const fake = service().on('DELETE user/u2', () => json(204))
+    const { wrapper, router } = await mountView(UserView, fake, { user: MANAGER, props: { id: 'u2' } })
+    await button(wrapper, 'Delete user').trigger('click')
+    await button(wrapper, 'Yes, delete').trigger('click')
+    await flushPromises()
+    expect(router.currentRoute.value.path).toBe('/users')
+    expect(router.currentRoute.value.query).toEqual({ deleted: 'u2@example.org' })
+  })
+})
+
+describe('history', () => {
+  const entry = (n: number) => ({
+    id: `l${n}`,
+    action: 'edit',
+    entry_id: 'me',
+    user: 'me',
+    timestamp: '2026-01-01T00:00:00Z',
+    data: { contact: `room ${n}` },
+  })
+
+  it('shows each entry and fetches the next page with More', async () => {
+    const service = new FakeService().on('GET user/me/log', (req) =>
+      req.query.get('cursor') === 'c2'
+        ? json(200, { logs: [entry(3)], next: null })
+        : json(200, { logs: [entry(1), entry(2)], next: 'c2' }),
+    )
+    const { wrapper } = await mountView(HistoryList, service, {
+      user: ME,
+      props: { userId: 'me', kind: 'log', title: 'Changes to your record', viewerId: 'me' },
+    })
+    expect(wrapper.findAll('li.entry')).toHaveLength(2)
+    expect(wrapper.find('li.entry').text()).toContain('you changed your record')
+    expect(wrapper.find('li.entry dl').text()).toContain('contactroom 1')
+    await button(wrapper, 'More').trigger('click')
+    await flushPromises()
+    expect(wrapper.findAll('li.entry')).toHaveLength(3)
+    expect(wrapper.findAll('button').filter((b) => b.text() === 'More')).toHaveLength(0)
+  })
+})
+
+describe('users', () => {
+  it('searches by email and pages with More', async () => {
+    const people = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => ({ id: `u${from + i}`, email: `u${from + i}@x.org`, name: `U${from + i}` }))
+    const service = new FakeService().on('GET user', (req) => {
+      if (req.query.get('email')) return json(200, { users: people(7, 1), next: null })
+      return req.query.get('cursor') ? json(200, { users: people(50, 3), next: null }) : json(200, { users: people(0, 50), next: 'n' })
+    })
+    const manager = { ...ME, permissions: ['USER_SEARCH', 'USER_MANAGEMENT', 'USER_ADD'] }
+    const { wrapper } = await mountView(UsersView, service, { user: manager })
+    expect(wrapper.findAll('tbody tr')).toHaveLength(50)
+    expect(service.calls('GET user')[0].query.get('limit')).toBe('50')
+    await button(wrapper, 'More').trigger('click')
+    await flushPromises()
+    expect(wrapper.findAll('tbody tr')).toHaveLength(53)
+    await field(wrapper, 'Search by email').setValue('u7@x.org')
+    await wrapper.find('form').trigger('submit')
+    await flushPromises()
+    expect(service.calls('GET user').at(-1)?.query.get('email')).toBe('u7@x.org')
+    expect(wrapper.findAll('tbody tr')).toHaveLength(1)
+    expect(wrapper.find('tbody a').attributes('href')).toBe('/users/u7')
+  })
+})

@@ -1,0 +1,20 @@
+import { fileURLToPath } from 'node:url'
+import vue from '@vitejs/plugin-vue'
+import { defineConfig } from 'vitest/config'
+
+// The service serves the build from chalicelib/ (so that `chalice package` ships it)
+// at <base path>/ ; relative asset URLs keep the page working under any path prefix.
+export default defineConfig({
+  base: './',
+  plugins: [vue()],
+  build: {
+    outDir: fileURLToPath(new URL('../chalicelib/webui_dist', import.meta.url)),
+    emptyOutDir: true,
+    assetsInlineLimit: 0,
+    modulePreload: { polyfill: false },
+  },
+  test: {
+    environment: 'happy-dom',
+    include: ['tests/**/*.test.ts'],
+  },
+})

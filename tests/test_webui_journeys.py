@@ -1,0 +1,327 @@
+"""The web UI end to end: Debian's Chromium against ``chalice local``, moto and the
+local OpenID Provider, doing what people do on the site (API.md section 9)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser import BrowserPage, fill_provider_login
+from tests.servers import page_server
+from tests.webui_pages import (
+    Stack,
+    check_page,
+    csp_violations,
+    running_stack,
+    serious_violations,
+    unreachable_by_keyboard,
+)
+
+
+@pytest.fixture(autouse=True)
+def patient_expectations() -> Iterator[None]:
+    """The machine is shared: give each expectation 15 s instead of 5 s."""
+    expect.set_options(timeout=15_000)
+    yield
+    expect.set_options(timeout=5_000)
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    yield from running_stack("users-webui-")
+
+
+def sign_in_with_key(page: Page, stack: Stack, key: str) -> None:
+    page.goto(f"{stack.base}/")
+    page.get_by_label("API key", exact=True).fill(key)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_role("heading", name="Profile")).to_be_visible()
+
+
+def nav(page: Page, name: str) -> None:
+    page.get_by_role("navigation").get_by_role("link", name=name, exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(name)
+
+
+def test_first_provider_sign_in_profile_keys_history_and_sign_out(
+    stack: Stack, browser_page: BrowserPage
+) -> None:
+    page = browser_page.page
+    page.goto(f"{stack.base}/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    check_page(page, "sign-in")
+    page.get_by_role("button", name="Sign in with local").click()
+    fill_provider_login(page, "alice", "alice-password")
+
+    # Back on the page, signed in: the person's name and Sign out.
+    expect(page.get_by_role("heading", name="Profile")).to_be_visible()
+    expect(page.get_by_role("banner")).to_contain_text("Alice Example")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.get_by_text("alice@example.org")).to_be_visible()
+
+    # A refused value: the API's message beside the form; then a saved one.
+    page.get_by_label("ORCID").fill("1234")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".beside [role=alert]")).to_contain_text("orcid")
+    page.get_by_label("ORCID").fill("0000-0002-1825-0097")
+    page.get_by_label("Affiliation").fill("Example Institute")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_have_text("Your profile is saved.")
+    check_page(page, "profile")
+    page.reload()
+    expect(page.get_by_label("Affiliation")).to_have_value("Example Institute")
+
+    # A key: shown once, with Copy; then revoked after confirmation.
+    nav(page, "API keys")
+    page.get_by_label("Name", exact=True).fill("laptop")
+    page.get_by_label("Expires in days").fill("30")
+    page.get_by_role("button", name="Create key").click()
+    new_key = page.get_by_label("New API key", exact=True)
+    expect(new_key).to_have_value(re.compile(r"^uk_"))
+    key = new_key.input_value()
+    expect(page.get_by_text("This key will not be shown again.")).to_be_visible()
+    expect(page.get_by_role("button", name="Copy")).to_be_visible()
+    expect(page.get_by_role("table")).to_contain_text("laptop")
+    check_page(page, "api-keys")
+    assert stack.call("GET", "/user/me", key=key).status_code == 200
+
+    # Enough changes for a second page of history, made by a script with the key.
+    for n in range(21):
+        assert stack.call("PATCH", "/user/me", key=key, json={"user": {"contact": f"room {n}"}}).ok
+
+    page.get_by_role("button", name="Revoke").click()
+    page.get_by_role("button", name="Yes, revoke").click()
+    expect(page.get_by_role("status")).to_contain_text("revoked")
+    expect(page.get_by_text("No API keys.")).to_be_visible()
+    assert stack.call("GET", "/user/me", key=key).status_code == 401
+
+    nav(page, "History")
+    changes = page.get_by_role("region", name="Changes to your record")
+    expect(changes.get_by_text("the service created your record")).to_be_visible()
+    edit = changes.locator("li.entry").filter(has_text="Example Institute")
+    expect(edit).to_contain_text("you changed your record")
+    expect(edit.locator("dt")).to_have_text(["affiliation", "orcid"])
+    entries = changes.locator("li.entry")
+    expect(entries).to_have_count(20)
+    changes.get_by_role("button", name="More").click()
+    expect(entries).to_have_count(25)  # made, profile, key made, 21 script edits, key revoked
+    actions = page.get_by_role("region", name="Your actions")
+    expect(actions.get_by_text("you changed your record").first).to_be_visible()
+    check_page(page, "history")
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.reload()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
+    assert csp_violations(browser_page.console_lines()) == []
+
+
+def test_sign_in_with_an_api_key(stack: Stack, browser_page: BrowserPage) -> None:
+    page = browser_page.page
+    page.goto(f"{stack.base}/")
+    page.get_by_label("API key", exact=True).fill("uk_not.a.key")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("not valid")
+    sign_in_with_key(page, stack, stack.manager_key)
+    expect(page.get_by_role("banner")).to_contain_text("Mona Manager")
+    expect(page.get_by_role("navigation").get_by_role("link", name="Users")).to_be_visible()
+    # The session outlives a reload: the access token is renewed from the cookie.
+    page.reload()
+    expect(page.get_by_role("banner")).to_contain_text("Mona Manager")
+    stored = page.evaluate("[localStorage.length, sessionStorage.length]")
+    assert stored == [0, 0]
+    # Signed out elsewhere (another tab): the next call finds no session and the
+    # page goes back to signing in.
+    ended = page.evaluate(
+        """async () => {
+            const csrf = document.cookie.match(/_csrf_token=([^;]+)/)[1]
+            const headers = {'X-CSRF-Token': csrf}
+            const r = await fetch('api/v1/logout', {method: 'POST', headers})
+            return r.status
+        }"""
+    )
+    assert ended == 204
+    page.get_by_role("navigation").get_by_role("link", name="API keys").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
+
+
+def test_failed_login_is_explained_in_words(stack: Stack, browser_page: BrowserPage) -> None:
+    page = browser_page.page
+    page.goto(f"{stack.base}/?login_error=email_in_use")
+    expect(page.get_by_role("alert")).to_contain_text("already exists")
+    assert "login_error" not in page.url
+
+
+def test_manager_finds_changes_meets_412_deletes_and_cannot_delete_the_last_manager(
+    stack: Stack, browser_page: BrowserPage
+) -> None:
+    created = stack.call(
+        "POST", "/user", json={"user": {"email": "erin@example.org", "name": "Erin"}}
+    )
+    assert created.status_code == 201
+    erin = created.json()["id"]
+    page = browser_page.page
+    sign_in_with_key(page, stack, stack.manager_key)
+
+    nav(page, "Users")
+    page.get_by_label("Search by email").fill("ERIN@example.org")
+    page.get_by_role("button", name="Search").click()
+    rows = page.locator("table.users tbody tr")
+    expect(rows).to_have_count(1)
+    check_page(page, "users")
+    rows.get_by_role("link", name="Erin").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("User Erin")
+    expect(page.get_by_label("Email", exact=True)).to_have_value("erin@example.org")
+
+    # Permissions: one checkbox per name; saved with If-Match.
+    for name in ("DATA_EDIT", "OWNERS_READ", "USER_ADD", "USER_SEARCH", "USER_MANAGEMENT"):
+        expect(page.get_by_label(name, exact=True)).not_to_be_checked()
+    page.get_by_label("USER_SEARCH", exact=True).check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_have_text("The user is saved.")
+    assert stack.call("GET", f"/user/{erin}").json()["user"]["permissions"] == ["USER_SEARCH"]
+    check_page(page, "user")
+
+    # Someone else changes the record: the next save meets 412 and offers a reload.
+    changed = stack.call("PATCH", f"/user/{erin}", json={"user": {"affiliation": "Elsewhere"}})
+    assert changed.ok
+    page.get_by_label("Name", exact=True).fill("Erin Changed")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_contain_text("changed this user since you opened")
+    page.get_by_role("button", name="Reload").click()
+    expect(page.get_by_label("Affiliation")).to_have_value("Elsewhere")
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Erin")
+    expect(page.get_by_role("region", name="Changes to this record")).to_contain_text("Elsewhere")
+
+    page.get_by_role("button", name="Delete user").click()
+    page.get_by_role("button", name="Yes, delete").click()
+    expect(page.get_by_role("status")).to_contain_text("erin@example.org is deleted")
+    assert stack.call("GET", f"/user/{erin}").status_code == 404
+
+    # New user, then the last manager (oneself) cannot be deleted.
+    page.get_by_role("link", name="New user").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("New user")
+    page.get_by_label("Email", exact=True).fill("frank@example.org")
+    page.get_by_label("Name", exact=True).fill("Frank")
+    check_page(page, "new-user")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("User Frank")
+
+    page.goto(f"{stack.base}/#/users/{stack.manager_id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("User Mona Manager")
+    page.get_by_role("button", name="Delete user").click()
+    page.get_by_role("button", name="Yes, delete").click()
+    expect(page.get_by_role("alert")).to_contain_text("last one who can manage users")
+    assert stack.call("GET", "/user/me").status_code == 200
+    assert csp_violations(browser_page.console_lines()) == []
+
+
+def test_person_without_permissions_never_sees_users(
+    stack: Stack, browser_page: BrowserPage
+) -> None:
+    page = browser_page.page
+    page.goto(f"{stack.base}/")
+    page.get_by_role("button", name="Sign in with local").click()
+    fill_provider_login(page, "dave", "dave-password")
+    expect(page.get_by_role("banner")).to_contain_text("Dave Example")
+    navigation = page.get_by_role("navigation")
+    expect(navigation.get_by_role("link", name="Profile")).to_be_visible()
+    expect(navigation.get_by_role("link", name="Users")).to_have_count(0)
+    page.goto(f"{stack.base}/#/users")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Profile")
+    expect(page.get_by_text("Permissions")).to_be_visible()
+
+
+def test_api_page_renders_the_openapi_document(stack: Stack, browser_page: BrowserPage) -> None:
+    page = browser_page.page
+    page.goto(f"{stack.base}/")
+    nav(page, "API")
+    operation = page.locator("details.operation", has_text="PATCH /api/v1/user/{user_id}")
+    operation.locator("summary").first.click()
+    expect(operation).to_contain_text("needs USER_MANAGEMENT")
+    expect(operation).to_contain_text("If-Match")
+    expect(operation).to_contain_text("VersionMismatch")
+    expect(operation).to_contain_text("UserBody")
+    check_page(page, "api")
+    assert csp_violations(browser_page.console_lines()) == []
+
+
+def test_keyboard_alone_signs_in_with_a_key(stack: Stack, browser_page: BrowserPage) -> None:
+    page = browser_page.page
+    page.goto(f"{stack.base}/")
+    expect(page.get_by_role("button", name="Sign in with local")).to_be_visible()
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement?.type") == "password":
+            break
+    page.keyboard.type(stack.manager_key)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Profile")).to_be_visible()
+
+
+def test_page_checks_find_an_unlabelled_control_and_one_out_of_keyboard_reach(
+    browser_page: BrowserPage,
+) -> None:
+    page = (
+        "<!doctype html><html lang='en'><title>t</title><main><input type='text'>"
+        "<button type='button'>Reached</button><button tabindex='-1'>Skipped</button></main>"
+    )
+    with page_server({"/": page}) as origin:
+        browser_page.page.goto(f"{origin}/")
+        found = serious_violations(browser_page.page)
+        missed = unreachable_by_keyboard(browser_page.page)
+    assert any(line.startswith("label:") for line in found), found
+    assert missed == ['<button tabindex="-1">Skipped</button>']
+
+
+@pytest.fixture(scope="module")
+def prefixed() -> Iterator[Stack]:
+    """The service at http://127.0.0.1:<proxy>/users/ behind a reverse proxy."""
+    yield from running_stack("users-webui-prefix-", path_prefix="/users")
+
+
+def test_page_works_under_a_path_prefix(prefixed: Stack, browser_page: BrowserPage) -> None:
+    page = browser_page.page
+    assert prefixed.base.endswith("/users")
+    page.goto(f"{prefixed.base}/")
+    nav(page, "API")
+    expect(page.locator("details.operation").first).to_be_visible()
+    assert page.url == f"{prefixed.base}/#/api"
+    nav(page, "Sign in")
+    page.get_by_role("button", name="Sign in with local").click()
+    fill_provider_login(page, "alice", "alice-password")
+    expect(page.get_by_role("banner")).to_contain_text("Alice Example")
+    assert page.url.startswith(f"{prefixed.base}/")
+    page.get_by_role("button", name="Sign out").click()
+    sign_in_with_key(page, prefixed, prefixed.manager_key)
+    expect(page.get_by_role("banner")).to_contain_text("Mona Manager")
+    nav(page, "Users")
+    expect(page.locator("table.users tbody tr")).to_have_count(2)
+    assert csp_violations(browser_page.console_lines()) == []
+
+
+def test_users_are_listed_a_page_at_a_time(stack: Stack, browser_page: BrowserPage) -> None:
+    for n in range(50):
+        body = {"user": {"email": f"page-{n:02d}@example.org", "name": f"Paged {n:02d}"}}
+        assert stack.call("POST", "/user", json=body).status_code == 201
+    total = 0
+    cursor = None
+    while True:
+        page_of = stack.call("GET", "/user", params={"limit": 1000, "cursor": cursor}).json()
+        total += len(page_of["users"])
+        cursor = page_of["next"]
+        if cursor is None:
+            break
+    page = browser_page.page
+    sign_in_with_key(page, stack, stack.manager_key)
+    nav(page, "Users")
+    rows = page.locator("table.users tbody tr")
+    expect(rows).to_have_count(50)
+    page.get_by_role("button", name="More").click()
+    expect(rows).to_have_count(total)
+    expect(page.get_by_role("button", name="More")).to_have_count(0)

@@ -1,0 +1,171 @@
+"""What the web UI's journeys share: the running service with its OpenID Provider,
+axe-core checks, and screenshots of each page for ``docs/screenshots/``.
+
+``WEBUI_SCREENSHOTS=docs/screenshots`` (``make screenshots``) makes the journeys
+save a screenshot of each page they pass through into that folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from playwright.sync_api import Page
+
+from devtools.local_stack import (
+    chalice_local,
+    free_port,
+    manage,
+    moto_server,
+    provider_settings,
+    service_env,
+)
+from devtools.oidc_provider import running_provider
+from tests.servers import reverse_proxy
+
+ROOT = Path(__file__).resolve().parent.parent
+AXE = ROOT / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
+ALL_PERMISSIONS = "DATA_EDIT,OWNERS_READ,USER_ADD,USER_SEARCH,USER_MANAGEMENT,DATA_MANAGEMENT"
+ACCOUNTS = [
+    {
+        "username": "alice",
+        "password": "alice-password",
+        "sub": "alice-sub",
+        "email": "alice@example.org",
+        "email_verified": True,
+        "name": "Alice Example",
+    },
+    {
+        "username": "dave",
+        "password": "dave-password",
+        "sub": "dave-sub",
+        "email": "dave@example.org",
+        "email_verified": True,
+        "name": "Dave Example",
+    },
+]
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The service at ``base`` (its page is ``base + '/'``) and its first manager."""
+
+    base: str
+    manager_key: str
+    manager_id: str
+    env: dict[str, str]
+
+    @property
+    def api(self) -> str:
+        return f"{self.base}/api/v1"
+
+    def call(self, method: str, path: str, key: str | None = None, **kwargs: Any) -> Any:
+        """Call the API as a script would (the manager's key unless another is given)."""
+        headers = {"Authorization": f"Bearer {key or self.manager_key}", "Connection": "close"}
+        return requests.request(method, f"{self.api}{path}", headers=headers, timeout=30, **kwargs)
+
+
+def running_stack(table_prefix: str, path_prefix: str = "") -> Iterator[Stack]:
+    """moto, the local OpenID Provider and ``chalice local``, with one user manager.
+
+    With a ``path_prefix`` (``/users``), a reverse proxy serves the service under it,
+    and ``PUBLIC_URL`` says so: the page is at ``<proxy>/users/``.
+    """
+    port = free_port()
+    proxy_port = free_port()
+    local = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{proxy_port}{path_prefix}" if path_prefix else local
+    client = {
+        "client_id": "users-webui",
+        "client_secret": secrets.token_urlsafe(24),
+        "redirect_uris": [f"{base}/api/v1/login/oidc/local/authorize"],
+    }
+    config = {"clients": [client], "accounts": ACCOUNTS}
+    with moto_server() as endpoint, running_provider(config) as issuer:
+        env = service_env(
+            endpoint,
+            TABLE_PREFIX=table_prefix,
+            OIDC_PROVIDERS=provider_settings(issuer, client["client_id"], client["client_secret"]),
+        )
+        if path_prefix:
+            env["PUBLIC_URL"] = base
+        manage(env, "create-tables")
+        admin = json.loads(
+            manage(
+                env,
+                "create-user",
+                "--email",
+                "manager@example.org",
+                "--name",
+                "Mona Manager",
+                "--permissions",
+                ALL_PERMISSIONS,
+                "--api-key",
+            )
+        )
+        with chalice_local(env, port=port), contextlib.ExitStack() as proxy:
+            if path_prefix:
+                proxy.enter_context(reverse_proxy(local, path_prefix, port=proxy_port))
+            yield Stack(base, admin["key"], admin["id"], env)
+
+
+def serious_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        # Evaluated over the DevTools protocol, so the page's CSP does not apply.
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
+    found: list[dict[str, Any]] = page.evaluate(
+        """async () => {
+            const result = await window.axe.run(document)
+            return result.violations
+                .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                .map((v) => ({id: v.id, help: v.help, nodes: v.nodes.map((n) => n.html)}))
+        }"""
+    )
+    return [f"{v['id']}: {v['help']} {v['nodes'][:3]}" for v in found]
+
+
+CONTROLS = "a[href], button:not([disabled]), input:not([disabled]), textarea, select, summary"
+
+
+def unreachable_by_keyboard(page: Page) -> list[str]:
+    """The visible controls that pressing Tab from the top of the page never focuses."""
+    controls = f"Array.from(document.querySelectorAll('{CONTROLS}'))"
+    visible = f"{controls}.filter((e) => e.checkVisibility())"
+    count: int = page.evaluate(f"{visible}.length")
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.evaluate("window.__reached = new Set()")
+    for _ in range(count + 3):
+        page.keyboard.press("Tab")
+        page.evaluate("window.__reached.add(document.activeElement)")
+    missed: list[str] = page.evaluate(
+        f"{visible}.filter((e) => !window.__reached.has(e)).map((e) => e.outerHTML.slice(0, 120))"
+    )
+    return missed
+
+
+def check_page(page: Page, name: str) -> None:
+    """The page has no serious accessibility fault and every control is reachable by
+    keyboard; saved as a screenshot when asked."""
+    page.wait_for_load_state("networkidle")
+    violations = serious_violations(page)
+    assert violations == [], (name, violations)
+    folder = os.environ.get("WEBUI_SCREENSHOTS")
+    if folder:
+        target = ROOT / folder
+        target.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(target / f"{name}.png"), full_page=True)
+    missed = unreachable_by_keyboard(page)
+    assert missed == [], (name, missed)
+
+
+def csp_violations(console: list[str]) -> list[str]:
+    """Console lines in which the browser reports a blocked script, style or request."""
+    return [line for line in console if "Content Security Policy" in line]
