@@ -2,8 +2,9 @@
 
 Drives the real local OpenID Provider with accounts sharing one address:
 ``owner`` whose provider asserts ``email_verified``, ``squatter`` whose
-provider asserts it false. ``local`` and ``partner`` are trusted for linking;
-``other`` is not. Each pair of logins runs in both orders.
+provider asserts it false, ``silent`` whose provider leaves the claim out.
+``local`` and ``partner`` are trusted for linking; ``other`` is not. Each pair
+of logins runs in both orders.
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ ACCOUNTS = [
         "email": SHARED,
         "email_verified": False,
         "name": "Squatter",
+    },
+    {  # no email_verified claim at all
+        "username": "silent",
+        "password": "silent-password",
+        "sub": "silent-sub",
+        "email": SHARED,
+        "name": "Silent",
     },
 ]
 
@@ -85,6 +93,7 @@ def login(browsers: Any, username: str, provider: str) -> tuple[Browser, str]:
         ("owner", "other", False),
         ("squatter", "local", False),
         ("squatter", "other", False),
+        ("silent", "local", False),
     ],
 )
 def test_first_login_records_whether_a_trusted_provider_vouched_for_the_email(
@@ -104,6 +113,7 @@ def test_first_login_records_whether_a_trusted_provider_vouched_for_the_email(
         (("squatter", "local"), ("owner", "local")),  # unverified, then the verified owner
         (("owner", "other"), ("owner", "local")),  # untrusted provider, then trusted
         (("squatter", "other"), ("owner", "local")),
+        (("silent", "local"), ("owner", "local")),  # claim absent, then the verified owner
     ],
 )
 def test_verified_login_is_not_linked_into_a_user_whose_email_nobody_vouched_for(
@@ -118,7 +128,8 @@ def test_verified_login_is_not_linked_into_a_user_whose_email_nobody_vouched_for
 
 
 @pytest.mark.parametrize(
-    "second", [("squatter", "local"), ("squatter", "other"), ("owner", "other")]
+    "second",
+    [("squatter", "local"), ("squatter", "other"), ("owner", "other"), ("silent", "local")],
 )
 def test_login_without_a_trusted_verified_email_is_not_linked_into_a_vouched_user(
     client: Client, browsers: Any, admin: Account, second: tuple[str, str]
@@ -144,7 +155,12 @@ def test_verified_login_at_a_trusted_provider_links_into_a_vouched_user(
 
 @pytest.mark.parametrize(
     ("username", "provider", "linked"),
-    [("owner", "local", True), ("owner", "other", False), ("squatter", "local", False)],
+    [
+        ("owner", "local", True),
+        ("owner", "other", False),
+        ("squatter", "local", False),
+        ("silent", "local", False),
+    ],
 )
 def test_login_links_into_a_user_a_manager_made_only_when_trusted_and_verified(
     client: Client,
