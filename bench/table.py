@@ -174,5 +174,9 @@ def report(rows: list[Row], args: argparse.Namespace, seconds: float, runtime: s
         'measured for the choice (README, "The Lambda package"). Handlers alternate, '
         f"{args.cold_runs} runs each after one untimed; medians; ratio = median / floor "
         "median, '(pairs: ...)' the median of back-to-back ratios. No other row is a cold start.",
+        "- Web UI first page (bench/webui_size.py): the JS and CSS files the built `index.html` "
+        "loads (its scripts, stylesheets and module preloads; the other pages load when first "
+        "opened), each gzipped at level 9 as a server would send it; the median column holds "
+        "their total size, against the budget in the target column.",
     ]
     return "\n".join(lines)

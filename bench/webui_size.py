@@ -1,6 +1,7 @@
 """The weight of the web UI's first page: the JS and CSS that ``index.html`` loads
 (its scripts, stylesheets and module preloads), each gzipped as a server would
-send it. ``python -m bench.webui_size`` prints it; ``make bench`` runs it.
+send it. ``make bench`` writes it as a row of BENCHMARKS.md (``row``);
+``python -m bench.webui_size`` prints it alone.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.table import Row
 from chalicelib.webui import DIST
 
 LOADED = re.compile(r"<(?:script|link)\b[^>]*\b(?:src|href)=\"\./(assets/[^\"]+\.(?:js|css))\"")
@@ -36,6 +38,21 @@ def first_page(root: Path = DIST) -> FirstPage:
         raw += len(data)
         gzipped += len(gzip.compress(data, compresslevel=9, mtime=0))
     return FirstPage(files, raw, gzipped)
+
+
+def _kib(size: int) -> str:
+    return f"{size / 1024:.1f} KiB"
+
+
+def row(size: FirstPage) -> Row:
+    """The first page's weight as a row of the benchmark table, judged by the budget."""
+    fits = size.gzipped <= BUDGET
+    return Row(
+        measure=f"web UI first page: {len(size.files)} JS/CSS files, gzipped",
+        median=f"{_kib(size.gzipped)} ({_kib(size.raw)} raw)",
+        target=f"≤ {BUDGET // 1024} KiB gzipped",
+        result="pass" if fits else f"miss: {_kib(size.gzipped - BUDGET)} over",
+    )
 
 
 def main() -> int:

@@ -3,13 +3,14 @@ the headers that keep them safe and cached right."""
 
 from __future__ import annotations
 
+import random
 import re
 from pathlib import Path
 
 import pytest
 from chalice.test import Client
 
-from bench.webui_size import BUDGET, first_page
+from bench.webui_size import BUDGET, first_page, row
 from chalicelib import webui
 from chalicelib.errors import WebFileNotFound
 
@@ -98,6 +99,26 @@ def test_first_page_weighs_under_the_budget(built: None) -> None:
     assert any(name.endswith(".js") for name in size.files)
     assert any(name.endswith(".css") for name in size.files)
     assert 0 < size.gzipped <= BUDGET
+
+
+def test_benchmark_row_gives_the_first_page_gzipped_against_the_budget(built: None) -> None:
+    size = first_page()
+    line = row(size)
+    assert line.measure == f"web UI first page: {len(size.files)} JS/CSS files, gzipped"
+    assert line.median.startswith(f"{size.gzipped / 1024:.1f} KiB (")
+    assert line.target == f"≤ {BUDGET // 1024} KiB gzipped"
+    assert line.result == "pass"
+
+
+def test_benchmark_row_reports_a_page_over_the_budget(tmp_path: Path) -> None:
+    (tmp_path / "assets").mkdir()
+    noise = random.Random(1).randbytes(BUDGET + 2048)  # gzip cannot shrink it
+    (tmp_path / "assets" / "index-12345678.js").write_bytes(noise)
+    (tmp_path / "index.html").write_text('<script type="module" src="./assets/index-12345678.js">')
+    line = row(first_page(tmp_path))
+    assert line.measure == "web UI first page: 1 JS/CSS files, gzipped"
+    assert line.result.startswith("miss: 2.")
+    assert line.result.endswith(" KiB over")
 
 
 def test_unbuilt_ui_answers_404_naming_the_fix(tmp_path: Path) -> None:

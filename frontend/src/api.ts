@@ -78,6 +78,20 @@ export function readCookie(cookies: string, name: string): string | null {
   return null
 }
 
+/**
+ * Read an answer's body to its end when nothing needs it. The API's answers are
+ * `Cache-Control: no-store`, and a browser keeps the request of such an answer open
+ * until its body is read: left unread, it holds the connection and the page never
+ * settles.
+ */
+async function discard(response: Response): Promise<void> {
+  try {
+    await response.arrayBuffer()
+  } catch {
+    // already read, or the connection broke: either way nothing is left open
+  }
+}
+
 async function errorOf(response: Response): Promise<ApiError> {
   let code = `HTTP${response.status}`
   let message = response.statusText || `the service answered ${response.status}`
@@ -118,6 +132,8 @@ export class Api {
     if (response.ok) {
       const body = (await response.json()) as { csrf_token?: string }
       if (body.csrf_token) return body.csrf_token
+    } else {
+      await discard(response)
     }
     // Any answer of the service sets the cookie on a browser that has none.
     const again = readCookie(this.cookies(), CSRF_COOKIE)
@@ -143,6 +159,7 @@ export class Api {
       headers: { 'X-CSRF-Token': await this.csrfToken() },
     })
     if (response.status === 401) {
+      await discard(response)
       this.forget()
       return false
     }
@@ -168,6 +185,7 @@ export class Api {
       body: JSON.stringify({ 'api-key': key }),
     })
     if (!response.ok) throw await errorOf(response)
+    await discard(response)
     this.forget()
     if (!(await this.renew())) throw new ApiError(401, 'InvalidCredentials', 'No session began.')
   }
@@ -181,6 +199,7 @@ export class Api {
     })
     this.forget()
     if (!response.ok) throw await errorOf(response)
+    await discard(response)
   }
 
   /**
@@ -194,8 +213,12 @@ export class Api {
     }
     let response = await this.send(method, path, options)
     if (response.status === 401 && !options.anonymous) {
-      if (await this.renew()) response = await this.send(method, path, options)
-      else this.onSessionEnded()
+      if (await this.renew()) {
+        await discard(response)
+        response = await this.send(method, path, options)
+      } else {
+        this.onSessionEnded()
+      }
     }
     if (!response.ok) throw await errorOf(response)
     if (response.status === 204) return undefined as T

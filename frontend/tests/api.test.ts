@@ -156,3 +156,46 @@ describe('sessions', () => {
     expect(document.cookie).not.toContain('token-1')
   })
 })
+
+// A browser keeps the request of a no-store answer open until its body is read.
+describe('answers nobody needs', () => {
+  it('are read when /login/token finds no session', async () => {
+    const service = new FakeService().on('POST login/token', () => error(401, 'InvalidCredentials', 'no session'))
+    expect(await service.api().renew()).toBe(false)
+    expect(service.unread()).toEqual([])
+  })
+
+  it('are read when a call is retried after renewing the token', async () => {
+    const service = new FakeService()
+    service.on('GET user/me', (req) =>
+      req.headers.Authorization === 'Bearer token-2'
+        ? json(200, { user: { id: 'u1' } })
+        : error(401, 'InvalidCredentials', 'expired'),
+    )
+    expect((await service.api().me()).id).toBe('u1')
+    expect(service.calls('GET user/me')).toHaveLength(2)
+    expect(service.unread()).toEqual([])
+  })
+
+  it('are read when signing in with a key and signing out', async () => {
+    const service = new FakeService()
+      .on('POST login/apikey', () => json(200, { expires: 'x' }))
+      .on('POST logout', () => json(200, {}))
+    const api = service.api()
+    await api.signInWithKey('uk_a.b.c')
+    await api.signOut()
+    expect(service.calls('POST logout')).toHaveLength(1)
+    expect(service.unread()).toEqual([])
+  })
+
+  it('are read when GET /login/csrf fails but set the cookie', async () => {
+    const service = new FakeService().on('GET login/csrf', () => {
+      service.cookies = '_csrf_token=set-by-the-answer'
+      return error(503, 'ServiceUnavailable', 'busy')
+    })
+    service.cookies = ''
+    expect(await service.api().renew()).toBe(true)
+    expect(service.calls('POST login/token')[0].headers['X-CSRF-Token']).toBe('set-by-the-answer')
+    expect(service.unread()).toEqual([])
+  })
+})

@@ -27,6 +27,7 @@ export function error(status: number, code: string, message: string): Response {
 
 export class FakeService {
   readonly seen: Seen[] = []
+  readonly answers: { route: string; response: Response }[] = []
   readonly handlers = new Map<string, Handler>()
   cookies = '_csrf_token=csrf-from-cookie'
   now = 1_000_000
@@ -48,6 +49,13 @@ export class FakeService {
     return this.seen.filter((s) => `${s.method} ${s.path}` === route)
   }
 
+  /** The routes whose answer came with a body that nobody read. */
+  unread(): string[] {
+    return this.answers
+      .filter(({ response }) => response.body !== null && !response.bodyUsed)
+      .map(({ route }) => route)
+  }
+
   readonly fetch = async (input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> => {
     const url = new URL(String(input))
     const path = url.pathname.slice(new URL(ROOT).pathname.length)
@@ -59,8 +67,11 @@ export class FakeService {
       body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
     }
     this.seen.push(seen)
-    const handler = this.handlers.get(`${seen.method} ${path}`)
-    return handler ? handler(seen) : error(404, 'NotFound', `no route ${seen.method} ${path}`)
+    const route = `${seen.method} ${path}`
+    const handler = this.handlers.get(route)
+    const response = handler ? await handler(seen) : error(404, 'NotFound', `no route ${route}`)
+    this.answers.push({ route, response })
+    return response
   }
 
   api(): Api {
