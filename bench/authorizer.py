@@ -14,7 +14,7 @@ from bench.routes import MAX_AUTHORIZER_TRIPS
 from bench.table import Row, _ms, _ops
 from bench.timing import time_decide
 from bench.world import World, count_decide
-from chalicelib import auth, models, sessions, timestamps
+from chalicelib import auth, batch, sessions, timestamps
 from chalicelib.changes import SYSTEM
 from chalicelib.models import ApiKey, Session, User
 from chalicelib.permissions import expand
@@ -91,13 +91,13 @@ class AuthorizerCpu:
 def authorizer_cpu(world: World, calls: int) -> AuthorizerCpu:
     """CPU per decision: the pure parts, and ``auth.decide`` less its bare read."""
     key_id = world.api_key_header.split(".")[1]  # Bearer uk_<user id>.<key id>.<secret>
-    key, user = models.get_many(
+    key, user = batch.get_many(
         [(ApiKey, {"user_id": world.admin.id, "key_id": key_id}), (User, {"id": world.admin.id})]
     )
     assert isinstance(key, ApiKey) and isinstance(user, User)
     jwt = world.token_header.split(" ", 1)[1]
     sid = sessions.decode_access_token(jwt)[1]
-    (session,) = models.get_many([(Session, {"id": sid})])
+    (session,) = batch.get_many([(Session, {"id": sid})])
     assert isinstance(session, Session)
 
     key_calls = count_decide(world.api_key_header).calls

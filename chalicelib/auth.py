@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib import errors, sessions, timestamps
+from chalicelib.batch import get_many
 from chalicelib.changes import (
     KEY_ID_PATTERN,
     KEY_ID_RE,
@@ -30,7 +31,7 @@ from chalicelib.changes import (
     new_id,
     retrying,
 )
-from chalicelib.models import ApiKey, User, get_many, storage_errors
+from chalicelib.models import ApiKey, User, storage_errors
 from chalicelib.permissions import expand
 from chalicelib.timestamps import now
 from chalicelib.transactions import Transaction

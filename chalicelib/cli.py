@@ -79,11 +79,11 @@ def import_users(args: argparse.Namespace) -> int:
     Exit 0 when no record was rejected, 1 when some were (the others are
     imported), 2 when the file could not be read.
     """
-    from chalicelib import importer
+    from chalicelib import importer, tracker_export
 
     try:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8-sig")
-        records = importer.read_export(text)
+        records = tracker_export.read_export(text)
     except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError too
         print(f"import-users: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2

@@ -16,7 +16,6 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import requests
@@ -25,25 +24,18 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet, OctKey
+from joserfc.jwk import OctKey
 
 from chalicelib import errors, guards, identities, sessions
 from chalicelib.config import Provider, settings
 from chalicelib.config import secrets as load_secrets
-from chalicelib.text import is_clean
+from chalicelib.id_tokens import LoginFailed, metadata, profile, validate_id_token
 from chalicelib.urls import Base
 
 LOGIN_COOKIE = "oidc_login"
 LOGIN_ROUTE = "/login/oidc"
 LOGIN_LIFETIME = 600
-HTTP_TIMEOUT = 10
-METADATA_TTL = 3600
-CLOCK_LEEWAY = 60
-ID_TOKEN_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
 ATTEMPT_AUDIENCE = "users-service-oidc-login"
-
-_metadata: dict[str, tuple[float, dict[str, Any]]] = {}
-_jwks: dict[str, tuple[float, KeySet]] = {}
 
 
 @dataclass
@@ -63,14 +55,6 @@ class Attempt:
     nonce: str
     verifier: str
     origin: str
-
-
-class LoginFailed(Exception):
-    """A login that ends on the origin with ``?login_error=<code>``."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 def providers(base: Base) -> dict[str, str]:
@@ -123,43 +107,6 @@ def safe_origin(origin: str | None) -> str:
 def _with_error(origin: str, code: str) -> str:
     separator = "&" if "?" in origin else "?"
     return f"{origin}{separator}{urlencode({'login_error': code})}"
-
-
-def _fetch_json(url: str) -> dict[str, Any]:
-    response = requests.get(url, timeout=HTTP_TIMEOUT)
-    response.raise_for_status()
-    document = response.json()
-    if not isinstance(document, dict):
-        raise ValueError(f"{url} did not return a JSON object")
-    return document
-
-
-def metadata(chosen: Provider) -> dict[str, Any]:
-    """The provider's discovery document, cached per container."""
-    cached = _metadata.get(chosen.server_metadata_url)
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1]
-    try:
-        document = _fetch_json(chosen.server_metadata_url)
-    except (requests.RequestException, ValueError) as exc:
-        raise LoginFailed("provider_unavailable") from exc
-    needed = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
-    if not all(isinstance(document.get(key), str) for key in needed):
-        raise LoginFailed("provider_unavailable")
-    _metadata[chosen.server_metadata_url] = (time.monotonic() + METADATA_TTL, document)
-    return document
-
-
-def _keys(jwks_uri: str, refresh: bool = False) -> KeySet:
-    cached = _jwks.get(jwks_uri)
-    if cached is not None and cached[0] > time.monotonic() and not refresh:
-        return cached[1]
-    try:
-        keys = KeySet.import_key_set(_fetch_json(jwks_uri))  # type: ignore[arg-type]
-    except (requests.RequestException, ValueError, JoseError) as exc:
-        raise LoginFailed("provider_unavailable") from exc
-    _jwks[jwks_uri] = (time.monotonic() + METADATA_TTL, keys)
-    return keys
 
 
 def _attempt_key() -> OctKey:
@@ -280,53 +227,3 @@ def _complete(
         name,
         chosen.link_verified_email,
     )
-
-
-def profile(claims: Mapping[str, Any]) -> tuple[str | None, bool, str]:
-    """The email, whether the provider asserts it verified, and the name of ID token claims.
-
-    Only a JSON ``true`` asserts a verified email: an absent claim, ``false`` or
-    a string such as ``"true"`` does not.
-    """
-    email = claims.get("email")
-    name = claims.get("name")
-    return (
-        email if isinstance(email, str) else None,
-        claims.get("email_verified") is True,
-        name if isinstance(name, str) and is_clean(name) else "",
-    )
-
-
-def validate_id_token(
-    id_token: str, document: Mapping[str, Any], client_id: str, nonce: str
-) -> dict[str, Any]:
-    """The claims of an ID token whose signature and claims all check out.
-
-    Raises LoginFailed("invalid_id_token").
-    """
-    registry = jwt.JWTClaimsRegistry(
-        leeway=CLOCK_LEEWAY,
-        iss={"essential": True, "value": document["issuer"]},
-        aud={"essential": True, "value": client_id},
-        exp={"essential": True},
-        iat={"essential": True},
-        sub={"essential": True},
-        nonce={"essential": True, "value": nonce},
-    )
-    try:
-        try:
-            decoded = jwt.decode(id_token, _keys(document["jwks_uri"]), ID_TOKEN_ALGORITHMS)
-        except JoseError:
-            keys = _keys(document["jwks_uri"], refresh=True)
-            decoded = jwt.decode(id_token, keys, ID_TOKEN_ALGORITHMS)
-        registry.validate(decoded.claims)
-    except (JoseError, ValueError, TypeError) as exc:
-        raise LoginFailed("invalid_id_token") from exc
-    claims = dict(decoded.claims)
-    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
-    if len(audiences) > 1 and claims.get("azp") != client_id:
-        raise LoginFailed("invalid_id_token")
-    sub = claims["sub"]
-    if not isinstance(sub, str) or not sub or not is_clean(sub) or guards.IDENTITY_SEPARATOR in sub:
-        raise LoginFailed("invalid_id_token")
-    return claims

@@ -26,10 +26,11 @@ from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING
 
 from chalicelib import errors, timestamps
+from chalicelib.batch import get_many
 from chalicelib.changes import KEY_ID_PATTERN, KEY_ID_RE, USER_ID_PATTERN
 from chalicelib.config import secrets as load_secrets
 from chalicelib.config import settings
-from chalicelib.models import ApiKey, Session, User, get_many, storage_errors
+from chalicelib.models import ApiKey, Session, User, storage_errors
 from chalicelib.urls import Base
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from botocore.awsrequest import AWSResponse
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException
 
-from chalicelib import auth, models, sessions
+from chalicelib import auth, models, retries, sessions
 from chalicelib.changes import SYSTEM
 from chalicelib.config import settings
 from chalicelib.models import MODELS
@@ -83,7 +83,7 @@ def test_botocore_waits_between_throttled_attempts_unless_capped(aws: None) -> N
     plain = Connection(region=models.User.Meta.region).client  # botocore's own handler
     assert max(retry_delay(plain, 3) for _ in range(5)) > 0.5  # up to 4 s, drawn at random
     capped = Connection(region=models.User.Meta.region).client
-    models.cap_backoff(capped, 0.25)
+    retries.cap_backoff(capped, 0.25)
     assert 0 < max(retry_delay(capped, 3) for _ in range(5)) <= 0.25
 
 
