@@ -13,7 +13,6 @@ from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response
 
 from chalicelib import (
     auth,
-    cors,
     idempotency,
     logs,
     middleware,
@@ -26,7 +25,7 @@ from chalicelib import (
     validation,
     webui,
 )
-from chalicelib.config import settings
+from chalicelib.container import secrets, session_secret, settings
 from chalicelib.operations import CSRF, IDEMPOTENT, IF_MATCH, PAGE, PAGED, READ, WRITE, documented
 from chalicelib.permissions import PERMISSIONS, USER_ADD, USER_MANAGEMENT, USER_SEARCH, Caller
 from chalicelib.validation import MANAGER_FIELDS, PROFILE_FIELDS
@@ -44,7 +43,8 @@ def authorizer(auth_request: AuthRequest) -> AuthResponse:
     The decision covers every route (API Gateway caches it across routes), so
     permission checks happen in the routes.
     """
-    decision = auth.decide(auth_request.token)
+    settings()  # a container's first call binds the tables
+    decision = auth.decide(auth_request.token, session_secret)
     return AuthResponse(routes=["*"], principal_id=decision.principal, context=decision.context())
 
 
@@ -235,7 +235,7 @@ def get_csrf_token() -> Response:
 def list_oidc_providers() -> dict[str, str]:
     from chalicelib import oidc
 
-    return oidc.providers(_base())
+    return oidc.providers(_base(), secrets().providers)
 
 
 @app.route(f"{API}/login/oidc/{{provider}}", methods=["GET"])
@@ -243,7 +243,9 @@ def list_oidc_providers() -> dict[str, str]:
 def start_oidc_login(provider: str) -> Response:
     from chalicelib import oidc
 
-    redirect = oidc.start_login(provider, _query().get("origin"), _base())
+    redirect = oidc.start_login(
+        provider, _query().get("origin"), _base(), secrets(), settings().allowed_origins
+    )
     return request_io.redirect(redirect.location, redirect.cookies)
 
 
@@ -259,7 +261,7 @@ def finish_oidc_login(provider: str) -> Response:
     from chalicelib import oidc
 
     cookie = _cookies().get(oidc.LOGIN_COOKIE)
-    redirect = oidc.finish_login(provider, _query(), cookie, _base())
+    redirect = oidc.finish_login(provider, _query(), cookie, _base(), secrets())
     return request_io.redirect(redirect.location, redirect.cookies)
 
 
@@ -290,7 +292,7 @@ def login_with_api_key() -> Response:
 def issue_access_token() -> dict[str, object]:
     cookies = _cookies()
     sessions.check_csrf(cookies, _request().headers.get(sessions.CSRF_HEADER))
-    return sessions.issue_token(cookies.get(sessions.SESSION_COOKIE))
+    return sessions.issue_token(cookies.get(sessions.SESSION_COOKIE), session_secret())
 
 
 @app.route(f"{API}/logout", methods=["POST"])
@@ -343,7 +345,7 @@ def _request() -> Request:
 
 
 def _caller() -> Caller:
-    return request_io.caller(_request())
+    return request_io.caller(_request(), session_secret)
 
 
 def _cookies() -> dict[str, str]:
@@ -374,25 +376,8 @@ def preflight(**_path_params: str) -> Response:
     """Answer a CORS preflight (chalicelib/cors.py) with the methods of its path."""
     request = _request()
     methods = app.routes[request.path]
-    headers = cors.preflight_headers(
-        request.headers.get("origin"),
-        request.headers.get("access-control-request-method"),
-        [method for method in methods if method != cors.PREFLIGHT],
-        settings().allowed_origins,
-    )
+    headers = middleware.preflight_headers(request, methods, settings().allowed_origins)
     return Response(body="", status_code=204, headers=headers)
 
 
-def _add_preflight_routes() -> None:
-    """An ``OPTIONS`` route, without the authorizer, on every path of the API.
-
-    Without it API Gateway and ``chalice local`` would answer preflights
-    themselves, knowing nothing of ALLOWED_ORIGINS. Runs last: it covers the
-    routes defined above it.
-    """
-    for path, methods in list(app.routes.items()):
-        if path.startswith(API) and cors.PREFLIGHT not in methods:
-            app.route(path, methods=[cors.PREFLIGHT])(preflight)
-
-
-_add_preflight_routes()
+middleware.add_preflight_routes(app, preflight)

@@ -15,6 +15,7 @@ import hmac
 import logging
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -90,10 +91,11 @@ def bearer_token(header: str | None) -> str | None:
     return token.strip()
 
 
-def decide(header: str | None) -> Decision:
+def decide(header: str | None, session_secret: Callable[[], bytes]) -> Decision:
     """Verify the bearer token of a request; never raises.
 
-    API keys are told apart from access tokens by their prefix.
+    API keys are told apart from access tokens by their prefix; ``session_secret``
+    gives the key access tokens are signed with, read only for an access token.
     """
     token = bearer_token(header)
     if token is None:
@@ -101,7 +103,7 @@ def decide(header: str | None) -> Decision:
     try:
         if token.startswith(API_KEY_PREFIX):
             return verify_api_key(token)
-        return verify_access_token(token)
+        return verify_access_token(token, session_secret())
     except errors.InvalidCredentials as exc:
         return denied(str(exc))
     except errors.StorageUnavailable:
@@ -139,12 +141,12 @@ def verify_api_key(token: str) -> Decision:
     )
 
 
-def verify_access_token(token: str) -> Decision:
+def verify_access_token(token: str, session_secret: bytes) -> Decision:
     """The caller named by an access token whose session is still live.
 
     Raises InvalidCredentials.
     """
-    user_id, sid, key_id = sessions.decode_access_token(token)
+    user_id, sid, key_id = sessions.decode_access_token(token, session_secret)
     _, user = sessions.live_session(sid, user_id, key_id)
     return Decision(
         user_id=user.id, permissions=expand(user.permissions), method="token", session_id=sid

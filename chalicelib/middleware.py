@@ -1,14 +1,16 @@
 """What every answer gets, errors included: CORS headers, security headers, a
-CSRF cookie for callers without one, and one log line.
+CSRF cookie for callers without one, and one log line; and the CORS preflight
+route of every path of the API.
 
-``register`` adds them to the app in that order, before any route; the first
+``register`` adds the middleware in that order, before any route; the first
 registered runs outermost, so the CORS headers see the final answer.
+``add_preflight_routes`` runs after the last route.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from chalice.app import Chalice, Request, Response
 
@@ -20,13 +22,16 @@ UNCACHED = (f"{urls.API_PREFIX}/openapi.json",)
 
 
 def register(app: Chalice, settings: Callable[[], Settings]) -> None:
-    """Add the service's middleware to ``app``; ``settings`` gives the settings
-    on each request."""
+    """Add the service's middleware to ``app``; ``settings`` gives (on the first
+    request: reads and binds) the settings."""
 
     def allow_origins(event: Request, get_response: Handler) -> Response:
-        """CORS headers on every answer for the allowed origins (chalicelib/cors.py)."""
+        """CORS headers on every answer for the allowed origins (chalicelib/cors.py).
+        Runs first: the container's first request reads the settings and binds the
+        tables before any route."""
+        allowed = settings().allowed_origins
         response = get_response(event)
-        add_cors_headers(event, response, settings().allowed_origins)
+        add_cors_headers(event, response, allowed)
         return response
 
     def issue_csrf_cookie(event: Request, get_response: Handler) -> Response:
@@ -64,3 +69,28 @@ def log_request(event: Request, get_response: Handler) -> Response:
     response = get_response(event)
     requestlog.log_answer(event, response.status_code, (time.perf_counter() - started) * 1000)
     return response
+
+
+def preflight_headers(
+    request: Request, methods: Iterable[str], allowed: tuple[str, ...]
+) -> dict[str, str | list[str]]:
+    """The answer's headers to a CORS preflight (chalicelib/cors.py) on a path with ``methods``."""
+    return cors.preflight_headers(
+        request.headers.get("origin"),
+        request.headers.get("access-control-request-method"),
+        [method for method in methods if method != cors.PREFLIGHT],
+        allowed,
+    )
+
+
+def add_preflight_routes(app: Chalice, preflight: Callable[..., Response]) -> None:
+    """``preflight`` as an ``OPTIONS`` route, without the authorizer, on every path of
+    the API.
+
+    Without it API Gateway and ``chalice local`` would answer preflights
+    themselves, knowing nothing of ALLOWED_ORIGINS. Runs last: it covers the
+    routes defined before it.
+    """
+    for path, methods in list(app.routes.items()):
+        if path.startswith(urls.API_PREFIX) and cors.PREFLIGHT not in methods:
+            app.route(path, methods=[cors.PREFLIGHT])(preflight)

@@ -41,25 +41,31 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib import errors, timestamps
-from chalicelib.config import settings
+from chalicelib.config import ConfigError, Settings
 from chalicelib.retries import cap_backoff
-
-_SETTINGS = settings()
 
 USER_MANAGERS_COUNTER = "count#user_managers"
 
 
 class _Meta:
-    region = _SETTINGS.region
-    host = _SETTINGS.dynamodb_endpoint
+    region: str | None = None  # set by bind()
+    host: str | None = None  # set by bind()
     billing_mode = "PAY_PER_REQUEST"
     connect_timeout_seconds = 2
     read_timeout_seconds = 5
     max_retry_attempts = 3
 
 
-def _table(name: str) -> str:
-    return f"{_SETTINGS.table_prefix}{name}"
+class _Bound:
+    """The settings the tables are bound to (``bind``); None until an entry point binds them."""
+
+    settings: Settings | None = None
+
+
+def _bound() -> Settings:
+    if _Bound.settings is None:
+        raise ConfigError("the tables are not bound to settings (models.bind)")
+    return _Bound.settings
 
 
 class _Connection(Connection):
@@ -69,8 +75,9 @@ class _Connection(Connection):
     def client(self) -> Any:
         built = self._client
         client = super().client
-        if client is not built and _SETTINGS.dynamodb_max_backoff is not None:
-            cap_backoff(client, _SETTINGS.dynamodb_max_backoff)
+        max_backoff = _bound().dynamodb_max_backoff
+        if client is not built and max_backoff is not None:
+            cap_backoff(client, max_backoff)
         return client
 
 
@@ -82,9 +89,10 @@ def connection() -> Connection:
     it, so one botocore session and one client serve them all: botocore loads
     DynamoDB's service model once per container, not once per table.
     """
+    settings = _bound()
     return _Connection(
-        region=_SETTINGS.region,
-        host=_SETTINGS.dynamodb_endpoint,
+        region=settings.region,
+        host=settings.dynamodb_endpoint,
         connect_timeout_seconds=_Meta.connect_timeout_seconds,
         read_timeout_seconds=_Meta.read_timeout_seconds,
         max_retry_attempts=_Meta.max_retry_attempts,
@@ -122,7 +130,7 @@ class User(_Table):
     """A user record (API.md section 3)."""
 
     class Meta(_Meta):
-        table_name = _table("users")
+        table_name = "users"  # prefixed by bind()
 
     id = UnicodeAttribute(hash_key=True)
     email = UnicodeAttribute()
@@ -151,7 +159,7 @@ class Guard(_Table):
     """A unique value held by one user, or a counter kept beside the users."""
 
     class Meta(_Meta):
-        table_name = _table("guards")
+        table_name = "guards"  # prefixed by bind()
 
     key = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute(null=True)
@@ -173,7 +181,7 @@ class LogEntry(_Table):
     """One change to one record (API.md section 7)."""
 
     class Meta(_Meta):
-        table_name = _table("logs")
+        table_name = "logs"  # prefixed by bind()
 
     entry_id = UnicodeAttribute(hash_key=True)
     version = NumberAttribute(range_key=True)
@@ -192,7 +200,7 @@ class ApiKey(_Table):
     """An API key: its owner, id and the SHA-256 hash of its secret part."""
 
     class Meta(_Meta):
-        table_name = _table("apikeys")
+        table_name = "apikeys"  # prefixed by bind()
 
     user_id = UnicodeAttribute(hash_key=True)
     key_id = UnicodeAttribute(range_key=True)
@@ -213,7 +221,7 @@ class Session(_Table):
     """A browser session, named by the ``session`` cookie."""
 
     class Meta(_Meta):
-        table_name = _table("sessions")
+        table_name = "sessions"  # prefixed by bind()
 
     id = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()
@@ -228,7 +236,7 @@ class IdempotentRequest(_Table):
     """The first answer to a ``POST /user`` sent with an ``Idempotency-Key``."""
 
     class Meta(_Meta):
-        table_name = _table("idempotency")
+        table_name = "idempotency"  # prefixed by bind()
 
     key = UnicodeAttribute(hash_key=True)
     body_hash = UnicodeAttribute()
@@ -238,6 +246,22 @@ class IdempotentRequest(_Table):
 
 MODELS: tuple[type[Model], ...] = (User, Guard, LogEntry, ApiKey, Session, IdempotentRequest)
 TTL_MODELS: tuple[type[Model], ...] = (Session, IdempotentRequest)
+_NAMES = {model: model.Meta.table_name for model in MODELS}
+
+
+def bind(settings: Settings) -> None:
+    """Point every table at ``settings``: region, endpoint, ``TABLE_PREFIX`` and retry
+    waits. Each entry point calls it once; binding other settings starts a new
+    connection."""
+    if _Bound.settings == settings:
+        return
+    _Bound.settings = settings
+    _Meta.region = settings.region
+    _Meta.host = settings.dynamodb_endpoint
+    for model, name in _NAMES.items():
+        model.Meta.table_name = f"{settings.table_prefix}{name}"
+        model._connection = None
+    connection.cache_clear()
 
 
 def create_tables() -> list[str]:

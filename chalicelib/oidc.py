@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
@@ -27,8 +27,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
 from chalicelib import errors, guards, identities, sessions
-from chalicelib.config import Provider, settings
-from chalicelib.config import secrets as load_secrets
+from chalicelib.config import Provider, Secrets
 from chalicelib.id_tokens import LoginFailed, metadata, profile, validate_id_token
 from chalicelib.urls import Base
 
@@ -57,9 +56,9 @@ class Attempt:
     origin: str
 
 
-def providers(base: Base) -> dict[str, str]:
+def providers(base: Base, configured: Mapping[str, Provider]) -> dict[str, str]:
     """Each configured provider and the path that starts a login with it."""
-    return {name: base.path(f"{LOGIN_ROUTE}/{name}") for name in load_secrets().providers}
+    return {name: base.path(f"{LOGIN_ROUTE}/{name}") for name in configured}
 
 
 def redirect_uri(base: Base, name: str) -> str:
@@ -69,12 +68,12 @@ def redirect_uri(base: Base, name: str) -> str:
 
 def _login_cookie(value: str, max_age: int, base: Base) -> str:
     """The ``oidc_login`` cookie, sent back only to ``<prefix>/api/v1/login/oidc``."""
-    return sessions.set_cookie(LOGIN_COOKIE, value, max_age, base.path(LOGIN_ROUTE))
+    return sessions.set_cookie(LOGIN_COOKIE, value, max_age, base.path(LOGIN_ROUTE), base.secure)
 
 
-def provider(name: str) -> Provider:
+def provider(name: str, configured: Mapping[str, Provider]) -> Provider:
     """The configured provider ``name``; raises ProviderNotFound."""
-    found = load_secrets().providers.get(name)
+    found = configured.get(name)
     if found is None:
         raise errors.ProviderNotFound(f"no login provider is called {name!r}")
     return found
@@ -85,8 +84,8 @@ def provider(name: str) -> Provider:
 ORIGIN_CHARS = re.compile(r"[\x21-\x5b\x5d-\x7e]{1,2000}")
 
 
-def safe_origin(origin: str | None) -> str:
-    """``origin`` when it is a path on this site or an allowed origin, else ``/``.
+def safe_origin(origin: str | None, allowed_origins: Iterable[str]) -> str:
+    """``origin`` when it is a path on this site or one of ``allowed_origins``, else ``/``.
 
     Control, space and non-ASCII characters are never echoed into ``Location``.
     """
@@ -101,7 +100,7 @@ def safe_origin(origin: str | None) -> str:
     if parts.scheme not in ("http", "https") or parts.username or parts.password:
         return "/"
     allowed = f"{parts.scheme}://{parts.netloc}".lower()
-    return origin if allowed in (o.lower() for o in settings().allowed_origins) else "/"
+    return origin if allowed in (o.lower() for o in allowed_origins) else "/"
 
 
 def _with_error(origin: str, code: str) -> str:
@@ -109,8 +108,8 @@ def _with_error(origin: str, code: str) -> str:
     return f"{origin}{separator}{urlencode({'login_error': code})}"
 
 
-def _attempt_key() -> OctKey:
-    return OctKey.import_key(load_secrets().session_secret)
+def _attempt_key(secret: bytes) -> OctKey:
+    return OctKey.import_key(secret)
 
 
 def _client(chosen: Provider, callback: str) -> OAuth2Session:
@@ -123,14 +122,21 @@ def _client(chosen: Provider, callback: str) -> OAuth2Session:
     )
 
 
-def start_login(name: str, origin: str | None, base: Base) -> Redirect:
-    """Send the browser to the provider; raises ProviderNotFound.
+def start_login(
+    name: str,
+    origin: str | None,
+    base: Base,
+    login_secrets: Secrets,
+    allowed_origins: Iterable[str],
+) -> Redirect:
+    """Send the browser to the provider; back to ``origin`` afterwards when it is a
+    path here or one of ``allowed_origins``. Raises ProviderNotFound.
 
     A provider that cannot be reached sends it back to the origin with
     ``login_error=provider_unavailable``.
     """
-    chosen = provider(name)
-    landing = safe_origin(origin)
+    chosen = provider(name, login_secrets.providers)
+    landing = safe_origin(origin, allowed_origins)
     try:
         document = metadata(chosen)
     except LoginFailed as exc:
@@ -157,18 +163,20 @@ def start_login(name: str, origin: str | None, base: Base) -> Redirect:
         "v": attempt.verifier,
         "o": attempt.origin,
     }
-    cookie = jwt.encode({"alg": "HS256"}, claims, _attempt_key(), algorithms=["HS256"])
+    cookie = jwt.encode(
+        {"alg": "HS256"}, claims, _attempt_key(login_secrets.session_secret), algorithms=["HS256"]
+    )
     return Redirect(url, [_login_cookie(cookie, LOGIN_LIFETIME, base)])
 
 
-def _read_attempt(cookie: str | None) -> Attempt | None:
+def _read_attempt(cookie: str | None, secret: bytes) -> Attempt | None:
     if not cookie:
         return None
     registry = jwt.JWTClaimsRegistry(
         aud={"essential": True, "value": ATTEMPT_AUDIENCE}, exp={"essential": True}
     )
     try:
-        token = jwt.decode(cookie, _attempt_key(), algorithms=["HS256"])
+        token = jwt.decode(cookie, _attempt_key(secret), algorithms=["HS256"])
         registry.validate(token.claims)
         claims = token.claims
         return Attempt(claims["p"], claims["s"], claims["n"], claims["v"], claims["o"])
@@ -176,11 +184,13 @@ def _read_attempt(cookie: str | None) -> Attempt | None:
         return None
 
 
-def finish_login(name: str, params: Mapping[str, str], cookie: str | None, base: Base) -> Redirect:
+def finish_login(
+    name: str, params: Mapping[str, str], cookie: str | None, base: Base, login_secrets: Secrets
+) -> Redirect:
     """Complete a login at the callback: a session on success, the origin with
     ``login_error`` on failure. Raises ProviderNotFound."""
-    chosen = provider(name)
-    attempt = _read_attempt(cookie)
+    chosen = provider(name, login_secrets.providers)
+    attempt = _read_attempt(cookie, login_secrets.session_secret)
     origin = attempt.origin if attempt is not None else "/"
     cleared = _login_cookie("", 0, base)
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from chalice.app import Request, Response
@@ -23,7 +24,7 @@ MAX_DEPTH = 4  # {"user": {"permissions": [...]}} is 3 deep; nothing the API tak
 IF_MATCH_RE = re.compile(r'(?:W/)?(?:"([0-9]{1,15})"|([0-9]{1,15}))')
 
 
-def caller(request: Request) -> Caller:
+def caller(request: Request, session_secret: Callable[[], bytes]) -> Caller:
     """The caller the authorizer verified; InvalidCredentials when it verified nobody,
     StorageUnavailable when it could not check.
 
@@ -33,7 +34,7 @@ def caller(request: Request) -> Caller:
     """
     context = request.context.get("authorizer") or {}
     if context.get("unavailable"):
-        context = auth.decide(request.headers.get("authorization")).context()
+        context = auth.decide(request.headers.get("authorization"), session_secret).context()
         if context["unavailable"]:
             raise errors.StorageUnavailable(context["error"])
     user_id = context.get("user_id")

@@ -12,9 +12,8 @@ from botocore.awsrequest import AWSResponse
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException
 
-from chalicelib import auth, models, retries, sessions
+from chalicelib import auth, container, models, retries, sessions
 from chalicelib.changes import SYSTEM
-from chalicelib.config import settings
 from chalicelib.models import MODELS
 from chalicelib.users import create_user
 from tests.conftest import ROOT
@@ -24,7 +23,7 @@ from tests.faults import THROTTLING, inject_faults
 def test_every_model_and_transaction_share_one_botocore_client(aws: None) -> None:
     user = create_user(SYSTEM, {"email": "one@example.org"}, may_set_permissions=True)
     key = auth.make_api_key(SYSTEM, user.id)["key"]
-    assert auth.decide(f"Bearer {key}").user_id == user.id
+    assert auth.decide(f"Bearer {key}", container.session_secret).user_id == user.id
     sessions.start_session(user.id)
     assert models.User.get(user.id).email == "one@example.org"
 
@@ -88,7 +87,9 @@ def test_botocore_waits_between_throttled_attempts_unless_capped(aws: None) -> N
 
 
 def test_the_services_client_takes_its_backoff_from_the_settings(aws: None) -> None:
-    assert settings().dynamodb_max_backoff == 0  # tests run without waits (bench/environment.py)
+    assert (
+        container.settings().dynamodb_max_backoff == 0
+    )  # tests run without waits (bench/environment.py)
     assert retry_delay(models.connection().client, 3) == 0
 
 
