@@ -47,8 +47,7 @@ clean:
 
 # The cold-start rows are measured from the zip make package writes.
 bench: $(STAMP)
-	AWS_DEFAULT_REGION=eu-north-1 SERVICE_ENV=aws TABLE_PREFIX=users-prod- \
-		$(MAKE) --no-print-directory package OUT=$(OUT)
+	AWS_DEFAULT_REGION=eu-north-1 $(MAKE) --no-print-directory package OUT=$(OUT)
 	$(BIN)/python -m bench --package $(OUT)/deployment.zip
 
 soak: $(STAMP)

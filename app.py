@@ -7,41 +7,33 @@ Routes are thin adapters: read the request, call one function of
 from __future__ import annotations
 
 import functools
-import json
-import re
-import time
 from typing import Any
 
 from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response
 
 from chalicelib import (
     auth,
-    cors,
-    errors,
     idempotency,
     logs,
-    requestlog,
+    middleware,
+    request_io,
     sessions,
     timestamps,
     urls,
+    user_views,
     users,
     validation,
     webui,
 )
-from chalicelib.config import settings
+from chalicelib.container import secrets, session_secret, settings
 from chalicelib.operations import CSRF, IDEMPOTENT, IF_MATCH, PAGE, PAGED, READ, WRITE, documented
 from chalicelib.permissions import PERMISSIONS, USER_ADD, USER_MANAGEMENT, USER_SEARCH, Caller
-from chalicelib.text import whole_number
 from chalicelib.validation import MANAGER_FIELDS, PROFILE_FIELDS
 
 app = Chalice(app_name="users-service")
 
 API = urls.API_PREFIX
-MAX_BODY = 64 * 1024
 AUTHORIZER_TTL = 60  # seconds API Gateway may cache a decision; the contract allows 60
-MAX_DEPTH = 4  # {"user": {"permissions": [...]}} is 3 deep; nothing the API takes is deeper
-IF_MATCH_RE = re.compile(r'(?:W/)?(?:"([0-9]{1,15})"|([0-9]{1,15}))')
-UNCACHED = (f"{API}/openapi.json",)
 
 
 @app.authorizer(ttl_seconds=AUTHORIZER_TTL)
@@ -51,66 +43,12 @@ def authorizer(auth_request: AuthRequest) -> AuthResponse:
     The decision covers every route (API Gateway caches it across routes), so
     permission checks happen in the routes.
     """
-    decision = auth.decide(auth_request.token)
+    settings()  # a container's first call binds the tables
+    decision = auth.decide(auth_request.token, session_secret)
     return AuthResponse(routes=["*"], principal_id=decision.principal, context=decision.context())
 
 
-@app.middleware("http")
-def allow_origins(event: Request, get_response: Any) -> Response:
-    """CORS headers on every answer, errors included, for the allowed origins
-    (chalicelib/cors.py). Registered first, so it sees the final answer."""
-    response: Response = get_response(event)
-    headers = cors.response_headers(event.headers.get("origin"), settings().allowed_origins)
-    headers["Vary"] = cors.add_vary(response.headers.get("Vary"))
-    response.headers.update(headers)
-    return response
-
-
-@app.middleware("http")
-def security_headers(event: Request, get_response: Any) -> Response:
-    """``nosniff`` on every answer, errors included; ``no-store`` on the API's answers,
-    which carry tokens, keys and personal data, except the OpenAPI document."""
-    response: Response = get_response(event)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    if event.path.startswith(f"{API}/") and event.path not in UNCACHED:
-        response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@app.middleware("http")
-def issue_csrf_cookie(event: Request, get_response: Any) -> Response:
-    """Hand a readable ``_csrf_token`` cookie to every caller that has none, except
-    on answers that shared caches may keep (the web UI's files)."""
-    response: Response = get_response(event)
-    cookies = sessions.parse_cookies(event.headers.get("cookie"))
-    if (
-        sessions.CSRF_COOKIE not in cookies
-        and not _sets_cookie(response, sessions.CSRF_COOKIE)
-        and not webui.shared_cacheable(response.headers.get("Cache-Control"))
-    ):
-        _, cookie = sessions.csrf_token(cookies, _base(event))
-        if cookie is not None:
-            _add_cookies(response, [cookie])
-    return response
-
-
-@app.middleware("http")
-def log_request(event: Request, get_response: Any) -> Response:
-    """Write one structured log line per request."""
-    started = time.perf_counter()
-    response: Response = get_response(event)
-    context = event.context or {}
-    requestlog.log_request(
-        request_id=str(
-            context.get("requestId") or getattr(event.lambda_context, "aws_request_id", "")
-        ),
-        method=event.method,
-        route=context.get("resourcePath", ""),
-        status=response.status_code,
-        latency_ms=(time.perf_counter() - started) * 1000,
-        user_id=(context.get("authorizer") or {}).get("user_id"),
-    )
-    return response
+middleware.register(app, settings)
 
 
 @app.route(f"{API}/openapi.json", methods=["GET"])
@@ -138,7 +76,7 @@ def list_users() -> dict[str, Any]:
     caller.require(USER_SEARCH)
     params = _query()
     page = validation.parse_page(params, extra=("email",))
-    return users.list_users(caller, page, email=params.get("email"))
+    return user_views.list_users(caller, page, email=params.get("email"))
 
 
 @app.route(f"{API}/user", methods=["POST"], authorizer=authorizer)
@@ -156,7 +94,7 @@ def create_user() -> Response:
 @app.route(f"{API}/user/me", methods=["GET"], authorizer=authorizer)
 @documented("The caller's record, permissions expanded", 200, "UserReply", READ)
 def get_me() -> dict[str, Any]:
-    return {"user": users.get_me(_caller())}
+    return {"user": user_views.get_me(_caller())}
 
 
 @app.route(f"{API}/user/me", methods=["PATCH"], authorizer=authorizer)
@@ -171,7 +109,7 @@ def update_me() -> dict[str, Any]:
 @documented("A user's record (USER_MANAGEMENT)", 200, "UserReply", (*READ, 404))
 def get_user(user_id: str) -> dict[str, Any]:
     _caller().require(USER_MANAGEMENT)
-    return {"user": users.get_user(user_id)}
+    return {"user": user_views.get_user(user_id)}
 
 
 @app.route(f"{API}/user/{{user_id}}", methods=["PATCH"], authorizer=authorizer)
@@ -288,7 +226,7 @@ def list_login_types() -> dict[str, Any]:
 def get_csrf_token() -> Response:
     token, cookie = sessions.csrf_token(_cookies(), _base())
     response = Response(body={"csrf_token": token})
-    _add_cookies(response, [cookie] if cookie else [])
+    request_io.add_cookies(response, [cookie] if cookie else [])
     return response
 
 
@@ -297,7 +235,7 @@ def get_csrf_token() -> Response:
 def list_oidc_providers() -> dict[str, str]:
     from chalicelib import oidc
 
-    return oidc.providers(_base())
+    return oidc.providers(_base(), secrets().providers)
 
 
 @app.route(f"{API}/login/oidc/{{provider}}", methods=["GET"])
@@ -305,8 +243,10 @@ def list_oidc_providers() -> dict[str, str]:
 def start_oidc_login(provider: str) -> Response:
     from chalicelib import oidc
 
-    redirect = oidc.start_login(provider, _query().get("origin"), _base())
-    return _redirect(redirect.location, redirect.cookies)
+    redirect = oidc.start_login(
+        provider, _query().get("origin"), _base(), secrets(), settings().allowed_origins
+    )
+    return request_io.redirect(redirect.location, redirect.cookies)
 
 
 @app.route(f"{API}/login/oidc/{{provider}}/authorize", methods=["GET"])
@@ -321,8 +261,8 @@ def finish_oidc_login(provider: str) -> Response:
     from chalicelib import oidc
 
     cookie = _cookies().get(oidc.LOGIN_COOKIE)
-    redirect = oidc.finish_login(provider, _query(), cookie, _base())
-    return _redirect(redirect.location, redirect.cookies)
+    redirect = oidc.finish_login(provider, _query(), cookie, _base(), secrets())
+    return request_io.redirect(redirect.location, redirect.cookies)
 
 
 @app.route(f"{API}/login/apikey", methods=["POST"])
@@ -352,7 +292,7 @@ def login_with_api_key() -> Response:
 def issue_access_token() -> dict[str, object]:
     cookies = _cookies()
     sessions.check_csrf(cookies, _request().headers.get(sessions.CSRF_HEADER))
-    return sessions.issue_token(cookies.get(sessions.SESSION_COOKIE))
+    return sessions.issue_token(cookies.get(sessions.SESSION_COOKIE), session_secret())
 
 
 @app.route(f"{API}/logout", methods=["POST"])
@@ -377,7 +317,7 @@ def get_web_page() -> Response:
     """The web UI's page (API.md section 9); its files load relative to it."""
     location = webui.slash_redirect(_request().context.get("path"))
     if location is not None:
-        return _redirect(location, [])
+        return request_io.redirect(location, [])
     page = webui.page()
     return Response(body=page.body, headers=page.headers)
 
@@ -398,148 +338,46 @@ def _openapi_document() -> dict[str, Any]:
     return openapi.document(app.routes)
 
 
-def _caller() -> Caller:
-    """The caller the authorizer verified; InvalidCredentials when it verified nobody,
-    StorageUnavailable when it could not check.
-
-    API Gateway keeps a decision for AUTHORIZER_TTL seconds; one that a storage
-    fault kept the authorizer from making is made again here, so that a passing
-    fault does not shut the caller out for that long.
-    """
-    request = _request()
-    context = request.context.get("authorizer") or {}
-    if context.get("unavailable"):
-        context = auth.decide(request.headers.get("authorization")).context()
-        if context["unavailable"]:
-            raise errors.StorageUnavailable(context["error"])
-    user_id = context.get("user_id")
-    if not user_id:
-        raise errors.InvalidCredentials(context.get("error") or "credentials are required")
-    permissions = frozenset(p for p in context.get("permissions", "").split(",") if p)
-    return Caller(id=user_id, permissions=permissions)
-
-
 def _request() -> Request:
     request = app.current_request
     assert request is not None, "called outside a request"
     return request
 
 
+def _caller() -> Caller:
+    return request_io.caller(_request(), session_secret)
+
+
 def _cookies() -> dict[str, str]:
-    return sessions.parse_cookies(_request().headers.get("cookie"))
-
-
-def _add_cookies(response: Response, cookies: list[str]) -> None:
-    existing = response.headers.get("Set-Cookie") or []
-    existing = [existing] if isinstance(existing, str) else list(existing)
-    response.headers["Set-Cookie"] = [*existing, *cookies]
-
-
-def _redirect(location: str, cookies: list[str]) -> Response:
-    response = Response(body="", status_code=302, headers={"Location": location})
-    _add_cookies(response, cookies)
-    return response
-
-
-def _base(request: Request | None = None) -> urls.Base:
-    """Where the browser sees the service for this request (chalicelib/urls.py):
-    PUBLIC_URL, else API Gateway's domain and stage, else (local, test) the Host."""
-    request = request or _request()
-    return urls.request_base(settings(), request.headers, request.context or {})
-
-
-def _sets_cookie(response: Response, name: str) -> bool:
-    existing = response.headers.get("Set-Cookie") or []
-    existing = [existing] if isinstance(existing, str) else existing
-    return any(cookie.startswith(f"{name}=") for cookie in existing)
+    return request_io.cookies(_request())
 
 
 def _query() -> dict[str, str]:
-    return dict(_request().query_params or {})
+    return request_io.query(_request())
+
+
+def _base() -> urls.Base:
+    return request_io.base(_request(), settings())
 
 
 def _json_body(optional: bool = False) -> dict[str, Any]:
-    """The request's JSON object; InvalidInput or RequestTooLarge otherwise."""
-    request = _request()
-    raw = request.raw_body or b""
-    if len(raw) > MAX_BODY:
-        raise errors.RequestTooLarge(f"request bodies are limited to {MAX_BODY} bytes")
-    if not raw.strip():
-        if optional:
-            return {}
-        raise errors.InvalidInput("expected a JSON object as the request body")
-    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if content_type != "application/json":
-        raise errors.InvalidInput("the request body must be application/json")
-    try:
-        body = json.loads(raw)
-    except RecursionError as exc:
-        raise errors.InvalidInput(f"the request body is nested deeper than {MAX_DEPTH}") from exc
-    except ValueError as exc:
-        raise errors.InvalidInput("the request body is not valid JSON") from exc
-    if not isinstance(body, dict):
-        raise errors.InvalidInput("expected a JSON object as the request body")
-    if _depth(body) > MAX_DEPTH:
-        raise errors.InvalidInput(f"the request body is nested deeper than {MAX_DEPTH}")
-    return body
-
-
-def _depth(value: Any) -> int:
-    """How deep JSON containers nest in ``value`` (a scalar is 0), without recursion."""
-    deepest = 0
-    pending = [(value, 1)]
-    while pending:
-        item, level = pending.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, level)
-            children = item.values() if isinstance(item, dict) else item
-            pending.extend((child, level + 1) for child in children)
-    return deepest
+    return request_io.json_body(_request(), optional)
 
 
 def _user_body() -> dict[str, Any]:
-    """The ``user`` object of a ``{"user": {...}}`` body."""
-    body = _json_body()
-    if set(body) != {"user"} or not isinstance(body["user"], dict):
-        raise errors.InvalidInput('expected a body of the form {"user": {...}}')
-    return body["user"]
+    return request_io.user_body(_request())
 
 
 def _if_match() -> int | None:
-    """The version named by an ``If-Match`` header, if any."""
-    raw = _request().headers.get("if-match")
-    if raw is None:
-        return None
-    match = IF_MATCH_RE.fullmatch(raw.strip())
-    version = whole_number(match.group(1) or match.group(2)) if match else None
-    if version is None:
-        raise errors.InvalidInput("If-Match must be a record version: ASCII digits")
-    return version
+    return request_io.if_match(_request())
 
 
 def preflight(**_path_params: str) -> Response:
     """Answer a CORS preflight (chalicelib/cors.py) with the methods of its path."""
     request = _request()
     methods = app.routes[request.path]
-    headers = cors.preflight_headers(
-        request.headers.get("origin"),
-        request.headers.get("access-control-request-method"),
-        [method for method in methods if method != cors.PREFLIGHT],
-        settings().allowed_origins,
-    )
+    headers = middleware.preflight_headers(request, methods, settings().allowed_origins)
     return Response(body="", status_code=204, headers=headers)
 
 
-def _add_preflight_routes() -> None:
-    """An ``OPTIONS`` route, without the authorizer, on every path of the API.
-
-    Without it API Gateway and ``chalice local`` would answer preflights
-    themselves, knowing nothing of ALLOWED_ORIGINS. Runs last: it covers the
-    routes defined above it.
-    """
-    for path, methods in list(app.routes.items()):
-        if path.startswith(API) and cors.PREFLIGHT not in methods:
-            app.route(path, methods=[cors.PREFLIGHT])(preflight)
-
-
-_add_preflight_routes()
+middleware.add_preflight_routes(app, preflight)

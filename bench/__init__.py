@@ -1,7 +1,6 @@
 """``make bench``: what each route and the cold start cost (bench/__main__.py).
 
-The service's settings for moto are set here, before any module of the
-benchmark imports the service: PynamoDB reads them at import.
+Importing it gives the service its settings on moto (bench/environment.py).
 """
 
 from bench import environment

@@ -14,7 +14,7 @@ from bench.routes import MAX_AUTHORIZER_TRIPS
 from bench.table import Row, _ms, _ops
 from bench.timing import time_decide
 from bench.world import World, count_decide
-from chalicelib import auth, models, sessions, timestamps
+from chalicelib import auth, batch, container, sessions, timestamps
 from chalicelib.changes import SYSTEM
 from chalicelib.models import ApiKey, Session, User
 from chalicelib.permissions import expand
@@ -69,7 +69,9 @@ def access_token_pure(header: str, session: Session, user: User) -> Callable[[],
     """
 
     def decide() -> dict[str, str]:
-        user_id, sid, _ = sessions.decode_access_token(auth.bearer_token(header) or "")
+        user_id, sid, _ = sessions.decode_access_token(
+            auth.bearer_token(header) or "", container.session_secret()
+        )
         assert user_id == user.id and sid == session.id
         assert session.expires_at > datetime.now(UTC)
         decision = auth.Decision(
@@ -91,13 +93,13 @@ class AuthorizerCpu:
 def authorizer_cpu(world: World, calls: int) -> AuthorizerCpu:
     """CPU per decision: the pure parts, and ``auth.decide`` less its bare read."""
     key_id = world.api_key_header.split(".")[1]  # Bearer uk_<user id>.<key id>.<secret>
-    key, user = models.get_many(
+    key, user = batch.get_many(
         [(ApiKey, {"user_id": world.admin.id, "key_id": key_id}), (User, {"id": world.admin.id})]
     )
     assert isinstance(key, ApiKey) and isinstance(user, User)
     jwt = world.token_header.split(" ", 1)[1]
-    sid = sessions.decode_access_token(jwt)[1]
-    (session,) = models.get_many([(Session, {"id": sid})])
+    sid = sessions.decode_access_token(jwt, container.session_secret())[1]
+    (session,) = batch.get_many([(Session, {"id": sid})])
     assert isinstance(session, Session)
 
     key_calls = count_decide(world.api_key_header).calls
@@ -107,9 +109,15 @@ def authorizer_cpu(world: World, calls: int) -> AuthorizerCpu:
     token_bare = cpu_us(replay(token_calls), io_calls)
     return AuthorizerCpu(
         api_key_pure_us=cpu_us(api_key_pure(world.api_key_header, key, user), calls),
-        api_key_decide_us=cpu_us(lambda: auth.decide(world.api_key_header), io_calls) - key_bare,
+        api_key_decide_us=cpu_us(
+            lambda: auth.decide(world.api_key_header, container.session_secret), io_calls
+        )
+        - key_bare,
         token_pure_us=cpu_us(access_token_pure(world.token_header, session, user), calls),
-        token_decide_us=cpu_us(lambda: auth.decide(world.token_header), io_calls) - token_bare,
+        token_decide_us=cpu_us(
+            lambda: auth.decide(world.token_header, container.session_secret), io_calls
+        )
+        - token_bare,
     )
 
 

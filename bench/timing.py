@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from bench.harness import Counts, replay
 from bench.world import Counted, Scenario, World, floor_for, send
-from chalicelib import auth
+from chalicelib import auth, container
 
 WARMUP = 2
 
@@ -71,5 +71,7 @@ def time_scenario(world: World, sc: Scenario, counted: Counted, iterations: int)
 def time_decide(header: str, counts: Counts, iterations: int) -> Timing:
     """Median of ``auth.decide`` against the median of its bare calls."""
     return paired_medians(
-        lambda: lambda: auth.decide(header), lambda: replay(counts.calls), iterations
+        lambda: lambda: auth.decide(header, container.session_secret),
+        lambda: replay(counts.calls),
+        iterations,
     )

@@ -11,7 +11,7 @@ from typing import Any
 from chalice.test import Client
 
 from bench.harness import Counts, counting, replay
-from chalicelib import auth, sessions
+from chalicelib import auth, container, sessions
 from chalicelib.changes import SYSTEM, new_id
 from chalicelib.permissions import PERMISSIONS
 from chalicelib.users import create_user
@@ -64,9 +64,11 @@ def make_world(client: Client) -> World:
     body = {"email": email, "name": "Admin", "permissions": list(PERMISSIONS)}
     create_user(SYSTEM, body, True, user_id=admin_id)
     header = f"Bearer {auth.make_api_key(SYSTEM, admin_id)['key']}"
-    auth.decide(header)  # the first use of a key records it; later ones are steady state
+    auth.decide(
+        header, container.session_secret
+    )  # the first use of a key records it; later ones are steady state
     session = sessions.start_session(admin_id)
-    token = sessions.issue_token(session.cookie)["token"]
+    token = sessions.issue_token(session.cookie, container.session_secret())["token"]
     return World(
         client=client,
         admin=Subject(admin_id, email),
@@ -242,7 +244,7 @@ def send(world: World, request: Request, status: int) -> Any:
 def count_decide(header: str) -> Counts:
     """The calls of one authorizer decision, counted around ``auth.decide``."""
     with counting() as counts:
-        decision = auth.decide(header)
+        decision = auth.decide(header, container.session_secret)
     if not decision.user_id:
         raise RuntimeError(f"the authorizer refused the benchmark's credentials: {decision}")
     return counts

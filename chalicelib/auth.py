@@ -15,11 +15,13 @@ import hmac
 import logging
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib import errors, sessions, timestamps
+from chalicelib.batch import get_many
 from chalicelib.changes import (
     KEY_ID_PATTERN,
     KEY_ID_RE,
@@ -30,7 +32,7 @@ from chalicelib.changes import (
     new_id,
     retrying,
 )
-from chalicelib.models import ApiKey, User, get_many, storage_errors
+from chalicelib.models import ApiKey, User, storage_errors
 from chalicelib.permissions import expand
 from chalicelib.timestamps import now
 from chalicelib.transactions import Transaction
@@ -89,10 +91,11 @@ def bearer_token(header: str | None) -> str | None:
     return token.strip()
 
 
-def decide(header: str | None) -> Decision:
+def decide(header: str | None, session_secret: Callable[[], bytes]) -> Decision:
     """Verify the bearer token of a request; never raises.
 
-    API keys are told apart from access tokens by their prefix.
+    API keys are told apart from access tokens by their prefix; ``session_secret``
+    gives the key access tokens are signed with, read only for an access token.
     """
     token = bearer_token(header)
     if token is None:
@@ -100,7 +103,7 @@ def decide(header: str | None) -> Decision:
     try:
         if token.startswith(API_KEY_PREFIX):
             return verify_api_key(token)
-        return verify_access_token(token)
+        return verify_access_token(token, session_secret())
     except errors.InvalidCredentials as exc:
         return denied(str(exc))
     except errors.StorageUnavailable:
@@ -138,12 +141,12 @@ def verify_api_key(token: str) -> Decision:
     )
 
 
-def verify_access_token(token: str) -> Decision:
+def verify_access_token(token: str, session_secret: bytes) -> Decision:
     """The caller named by an access token whose session is still live.
 
     Raises InvalidCredentials.
     """
-    user_id, sid, key_id = sessions.decode_access_token(token)
+    user_id, sid, key_id = sessions.decode_access_token(token, session_secret)
     _, user = sessions.live_session(sid, user_id, key_id)
     return Decision(
         user_id=user.id, permissions=expand(user.permissions), method="token", session_id=sid

@@ -1,15 +1,16 @@
 """What ``manage.py`` runs: create-tables, create-user, import-users, check-invariants.
 
-The service's modules read their settings when imported, so each command
-imports them when it runs: ``manage.py --help`` works without any settings.
+``main`` reads the settings from the environment and binds the tables to them
+before a command runs: ``manage.py --help`` works without any settings.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -21,14 +22,14 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from chalicelib import errors
-from chalicelib.config import ConfigError
+from chalicelib import auth, errors, importer, models, tracker_export, users
+from chalicelib.changes import SYSTEM
+from chalicelib.config import ConfigError, load_settings
+from chalicelib.invariants import check as check_tables
 
 
 def create_tables(_: argparse.Namespace) -> int:
     """Create the service's tables at the configured endpoint."""
-    from chalicelib import models
-
     created = models.create_tables()
     print(json.dumps({"created": created}))
     return 0
@@ -36,9 +37,6 @@ def create_tables(_: argparse.Namespace) -> int:
 
 def create_user(args: argparse.Namespace) -> int:
     """Create a user, logged as done by ``system``, and print ``{"id", "key"}``."""
-    from chalicelib import auth, users
-    from chalicelib.changes import SYSTEM
-
     body: dict[str, object] = {"email": args.email}
     if args.name is not None:
         body["name"] = args.name
@@ -79,11 +77,9 @@ def import_users(args: argparse.Namespace) -> int:
     Exit 0 when no record was rejected, 1 when some were (the others are
     imported), 2 when the file could not be read.
     """
-    from chalicelib import importer
-
     try:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8-sig")
-        records = importer.read_export(text)
+        records = tracker_export.read_export(text)
     except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError too
         print(f"import-users: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
@@ -97,8 +93,6 @@ def check_invariants(_: argparse.Namespace) -> int:
 
     Exit 0 when none is found, 1 when some are, 2 when the tables could not be read.
     """
-    from chalicelib.invariants import check as check_tables
-
     try:
         violations = check_tables()
     except errors.StorageUnavailable as exc:
@@ -168,12 +162,13 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Run one command; a domain error is printed as its code and message (a storage
     failure with its cause, when known), exit 1; missing or bad settings are
     printed, exit 2."""
     args = parser().parse_args(argv)
     try:
+        models.bind(load_settings(os.environ if environ is None else environ))
         return int(args.run(args))
     except ConfigError as exc:
         print(f"manage.py: {exc}", file=sys.stderr)

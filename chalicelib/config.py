@@ -1,16 +1,16 @@
-"""Settings of the service: the only module that reads ``os.environ``.
+"""Settings of the service, built from an environment mapping by pure functions.
 
-Settings are read once per container and passed down. A missing or malformed
-setting fails loudly and names the variable.
+Nothing reads the process's environment at import: each entry point (the app on
+its first request or authorizer call, ``manage.py``, the benchmark, the tests)
+builds the settings once and passes them down. A missing or malformed setting
+fails loudly and names the variable.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,8 +45,8 @@ class Settings:
         return self.environment in ("local", "test")
 
 
-def _get(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name, "").strip()
+def _get(environ: Mapping[str, str], name: str, default: str | None = None) -> str | None:
+    value = environ.get(name, "").strip()
     return value or default
 
 
@@ -81,26 +81,26 @@ def _public_url(raw: str | None) -> str | None:
     return raw.rstrip("/")
 
 
-def load_settings() -> Settings:
-    """Build the settings from the environment.
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Build the settings from ``environ`` (``os.environ`` at an entry point).
 
     Raises ConfigError naming the variable that is missing or malformed.
     """
-    environment = _get("SERVICE_ENV", "aws") or "aws"
+    environment = _get(environ, "SERVICE_ENV", "aws") or "aws"
     if environment not in ENVIRONMENTS:
         raise ConfigError(f"SERVICE_ENV must be one of {', '.join(ENVIRONMENTS)}")
-    region = _get("AWS_REGION") or _get("AWS_DEFAULT_REGION")
+    region = _get(environ, "AWS_REGION") or _get(environ, "AWS_DEFAULT_REGION")
     if region is None:
         raise ConfigError("AWS_REGION (or AWS_DEFAULT_REGION) is not set")
-    prefix = _get("TABLE_PREFIX")
+    prefix = _get(environ, "TABLE_PREFIX")
     if prefix is None:
         if environment == "aws":
             raise ConfigError("TABLE_PREFIX is not set")
         prefix = f"users-{environment}-"
-    endpoint = _get("DYNAMODB_ENDPOINT")
+    endpoint = _get(environ, "DYNAMODB_ENDPOINT")
     if endpoint is not None and not endpoint.startswith(("http://", "https://")):
         raise ConfigError("DYNAMODB_ENDPOINT must be an http(s) URL")
-    max_backoff = _get("DYNAMODB_MAX_BACKOFF")
+    max_backoff = _get(environ, "DYNAMODB_MAX_BACKOFF")
     try:
         backoff = float(max_backoff) if max_backoff is not None else None
     except ValueError:
@@ -112,16 +112,10 @@ def load_settings() -> Settings:
         region=region,
         dynamodb_endpoint=endpoint,
         table_prefix=prefix,
-        allowed_origins=_origins(_get("ALLOWED_ORIGINS")),
-        public_url=_public_url(_get("PUBLIC_URL")),
+        allowed_origins=_origins(_get(environ, "ALLOWED_ORIGINS")),
+        public_url=_public_url(_get(environ, "PUBLIC_URL")),
         dynamodb_max_backoff=backoff,
     )
-
-
-@functools.cache
-def settings() -> Settings:
-    """The settings of this container, read once."""
-    return load_settings()
 
 
 @dataclass(frozen=True)
@@ -138,13 +132,13 @@ class Provider:
 
 @dataclass(frozen=True)
 class Secrets:
-    """The secret settings, read lazily on first use: never at import."""
+    """The secret settings: read by an entry point on first use, never at import."""
 
     session_secret: bytes
     providers: Mapping[str, Provider]
 
 
-def _provider(name: str, raw: Any) -> Provider:
+def _provider(name: str, raw: Any, resolve: Resolve) -> Provider:
     where = f"OIDC_PROVIDERS[{name!r}]"
     if not PROVIDER_NAME_RE.match(name):
         raise ConfigError(f"OIDC_PROVIDERS: {name!r} is not a valid provider name")
@@ -174,58 +168,69 @@ def _provider(name: str, raw: Any) -> Provider:
         name=name,
         server_metadata_url=raw["server_metadata_url"],
         client_id=raw["client_id"],
-        client_secret=_resolve(raw["client_secret"], f"{where}.client_secret") or "",
+        client_secret=resolve(raw["client_secret"], f"{where}.client_secret") or "",
         scope=scope,
         link_verified_email=link,
     )
 
 
 SSM_PREFIX = "ssm:"
+Resolve = Callable[[str | None, str], str | None]
 
 
-def _ssm_parameter(name: str, where: str) -> str:
-    """A SecureString (or String) parameter of SSM Parameter Store, decrypted."""
-    import botocore.session
-    from botocore.exceptions import BotoCoreError, ClientError
+def ssm_reader(region: str) -> Callable[[str], str]:
+    """Reads SecureString (or String) parameters of SSM Parameter Store in ``region``,
+    decrypted; the client is made on the first read."""
 
-    current = settings()
-    client: Any = botocore.session.get_session().create_client("ssm", region_name=current.region)
-    try:
-        reply = client.get_parameter(Name=name, WithDecryption=True)
-    except (BotoCoreError, ClientError) as exc:
-        raise ConfigError(f"{where}: SSM parameter {name!r} could not be read") from exc
-    return str(reply["Parameter"]["Value"])
+    def read(name: str) -> str:
+        import botocore.session
+        from botocore.exceptions import BotoCoreError, ClientError
 
+        client: Any = botocore.session.get_session().create_client("ssm", region_name=region)
+        try:
+            reply = client.get_parameter(Name=name, WithDecryption=True)
+        except (BotoCoreError, ClientError) as exc:
+            raise ConfigError(f"SSM parameter {name!r} could not be read") from exc
+        return str(reply["Parameter"]["Value"])
 
-def _resolve(value: str | None, where: str) -> str | None:
-    """``value`` itself, or the SSM parameter it names as ``ssm:<parameter name>``."""
-    if value is not None and value.startswith(SSM_PREFIX):
-        return _ssm_parameter(value[len(SSM_PREFIX) :], where)
-    return value
+    return read
 
 
-def load_secrets() -> Secrets:
-    """Read SESSION_SECRET and OIDC_PROVIDERS; any of them, or a provider's
-    ``client_secret``, may name an SSM parameter as ``ssm:<name>``.
+def _resolver(read_parameter: Callable[[str], str]) -> Resolve:
+    def resolve(value: str | None, where: str) -> str | None:
+        """``value`` itself, or the SSM parameter it names as ``ssm:<parameter name>``."""
+        if value is None or not value.startswith(SSM_PREFIX):
+            return value
+        try:
+            return read_parameter(value[len(SSM_PREFIX) :])
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
+
+    return resolve
+
+
+def load_secrets(
+    environ: Mapping[str, str], read_parameter: Callable[[str], str] | None = None
+) -> Secrets:
+    """Read SESSION_SECRET and OIDC_PROVIDERS from ``environ``; any of them, or a
+    provider's ``client_secret``, may name an SSM parameter as ``ssm:<name>``, read
+    with ``read_parameter`` (default: SSM in the settings' region).
 
     Raises ConfigError naming the variable that is missing or malformed.
     """
-    session_secret = _resolve(_get("SESSION_SECRET"), "SESSION_SECRET")
+    if read_parameter is None:
+        read_parameter = ssm_reader(load_settings(environ).region)
+    resolve = _resolver(read_parameter)
+    session_secret = resolve(_get(environ, "SESSION_SECRET"), "SESSION_SECRET")
     if session_secret is None or len(session_secret) < MIN_SECRET_LENGTH:
         raise ConfigError(f"SESSION_SECRET must be set, at least {MIN_SECRET_LENGTH} characters")
     try:
-        raw = json.loads(_resolve(_get("OIDC_PROVIDERS"), "OIDC_PROVIDERS") or "{}")
+        raw = json.loads(resolve(_get(environ, "OIDC_PROVIDERS"), "OIDC_PROVIDERS") or "{}")
     except ValueError as exc:
         raise ConfigError("OIDC_PROVIDERS is not valid JSON") from exc
     if not isinstance(raw, dict):
         raise ConfigError("OIDC_PROVIDERS must be a JSON object keyed by provider name")
     return Secrets(
         session_secret=session_secret.encode(),
-        providers={name: _provider(name, value) for name, value in raw.items()},
+        providers={name: _provider(name, value, resolve) for name, value in raw.items()},
     )
-
-
-@functools.cache
-def secrets() -> Secrets:
-    """The secret settings of this container, read once, on first use."""
-    return load_secrets()

@@ -15,10 +15,7 @@ keys.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -28,19 +25,13 @@ from chalicelib.changes import SYSTEM
 from chalicelib.models import Guard, LogEntry, User, storage_errors
 from chalicelib.permissions import PERMISSIONS
 from chalicelib.text import is_clean
+from chalicelib.tracker_export import record_id
 from chalicelib.users import create_user
 from chalicelib.validation import CREATOR_FIELDS, MAX_SHORT, USER
 
 COMMENT = "imported from the research-data tracker export"
 FIELDS = (*CREATOR_FIELDS, "permissions")
-TRACKER_ID_RE = re.compile(
-    r"u-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
-)
 OPTIONAL = ("name", "affiliation", "contact", "orcid", "url")
-UUID_RE = re.compile(
-    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32}", re.IGNORECASE
-)
-OBJECT_ID_RE = re.compile(r"[0-9a-f]{24}", re.IGNORECASE)
 # A record that breaks a rule or collides with another is rejected; a storage fault stops the run.
 REJECTING = (
     errors.InvalidInput,
@@ -53,13 +44,6 @@ REJECTING = (
 )
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class Unparsed:
-    """A line of a JSON-lines export that is not JSON; rejected at its position."""
-
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -117,80 +101,6 @@ class _Candidate:
         """The unique values the new user would hold, in ``create_user``'s order."""
         email = self.body["email"]
         return guards.user_keys(email, self.auth_ids or [email])
-
-
-def read_export(text: str) -> list[Any]:
-    """The records of an export: a JSON array, one JSON object, or JSON lines.
-
-    A JSON line that does not parse becomes an ``Unparsed`` record, rejected at
-    its position. Raises ValueError for a JSON array that does not parse.
-    """
-    if text.lstrip().startswith("["):
-        array: list[Any] = json.loads(text)  # a JSON text starting with [ is an array
-        return array
-    try:
-        return [json.loads(text)]
-    except json.JSONDecodeError:
-        pass  # more than one value: JSON lines, as mongoexport writes by default
-    records: list[Any] = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            # The position only: the line may hold key material.
-            records.append(Unparsed(f"not valid JSON ({exc.msg} at column {exc.colno})"))
-    return records
-
-
-def normalise_id(raw: Any) -> str:
-    """The new record's id for a tracker ``_id``; raises InvalidInput.
-
-    The tracker's own ``u-<uuid>`` is kept as it is (lower-cased). A UUID (a
-    string with or without dashes, ``{"$uuid"}``, or ``{"$binary"}``
-    of subtype 4, or 3 as pymongo's legacy UUIDs in standard byte order) gives
-    its 32 lower-case hex digits; an ``{"$oid"}`` keeps its 24.
-    """
-    if isinstance(raw, dict) and len(raw) == 1 and isinstance(raw.get("$uuid"), str):
-        raw = raw["$uuid"]
-    if isinstance(raw, str) and TRACKER_ID_RE.fullmatch(raw):
-        return raw.lower()
-    if isinstance(raw, str) and UUID_RE.fullmatch(raw):
-        return raw.replace("-", "").lower()
-    oid = raw.get("$oid") if isinstance(raw, dict) and len(raw) == 1 else None
-    if isinstance(oid, str) and OBJECT_ID_RE.fullmatch(oid):
-        return oid.lower()
-    if isinstance(raw, dict) and (uuid_hex := _binary_uuid(raw)) is not None:
-        return uuid_hex
-    raise errors.InvalidInput("_id is not u-<uuid>, a UUID or an ObjectId")
-
-
-def _binary_uuid(raw: dict[str, Any]) -> str | None:
-    """The hex of a ``{"$binary": {"base64", "subType"}}`` (or, from older
-    exports, ``{"$binary", "$type"}``) that holds a UUID, else None."""
-    data: Any = raw.get("$binary")
-    subtype = raw.get("$type") if len(raw) == 2 else None
-    if isinstance(data, dict) and len(raw) == 1:
-        data, subtype = data.get("base64"), data.get("subType")
-    if not isinstance(data, str) or subtype not in ("03", "04", "3", "4"):
-        return None
-    try:
-        decoded = base64.b64decode(data, validate=True)
-    except binascii.Error:
-        return None
-    return decoded.hex() if len(decoded) == 16 else None
-
-
-def _record_id(record: Any) -> str:
-    """The normalised id of a record; raises InvalidInput."""
-    if isinstance(record, Unparsed):
-        raise errors.InvalidInput(record.reason)
-    if not isinstance(record, dict):
-        raise errors.InvalidInput("the record is not a JSON object")
-    if record.get("_id") is None:
-        raise errors.InvalidInput("_id is required")
-    return normalise_id(record["_id"])
 
 
 def _shown_id(record: Any) -> str | None:
@@ -305,7 +215,7 @@ def import_users(
     for index, record in enumerate(records):
         user_id: str | None = None
         try:
-            user_id = _record_id(record)
+            user_id = record_id(record)
             if user_id in ids:
                 raise errors.InvalidInput(f"_id repeats record {ids[user_id]} of this file")
             ids[user_id] = index

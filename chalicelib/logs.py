@@ -6,7 +6,8 @@ from typing import Any
 
 from chalicelib import errors
 from chalicelib.changes import SYSTEM, USER_ID_RE, check_user_id
-from chalicelib.models import LogEntry, decode_cursor, encode_cursor, storage_errors
+from chalicelib.cursors import decode_cursor, encode_cursor
+from chalicelib.models import LogEntry, storage_errors
 from chalicelib.validation import Page
 
 

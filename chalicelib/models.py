@@ -19,19 +19,13 @@ Tables, all named ``TABLE_PREFIX`` + name:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import json
-import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from botocore.retries import quota
-from botocore.retries import standard as _standard
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -47,62 +41,31 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib import errors, timestamps
-from chalicelib.config import settings
-from chalicelib.text import is_clean, whole_number
-
-_SETTINGS = settings()
+from chalicelib.config import ConfigError, Settings
+from chalicelib.retries import cap_backoff
 
 USER_MANAGERS_COUNTER = "count#user_managers"
 
 
 class _Meta:
-    region = _SETTINGS.region
-    host = _SETTINGS.dynamodb_endpoint
+    region: str | None = None  # set by bind()
+    host: str | None = None  # set by bind()
     billing_mode = "PAY_PER_REQUEST"
     connect_timeout_seconds = 2
     read_timeout_seconds = 5
     max_retry_attempts = 3
 
 
-def _table(name: str) -> str:
-    return f"{_SETTINGS.table_prefix}{name}"
+class _Bound:
+    """The settings the tables are bound to (``bind``); None until an entry point binds them."""
+
+    settings: Settings | None = None
 
 
-# botocore-stubs describe an older botocore's retry classes (int backoffs,
-# handlers typed as returning None).
-standard: Any = _standard
-
-
-def cap_backoff(client: Any, max_backoff: float) -> None:
-    """Give ``client`` botocore's standard-mode retries (same attempts, conditions
-    and retry quota) with waits between attempts of at most ``max_backoff`` seconds.
-
-    botocore takes no backoff setting: its standard retry handler is replaced by
-    one built the way botocore builds it, with that maximum.
-    """
-    service = client.meta.service_model.service_id.hyphenize()
-    retries = client.meta.config.retries or {}
-    attempts = retries.get("total_max_attempts", standard.DEFAULT_MAX_ATTEMPTS)
-    adapter = standard.RetryEventAdapter()
-    throttling = standard.ThrottlingErrorDetector(adapter)
-    retry_quota = standard.RetryQuotaChecker(quota.RetryQuota(), throttling)
-    backoff = standard.ExponentialBackoff(
-        max_backoff=max_backoff, service_name=service, throttling_detector=throttling
-    )
-    handler = standard.RetryHandler(
-        retry_policy=standard.RetryPolicy(
-            retry_checker=standard.StandardRetryConditions(max_attempts=attempts),
-            retry_backoff=backoff,
-        ),
-        retry_event_adapter=adapter,
-        retry_quota=retry_quota,
-        service_name=service,
-    )
-    events = client.meta.events
-    unique_id = f"retry-config-{service}"  # the id botocore registers its handler under
-    events.unregister(f"needs-retry.{service}", unique_id=unique_id)
-    events.register(f"needs-retry.{service}", handler.needs_retry, unique_id=unique_id)
-    events.register(f"after-call.{service}", retry_quota.release_retry_quota)
+def _bound() -> Settings:
+    if _Bound.settings is None:
+        raise ConfigError("the tables are not bound to settings (models.bind)")
+    return _Bound.settings
 
 
 class _Connection(Connection):
@@ -112,8 +75,9 @@ class _Connection(Connection):
     def client(self) -> Any:
         built = self._client
         client = super().client
-        if client is not built and _SETTINGS.dynamodb_max_backoff is not None:
-            cap_backoff(client, _SETTINGS.dynamodb_max_backoff)
+        max_backoff = _bound().dynamodb_max_backoff
+        if client is not built and max_backoff is not None:
+            cap_backoff(client, max_backoff)
         return client
 
 
@@ -125,9 +89,10 @@ def connection() -> Connection:
     it, so one botocore session and one client serve them all: botocore loads
     DynamoDB's service model once per container, not once per table.
     """
+    settings = _bound()
     return _Connection(
-        region=_SETTINGS.region,
-        host=_SETTINGS.dynamodb_endpoint,
+        region=settings.region,
+        host=settings.dynamodb_endpoint,
         connect_timeout_seconds=_Meta.connect_timeout_seconds,
         read_timeout_seconds=_Meta.read_timeout_seconds,
         max_retry_attempts=_Meta.max_retry_attempts,
@@ -165,7 +130,7 @@ class User(_Table):
     """A user record (API.md section 3)."""
 
     class Meta(_Meta):
-        table_name = _table("users")
+        table_name = "users"  # prefixed by bind()
 
     id = UnicodeAttribute(hash_key=True)
     email = UnicodeAttribute()
@@ -194,7 +159,7 @@ class Guard(_Table):
     """A unique value held by one user, or a counter kept beside the users."""
 
     class Meta(_Meta):
-        table_name = _table("guards")
+        table_name = "guards"  # prefixed by bind()
 
     key = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute(null=True)
@@ -216,7 +181,7 @@ class LogEntry(_Table):
     """One change to one record (API.md section 7)."""
 
     class Meta(_Meta):
-        table_name = _table("logs")
+        table_name = "logs"  # prefixed by bind()
 
     entry_id = UnicodeAttribute(hash_key=True)
     version = NumberAttribute(range_key=True)
@@ -235,7 +200,7 @@ class ApiKey(_Table):
     """An API key: its owner, id and the SHA-256 hash of its secret part."""
 
     class Meta(_Meta):
-        table_name = _table("apikeys")
+        table_name = "apikeys"  # prefixed by bind()
 
     user_id = UnicodeAttribute(hash_key=True)
     key_id = UnicodeAttribute(range_key=True)
@@ -256,7 +221,7 @@ class Session(_Table):
     """A browser session, named by the ``session`` cookie."""
 
     class Meta(_Meta):
-        table_name = _table("sessions")
+        table_name = "sessions"  # prefixed by bind()
 
     id = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()
@@ -271,7 +236,7 @@ class IdempotentRequest(_Table):
     """The first answer to a ``POST /user`` sent with an ``Idempotency-Key``."""
 
     class Meta(_Meta):
-        table_name = _table("idempotency")
+        table_name = "idempotency"  # prefixed by bind()
 
     key = UnicodeAttribute(hash_key=True)
     body_hash = UnicodeAttribute()
@@ -281,6 +246,22 @@ class IdempotentRequest(_Table):
 
 MODELS: tuple[type[Model], ...] = (User, Guard, LogEntry, ApiKey, Session, IdempotentRequest)
 TTL_MODELS: tuple[type[Model], ...] = (Session, IdempotentRequest)
+_NAMES = {model: model.Meta.table_name for model in MODELS}
+
+
+def bind(settings: Settings) -> None:
+    """Point every table at ``settings``: region, endpoint, ``TABLE_PREFIX`` and retry
+    waits. Each entry point calls it once; binding other settings starts a new
+    connection."""
+    if _Bound.settings == settings:
+        return
+    _Bound.settings = settings
+    _Meta.region = settings.region
+    _Meta.host = settings.dynamodb_endpoint
+    for model, name in _NAMES.items():
+        model.Meta.table_name = f"{settings.table_prefix}{name}"
+        model._connection = None
+    connection.cache_clear()
 
 
 def create_tables() -> list[str]:
@@ -312,68 +293,3 @@ def storage_errors() -> Iterator[None]:
         yield
     except (PynamoDBException, BotoCoreError, ClientError) as exc:
         raise errors.StorageUnavailable("The storage is unavailable; nothing was written.") from exc
-
-
-def get_many(keys: Sequence[tuple[type[Model], Mapping[str, str]]]) -> list[Model | None]:
-    """Read items of several tables in one consistent round trip.
-
-    Each key is ``(model class, {key attribute: string value})``; the result
-    holds the items in the same order, None where an item does not exist.
-    """
-    request: dict[str, dict[str, Any]] = {}
-    for model, key in keys:
-        table = request.setdefault(model.Meta.table_name, {"Keys": [], "ConsistentRead": True})
-        table["Keys"].append({name: {"S": value} for name, value in key.items()})
-    key_names = {model.Meta.table_name: tuple(sorted(key)) for model, key in keys}
-    found: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
-    with storage_errors():
-        for _ in range(5):
-            reply = connection().dispatch("BatchGetItem", {"RequestItems": request})
-            for table_name, items in reply.get("Responses", {}).items():
-                for item in items:
-                    values = tuple(item[name]["S"] for name in key_names[table_name])
-                    found[(table_name, values)] = item
-            request = reply.get("UnprocessedKeys") or {}
-            if not request:
-                break
-            time.sleep(0.05)
-        else:
-            raise errors.StorageUnavailable("The storage is busy; try again.")
-    result: list[Model | None] = []
-    for model, key in keys:
-        values = tuple(key[name] for name in sorted(key))
-        raw = found.get((model.Meta.table_name, values))
-        result.append(model.from_raw_data(raw) if raw is not None else None)
-    return result
-
-
-def encode_cursor(last_evaluated_key: Mapping[str, Any] | None) -> str | None:
-    """The opaque ``next`` cursor of a page, or None on the last page."""
-    if not last_evaluated_key:
-        return None
-    raw = json.dumps(last_evaluated_key, separators=(",", ":"), sort_keys=True)
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None, key_types: Mapping[str, str]) -> dict[str, Any] | None:
-    """The start key named by a ``cursor``: one value of the given DynamoDB type
-    (``S`` or ``N``) per key attribute. Raises InvalidCursor if it names none."""
-    if cursor is None:
-        return None
-    invalid = errors.InvalidCursor("cursor is not the next of an earlier page")
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise invalid from exc
-    if not isinstance(key, dict) or set(key) != set(key_types):
-        raise invalid
-    for name, kind in key_types.items():
-        value = key[name]
-        if not (isinstance(value, dict) and set(value) == {kind}):
-            raise invalid
-        text = value[kind]
-        if not isinstance(text, str) or not 0 < len(text) <= 400 or not is_clean(text):
-            raise invalid
-        if kind == "N" and whole_number(text) is None:
-            raise invalid
-    return key

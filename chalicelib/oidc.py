@@ -14,9 +14,8 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import requests
@@ -25,25 +24,17 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet, OctKey
+from joserfc.jwk import OctKey
 
 from chalicelib import errors, guards, identities, sessions
-from chalicelib.config import Provider, settings
-from chalicelib.config import secrets as load_secrets
-from chalicelib.text import is_clean
+from chalicelib.config import Provider, Secrets
+from chalicelib.id_tokens import LoginFailed, metadata, profile, validate_id_token
 from chalicelib.urls import Base
 
 LOGIN_COOKIE = "oidc_login"
 LOGIN_ROUTE = "/login/oidc"
 LOGIN_LIFETIME = 600
-HTTP_TIMEOUT = 10
-METADATA_TTL = 3600
-CLOCK_LEEWAY = 60
-ID_TOKEN_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
 ATTEMPT_AUDIENCE = "users-service-oidc-login"
-
-_metadata: dict[str, tuple[float, dict[str, Any]]] = {}
-_jwks: dict[str, tuple[float, KeySet]] = {}
 
 
 @dataclass
@@ -65,17 +56,9 @@ class Attempt:
     origin: str
 
 
-class LoginFailed(Exception):
-    """A login that ends on the origin with ``?login_error=<code>``."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-def providers(base: Base) -> dict[str, str]:
+def providers(base: Base, configured: Mapping[str, Provider]) -> dict[str, str]:
     """Each configured provider and the path that starts a login with it."""
-    return {name: base.path(f"{LOGIN_ROUTE}/{name}") for name in load_secrets().providers}
+    return {name: base.path(f"{LOGIN_ROUTE}/{name}") for name in configured}
 
 
 def redirect_uri(base: Base, name: str) -> str:
@@ -85,12 +68,12 @@ def redirect_uri(base: Base, name: str) -> str:
 
 def _login_cookie(value: str, max_age: int, base: Base) -> str:
     """The ``oidc_login`` cookie, sent back only to ``<prefix>/api/v1/login/oidc``."""
-    return sessions.set_cookie(LOGIN_COOKIE, value, max_age, base.path(LOGIN_ROUTE))
+    return sessions.set_cookie(LOGIN_COOKIE, value, max_age, base.path(LOGIN_ROUTE), base.secure)
 
 
-def provider(name: str) -> Provider:
+def provider(name: str, configured: Mapping[str, Provider]) -> Provider:
     """The configured provider ``name``; raises ProviderNotFound."""
-    found = load_secrets().providers.get(name)
+    found = configured.get(name)
     if found is None:
         raise errors.ProviderNotFound(f"no login provider is called {name!r}")
     return found
@@ -101,8 +84,8 @@ def provider(name: str) -> Provider:
 ORIGIN_CHARS = re.compile(r"[\x21-\x5b\x5d-\x7e]{1,2000}")
 
 
-def safe_origin(origin: str | None) -> str:
-    """``origin`` when it is a path on this site or an allowed origin, else ``/``.
+def safe_origin(origin: str | None, allowed_origins: Iterable[str]) -> str:
+    """``origin`` when it is a path on this site or one of ``allowed_origins``, else ``/``.
 
     Control, space and non-ASCII characters are never echoed into ``Location``.
     """
@@ -117,7 +100,7 @@ def safe_origin(origin: str | None) -> str:
     if parts.scheme not in ("http", "https") or parts.username or parts.password:
         return "/"
     allowed = f"{parts.scheme}://{parts.netloc}".lower()
-    return origin if allowed in (o.lower() for o in settings().allowed_origins) else "/"
+    return origin if allowed in (o.lower() for o in allowed_origins) else "/"
 
 
 def _with_error(origin: str, code: str) -> str:
@@ -125,45 +108,8 @@ def _with_error(origin: str, code: str) -> str:
     return f"{origin}{separator}{urlencode({'login_error': code})}"
 
 
-def _fetch_json(url: str) -> dict[str, Any]:
-    response = requests.get(url, timeout=HTTP_TIMEOUT)
-    response.raise_for_status()
-    document = response.json()
-    if not isinstance(document, dict):
-        raise ValueError(f"{url} did not return a JSON object")
-    return document
-
-
-def metadata(chosen: Provider) -> dict[str, Any]:
-    """The provider's discovery document, cached per container."""
-    cached = _metadata.get(chosen.server_metadata_url)
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1]
-    try:
-        document = _fetch_json(chosen.server_metadata_url)
-    except (requests.RequestException, ValueError) as exc:
-        raise LoginFailed("provider_unavailable") from exc
-    needed = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
-    if not all(isinstance(document.get(key), str) for key in needed):
-        raise LoginFailed("provider_unavailable")
-    _metadata[chosen.server_metadata_url] = (time.monotonic() + METADATA_TTL, document)
-    return document
-
-
-def _keys(jwks_uri: str, refresh: bool = False) -> KeySet:
-    cached = _jwks.get(jwks_uri)
-    if cached is not None and cached[0] > time.monotonic() and not refresh:
-        return cached[1]
-    try:
-        keys = KeySet.import_key_set(_fetch_json(jwks_uri))  # type: ignore[arg-type]
-    except (requests.RequestException, ValueError, JoseError) as exc:
-        raise LoginFailed("provider_unavailable") from exc
-    _jwks[jwks_uri] = (time.monotonic() + METADATA_TTL, keys)
-    return keys
-
-
-def _attempt_key() -> OctKey:
-    return OctKey.import_key(load_secrets().session_secret)
+def _attempt_key(secret: bytes) -> OctKey:
+    return OctKey.import_key(secret)
 
 
 def _client(chosen: Provider, callback: str) -> OAuth2Session:
@@ -176,14 +122,21 @@ def _client(chosen: Provider, callback: str) -> OAuth2Session:
     )
 
 
-def start_login(name: str, origin: str | None, base: Base) -> Redirect:
-    """Send the browser to the provider; raises ProviderNotFound.
+def start_login(
+    name: str,
+    origin: str | None,
+    base: Base,
+    login_secrets: Secrets,
+    allowed_origins: Iterable[str],
+) -> Redirect:
+    """Send the browser to the provider; back to ``origin`` afterwards when it is a
+    path here or one of ``allowed_origins``. Raises ProviderNotFound.
 
     A provider that cannot be reached sends it back to the origin with
     ``login_error=provider_unavailable``.
     """
-    chosen = provider(name)
-    landing = safe_origin(origin)
+    chosen = provider(name, login_secrets.providers)
+    landing = safe_origin(origin, allowed_origins)
     try:
         document = metadata(chosen)
     except LoginFailed as exc:
@@ -210,18 +163,20 @@ def start_login(name: str, origin: str | None, base: Base) -> Redirect:
         "v": attempt.verifier,
         "o": attempt.origin,
     }
-    cookie = jwt.encode({"alg": "HS256"}, claims, _attempt_key(), algorithms=["HS256"])
+    cookie = jwt.encode(
+        {"alg": "HS256"}, claims, _attempt_key(login_secrets.session_secret), algorithms=["HS256"]
+    )
     return Redirect(url, [_login_cookie(cookie, LOGIN_LIFETIME, base)])
 
 
-def _read_attempt(cookie: str | None) -> Attempt | None:
+def _read_attempt(cookie: str | None, secret: bytes) -> Attempt | None:
     if not cookie:
         return None
     registry = jwt.JWTClaimsRegistry(
         aud={"essential": True, "value": ATTEMPT_AUDIENCE}, exp={"essential": True}
     )
     try:
-        token = jwt.decode(cookie, _attempt_key(), algorithms=["HS256"])
+        token = jwt.decode(cookie, _attempt_key(secret), algorithms=["HS256"])
         registry.validate(token.claims)
         claims = token.claims
         return Attempt(claims["p"], claims["s"], claims["n"], claims["v"], claims["o"])
@@ -229,11 +184,13 @@ def _read_attempt(cookie: str | None) -> Attempt | None:
         return None
 
 
-def finish_login(name: str, params: Mapping[str, str], cookie: str | None, base: Base) -> Redirect:
+def finish_login(
+    name: str, params: Mapping[str, str], cookie: str | None, base: Base, login_secrets: Secrets
+) -> Redirect:
     """Complete a login at the callback: a session on success, the origin with
     ``login_error`` on failure. Raises ProviderNotFound."""
-    chosen = provider(name)
-    attempt = _read_attempt(cookie)
+    chosen = provider(name, login_secrets.providers)
+    attempt = _read_attempt(cookie, login_secrets.session_secret)
     origin = attempt.origin if attempt is not None else "/"
     cleared = _login_cookie("", 0, base)
     try:
@@ -280,53 +237,3 @@ def _complete(
         name,
         chosen.link_verified_email,
     )
-
-
-def profile(claims: Mapping[str, Any]) -> tuple[str | None, bool, str]:
-    """The email, whether the provider asserts it verified, and the name of ID token claims.
-
-    Only a JSON ``true`` asserts a verified email: an absent claim, ``false`` or
-    a string such as ``"true"`` does not.
-    """
-    email = claims.get("email")
-    name = claims.get("name")
-    return (
-        email if isinstance(email, str) else None,
-        claims.get("email_verified") is True,
-        name if isinstance(name, str) and is_clean(name) else "",
-    )
-
-
-def validate_id_token(
-    id_token: str, document: Mapping[str, Any], client_id: str, nonce: str
-) -> dict[str, Any]:
-    """The claims of an ID token whose signature and claims all check out.
-
-    Raises LoginFailed("invalid_id_token").
-    """
-    registry = jwt.JWTClaimsRegistry(
-        leeway=CLOCK_LEEWAY,
-        iss={"essential": True, "value": document["issuer"]},
-        aud={"essential": True, "value": client_id},
-        exp={"essential": True},
-        iat={"essential": True},
-        sub={"essential": True},
-        nonce={"essential": True, "value": nonce},
-    )
-    try:
-        try:
-            decoded = jwt.decode(id_token, _keys(document["jwks_uri"]), ID_TOKEN_ALGORITHMS)
-        except JoseError:
-            keys = _keys(document["jwks_uri"], refresh=True)
-            decoded = jwt.decode(id_token, keys, ID_TOKEN_ALGORITHMS)
-        registry.validate(decoded.claims)
-    except (JoseError, ValueError, TypeError) as exc:
-        raise LoginFailed("invalid_id_token") from exc
-    claims = dict(decoded.claims)
-    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
-    if len(audiences) > 1 and claims.get("azp") != client_id:
-        raise LoginFailed("invalid_id_token")
-    sub = claims["sub"]
-    if not isinstance(sub, str) or not sub or not is_clean(sub) or guards.IDENTITY_SEPARATOR in sub:
-        raise LoginFailed("invalid_id_token")
-    return claims

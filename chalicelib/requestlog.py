@@ -11,6 +11,8 @@ import logging
 import sys
 from typing import Any
 
+from chalice.app import Request
+
 LOGGER = logging.getLogger("users_service.requests")
 
 
@@ -41,3 +43,17 @@ def log_request(
     }
     LOGGER.info(json.dumps(line, separators=(",", ":")))
     return line
+
+
+def log_answer(request: Request, status: int, latency_ms: float) -> dict[str, Any]:
+    """Write the line for a request answered with ``status``."""
+    context = request.context or {}
+    lambda_request_id = getattr(request.lambda_context, "aws_request_id", "")
+    return log_request(
+        request_id=str(context.get("requestId") or lambda_request_id),
+        method=request.method,
+        route=context.get("resourcePath", ""),
+        status=status,
+        latency_ms=latency_ms,
+        user_id=(context.get("authorizer") or {}).get("user_id"),
+    )

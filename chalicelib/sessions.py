@@ -26,10 +26,9 @@ from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING
 
 from chalicelib import errors, timestamps
+from chalicelib.batch import get_many
 from chalicelib.changes import KEY_ID_PATTERN, KEY_ID_RE, USER_ID_PATTERN
-from chalicelib.config import secrets as load_secrets
-from chalicelib.config import settings
-from chalicelib.models import ApiKey, Session, User, get_many, storage_errors
+from chalicelib.models import ApiKey, Session, User, storage_errors
 from chalicelib.urls import Base
 
 if TYPE_CHECKING:
@@ -59,10 +58,10 @@ def session_id(cookie: str) -> str:
     return hashlib.sha256(cookie.encode()).hexdigest()
 
 
-def _key() -> OctKey:
+def _key(secret: bytes) -> OctKey:
     from joserfc.jwk import OctKey
 
-    return OctKey.import_key(load_secrets().session_secret)
+    return OctKey.import_key(secret)
 
 
 def parse_cookies(header: str | None) -> dict[str, str]:
@@ -75,12 +74,15 @@ def parse_cookies(header: str | None) -> dict[str, str]:
     return {name: morsel.value for name, morsel in jar.items()}
 
 
-def set_cookie(name: str, value: str, max_age: int, path: str, http_only: bool = True) -> str:
-    """A ``Set-Cookie`` value: SameSite=Lax, and Secure outside local development."""
+def set_cookie(
+    name: str, value: str, max_age: int, path: str, secure: bool, http_only: bool = True
+) -> str:
+    """A ``Set-Cookie`` value: SameSite=Lax, and Secure when ``secure`` (outside local
+    development: ``Base.secure``)."""
     parts = [f"{name}={value}", f"Path={path}", f"Max-Age={max_age}", "SameSite=Lax"]
     if http_only:
         parts.append("HttpOnly")
-    if not settings().is_local:
+    if secure:
         parts.append("Secure")
     return "; ".join(parts)
 
@@ -92,7 +94,9 @@ def csrf_token(cookies: Mapping[str, str], base: Base) -> tuple[str, str | None]
     if token:
         return token, None
     token = secrets.token_urlsafe(32)
-    return token, set_cookie(CSRF_COOKIE, token, CSRF_LIFETIME, base.site_path, http_only=False)
+    return token, set_cookie(
+        CSRF_COOKIE, token, CSRF_LIFETIME, base.site_path, base.secure, http_only=False
+    )
 
 
 def check_csrf(cookies: Mapping[str, str], header: str | None) -> None:
@@ -124,12 +128,12 @@ class NewSession:
     def set_cookie(self, base: Base) -> str:
         """The ``Set-Cookie`` value that hands the session to the browser (``<prefix>/api/v1``)."""
         lifetime = int(SESSION_LIFETIME.total_seconds())
-        return set_cookie(SESSION_COOKIE, self.cookie, lifetime, base.api_path)
+        return set_cookie(SESSION_COOKIE, self.cookie, lifetime, base.api_path, base.secure)
 
 
 def clear_session_cookie(base: Base) -> str:
     """A ``Set-Cookie`` value that removes the session cookie."""
-    return set_cookie(SESSION_COOKIE, "", 0, base.api_path)
+    return set_cookie(SESSION_COOKIE, "", 0, base.api_path, base.secure)
 
 
 def start_session(user_id: str, api_key_id: str = "") -> NewSession:
@@ -185,8 +189,9 @@ def live_session(sid: str, user_id: str, api_key_id: str | None = None) -> tuple
     return session, user
 
 
-def issue_token(cookie: str | None) -> dict[str, object]:
-    """An access token for the session a cookie names; InvalidCredentials if it has ended."""
+def issue_token(cookie: str | None, secret: bytes) -> dict[str, object]:
+    """An access token for the session a cookie names, signed with the session secret;
+    InvalidCredentials if the session has ended."""
     match = SESSION_COOKIE_RE.fullmatch(cookie or "")
     if match is None:
         raise errors.InvalidCredentials("no session: log in first")
@@ -206,11 +211,13 @@ def issue_token(cookie: str | None) -> dict[str, object]:
         claims["key"] = session.api_key_id
     from joserfc import jwt
 
-    token = jwt.encode({"alg": ALGORITHM, "typ": "at+jwt"}, claims, _key(), algorithms=[ALGORITHM])
+    token = jwt.encode(
+        {"alg": ALGORITHM, "typ": "at+jwt"}, claims, _key(secret), algorithms=[ALGORITHM]
+    )
     return {"token": token, "expires_in": expires - issued}
 
 
-def decode_access_token(token: str) -> tuple[str, str, str | None]:
+def decode_access_token(token: str, secret: bytes) -> tuple[str, str, str | None]:
     """The user id, session id and (for a session made with an API key) key id of a
     valid access token.
 
@@ -230,7 +237,7 @@ def decode_access_token(token: str) -> tuple[str, str, str | None]:
         sid={"essential": True},
     )
     try:
-        decoded = jwt.decode(token, _key(), algorithms=[ALGORITHM])
+        decoded = jwt.decode(token, _key(secret), algorithms=[ALGORITHM])
         registry.validate(decoded.claims)
     except (JoseError, ValueError, TypeError) as exc:
         raise errors.InvalidCredentials("invalid access token") from exc

@@ -43,6 +43,9 @@ class Base:
 
     origin: str
     prefix: str = ""
+    # Whether cookies set for this base carry ``Secure``: everywhere but local
+    # development and tests.
+    secure: bool = True
 
     @property
     def api_path(self) -> str:
@@ -63,10 +66,10 @@ class Base:
         return f"{self.prefix}/"
 
 
-def public_url_base(public_url: str) -> Base:
+def public_url_base(public_url: str, secure: bool = True) -> Base:
     """The base ``PUBLIC_URL`` names (already checked by the settings)."""
     parts = urlsplit(public_url)
-    return Base(f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/"))
+    return Base(f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/"), secure)
 
 
 def request_base(
@@ -79,7 +82,7 @@ def request_base(
     ``PUBLIC_URL`` nor the request context names the service's domain.
     """
     if settings.public_url is not None:
-        return public_url_base(settings.public_url)
+        return public_url_base(settings.public_url, not settings.is_local)
     if not settings.is_local:
         domain = str(context.get("domainName") or "")
         stage = str(context.get("stage") or "")
@@ -90,4 +93,4 @@ def request_base(
         prefix = f"/{stage}" if EXECUTE_API in domain and STAGE_RE.fullmatch(stage) else ""
         return Base(f"https://{domain}", prefix)
     host = headers.get("host") or LOCAL_HOST
-    return Base(f"http://{host if HOST_RE.fullmatch(host) else LOCAL_HOST}")
+    return Base(f"http://{host if HOST_RE.fullmatch(host) else LOCAL_HOST}", secure=False)

@@ -1,4 +1,5 @@
-"""User records: create, read, list, edit and delete (API.md sections 3 and 4).
+"""User records: create, edit and delete (API.md sections 3 and 4); reading them is
+``user_views.py``.
 
 No HTTP objects here: functions take plain values and the caller, return plain
 dicts, and raise the domain errors of ``errors.py``. Every change is one
@@ -28,41 +29,15 @@ from chalicelib.models import (
     Guard,
     LogEntry,
     User,
-    decode_cursor,
-    encode_cursor,
     storage_errors,
 )
-from chalicelib.permissions import PERMISSIONS, USER_MANAGEMENT, Caller, expand
+from chalicelib.permissions import PERMISSIONS, USER_MANAGEMENT
 from chalicelib.timestamps import now
 from chalicelib.transactions import Transaction
-from chalicelib.validation import CREATOR_FIELDS, MAX_SHORT, PROFILE_FIELDS, USER, Page
+from chalicelib.user_views import user_view
+from chalicelib.validation import CREATOR_FIELDS, PROFILE_FIELDS, USER
 
 __all__ = ["PERMISSIONS"]
-
-
-def user_view(user: User, *, full: bool = True, expanded: bool = False) -> dict[str, Any]:
-    """A user as the API shows it: ``full`` for managers and self, else public fields."""
-    record: dict[str, Any] = {
-        "id": user.id,
-        "email": user.email,
-        "name": user.name,
-        "affiliation": user.affiliation,
-        "contact": user.contact,
-        "orcid": user.orcid,
-        "url": user.url,
-    }
-    if not full:
-        return record
-    permissions = sorted(expand(user.permissions)) if expanded else list(user.permissions)
-    record.update(
-        email_verified=bool(user.email_verified),
-        permissions=permissions,
-        auth_ids=list(user.auth_ids),
-        version=int(user.version),
-        created=user.created,
-        updated=user.updated,
-    )
-    return record
 
 
 def _count_user_managers(transaction: Transaction, delta: int) -> None:
@@ -79,35 +54,6 @@ def _count_user_managers(transaction: Transaction, delta: int) -> None:
                 f"this would leave no user with {USER_MANAGEMENT}"
             ),
         )
-
-
-def get_user(user_id: str) -> dict[str, Any]:
-    """The full record of a user; raises UserNotFound."""
-    return user_view(load_user(user_id))
-
-
-def get_me(caller: Caller) -> dict[str, Any]:
-    """The caller's own record with expanded, sorted permissions."""
-    return user_view(load_user(caller.id), expanded=True)
-
-
-def list_users(caller: Caller, page: Page, email: str | None = None) -> dict[str, Any]:
-    """One page of users; only public fields without USER_MANAGEMENT."""
-    full = caller.has(USER_MANAGEMENT)
-    if email is not None and not 0 < len(email) <= MAX_SHORT:
-        return {"users": [], "next": None}  # no stored email is empty or this long
-    with storage_errors():
-        if email is not None:
-            normalised = guards.normalise_email(email)
-            start = decode_cursor(page.cursor, {"id": "S", "email_lower": "S"})
-            if start is not None and start["email_lower"]["S"] != normalised:
-                raise errors.InvalidCursor("cursor belongs to another query")
-            results = User.by_email.query(normalised, limit=page.limit, last_evaluated_key=start)
-        else:
-            start = decode_cursor(page.cursor, {"id": "S"})
-            results = User.scan(limit=page.limit, last_evaluated_key=start)
-        users = [user_view(user, full=full) for user in results]
-        return {"users": users, "next": encode_cursor(results.last_evaluated_key)}
 
 
 def create_user(

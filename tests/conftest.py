@@ -1,7 +1,7 @@
 """Fixtures: moto-backed tables, the Chalice test client, users with API keys.
 
-The environment that PynamoDB reads at import is set here
-(``bench/environment.py``, shared with the benchmark), before the app is imported.
+Every test starts with the service on the test settings (``bench/environment.py``,
+shared with the benchmark); ``configure`` gives it others.
 """
 
 from __future__ import annotations
@@ -14,16 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import environment
-
-environment.use()
-
 import pytest
 from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from chalicelib import auth, config, models
+from bench import environment
+from chalicelib import auth, config, container, models
 from chalicelib.changes import SYSTEM
 from chalicelib.permissions import PERMISSIONS
 from chalicelib.users import create_user
@@ -34,17 +31,21 @@ pytest_plugins = ["tests.browser"]
 ROOT = Path(__file__).resolve().parent.parent
 ALL_PERMISSIONS = list(PERMISSIONS)
 
+environment.use()
+
+
+@pytest.fixture(autouse=True)
+def service_settings() -> None:
+    """The service on the test settings and secrets, at the start of every test."""
+    container.use(environment.settings(), environment.secrets())
+
 
 @pytest.fixture(scope="session")
 def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``make package``, as docs/DEPLOY.md runs it, once per test session: the
     template ``sam.yaml`` and the code ``deployment.zip``."""
     out = tmp_path_factory.mktemp("package") / "out"
-    prod = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["prod"]
-    # Packaging imports app.py, which reads the settings: the values only need to
-    # let the import succeed; the template's come from .chalice/config.json.
-    env = {**os.environ, "AWS_DEFAULT_REGION": "eu-north-1", "SERVICE_ENV": "aws"}
-    env["TABLE_PREFIX"] = prod["environment_variables"]["TABLE_PREFIX"]
+    env = {**os.environ, "AWS_DEFAULT_REGION": "eu-north-1"}  # chalice package needs a region
     command = ["make", "--no-print-directory", "package", f"OUT={out}"]
     done = subprocess.run(
         command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False
@@ -63,24 +64,23 @@ def aws() -> Iterator[None]:
 
 @pytest.fixture
 def configure() -> Iterator[Any]:
-    """Factory: ``configure(NAME="value" or None, ...)`` sets (or removes) settings in the
-    environment and has the service read them afresh; undone after the test."""
-    saved = dict(os.environ)
+    """Factory: ``configure(NAME="value" or None, ...) -> Settings``: the service runs
+    on settings and secrets built from the test environment with these variables set
+    (or removed), each call adding to the last; the test settings again afterwards."""
+    environ = dict(environment.ENVIRON)
 
-    def apply(**variables: str | None) -> None:
+    def apply(**variables: str | None) -> config.Settings:
         for name, value in variables.items():
             if value is None:
-                os.environ.pop(name, None)
+                environ.pop(name, None)
             else:
-                os.environ[name] = value
-        config.settings.cache_clear()
-        config.secrets.cache_clear()
+                environ[name] = value
+        settings = config.load_settings(environ)
+        container.use(settings, config.load_secrets(environ))
+        return settings
 
     yield apply
-    os.environ.clear()
-    os.environ.update(saved)
-    config.settings.cache_clear()
-    config.secrets.cache_clear()
+    container.use(environment.settings(), environment.secrets())
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 import pytest
 from chalice.test import Client
 
+from bench import environment
 from chalicelib import config, errors, oidc, urls
 from devtools.local_stack import provider_settings
 from devtools.oidc_provider import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, running_provider
@@ -27,7 +28,7 @@ FORGED = {
 
 
 def settings(**changes: Any) -> config.Settings:
-    return dataclasses.replace(config.settings(), **changes)
+    return dataclasses.replace(environment.settings(), **changes)
 
 
 # -- the rules, one request at a time -------------------------------------------
@@ -35,7 +36,7 @@ def settings(**changes: Any) -> config.Settings:
 
 def test_public_url_gives_origin_and_prefix_whatever_the_headers() -> None:
     base = urls.request_base(settings(public_url="https://example.org/users"), FORGED, {})
-    assert base == urls.Base("https://example.org", "/users")
+    assert base == urls.Base("https://example.org", "/users", secure=False)  # test: not Secure
     assert oidc.redirect_uri(base, "local") == (
         "https://example.org/users/api/v1/login/oidc/local/authorize"
     )
@@ -43,7 +44,7 @@ def test_public_url_gives_origin_and_prefix_whatever_the_headers() -> None:
 
 def test_public_url_without_path_has_no_prefix() -> None:
     base = urls.request_base(settings(public_url="https://users.example.org"), FORGED, {})
-    assert base == urls.Base("https://users.example.org", "")
+    assert base == urls.Base("https://users.example.org", "", secure=False)
     assert base.api_path == "/api/v1"
 
 
@@ -69,7 +70,7 @@ def test_in_aws_without_public_url_or_domain_in_context_is_misconfigured() -> No
 
 def test_locally_the_host_header_is_used_and_forwarded_headers_are_not() -> None:
     base = urls.request_base(settings(public_url=None), FORGED, {"stage": "api"})
-    assert base == urls.Base("http://evil.example", "")
+    assert base == urls.Base("http://evil.example", "", secure=False)
 
 
 @pytest.mark.parametrize("host", ["", "a b", "host/path", "x@y", "h:port"])
@@ -94,18 +95,16 @@ def test_cookie_paths_and_links_carry_the_prefix() -> None:
     ],
 )
 def test_public_url_setting_drops_a_trailing_slash(configure: Any, raw: str, expected: str) -> None:
-    configure(PUBLIC_URL=raw)
-    assert config.settings().public_url == expected
+    assert configure(PUBLIC_URL=raw).public_url == expected
 
 
 @pytest.mark.parametrize(
     "raw",
     ["example.org/users", "ftp://example.org", "https://u:p@example.org", "https://e.org/?a=1"],
 )
-def test_public_url_setting_must_be_a_plain_http_url(configure: Any, raw: str) -> None:
-    configure(PUBLIC_URL=raw)
+def test_public_url_setting_must_be_a_plain_http_url(raw: str) -> None:
     with pytest.raises(config.ConfigError, match="PUBLIC_URL"):
-        config.load_settings()
+        config.load_settings({**environment.ENVIRON, "PUBLIC_URL": raw})
 
 
 # -- through the service, under PUBLIC_URL with a path -------------------------------

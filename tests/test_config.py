@@ -1,28 +1,27 @@
-"""Settings: read from the environment, secrets lazily and from SSM when named so."""
+"""Settings: built from an environment mapping, secrets from SSM when named so and
+read once per container."""
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
+import subprocess
+import sys
+from pathlib import Path
 
 import boto3
 import pytest
 
-from chalicelib import config
+from bench import environment as bench_environment
+from chalicelib import config, container
 
 SECRET = "a-session-secret-kept-in-ssm-0123456789"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def environment(aws: None) -> Iterator[dict[str, str]]:
-    """Change the environment for one test and read the secrets afresh."""
-    saved = dict(os.environ)
-    config.secrets.cache_clear()
-    yield os.environ  # type: ignore[misc]
-    os.environ.clear()
-    os.environ.update(saved)
-    config.secrets.cache_clear()
+def environment(aws: None) -> dict[str, str]:
+    """The test environment, as a mapping of its own for one test."""
+    return dict(bench_environment.ENVIRON)
 
 
 def test_session_secret_naming_an_ssm_parameter_is_read_from_ssm(
@@ -32,7 +31,7 @@ def test_session_secret_naming_an_ssm_parameter_is_read_from_ssm(
         Name="/users/test/session", Value=SECRET, Type="SecureString"
     )
     environment["SESSION_SECRET"] = "ssm:/users/test/session"
-    assert config.secrets().session_secret == SECRET.encode()
+    assert config.load_secrets(environment).session_secret == SECRET.encode()
 
 
 def test_provider_client_secret_naming_an_ssm_parameter_is_read_from_ssm(
@@ -50,22 +49,23 @@ def test_provider_client_secret_naming_an_ssm_parameter_is_read_from_ssm(
             }
         }
     )
-    provider = config.secrets().providers["elixir"]
+    provider = config.load_secrets(environment).providers["elixir"]
     assert provider.client_secret == "client-secret-from-ssm"
     assert provider.scope == "openid profile email"
     assert provider.link_verified_email is False
 
 
 def test_secrets_are_read_once_per_container(environment: dict[str, str]) -> None:
-    first = config.secrets()
-    environment["SESSION_SECRET"] = "another-secret-that-is-long-enough-to-use"
-    assert config.secrets() is first
+    container.use(config.load_settings(environment))  # secrets read on first use
+    first = container.secrets()
+    assert first.session_secret == environment["SESSION_SECRET"].encode()
+    assert container.secrets() is first
 
 
 def test_missing_ssm_parameter_fails_naming_the_variable(environment: dict[str, str]) -> None:
     environment["SESSION_SECRET"] = "ssm:/users/test/missing"
     with pytest.raises(config.ConfigError, match="SESSION_SECRET"):
-        config.secrets()
+        config.load_secrets(environment)
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_malformed_secret_setting_fails_naming_it(
 ) -> None:
     environment[variable] = value
     with pytest.raises(config.ConfigError, match=message):
-        config.secrets()
+        config.load_secrets(environment)
 
 
 @pytest.mark.parametrize(
@@ -99,21 +99,21 @@ def test_malformed_setting_fails_naming_it(
 ) -> None:
     environment[variable] = value
     with pytest.raises(config.ConfigError, match=variable):
-        config.load_settings()
+        config.load_settings(environment)
 
 
 def test_table_prefix_is_required_in_aws(environment: dict[str, str]) -> None:
     environment["SERVICE_ENV"] = "aws"
     environment.pop("TABLE_PREFIX", None)
     with pytest.raises(config.ConfigError, match="TABLE_PREFIX"):
-        config.load_settings()
+        config.load_settings(environment)
 
 
 def test_dynamodb_max_backoff_is_botocores_own_unless_set(environment: dict[str, str]) -> None:
     environment.pop("DYNAMODB_MAX_BACKOFF", None)
-    assert config.load_settings().dynamodb_max_backoff is None
+    assert config.load_settings(environment).dynamodb_max_backoff is None
     environment["DYNAMODB_MAX_BACKOFF"] = "0.5"
-    assert config.load_settings().dynamodb_max_backoff == 0.5
+    assert config.load_settings(environment).dynamodb_max_backoff == 0.5
 
 
 @pytest.mark.parametrize("value", ["soon", "-1", "21", "nan"])
@@ -122,4 +122,21 @@ def test_dynamodb_max_backoff_that_is_not_seconds_is_refused_by_name(
 ) -> None:
     environment["DYNAMODB_MAX_BACKOFF"] = value
     with pytest.raises(config.ConfigError, match="DYNAMODB_MAX_BACKOFF"):
-        config.load_settings()
+        config.load_settings(environment)
+
+
+def test_app_and_every_module_import_with_an_empty_environment() -> None:
+    """Nothing reads a setting at import: the settings are read on first use."""
+    modules = ["app", *(f"chalicelib.{p.stem}" for p in sorted(ROOT.glob("chalicelib/*.py")))]
+    code = f"import importlib\nfor name in {modules!r}:\n    importlib.import_module(name)\n"
+    done = subprocess.run(
+        [sys.executable, "-c", code + "print('imported')"],
+        cwd=ROOT,
+        env={},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "imported"

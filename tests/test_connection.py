@@ -12,9 +12,8 @@ from botocore.awsrequest import AWSResponse
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException
 
-from chalicelib import auth, models, sessions
+from chalicelib import auth, container, models, retries, sessions
 from chalicelib.changes import SYSTEM
-from chalicelib.config import settings
 from chalicelib.models import MODELS
 from chalicelib.users import create_user
 from tests.conftest import ROOT
@@ -24,7 +23,7 @@ from tests.faults import THROTTLING, inject_faults
 def test_every_model_and_transaction_share_one_botocore_client(aws: None) -> None:
     user = create_user(SYSTEM, {"email": "one@example.org"}, may_set_permissions=True)
     key = auth.make_api_key(SYSTEM, user.id)["key"]
-    assert auth.decide(f"Bearer {key}").user_id == user.id
+    assert auth.decide(f"Bearer {key}", container.session_secret).user_id == user.id
     sessions.start_session(user.id)
     assert models.User.get(user.id).email == "one@example.org"
 
@@ -83,12 +82,14 @@ def test_botocore_waits_between_throttled_attempts_unless_capped(aws: None) -> N
     plain = Connection(region=models.User.Meta.region).client  # botocore's own handler
     assert max(retry_delay(plain, 3) for _ in range(5)) > 0.5  # up to 4 s, drawn at random
     capped = Connection(region=models.User.Meta.region).client
-    models.cap_backoff(capped, 0.25)
+    retries.cap_backoff(capped, 0.25)
     assert 0 < max(retry_delay(capped, 3) for _ in range(5)) <= 0.25
 
 
 def test_the_services_client_takes_its_backoff_from_the_settings(aws: None) -> None:
-    assert settings().dynamodb_max_backoff == 0  # tests run without waits (bench/environment.py)
+    assert (
+        container.settings().dynamodb_max_backoff == 0
+    )  # tests run without waits (bench/environment.py)
     assert retry_delay(models.connection().client, 3) == 0
 
 

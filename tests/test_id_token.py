@@ -14,7 +14,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet, OctKey, RSAKey
 
-from chalicelib.oidc import LoginFailed, validate_id_token
+from chalicelib.id_tokens import LoginFailed, validate_id_token
 
 ISSUER = "https://provider.example"
 CLIENT_ID = "users-service"

@@ -23,9 +23,10 @@ from chalice.test import Client
 from chalicelib import auth, models
 from chalicelib.changes import SYSTEM
 from chalicelib.cli import ProgressBar, main
-from chalicelib.importer import COMMENT, normalise_id
+from chalicelib.importer import COMMENT
 from chalicelib.invariants import check
 from chalicelib.models import LogEntry, User
+from chalicelib.tracker_export import normalise_id
 from tests.conftest import Account
 
 SAMPLE = Path(__file__).parent / "data" / "tracker_users.json"

@@ -10,7 +10,6 @@ of logins runs in both orders.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,7 +19,7 @@ from chalice.test import Client
 from chalicelib import oidc
 from devtools.oidc_provider import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, running_provider
 from tests.conftest import Account
-from tests.test_login_oidc import Browser, _configure, assert_refused, me, users_with_email
+from tests.test_login_oidc import Browser, assert_refused, me, users_with_email
 
 SHARED = "shared@example.org"
 ACCOUNTS = [
@@ -57,7 +56,7 @@ def provider_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def browsers(client: Client, provider_url: str) -> Iterator[Any]:
+def browsers(client: Client, provider_url: str, configure: Any) -> Any:
     """Factory of fresh browsers, with ``local`` and ``partner`` trusted, ``other`` not."""
     entry = {
         "server_metadata_url": f"{provider_url}/.well-known/openid-configuration",
@@ -66,11 +65,8 @@ def browsers(client: Client, provider_url: str) -> Iterator[Any]:
     }
     trusted = {**entry, "link_verified_email": True}
     providers = {"local": trusted, "partner": trusted, "other": entry}
-    names = ("OIDC_PROVIDERS", "ALLOWED_ORIGINS")
-    saved = {name: os.environ.get(name) for name in names}
-    _configure({"OIDC_PROVIDERS": json.dumps(providers), "ALLOWED_ORIGINS": None})
-    yield lambda: Browser(client, provider_url)
-    _configure(saved)
+    configure(OIDC_PROVIDERS=json.dumps(providers), ALLOWED_ORIGINS=None)
+    return lambda: Browser(client, provider_url)
 
 
 def holders(client: Client, admin: Account) -> list[dict[str, Any]]:

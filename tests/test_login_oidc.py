@@ -9,7 +9,6 @@ unit tests of the service's validation, in ``test_id_token.py``.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +18,6 @@ import pytest
 import requests
 from chalice.test import Client
 
-from chalicelib import config
 from devtools.oidc_provider import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, running_provider
 from tests.conftest import Account
 from tests.oidc_helpers import deny_at_provider, query_of, submit_login_form
@@ -30,7 +28,6 @@ CALLBACK_BASE = f"http://{HOST}"
 ALLOWED_ORIGIN = "https://app.example.org"
 ALICE = "alice@example.org"
 BOB = "bob@example.org"
-ENV_NAMES = ("OIDC_PROVIDERS", "ALLOWED_ORIGINS")
 
 
 @pytest.fixture(scope="module")
@@ -39,18 +36,8 @@ def provider_url() -> Iterator[str]:
         yield url
 
 
-def _configure(environ: dict[str, str | None]) -> None:
-    for name, value in environ.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    config.secrets.cache_clear()
-    config.settings.cache_clear()
-
-
 @pytest.fixture
-def oidc(provider_url: str) -> Iterator[str]:
+def oidc(provider_url: str, configure: Any) -> str:
     """Two providers at the same real OP: ``local`` trusted for linking, ``other`` not."""
     entry = {
         "server_metadata_url": f"{provider_url}/.well-known/openid-configuration",
@@ -58,10 +45,8 @@ def oidc(provider_url: str) -> Iterator[str]:
         "client_secret": DEFAULT_CLIENT_SECRET,
     }
     providers = {"local": {**entry, "link_verified_email": True}, "other": entry}
-    saved = {name: os.environ.get(name) for name in ENV_NAMES}
-    _configure({"OIDC_PROVIDERS": json.dumps(providers), "ALLOWED_ORIGINS": ALLOWED_ORIGIN})
-    yield provider_url
-    _configure(saved)
+    configure(OIDC_PROVIDERS=json.dumps(providers), ALLOWED_ORIGINS=ALLOWED_ORIGIN)
+    return provider_url
 
 
 def set_cookies(response: Any) -> list[str]:

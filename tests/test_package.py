@@ -25,8 +25,7 @@ import yaml
 from chalice.test import Client
 
 from app import app
-from chalicelib import auth, models, sessions
-from chalicelib.config import settings
+from chalicelib import auth, container, models, sessions
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -158,7 +157,7 @@ def test_authorizer_caches_a_decision_at_most_60_seconds(template: dict[str, Any
 
 def prod_name(table_name: str) -> str:
     """The prod name of a table the tests know under the test stage's prefix."""
-    return PROD_PREFIX + table_name.removeprefix(settings().table_prefix)
+    return PROD_PREFIX + table_name.removeprefix(container.settings().table_prefix)
 
 
 def tables_by_name(template: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -422,11 +421,11 @@ def test_authorizer_role_allows_what_the_authorizer_sends(
 ) -> None:
     account = make_user(permissions=["USER_SEARCH"])
     session = sessions.start_session(account.id)
-    token = str(sessions.issue_token(session.cookie)["token"])
+    token = str(sessions.issue_token(session.cookie, container.session_secret())["token"])
     dynamodb_requests.clear()
 
-    assert auth.decide(f"Bearer {account.key}").user_id == account.id
-    assert auth.decide(f"Bearer {token}").user_id == account.id
+    assert auth.decide(f"Bearer {account.key}", container.session_secret).user_id == account.id
+    assert auth.decide(f"Bearer {token}", container.session_secret).user_id == account.id
 
     assert dynamodb_requests
     allowed = grants(template, role_of(template, "Authorizer"))

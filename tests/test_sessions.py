@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import time
 from collections import Counter
 from typing import Any
@@ -21,14 +20,13 @@ from chalice.test import Client
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
-from bench import harness
+from bench import environment, harness
 from chalicelib.models import ApiKey
 from tests.conftest import Account, assert_error
 
 API = "/api/v1"
 CSRF = "csrf-token-for-tests"
-# Set by tests/conftest.py before the app is imported.
-SESSION_SECRET = os.environ["SESSION_SECRET"]
+SESSION_SECRET = environment.ENVIRON["SESSION_SECRET"]  # the secret the tests run with
 
 
 # -- helpers ---------------------------------------------------------------

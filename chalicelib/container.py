@@ -1,0 +1,47 @@
+"""This container's settings and secrets, for the app's entry points (each route's
+request and the authorizer): built from the environment on first use (``chalice
+local`` and the test client lay the stage's variables over it before each
+request), or given by ``use`` (the tests, the benchmark). Domain functions never
+call these: they are given what they need.
+"""
+
+from __future__ import annotations
+
+import os
+
+from chalicelib import config, models
+from chalicelib.config import Secrets, Settings
+
+
+class Service:
+    """What ``use`` gave, or what was read on first use."""
+
+    settings: Settings | None = None
+    secrets: Secrets | None = None
+
+
+def use(settings: Settings, secrets: Secrets | None = None) -> None:
+    """Serve with ``settings``, the tables bound to them, and ``secrets`` (None: read
+    from the environment on first use)."""
+    models.bind(settings)
+    Service.settings, Service.secrets = settings, secrets
+
+
+def settings() -> Settings:
+    """The settings, read and bound once: on the first request or authorizer call."""
+    if Service.settings is None:
+        use(config.load_settings(os.environ))
+    assert Service.settings is not None
+    return Service.settings
+
+
+def secrets() -> Secrets:
+    """The secrets, read once, on first use (SSM parameters included)."""
+    if Service.secrets is None:
+        Service.secrets = config.load_secrets(os.environ, config.ssm_reader(settings().region))
+    return Service.secrets
+
+
+def session_secret() -> bytes:
+    """The key access tokens and login attempts are signed with."""
+    return secrets().session_secret

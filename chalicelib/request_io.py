@@ -1,0 +1,151 @@
+"""What the routes read from a request and add to a response: JSON bodies,
+``If-Match``, query parameters, cookies, the caller, the service's base URL,
+redirects.
+
+Only ``app.py`` touches ``app.current_request``; it passes the ``Request`` here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from chalice.app import Request, Response
+
+from chalicelib import auth, errors, sessions, urls, webui
+from chalicelib.config import Settings
+from chalicelib.permissions import Caller
+from chalicelib.text import whole_number
+
+MAX_BODY = 64 * 1024
+MAX_DEPTH = 4  # {"user": {"permissions": [...]}} is 3 deep; nothing the API takes is deeper
+IF_MATCH_RE = re.compile(r'(?:W/)?(?:"([0-9]{1,15})"|([0-9]{1,15}))')
+
+
+def caller(request: Request, session_secret: Callable[[], bytes]) -> Caller:
+    """The caller the authorizer verified; InvalidCredentials when it verified nobody,
+    StorageUnavailable when it could not check.
+
+    API Gateway keeps a decision for the authorizer's TTL; one that a storage
+    fault kept the authorizer from making is made again here, so that a passing
+    fault does not shut the caller out for that long.
+    """
+    context = request.context.get("authorizer") or {}
+    if context.get("unavailable"):
+        context = auth.decide(request.headers.get("authorization"), session_secret).context()
+        if context["unavailable"]:
+            raise errors.StorageUnavailable(context["error"])
+    user_id = context.get("user_id")
+    if not user_id:
+        raise errors.InvalidCredentials(context.get("error") or "credentials are required")
+    permissions = frozenset(p for p in context.get("permissions", "").split(",") if p)
+    return Caller(id=user_id, permissions=permissions)
+
+
+def cookies(request: Request) -> dict[str, str]:
+    """The request's cookies by name."""
+    return sessions.parse_cookies(request.headers.get("cookie"))
+
+
+def query(request: Request) -> dict[str, str]:
+    """The request's query parameters."""
+    return dict(request.query_params or {})
+
+
+def base(request: Request, settings: Settings) -> urls.Base:
+    """Where the browser sees the service for this request (chalicelib/urls.py):
+    PUBLIC_URL, else API Gateway's domain and stage, else (local, test) the Host."""
+    return urls.request_base(settings, request.headers, request.context or {})
+
+
+def add_cookies(response: Response, new: list[str]) -> None:
+    """Add ``Set-Cookie`` headers to ``response``, keeping those it has."""
+    existing = response.headers.get("Set-Cookie") or []
+    existing = [existing] if isinstance(existing, str) else list(existing)
+    response.headers["Set-Cookie"] = [*existing, *new]
+
+
+def redirect(location: str, new_cookies: list[str]) -> Response:
+    """A 302 to ``location`` setting ``new_cookies``."""
+    response = Response(body="", status_code=302, headers={"Location": location})
+    add_cookies(response, new_cookies)
+    return response
+
+
+def _sets_cookie(response: Response, name: str) -> bool:
+    existing = response.headers.get("Set-Cookie") or []
+    existing = [existing] if isinstance(existing, str) else existing
+    return any(cookie.startswith(f"{name}=") for cookie in existing)
+
+
+def issue_csrf_cookie(request: Request, response: Response, settings: Settings) -> None:
+    """Hand a readable ``_csrf_token`` cookie to a caller that has none, except on
+    answers that shared caches may keep (the web UI's files)."""
+    if (
+        sessions.CSRF_COOKIE not in cookies(request)
+        and not _sets_cookie(response, sessions.CSRF_COOKIE)
+        and not webui.shared_cacheable(response.headers.get("Cache-Control"))
+    ):
+        _, cookie = sessions.csrf_token(cookies(request), base(request, settings))
+        if cookie is not None:
+            add_cookies(response, [cookie])
+
+
+def json_body(request: Request, optional: bool = False) -> dict[str, Any]:
+    """The request's JSON object; InvalidInput or RequestTooLarge otherwise."""
+    raw = request.raw_body or b""
+    if len(raw) > MAX_BODY:
+        raise errors.RequestTooLarge(f"request bodies are limited to {MAX_BODY} bytes")
+    if not raw.strip():
+        if optional:
+            return {}
+        raise errors.InvalidInput("expected a JSON object as the request body")
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise errors.InvalidInput("the request body must be application/json")
+    try:
+        body = json.loads(raw)
+    except RecursionError as exc:
+        raise errors.InvalidInput(f"the request body is nested deeper than {MAX_DEPTH}") from exc
+    except ValueError as exc:
+        raise errors.InvalidInput("the request body is not valid JSON") from exc
+    if not isinstance(body, dict):
+        raise errors.InvalidInput("expected a JSON object as the request body")
+    if _depth(body) > MAX_DEPTH:
+        raise errors.InvalidInput(f"the request body is nested deeper than {MAX_DEPTH}")
+    return body
+
+
+def _depth(value: Any) -> int:
+    """How deep JSON containers nest in ``value`` (a scalar is 0), without recursion."""
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def user_body(request: Request) -> dict[str, Any]:
+    """The ``user`` object of a ``{"user": {...}}`` body."""
+    body = json_body(request)
+    if set(body) != {"user"} or not isinstance(body["user"], dict):
+        raise errors.InvalidInput('expected a body of the form {"user": {...}}')
+    return body["user"]
+
+
+def if_match(request: Request) -> int | None:
+    """The version named by an ``If-Match`` header, if any."""
+    raw = request.headers.get("if-match")
+    if raw is None:
+        return None
+    match = IF_MATCH_RE.fullmatch(raw.strip())
+    version = whole_number(match.group(1) or match.group(2)) if match else None
+    if version is None:
+        raise errors.InvalidInput("If-Match must be a record version: ASCII digits")
+    return version
