@@ -27,7 +27,7 @@ class ConfigError(RuntimeError):
 
 @dataclass(frozen=True)
 class Settings:
-    """The non-secret settings, safe to read at import time."""
+    """The non-secret settings, built from the environment by ``load_settings``."""
 
     environment: str
     region: str
