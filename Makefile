@@ -25,8 +25,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Two workers, one a core; the test files that start servers run on one of them
+# (xdist_group "servers"), one after another.
 pytest: $(STAMP) chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # The browser tests drive Debian's Chromium through Playwright (whose own browser
 # download cannot work here). As root, a missing Chromium is installed; otherwise

@@ -16,6 +16,10 @@ from devtools.local_stack import free_port
 from tests.browser import ALICE, BrowserPage, Service, fill_provider_login, running_service
 from tests.servers import page_server, reverse_proxy
 
+# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
+# so that a port picked as free is not taken by the other worker meanwhile.
+pytestmark = pytest.mark.xdist_group("servers")
+
 PREFIX = "/users"
 APP_PAGE = "<!doctype html><title>App</title><p>An app beside the users service</p>"
 

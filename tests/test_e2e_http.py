@@ -14,6 +14,10 @@ import requests
 
 from devtools.local_stack import BIN, ROOT, chalice_local, manage, moto_server, service_env
 
+# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
+# so that a port picked as free is not taken by the other worker meanwhile.
+pytestmark = pytest.mark.xdist_group("servers")
+
 CLIENTS = 8
 ROUNDS = 6
 ALL = "DATA_EDIT,OWNERS_READ,USER_ADD,USER_SEARCH,USER_MANAGEMENT,DATA_MANAGEMENT"

@@ -13,6 +13,10 @@ from devtools.local_stack import chalice_local, manage, moto_server, provider_se
 from devtools.oidc_provider import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, running_provider
 from tests.oidc_helpers import submit_login_form
 
+# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
+# so that a port picked as free is not taken by the other worker meanwhile.
+pytestmark = pytest.mark.xdist_group("servers")
+
 
 def _fresh_connections(session: requests.Session, response: requests.Response, **_: object) -> None:
     """Read the answer, then drop the session's connections (it keeps its cookies).

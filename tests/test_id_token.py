@@ -16,6 +16,10 @@ from joserfc.jwk import KeySet, OctKey, RSAKey
 
 from chalicelib.id_tokens import LoginFailed, validate_id_token
 
+# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
+# so that a port picked as free is not taken by the other worker meanwhile.
+pytestmark = pytest.mark.xdist_group("servers")
+
 ISSUER = "https://provider.example"
 CLIENT_ID = "users-service"
 NONCE = "the-nonce-we-sent"

@@ -22,6 +22,10 @@ from bench import coldstart
 from deploy import lambda_zip
 from devtools.local_stack import manage, moto_server
 
+# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
+# so that a port picked as free is not taken by the other worker meanwhile.
+pytestmark = pytest.mark.xdist_group("servers")
+
 MAX_ZIP_BYTES = 12 * 1024 * 1024
 CHALICE_CLI_TOOLING = (
     "pip",

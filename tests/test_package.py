@@ -27,6 +27,10 @@ from chalice.test import Client
 from app import app
 from chalicelib import auth, container, models, sessions
 
+# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
+# so that a port picked as free is not taken by the other worker meanwhile.
+pytestmark = pytest.mark.xdist_group("servers")
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 API = "/api/v1"

@@ -20,6 +20,10 @@ from tests.webui_pages import (
     unreachable_by_keyboard,
 )
 
+# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
+# so that a port picked as free is not taken by the other worker meanwhile.
+pytestmark = pytest.mark.xdist_group("servers")
+
 
 @pytest.fixture(autouse=True)
 def patient_expectations() -> Iterator[None]:
