@@ -43,26 +43,25 @@ DEFAULT_CLIENT_SECRET = "local-dev-secret-not-for-production"
 STARTUP_TIMEOUT = 30.0
 CONFIG_KEYS = {"clients", "accounts", "testing"}  # ``testing``: accepted, without effect
 
+ALICE: dict[str, Any] = {
+    "username": "alice",
+    "password": "alice-password",
+    "sub": "alice-sub",
+    "email": "alice@example.org",
+    "email_verified": True,
+    "name": "Alice Example",
+}
+BOB: dict[str, Any] = {
+    "username": "bob",
+    "password": "bob-password",
+    "sub": "bob-sub",
+    "email": "bob@example.org",
+    "email_verified": False,
+    "name": "Bob Example",
+}
 _DEFAULT_CONFIG: dict[str, Any] = {
     "clients": [{"client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET}],
-    "accounts": [
-        {
-            "username": "alice",
-            "password": "alice-password",
-            "sub": "alice-sub",
-            "email": "alice@example.org",
-            "email_verified": True,
-            "name": "Alice Example",
-        },
-        {
-            "username": "bob",
-            "password": "bob-password",
-            "sub": "bob-sub",
-            "email": "bob@example.org",
-            "email_verified": False,
-            "name": "Bob Example",
-        },
-    ],
+    "accounts": [ALICE, BOB],
 }
 _accounts: dict[str, list[dict[str, Any]]] = {}  # issuer -> accounts, while it runs
 

@@ -38,7 +38,7 @@ import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, sync_playwright
 
 from devtools.local_stack import chalice_local, manage, moto_server, provider_settings, service_env
-from devtools.oidc_provider import login_subject, running_provider
+from devtools.oidc_provider import ALICE, login_subject, running_provider
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -57,14 +57,6 @@ LAUNCH_ARGS = [
 ]
 TIMEOUT_MS = 30_000
 CLIENT_ID = "users-service"
-ALICE = {
-    "username": "alice",
-    "password": "alice-password",
-    "sub": "alice-sub",
-    "email": "alice@example.org",
-    "email_verified": True,
-    "name": "Alice Example",
-}
 
 
 @dataclass

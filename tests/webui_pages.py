@@ -27,21 +27,14 @@ from devtools.local_stack import (
     provider_settings,
     service_env,
 )
-from devtools.oidc_provider import running_provider
+from devtools.oidc_provider import ALICE, running_provider
 from tests.servers import reverse_proxy
 
 ROOT = Path(__file__).resolve().parent.parent
 AXE = ROOT / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
 ALL_PERMISSIONS = "DATA_EDIT,OWNERS_READ,USER_ADD,USER_SEARCH,USER_MANAGEMENT,DATA_MANAGEMENT"
 ACCOUNTS = [
-    {
-        "username": "alice",
-        "password": "alice-password",
-        "sub": "alice-sub",
-        "email": "alice@example.org",
-        "email_verified": True,
-        "name": "Alice Example",
-    },
+    ALICE,
     {
         "username": "dave",
         "password": "dave-password",
