@@ -143,6 +143,20 @@ def manage(env: Mapping[str, str], *args: str) -> str:
     return result.stdout
 
 
+def tables_and_admin(env: Mapping[str, str], email: str, name: str = "") -> dict[str, str]:
+    """Create the tables and a user holding every permission, with an API key, through
+    ``manage.py``; returns ``{"id": ..., "key": ...}`` (the key shown this once)."""
+    from chalicelib.permissions import PERMISSIONS
+
+    manage(env, "create-tables")
+    named = ["--name", name] if name else []
+    permissions = ",".join(PERMISSIONS)
+    made = manage(
+        env, "create-user", "--email", email, *named, "--permissions", permissions, "--api-key"
+    )
+    return dict(json.loads(made))
+
+
 @contextmanager
 def chalice_local(
     env: Mapping[str, str], port: int | None = None, quiet: bool = True

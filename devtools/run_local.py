@@ -12,7 +12,6 @@ one request at a time (``devtools/serial_moto.py``).
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shlex
@@ -21,15 +20,14 @@ import sys
 from collections.abc import Mapping
 from types import FrameType
 
-from chalicelib.permissions import PERMISSIONS
 from devtools.local_stack import (
     PortInUse,
     chalice_local,
-    manage,
     moto_server,
     port_is_free,
     provider_settings,
     service_env,
+    tables_and_admin,
 )
 from devtools.oidc_provider import DEFAULT_CLIENT_ID, default_config, running_provider
 
@@ -59,20 +57,7 @@ def _run(port: int, oidc_port: int) -> int:
             OIDC_PROVIDERS=provider_settings(issuer, DEFAULT_CLIENT_ID, client_secret),
             ALLOWED_ORIGINS=allowed_origins(os.environ.get("ALLOWED_ORIGINS", ""), port),
         )
-        manage(env, "create-tables")
-        admin = json.loads(
-            manage(
-                env,
-                "create-user",
-                "--email",
-                "admin@example.org",
-                "--name",
-                "Local Admin",
-                "--permissions",
-                ",".join(PERMISSIONS),
-                "--api-key",
-            )
-        )
+        admin = tables_and_admin(env, "admin@example.org", "Local Admin")
         print(f"DynamoDB (moto):  {endpoint}")
         print(f"OpenID Provider:  {issuer}  (on its form, sign in as alice-sub or bob-sub)")
         print(f"API:              {base}/api/v1")

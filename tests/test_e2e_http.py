@@ -3,7 +3,6 @@ started and stopped here, on 127.0.0.1."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +11,14 @@ from typing import Any
 import pytest
 import requests
 
-from devtools.local_stack import BIN, ROOT, chalice_local, manage, moto_server, service_env
+from devtools.local_stack import (
+    BIN,
+    ROOT,
+    chalice_local,
+    moto_server,
+    service_env,
+    tables_and_admin,
+)
 
 # Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
 # so that a port picked as free is not taken by the other worker meanwhile.
@@ -20,7 +26,6 @@ pytestmark = pytest.mark.xdist_group("servers")
 
 CLIENTS = 8
 ROUNDS = 6
-ALL = "DATA_EDIT,OWNERS_READ,USER_ADD,USER_SEARCH,USER_MANAGEMENT,DATA_MANAGEMENT"
 
 
 class Api:
@@ -43,12 +48,7 @@ class Api:
 def api() -> Iterator[Api]:
     with moto_server() as endpoint:
         env = service_env(endpoint, TABLE_PREFIX="users-e2e-")
-        manage(env, "create-tables")
-        created = json.loads(
-            manage(
-                env, "create-user", "--email", "root@example.org", "--permissions", ALL, "--api-key"
-            )
-        )
+        created = tables_and_admin(env, "root@example.org")
         with chalice_local(env) as base:
             yield Api(base, created["key"], env)
 

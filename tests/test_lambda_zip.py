@@ -50,15 +50,8 @@ def package(package_dir: Path) -> zipfile.ZipFile:
 @pytest.fixture(scope="module")
 def unzipped(package: zipfile.ZipFile, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The package unzipped into a folder nobody may write to, as /var/task is."""
-    task = tmp_path_factory.mktemp("lambda") / "task"
-    package.extractall(task)
-    for folder, dirs, files in os.walk(task):
-        for name in files:
-            os.chmod(os.path.join(folder, name), 0o444)
-        for name in dirs:
-            os.chmod(os.path.join(folder, name), 0o555)
-    task.chmod(0o555)
-    return task
+    assert package.filename is not None
+    return coldstart.unzip(Path(package.filename), tmp_path_factory.mktemp("lambda") / "task")
 
 
 def byte_code_name(source: str) -> str:

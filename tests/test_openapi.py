@@ -21,14 +21,13 @@ from schemathesis.specs.openapi.checks import (
 
 from app import app
 from chalicelib import openapi, validation
-from devtools.local_stack import chalice_local, manage, moto_server, service_env
+from devtools.local_stack import chalice_local, moto_server, service_env, tables_and_admin
 
 # Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
 # so that a port picked as free is not taken by the other worker meanwhile.
 pytestmark = pytest.mark.xdist_group("servers")
 
 DOCUMENT = openapi.document(app.routes)
-ALL = "DATA_EDIT,OWNERS_READ,USER_ADD,USER_SEARCH,USER_MANAGEMENT,DATA_MANAGEMENT"
 EXAMPLES_PER_OPERATION = 12
 
 
@@ -75,12 +74,7 @@ def test_service_serves_the_document(client: Client) -> None:
 def service() -> Iterator[tuple[str, str]]:
     with moto_server() as endpoint:
         env = service_env(endpoint, TABLE_PREFIX="users-openapi-")
-        manage(env, "create-tables")
-        admin = json.loads(
-            manage(
-                env, "create-user", "--email", "fuzz@example.org", "--permissions", ALL, "--api-key"
-            )
-        )
+        admin = tables_and_admin(env, "fuzz@example.org")
         with chalice_local(env) as base:
             yield base, admin["key"]
 

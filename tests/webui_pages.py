@@ -8,7 +8,6 @@ save a screenshot of each page they pass through into that folder.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -22,17 +21,16 @@ from playwright.sync_api import Page
 from devtools.local_stack import (
     chalice_local,
     free_port,
-    manage,
     moto_server,
     provider_settings,
     service_env,
+    tables_and_admin,
 )
 from devtools.oidc_provider import ALICE, running_provider
 from tests.servers import reverse_proxy
 
 ROOT = Path(__file__).resolve().parent.parent
 AXE = ROOT / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
-ALL_PERMISSIONS = "DATA_EDIT,OWNERS_READ,USER_ADD,USER_SEARCH,USER_MANAGEMENT,DATA_MANAGEMENT"
 ACCOUNTS = [
     ALICE,
     {
@@ -89,20 +87,7 @@ def running_stack(table_prefix: str, path_prefix: str = "") -> Iterator[Stack]:
         )
         if path_prefix:
             env["PUBLIC_URL"] = base
-        manage(env, "create-tables")
-        admin = json.loads(
-            manage(
-                env,
-                "create-user",
-                "--email",
-                "manager@example.org",
-                "--name",
-                "Mona Manager",
-                "--permissions",
-                ALL_PERMISSIONS,
-                "--api-key",
-            )
-        )
+        admin = tables_and_admin(env, "manager@example.org", "Mona Manager")
         with chalice_local(env, port=port), contextlib.ExitStack() as proxy:
             if path_prefix:
                 proxy.enter_context(reverse_proxy(local, path_prefix, port=proxy_port))
