@@ -7,7 +7,8 @@ Routes are thin adapters: read the request, call one function of
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response
 
@@ -26,9 +27,27 @@ from chalicelib import (
     webui,
 )
 from chalicelib.container import secrets, session_secret, settings
-from chalicelib.operations import CSRF, IDEMPOTENT, IF_MATCH, PAGE, PAGED, READ, WRITE, documented
-from chalicelib.permissions import PERMISSIONS, USER_ADD, USER_MANAGEMENT, USER_SEARCH, Caller
-from chalicelib.validation import MANAGER_FIELDS, PROFILE_FIELDS
+from chalicelib.operations import (
+    CSRF,
+    IDEMPOTENT,
+    IF_MATCH,
+    PAGE,
+    PAGED,
+    READ,
+    WRITE,
+    View,
+    attach_needs,
+    documented,
+)
+from chalicelib.permissions import (
+    PERMISSIONS,
+    USER_ADD,
+    USER_MANAGEMENT,
+    USER_SEARCH,
+    Caller,
+    Needs,
+)
+from chalicelib.record import MANAGER_FIELDS, PROFILE_FIELDS
 
 app = Chalice(app_name="users-service")
 
@@ -51,6 +70,22 @@ def authorizer(auth_request: AuthRequest) -> AuthResponse:
 middleware.register(app, settings)
 
 
+def needs(permission: str | None = None, or_self: bool = False) -> Callable[[View], View]:
+    """The route's permission, declared once: checked before the route runs (403
+    PermissionDenied), and published as the operation's ``x-permission``."""
+    rule = Needs(permission, or_self)
+
+    def wrap(view: View) -> View:
+        @functools.wraps(view)
+        def checked(**path: str) -> Any:
+            rule.check(_caller(), path.get("user_id"))
+            return view(**path)
+
+        return attach_needs(cast(View, checked), rule)
+
+    return wrap
+
+
 @app.route(f"{API}/openapi.json", methods=["GET"])
 @documented("This document", 200, "OpenApiDocument")
 def get_openapi() -> dict[str, Any]:
@@ -65,25 +100,25 @@ def list_permissions() -> dict[str, Any]:
 
 @app.route(f"{API}/user", methods=["GET"], authorizer=authorizer)
 @documented(
-    "A page of users (USER_SEARCH); public fields only without USER_MANAGEMENT",
+    "A page of users; public fields only without USER_MANAGEMENT",
     200,
     "UserPage",
     PAGE,
     query=("limit", "cursor", "email"),
 )
+@needs(USER_SEARCH)
 def list_users() -> dict[str, Any]:
     caller = _caller()
-    caller.require(USER_SEARCH)
     params = _query()
     page = validation.parse_page(params, extra=("email",))
     return user_views.list_users(caller, page, email=params.get("email"))
 
 
 @app.route(f"{API}/user", methods=["POST"], authorizer=authorizer)
-@documented("Create a user (USER_ADD)", 201, "CreatedUser", (*WRITE, 422), "UserBody", **IDEMPOTENT)
+@documented("Create a user", 201, "CreatedUser", (*WRITE, 422), "UserBody", **IDEMPOTENT)
+@needs(USER_ADD)
 def create_user() -> Response:
     caller = _caller()
-    caller.require(USER_ADD)
     body = _user_body()
     create = functools.partial(users.create_user, caller.id, body, caller.has(USER_MANAGEMENT))
     key = _request().headers.get("idempotency-key")
@@ -93,12 +128,14 @@ def create_user() -> Response:
 
 @app.route(f"{API}/user/me", methods=["GET"], authorizer=authorizer)
 @documented("The caller's record, permissions expanded", 200, "UserReply", READ)
+@needs()
 def get_me() -> dict[str, Any]:
     return {"user": user_views.get_me(_caller())}
 
 
 @app.route(f"{API}/user/me", methods=["PATCH"], authorizer=authorizer)
 @documented("Edit the caller's profile", 200, "UserReply", WRITE, "UserBody")
+@needs()
 def update_me() -> dict[str, Any]:
     caller = _caller()
     body = _user_body()
@@ -106,107 +143,101 @@ def update_me() -> dict[str, Any]:
 
 
 @app.route(f"{API}/user/{{user_id}}", methods=["GET"], authorizer=authorizer)
-@documented("A user's record (USER_MANAGEMENT)", 200, "UserReply", (*READ, 404))
+@documented("A user's record", 200, "UserReply", (*READ, 404))
+@needs(USER_MANAGEMENT)
 def get_user(user_id: str) -> dict[str, Any]:
-    _caller().require(USER_MANAGEMENT)
     return {"user": user_views.get_user(user_id)}
 
 
 @app.route(f"{API}/user/{{user_id}}", methods=["PATCH"], authorizer=authorizer)
-@documented(
-    "Edit a user (USER_MANAGEMENT)", 200, "UserReply", (*WRITE, 412), "UserBody", **IF_MATCH
-)
+@documented("Edit a user", 200, "UserReply", (*WRITE, 412), "UserBody", **IF_MATCH)
+@needs(USER_MANAGEMENT)
 def update_user(user_id: str) -> dict[str, Any]:
     caller = _caller()
-    caller.require(USER_MANAGEMENT)
     body = _user_body()
     user = users.update_user(caller.id, user_id, body, MANAGER_FIELDS, if_match=_if_match())
     return {"user": user}
 
 
 @app.route(f"{API}/user/{{user_id}}", methods=["DELETE"], authorizer=authorizer)
-@documented(
-    "Delete a user (USER_MANAGEMENT)", 204, None, (400, 401, 403, 404, 409, 412, 503), **IF_MATCH
-)
+@documented("Delete a user", 204, None, (400, 401, 403, 404, 409, 412, 503), **IF_MATCH)
+@needs(USER_MANAGEMENT)
 def delete_user(user_id: str) -> Response:
     caller = _caller()
-    caller.require(USER_MANAGEMENT)
     users.delete_user(caller.id, user_id, if_match=_if_match())
     return Response(body="", status_code=204)
 
 
 @app.route(f"{API}/user/{{user_id}}/apikey", methods=["POST"], authorizer=authorizer)
 @documented(
-    "Make a new API key, revoking the others (self or USER_MANAGEMENT)",
+    "Make a new API key, revoking the others",
     201,
     "NewApiKey",
     (401, 403, 404, 409, 503),
 )
+@needs(USER_MANAGEMENT, or_self=True)
 def replace_api_key(user_id: str) -> Response:
     caller = _caller()
-    caller.require_self_or_manager(user_id)
     key = auth.make_api_key(caller.id, user_id, replace=True)
     return Response(body=key, status_code=201)
 
 
 @app.route(f"{API}/user/{{user_id}}/apikeys", methods=["GET"], authorizer=authorizer)
-@documented(
-    "A user's API keys, never the keys (self or USER_MANAGEMENT)", 200, "ApiKeyList", (*READ, 404)
-)
+@documented("A user's API keys, never the keys", 200, "ApiKeyList", (*READ, 404))
+@needs(USER_MANAGEMENT, or_self=True)
 def list_api_keys(user_id: str) -> dict[str, Any]:
-    _caller().require_self_or_manager(user_id)
     return auth.list_api_keys(user_id)
 
 
 @app.route(f"{API}/user/{{user_id}}/apikeys", methods=["POST"], authorizer=authorizer)
 @documented(
-    "Make one more API key (self or USER_MANAGEMENT)",
+    "Make one more API key",
     201,
     "NewApiKey",
     WRITE,
     "ApiKeyRequest",
     body_required=False,
 )
+@needs(USER_MANAGEMENT, or_self=True)
 def add_api_key(user_id: str) -> Response:
     caller = _caller()
-    caller.require_self_or_manager(user_id)
     name, days = auth.check_key_request(_json_body(optional=True))
     key = auth.make_api_key(caller.id, user_id, name=name, expires_in_days=days)
     return Response(body=key, status_code=201)
 
 
 @app.route(f"{API}/user/{{user_id}}/apikeys/{{key_id}}", methods=["DELETE"], authorizer=authorizer)
-@documented("Revoke one API key (self or USER_MANAGEMENT)", 204, None, (401, 403, 404, 409, 503))
+@documented("Revoke one API key", 204, None, (401, 403, 404, 409, 503))
+@needs(USER_MANAGEMENT, or_self=True)
 def revoke_api_key(user_id: str, key_id: str) -> Response:
     caller = _caller()
-    caller.require_self_or_manager(user_id)
     auth.revoke_api_key(caller.id, user_id, key_id)
     return Response(body="", status_code=204)
 
 
 @app.route(f"{API}/user/{{user_id}}/log", methods=["GET"], authorizer=authorizer)
 @documented(
-    "A record's change history, oldest first (self or USER_MANAGEMENT)",
+    "A record's change history, oldest first",
     200,
     "LogPage",
     (*PAGE, 404),
     query=PAGED,
 )
+@needs(USER_MANAGEMENT, or_self=True)
 def get_user_log(user_id: str) -> dict[str, Any]:
-    _caller().require_self_or_manager(user_id)
     return logs.get_log(user_id, validation.parse_page(_query()))
 
 
 @app.route(f"{API}/user/{{user_id}}/actions", methods=["GET"], authorizer=authorizer)
 @documented(
-    "The changes a user made, oldest first (self or USER_MANAGEMENT)",
+    "The changes a user made, oldest first",
     200,
     "ActionPage",
     PAGE,
     query=PAGED,
 )
+@needs(USER_MANAGEMENT, or_self=True)
 def get_user_actions(user_id: str) -> dict[str, Any]:
-    _caller().require_self_or_manager(user_id)
     return logs.get_actions(user_id, validation.parse_page(_query()))
 
 

@@ -8,6 +8,8 @@ error-to-HTTP table.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from chalice.app import (
     BadRequestError,
     ChaliceViewError,
@@ -115,11 +117,43 @@ class StorageUnavailable(ChaliceViewError):
     STATUS_CODE = 503
 
 
+class LoginError(StrEnum):
+    """Each ``login_error`` code a failed OpenID Connect login lands with on its origin
+    (``?login_error=<code>``); ``LOGIN_ERRORS`` says what each means."""
+
+    INVALID_STATE = "invalid_state"
+    INVALID_REQUEST = "invalid_request"
+    PROVIDER_ERROR = "provider_error"
+    PROVIDER_UNAVAILABLE = "provider_unavailable"
+    TOKEN_EXCHANGE_FAILED = "token_exchange_failed"
+    INVALID_ID_TOKEN = "invalid_id_token"
+    EMAIL_MISSING = "email_missing"
+    EMAIL_IN_USE = "email_in_use"
+    INVALID_PROFILE = "invalid_profile"
+
+
+LOGIN_ERRORS: dict[LoginError, str] = {
+    LoginError.INVALID_STATE: "no, expired or foreign login cookie, or a state that does not "
+    "match: the login took too long or began in another browser",
+    LoginError.INVALID_REQUEST: "the provider came back without an authorization code",
+    LoginError.PROVIDER_ERROR: "the provider refused the login",
+    LoginError.PROVIDER_UNAVAILABLE: "the provider's discovery document or keys could not be read",
+    LoginError.TOKEN_EXCHANGE_FAILED: "the provider did not exchange the code for tokens",
+    LoginError.INVALID_ID_TOKEN: "the ID token's signature, iss, aud, exp, iat or nonce is wrong",
+    LoginError.EMAIL_MISSING: "the provider gave no email address",
+    LoginError.EMAIL_IN_USE: "a user has the email, and the provider is not trusted for linking "
+    "or did not verify the email, or that user's email is not verified",
+    LoginError.INVALID_PROFILE: "the provider's profile cannot be stored (an unusable email or "
+    "identity)",
+}
+"""What each ``login_error`` code means: the OpenAPI document and docs/API.md show it."""
+
+
 class LoginRefused(ForbiddenError):
     """An OpenID Connect login that the service refuses; ``reason`` is the
     ``login_error`` code the browser lands with."""
 
-    def __init__(self, reason: str, message: str = "") -> None:
+    def __init__(self, reason: LoginError, message: str = "") -> None:
         super().__init__(message or reason)
         self.reason = reason
 

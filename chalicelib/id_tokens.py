@@ -14,6 +14,7 @@ from joserfc.jwk import KeySet
 
 from chalicelib import guards
 from chalicelib.config import Provider
+from chalicelib.errors import LoginError
 from chalicelib.text import is_clean
 
 HTTP_TIMEOUT = 10
@@ -28,7 +29,7 @@ _jwks: dict[str, tuple[float, KeySet]] = {}
 class LoginFailed(Exception):
     """A login that ends on the origin with ``?login_error=<code>``."""
 
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: LoginError) -> None:
         super().__init__(code)
         self.code = code
 
@@ -50,10 +51,10 @@ def metadata(chosen: Provider) -> dict[str, Any]:
     try:
         document = _fetch_json(chosen.server_metadata_url)
     except (requests.RequestException, ValueError) as exc:
-        raise LoginFailed("provider_unavailable") from exc
+        raise LoginFailed(LoginError.PROVIDER_UNAVAILABLE) from exc
     needed = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
     if not all(isinstance(document.get(key), str) for key in needed):
-        raise LoginFailed("provider_unavailable")
+        raise LoginFailed(LoginError.PROVIDER_UNAVAILABLE)
     _metadata[chosen.server_metadata_url] = (time.monotonic() + METADATA_TTL, document)
     return document
 
@@ -65,7 +66,7 @@ def _keys(jwks_uri: str, refresh: bool = False) -> KeySet:
     try:
         keys = KeySet.import_key_set(_fetch_json(jwks_uri))  # type: ignore[arg-type]
     except (requests.RequestException, ValueError, JoseError) as exc:
-        raise LoginFailed("provider_unavailable") from exc
+        raise LoginFailed(LoginError.PROVIDER_UNAVAILABLE) from exc
     _jwks[jwks_uri] = (time.monotonic() + METADATA_TTL, keys)
     return keys
 
@@ -90,7 +91,7 @@ def validate_id_token(
 ) -> dict[str, Any]:
     """The claims of an ID token whose signature and claims all check out.
 
-    Raises LoginFailed("invalid_id_token").
+    Raises LoginFailed(INVALID_ID_TOKEN).
     """
     registry = jwt.JWTClaimsRegistry(
         leeway=CLOCK_LEEWAY,
@@ -109,12 +110,12 @@ def validate_id_token(
             decoded = jwt.decode(id_token, keys, ID_TOKEN_ALGORITHMS)
         registry.validate(decoded.claims)
     except (JoseError, ValueError, TypeError) as exc:
-        raise LoginFailed("invalid_id_token") from exc
+        raise LoginFailed(LoginError.INVALID_ID_TOKEN) from exc
     claims = dict(decoded.claims)
     audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if len(audiences) > 1 and claims.get("azp") != client_id:
-        raise LoginFailed("invalid_id_token")
+        raise LoginFailed(LoginError.INVALID_ID_TOKEN)
     sub = claims["sub"]
     if not isinstance(sub, str) or not sub or not is_clean(sub) or guards.IDENTITY_SEPARATOR in sub:
-        raise LoginFailed("invalid_id_token")
+        raise LoginFailed(LoginError.INVALID_ID_TOKEN)
     return claims

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chalicelib import errors, guards
 from chalicelib.changes import SYSTEM, add_edit, load_user, retrying
+from chalicelib.errors import LoginError
 from chalicelib.models import Guard, User, storage_errors
 from chalicelib.transactions import Transaction
 from chalicelib.users import create_user
@@ -35,7 +36,9 @@ def login_identity(
     if owner is not None:
         return owner
     if not email:
-        raise errors.LoginRefused("email_missing", "the provider did not give an email address")
+        raise errors.LoginRefused(
+            errors.LoginError.EMAIL_MISSING, "the provider did not give an email address"
+        )
     vouched = may_link and email_verified
     owner = _guard_owner(guards.email_key(email))
     if owner is None:
@@ -50,12 +53,14 @@ def login_identity(
                 email_verified=vouched,
             )
         except errors.EmailTaken as exc:
-            raise errors.LoginRefused("email_in_use", "another user has this email") from exc
+            raise errors.LoginRefused(
+                errors.LoginError.EMAIL_IN_USE, "another user has this email"
+            ) from exc
         except (errors.InvalidInput, errors.AuthIdTaken) as exc:
-            raise errors.LoginRefused("invalid_profile", str(exc)) from exc
+            raise errors.LoginRefused(LoginError.INVALID_PROFILE, str(exc)) from exc
         return user.id
     if not (vouched and load_user(owner).email_verified):
-        raise errors.LoginRefused("email_in_use", "another user has this email")
+        raise errors.LoginRefused(LoginError.EMAIL_IN_USE, "another user has this email")
     link_identity(owner, identity)
     return owner
 

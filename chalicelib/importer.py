@@ -24,14 +24,19 @@ from chalicelib import errors, guards
 from chalicelib.changes import SYSTEM
 from chalicelib.models import Guard, LogEntry, User, storage_errors
 from chalicelib.permissions import PERMISSIONS
+from chalicelib.record import CLEAR, DROP_UNKNOWN, REJECT, SERVICE, USER
 from chalicelib.text import is_clean
 from chalicelib.tracker_export import record_id
 from chalicelib.users import create_user
-from chalicelib.validation import CREATOR_FIELDS, MAX_SHORT, USER
+from chalicelib.validation import MAX_SHORT
 
 COMMENT = "imported from the research-data tracker export"
-FIELDS = (*CREATOR_FIELDS, "permissions")
-OPTIONAL = ("name", "affiliation", "contact", "orcid", "url")
+# The record's own rules (chalicelib/record.py) say what is imported and how; the
+# login identities, which no request may write, go to create_user beside the body.
+FIELDS = tuple(f.name for f in USER.fields if f.on_import != SERVICE and not f.read_only)
+REQUIRED = tuple(f.name for f in USER.fields if f.on_import == REJECT)
+OPTIONAL = tuple(f.name for f in USER.fields if f.on_import == CLEAR and not f.read_only)
+DROPPING = tuple(f.name for f in USER.fields if f.on_import == DROP_UNKNOWN)
 # A record that breaks a rule or collides with another is rejected; a storage fault stops the run.
 REJECTING = (
     errors.InvalidInput,
@@ -118,9 +123,10 @@ def _candidate(record: dict[str, Any], user_id: str) -> tuple[_Candidate, list[t
     them, and an empty ``name`` is not refused.
     """
     body = {name: record[name] for name in FIELDS if record.get(name) not in (None, "")}
-    if "email" not in body:
-        raise errors.InvalidInput("email is required")
-    USER.by_name["email"].check(body["email"])
+    for name in REQUIRED:
+        if name not in body:
+            raise errors.InvalidInput(f"{name} is required")
+        USER.by_name[name].check(body[name])
     cleared: list[tuple[str, str]] = []
     for name in OPTIONAL:
         if name in body:
@@ -129,15 +135,20 @@ def _candidate(record: dict[str, Any], user_id: str) -> tuple[_Candidate, list[t
             except errors.InvalidInput as exc:
                 del body[name]
                 cleared.append((name, f"cleared: {exc}"))
-    if "permissions" in body:
-        given = body["permissions"]
-        kept = [
-            p for p in dict.fromkeys(given if isinstance(given, list) else []) if p in PERMISSIONS
-        ]
-        if kept != given:
-            dropped = given if not isinstance(given, list) else [p for p in given if p not in kept]
-            cleared.append(("permissions", f"dropped what no permission is called: {dropped!r}"))
-            body["permissions"] = kept
+    for name in DROPPING:
+        if name in body:
+            given = body[name]
+            kept = [
+                p
+                for p in dict.fromkeys(given if isinstance(given, list) else [])
+                if p in PERMISSIONS
+            ]
+            if kept != given:
+                dropped = (
+                    given if not isinstance(given, list) else [p for p in given if p not in kept]
+                )
+                cleared.append((name, f"dropped what no permission is called: {dropped!r}"))
+                body[name] = kept
     auth_ids = record.get("auth_ids")
     if not (isinstance(auth_ids, list) and auth_ids and all(isinstance(a, str) for a in auth_ids)):
         auth_ids = None

@@ -28,6 +28,7 @@ from joserfc.jwk import OctKey
 
 from chalicelib import errors, guards, identities, sessions
 from chalicelib.config import Provider, Secrets
+from chalicelib.errors import LoginError
 from chalicelib.id_tokens import LoginFailed, metadata, profile, validate_id_token
 from chalicelib.urls import Base
 
@@ -207,27 +208,27 @@ def _complete(
     chosen: Provider, params: Mapping[str, str], attempt: Attempt | None, callback: str
 ) -> str:
     if "error" in params:
-        raise LoginFailed("provider_error")
+        raise LoginFailed(LoginError.PROVIDER_ERROR)
     state = params.get("state", "")
     if (
         attempt is None
         or attempt.provider != chosen.name
         or not sessions.same_secret(attempt.state, state)
     ):
-        raise LoginFailed("invalid_state")
+        raise LoginFailed(LoginError.INVALID_STATE)
     code = params.get("code")
     if not code:
-        raise LoginFailed("invalid_request")
+        raise LoginFailed(LoginError.INVALID_REQUEST)
     document = metadata(chosen)
     try:
         token = _client(chosen, callback).fetch_token(
             document["token_endpoint"], code=code, code_verifier=attempt.verifier
         )
     except (OAuth2Error, OAuthError, requests.RequestException, ValueError) as exc:
-        raise LoginFailed("token_exchange_failed") from exc
+        raise LoginFailed(LoginError.TOKEN_EXCHANGE_FAILED) from exc
     id_token = token.get("id_token")
     if not isinstance(id_token, str):
-        raise LoginFailed("invalid_id_token")
+        raise LoginFailed(LoginError.INVALID_ID_TOKEN)
     claims = validate_id_token(id_token, document, chosen.client_id, attempt.nonce)
     email, verified, name = profile(claims)
     return identities.login_identity(

@@ -9,19 +9,29 @@ from http import HTTPStatus
 from typing import Any
 
 from chalicelib import errors
-from chalicelib.operations import Operation, operation_of
-from chalicelib.permissions import PERMISSIONS
-from chalicelib.validation import API_KEY_LOGIN, API_KEY_REQUEST, MAX_PAGE, USER, Body
+from chalicelib.operations import Operation, needs_of, operation_of
+from chalicelib.permissions import DESCRIPTIONS, IMPLIES, PERMISSIONS
+from chalicelib.record import PUBLIC_FIELDS, USER
+from chalicelib.validation import API_KEY_LOGIN, API_KEY_REQUEST, MAX_PAGE, Body
+
+
+def meaning(error: type[Exception]) -> str:
+    """An error's meaning in plain text: its docstring's first line, without markup."""
+    return (error.__doc__ or "").strip().splitlines()[0].replace("``", "")
+
+
+def codes(status: int) -> list[str]:
+    """The ``Code`` names the service answers with ``status``, as declared in errors.py."""
+    return [e.__name__ for e in errors.ANSWERED if status == e.STATUS_CODE]
 
 
 def _describe(status: int) -> str:
-    """The description of an error status: its phrase and each ``Code`` with its meaning."""
-    lines = [f"{HTTPStatus(status).phrase}. The body's `Code` is one of:"]
-    for error in errors.ANSWERED:
-        if status == error.STATUS_CODE:
-            meaning = (error.__doc__ or "").strip().splitlines()[0]
-            lines.append(f"- `{error.__name__}`: {meaning}")
-    return "\n".join(lines)
+    """The description of an error status in plain text: its phrase and each ``Code``."""
+    return f"{HTTPStatus(status).phrase}; Code is one of: " + "; ".join(
+        f"{e.__name__} ({meaning(e).rstrip('.')})"
+        for e in errors.ANSWERED
+        if status == e.STATUS_CODE
+    )
 
 
 ERRORS = {status: _describe(status) for status in sorted({e.STATUS_CODE for e in errors.ANSWERED})}
@@ -52,7 +62,6 @@ def _record(body: Body, names: tuple[str, ...]) -> dict[str, Any]:
     return _object(properties)
 
 
-PUBLIC = ("id", "name", "email", "affiliation", "contact", "orcid", "url")
 NULLABLE_TEXT = {"type": ["string", "null"]}
 CURSOR = {"type": ["string", "null"], "description": "the next page's cursor, null at the end"}
 ENTRY = {
@@ -65,13 +74,25 @@ ENTRY = {
 }
 SCHEMAS: dict[str, Any] = {
     "Error": _object({"Code": {"type": "string"}, "Message": {"type": "string"}}),
+    "Permission": {
+        "type": "string",
+        "enum": list(PERMISSIONS),
+        "description": "A permission. "
+        + " ".join(f"{name}: lets its holder {DESCRIPTIONS[name]}." for name in PERMISSIONS),
+    },
+    "LoginError": {
+        "type": "string",
+        "enum": [code.value for code in errors.LoginError],
+        "description": "The login_error a failed login lands with on its origin. "
+        + " ".join(f"{code.value}: {text}." for code, text in errors.LOGIN_ERRORS.items()),
+    },
     "UserFields": USER.schema(),
     "UserBody": {
         **_object({"user": _ref("UserFields")}),
         "additionalProperties": False,
     },
     "UserRecord": _record(USER, tuple(f.name for f in USER.fields)),
-    "PublicUser": _record(USER, PUBLIC),
+    "PublicUser": _record(USER, PUBLIC_FIELDS),
     "ApiKeyRequest": API_KEY_REQUEST.schema(),
     "ApiKeyLogin": API_KEY_LOGIN.schema(),
     "NewApiKey": _object({"key": {"type": "string"}, "id": {"type": "string"}}),
@@ -87,9 +108,7 @@ SCHEMAS: dict[str, Any] = {
     "LogEntry": _object({**ENTRY, "user": {"type": "string"}, "data": {"type": "object"}}),
     "Action": _object(ENTRY),
     "OpenApiDocument": {"type": "object"},
-    "PermissionList": _object(
-        {"permissions": {"type": "array", "items": {"enum": list(PERMISSIONS)}}}
-    ),
+    "PermissionList": _object({"permissions": {"type": "array", "items": _ref("Permission")}}),
     "UserPage": _object(
         {
             "users": {
@@ -163,6 +182,10 @@ def _operation(view: Callable[..., Any], path_args: list[str], secured: bool) ->
         "summary": op.summary,
         "responses": responses,
     }
+    needs = needs_of(view)
+    if needs is not None:
+        result["x-permission"] = {"name": needs.permission, "or_self": needs.or_self}
+        result["description"] = f"{op.summary}. Who may call it: {needs.words()}."
     parameters = _parameters(path_args, op)
     if parameters:
         result["parameters"] = parameters
@@ -194,6 +217,10 @@ def document(routes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
             "description": "User profiles, permissions, login, API keys and change logs.",
         },
         "paths": paths,
+        "x-permissions": {
+            name: {"description": DESCRIPTIONS[name], "implies": list(IMPLIES.get(name, ()))}
+            for name in PERMISSIONS
+        },
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {

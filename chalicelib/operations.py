@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from chalicelib.permissions import Needs
+
 READ = (401, 403, 503)
 WRITE = (400, 401, 403, 404, 409, 413, 415, 503)
 PAGE = (400, 401, 403, 503)
@@ -23,6 +25,7 @@ CSRF: dict[str, Any] = {"headers": ("X-CSRF-Token",), "cookies": ("session", "_c
 IF_MATCH: dict[str, Any] = {"headers": ("If-Match",)}
 IDEMPOTENT: dict[str, Any] = {"headers": ("Idempotency-Key",)}
 _ATTRIBUTE = "openapi_operation"
+_NEEDS = "route_needs"
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -67,3 +70,15 @@ def operation_of(view: Callable[..., Any]) -> Operation:
     if not isinstance(found, Operation):
         raise LookupError(f"the route {view.__name__} has no @documented(...)")
     return found
+
+
+def attach_needs(view: View, needs: Needs) -> View:
+    """Record on ``view`` what its route needs of the caller (``app.needs`` checks it)."""
+    setattr(view, _NEEDS, needs)
+    return view
+
+
+def needs_of(view: Callable[..., Any]) -> Needs | None:
+    """What the route of ``view`` needs of its caller, when it declares it."""
+    found = getattr(view, _NEEDS, None)
+    return found if isinstance(found, Needs) else None

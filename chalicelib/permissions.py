@@ -19,6 +19,19 @@ IMPLIES: Mapping[str, tuple[str, ...]] = {
     USER_MANAGEMENT: (USER_ADD, USER_SEARCH),
     DATA_MANAGEMENT: (DATA_EDIT, OWNERS_READ),
 }
+DESCRIPTIONS: Mapping[str, str] = {
+    DATA_EDIT: "create and edit the tracker's orders, datasets and collections "
+    "(read by the data services)",
+    OWNERS_READ: "see who owns each order and dataset (read by the data services)",
+    USER_ADD: "create users",
+    USER_SEARCH: "list and search users, public fields only",
+    USER_MANAGEMENT: "read and edit every user: email, permissions, identities, suspension, "
+    "deletion",
+    DATA_MANAGEMENT: "manage all of the tracker's data, whoever owns it "
+    "(read by the data services)",
+}
+"""What each permission lets its holder do (API.md section 2): the OpenAPI document,
+the web UI and docs/API.md take it from here."""
 
 
 def expand(stored: Iterable[str]) -> frozenset[str]:
@@ -49,7 +62,27 @@ class Caller:
         if not self.has(permission):
             raise errors.PermissionDenied(f"this needs the {permission} permission")
 
-    def require_self_or_manager(self, user_id: str) -> None:
-        """Raise PermissionDenied unless the caller is ``user_id`` or a user manager."""
-        if user_id != self.id and not self.has(USER_MANAGEMENT):
-            raise errors.PermissionDenied(f"this needs the {USER_MANAGEMENT} permission")
+
+@dataclass(frozen=True)
+class Needs:
+    """What a route needs of its caller, declared once beside the route
+    (``app.needs``), checked there and published as the operation's ``x-permission``.
+
+    ``permission`` None: any signed-in caller. ``or_self``: the user the path's
+    ``user_id`` names may call it without the permission.
+    """
+
+    permission: str | None = None
+    or_self: bool = False
+
+    def check(self, caller: Caller, user_id: str | None) -> None:
+        """Raise PermissionDenied unless ``caller`` may call the route."""
+        if self.permission is None or (self.or_self and user_id == caller.id):
+            return
+        caller.require(self.permission)
+
+    def words(self) -> str:
+        """The rule in words, for the document and the web UI."""
+        if self.permission is None:
+            return "any signed-in caller"
+        return f"the user themself or {self.permission}" if self.or_self else self.permission

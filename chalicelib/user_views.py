@@ -10,31 +10,20 @@ from chalicelib.changes import load_user
 from chalicelib.cursors import decode_cursor, encode_cursor
 from chalicelib.models import User, storage_errors
 from chalicelib.permissions import USER_MANAGEMENT, Caller, expand
+from chalicelib.record import USER, stored_value
 from chalicelib.validation import MAX_SHORT, Page
 
 
 def user_view(user: User, *, full: bool = True, expanded: bool = False) -> dict[str, Any]:
-    """A user as the API shows it: ``full`` for managers and self, else public fields."""
-    record: dict[str, Any] = {
-        "id": user.id,
-        "email": user.email,
-        "name": user.name,
-        "affiliation": user.affiliation,
-        "contact": user.contact,
-        "orcid": user.orcid,
-        "url": user.url,
+    """A user as the API shows it: ``full`` for managers and self, else the public
+    fields (``record.USER``); ``expanded`` shows permissions as their closure, sorted."""
+    record = {
+        field.name: stored_value(field, getattr(user, field.name))
+        for field in USER.fields
+        if full or field.public
     }
-    if not full:
-        return record
-    permissions = sorted(expand(user.permissions)) if expanded else list(user.permissions)
-    record.update(
-        email_verified=bool(user.email_verified),
-        permissions=permissions,
-        auth_ids=list(user.auth_ids),
-        version=int(user.version),
-        created=user.created,
-        updated=user.updated,
-    )
+    if full and expanded:
+        record["permissions"] = sorted(expand(user.permissions))
     return record
 
 

@@ -32,10 +32,10 @@ from chalicelib.models import (
     storage_errors,
 )
 from chalicelib.permissions import PERMISSIONS, USER_MANAGEMENT
+from chalicelib.record import CREATOR_FIELDS, MANAGER_ONLY, PROFILE_FIELDS, USER
 from chalicelib.timestamps import now
 from chalicelib.transactions import Transaction
 from chalicelib.user_views import user_view
-from chalicelib.validation import CREATOR_FIELDS, PROFILE_FIELDS, USER
 
 __all__ = ["PERMISSIONS"]
 
@@ -82,12 +82,12 @@ def create_user(
     USER.check(body)
     if "email" not in body:
         raise errors.InvalidInput("email is required")
-    for name in body:
-        if name not in CREATOR_FIELDS and name != "permissions":
+    for name, value in body.items():
+        if name not in CREATOR_FIELDS and name not in MANAGER_ONLY:
             raise errors.FieldNotWritable(f"{name} is set by the service")
+        if name in MANAGER_ONLY and value and not may_set_permissions:
+            raise errors.FieldNotWritable(f"setting {name} needs {USER_MANAGEMENT}")
     permissions = list(body.get("permissions", []))
-    if permissions and not may_set_permissions:
-        raise errors.FieldNotWritable(f"setting permissions needs {USER_MANAGEMENT}")
     stamp = now()
     email = body["email"]
     user = User(

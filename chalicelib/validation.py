@@ -65,8 +65,16 @@ class Field:
     format: str | None = None
     minimum: int | None = None
     maximum: int | None = None
-    read_only: bool = False
     extra: Callable[[str], bool] | None = None
+    # Record fields only (chalicelib/record.py); a request body's fields keep the defaults.
+    writers: frozenset[str] | None = None  # who may write it; None: whoever sends the body
+    public: bool = False  # shown to callers without USER_MANAGEMENT
+    on_import: str = "reject"  # what import-users does with a value these rules refuse
+
+    @property
+    def read_only(self) -> bool:
+        """True when nobody may write the field: the service sets it."""
+        return self.writers is not None and not self.writers
 
     def check(self, value: Any) -> None:
         """Raise InvalidInput when ``value`` breaks this field's rules."""
@@ -187,52 +195,6 @@ class Body:
             result["required"] = list(self.required)
         return result
 
-
-USER = Body(
-    "User",
-    (
-        Field("id", read_only=True, description="opaque, made by the service"),
-        Field(
-            "email",
-            pattern=r"[^@\s]+@[^@\s]+",
-            format="email",
-            extra=email_is_valid,
-            description="an address a mail system would accept, without '::'; unique "
-            "(compared after Unicode NFKC normalisation and case folding)",
-        ),
-        Field(
-            "email_verified",
-            kind="boolean",
-            read_only=True,
-            description="whether a trusted party vouched for the address",
-        ),
-        Field("name", pattern=r".*\S.*", description="not empty"),
-        Field("affiliation", multiline=True),
-        Field("contact", multiline=True),
-        Field(
-            "orcid",
-            pattern=r"(\d{4}-\d{4}-\d{4}-\d{3}[\dX])?",
-            extra=orcid_is_valid,
-            description="empty, or dddd-dddd-dddd-dddX with a valid ISO 7064 11,2 check digit",
-        ),
-        Field(
-            "url",
-            max_length=MAX_URL,
-            pattern=r"(https?://[^\s/?#]+\S*)?",
-            description="empty, or an http:// or https:// URL",
-        ),
-        Field("permissions", kind="permissions", description="stored as given"),
-        Field("auth_ids", kind="strings", read_only=True, description="login identities"),
-        Field("version", kind="integer", read_only=True),
-        Field("created", format="date-time", read_only=True),
-        Field("updated", format="date-time", read_only=True),
-    ),
-)
-FIELDS = tuple(f.name for f in USER.fields)
-PUBLIC_FIELDS = ("id", "name", "email", "affiliation", "contact", "orcid", "url")
-PROFILE_FIELDS = ("name", "affiliation", "contact", "orcid", "url")
-CREATOR_FIELDS = ("email", *PROFILE_FIELDS)
-MANAGER_FIELDS = (*CREATOR_FIELDS, "permissions")
 
 API_KEY_REQUEST = Body(
     "ApiKeyRequest",

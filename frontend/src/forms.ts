@@ -2,8 +2,6 @@
 import type { ProfileForm } from './components/ProfileFields.vue'
 import type { User } from './api'
 
-export const PROFILE_FIELDS = ['name', 'affiliation', 'contact', 'orcid', 'url'] as const
-
 export function profileForm(user: User | null): ProfileForm {
   return {
     name: user?.name ?? '',

@@ -1,0 +1,130 @@
+"""The user record, field by field (API.md section 3): the one declaration of each field.
+
+Each ``Field`` of ``USER`` says its type and rules, who may write it
+(``writers``: ``SELF``, ``CREATOR``, ``MANAGER``; none for fields the service
+sets), whether callers without USER_MANAGEMENT see it (``public``) and what
+``import-users`` does with a value the rules refuse (``on_import``). Everything
+else is derived from here: request validation (``USER.check``), the record as
+callers see it (``user_views.user_view``), the request and response schemas
+of the OpenAPI document, the importer's rules, and the web UI's types (from
+the document). A new field is one more ``Field`` below, plus its storage
+attribute on ``models.User``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.validation import MAX_URL, Body, Field, email_is_valid, orcid_is_valid
+
+SELF = "self"
+CREATOR = "creator"
+MANAGER = "USER_MANAGEMENT"
+NOBODY: frozenset[str] = frozenset()
+PROFILE = frozenset({SELF, CREATOR, MANAGER})
+
+# What import-users does with a value today's rules refuse (Field.on_import).
+REJECT = "reject"  # the record is rejected and listed
+CLEAR = "clear"  # the value is cleared and the change listed
+DROP_UNKNOWN = "drop_unknown"  # list items no longer known are dropped and listed
+SERVICE = "service"  # not taken from the export: the service sets it
+
+USER = Body(
+    "User",
+    (
+        Field(
+            "id",
+            writers=NOBODY,
+            public=True,
+            on_import=SERVICE,
+            description="opaque, made by the service",
+        ),
+        Field(
+            "email",
+            pattern=r"[^@\s]+@[^@\s]+",
+            format="email",
+            extra=email_is_valid,
+            writers=frozenset({CREATOR, MANAGER}),
+            public=True,
+            on_import=REJECT,
+            description="an address a mail system would accept, without '::'; unique "
+            "(compared after Unicode NFKC normalisation and case folding)",
+        ),
+        Field(
+            "email_verified",
+            kind="boolean",
+            writers=NOBODY,
+            on_import=SERVICE,
+            description="whether a trusted party vouched for the address",
+        ),
+        Field(
+            "name",
+            pattern=r".*\S.*",
+            writers=PROFILE,
+            public=True,
+            on_import=CLEAR,
+            description="not empty",
+        ),
+        Field("affiliation", multiline=True, writers=PROFILE, public=True, on_import=CLEAR),
+        Field("contact", multiline=True, writers=PROFILE, public=True, on_import=CLEAR),
+        Field(
+            "orcid",
+            pattern=r"(\d{4}-\d{4}-\d{4}-\d{3}[\dX])?",
+            extra=orcid_is_valid,
+            writers=PROFILE,
+            public=True,
+            on_import=CLEAR,
+            description="empty, or dddd-dddd-dddd-dddX with a valid ISO 7064 11,2 check digit",
+        ),
+        Field(
+            "url",
+            max_length=MAX_URL,
+            pattern=r"(https?://[^\s/?#]+\S*)?",
+            writers=PROFILE,
+            public=True,
+            on_import=CLEAR,
+            description="empty, or an http:// or https:// URL",
+        ),
+        Field(
+            "permissions",
+            kind="permissions",
+            writers=frozenset({MANAGER}),
+            on_import=DROP_UNKNOWN,
+            description="stored as given",
+        ),
+        Field(
+            "auth_ids",
+            kind="strings",
+            writers=NOBODY,
+            on_import=CLEAR,
+            description="login identities",
+        ),
+        Field("version", kind="integer", writers=NOBODY, on_import=SERVICE),
+        Field("created", format="date-time", writers=NOBODY, on_import=SERVICE),
+        Field("updated", format="date-time", writers=NOBODY, on_import=SERVICE),
+    ),
+)
+
+
+def writable_by(writer: str) -> tuple[str, ...]:
+    """The names of the fields ``writer`` may write, in declaration order."""
+    return tuple(f.name for f in USER.fields if f.writers and writer in f.writers)
+
+
+PUBLIC_FIELDS = tuple(f.name for f in USER.fields if f.public)
+PROFILE_FIELDS = writable_by(SELF)
+CREATOR_FIELDS = writable_by(CREATOR)
+MANAGER_FIELDS = writable_by(MANAGER)
+MANAGER_ONLY = tuple(name for name in MANAGER_FIELDS if name not in CREATOR_FIELDS)
+"""Fields a creator may set only when it holds USER_MANAGEMENT too."""
+
+
+def stored_value(field: Field, value: Any) -> Any:
+    """A stored attribute's value as the API shows it (PynamoDB numbers and sets to JSON)."""
+    if field.kind == "integer":
+        return int(value)
+    if field.kind == "boolean":
+        return bool(value)
+    if field.kind in ("permissions", "strings"):
+        return list(value or ())
+    return value
