@@ -115,7 +115,15 @@ def list_users() -> dict[str, Any]:
 
 
 @app.route(f"{API}/user", methods=["POST"], authorizer=authorizer)
-@documented("Create a user", 201, "CreatedUser", (*WRITE, 422), "UserBody", **IDEMPOTENT)
+@documented(
+    "Create a user",
+    201,
+    "CreatedUser",
+    (*WRITE, 422),
+    "NewUserBody",
+    creates=f"{API}/user/{{user_id}}",
+    **IDEMPOTENT,
+)
 @needs(USER_ADD)
 def create_user() -> Response:
     caller = _caller()
@@ -174,6 +182,7 @@ def delete_user(user_id: str) -> Response:
     201,
     "NewApiKey",
     (401, 403, 404, 409, 503),
+    creates=f"{API}/user/{{user_id}}/apikeys/{{key_id}}",
 )
 @needs(USER_MANAGEMENT, or_self=True)
 def replace_api_key(user_id: str) -> Response:
@@ -197,6 +206,7 @@ def list_api_keys(user_id: str) -> dict[str, Any]:
     WRITE,
     "ApiKeyRequest",
     body_required=False,
+    creates=f"{API}/user/{{user_id}}/apikeys/{{key_id}}",
 )
 @needs(USER_MANAGEMENT, or_self=True)
 def add_api_key(user_id: str) -> Response:
@@ -342,10 +352,11 @@ def logout() -> Response:
     "The web UI's page (no-cache); its scripts and styles load relative to it",
     200,
     "WebPage",
+    (404,),
     media="text/html",
 )
 def get_web_page() -> Response:
-    """The web UI's page (API.md section 9); its files load relative to it."""
+    """The web UI's page (README, "The web UI"); its files load relative to it."""
     location = webui.slash_redirect(_request().context.get("path"))
     if location is not None:
         return request_io.redirect(location, [])

@@ -158,7 +158,7 @@ def login_with_api_key(body: dict[str, Any]) -> sessions.NewSession:
 
     ``api-user``, which older clients send, is accepted and ignored, whatever
     its type. The session is bound to the key: it ends when the key is revoked,
-    replaced or expires (API.md section 1). Raises UnknownField, InvalidInput,
+    replaced or expires (docs/API.md section 1). Raises UnknownField, InvalidInput,
     InvalidCredentials.
     """
     API_KEY_LOGIN.check(body)
@@ -204,7 +204,8 @@ def list_api_keys(user_id: str) -> dict[str, Any]:
 def check_key_request(body: dict[str, Any]) -> tuple[str, int | None]:
     """The ``name`` and ``expires_in_days`` of a key request; raises UnknownField, InvalidInput."""
     API_KEY_REQUEST.check(body)
-    return body.get("name", ""), body.get("expires_in_days")
+    days = body.get("expires_in_days")
+    return body.get("name", ""), None if days is None else int(days)
 
 
 def make_api_key(

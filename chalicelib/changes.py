@@ -2,7 +2,7 @@
 
 Every change (create, edit, delete, API key made or revoked, identity linked)
 goes through ``Transaction`` with the log entry built here, so a record and its
-entry are written together or not at all (API.md section 7).
+entry are written together or not at all (docs/API.md section 8).
 """
 
 from __future__ import annotations

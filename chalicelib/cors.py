@@ -1,4 +1,4 @@
-"""Cross-origin requests from the browser apps of ``ALLOWED_ORIGINS`` (API.md section 5).
+"""Cross-origin requests from the browser apps of ``ALLOWED_ORIGINS`` (docs/API.md section 6).
 
 An ``Origin`` that is one of the allowed origins (scheme, host and port compared
 exactly, as browsers send them) may read every answer, errors included, with

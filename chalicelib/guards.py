@@ -1,4 +1,4 @@
-"""Guard keys: the one home of their format (API.md section 3).
+"""Guard keys: the one home of their format (docs/API.md section 3).
 
 A guard item makes one value unique across users: it is written in the same
 transaction as the user that holds the value. Two namespaces never meet:

@@ -1,4 +1,4 @@
-"""OpenID Connect identities: which user an identity logs in as (API.md section 6)."""
+"""OpenID Connect identities: which user an identity logs in as (docs/API.md section 7)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def _guard_owner(key: str) -> str | None:
 def login_identity(
     identity: str, email: str | None, email_verified: bool, name: str, may_link: bool
 ) -> str:
-    """The id of the user an OpenID Connect identity logs in as (API.md section 6).
+    """The id of the user an OpenID Connect identity logs in as (docs/API.md section 7).
 
     A known identity is its user. An unknown one with a new email makes a new
     user, whose ``email_verified`` is true only when the provider is trusted

@@ -1,7 +1,7 @@
 """The rules that hold across the tables, checked by scanning them: an operator's tool.
 
 Every change writes a record, its guards, the user-manager counter and its log
-entry in one transaction (``users.py``, ``changes.py``, API.md section 7), so
+entry in one transaction (``users.py``, ``changes.py``, docs/API.md section 8), so
 these hold at every moment:
 
 - a live user at version ``n`` has exactly the log entries ``1..n``;

@@ -1,4 +1,4 @@
-"""Change logs: a record's history and a user's actions (API.md section 7)."""
+"""Change logs: a record's history and a user's actions (docs/API.md section 8)."""
 
 from __future__ import annotations
 

@@ -127,7 +127,7 @@ class UserEmailIndex(GlobalSecondaryIndex["User"]):
 
 
 class User(_Table):
-    """A user record (API.md section 3)."""
+    """A user record (docs/API.md section 3)."""
 
     class Meta(_Meta):
         table_name = "users"  # prefixed by bind()
@@ -135,7 +135,7 @@ class User(_Table):
     id = UnicodeAttribute(hash_key=True)
     email = UnicodeAttribute()
     email_lower = UnicodeAttribute()
-    # Whether a trusted party vouched for the email (API.md section 6); records
+    # Whether a trusted party vouched for the email (docs/API.md section 7); records
     # written before the attribute existed read as not vouched for.
     email_verified = BooleanAttribute(default=False)
     name = UnicodeAttribute(default="")
@@ -178,7 +178,7 @@ class LogActorIndex(GlobalSecondaryIndex["LogEntry"]):
 
 
 class LogEntry(_Table):
-    """One change to one record (API.md section 7)."""
+    """One change to one record (docs/API.md section 8)."""
 
     class Meta(_Meta):
         table_name = "logs"  # prefixed by bind()

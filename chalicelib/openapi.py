@@ -9,10 +9,13 @@ from http import HTTPStatus
 from typing import Any
 
 from chalicelib import errors
+from chalicelib.idempotency import MAX_KEY_LENGTH
 from chalicelib.operations import Operation, needs_of, operation_of
 from chalicelib.permissions import DESCRIPTIONS, IMPLIES, PERMISSIONS
-from chalicelib.record import PUBLIC_FIELDS, USER
-from chalicelib.validation import API_KEY_LOGIN, API_KEY_REQUEST, MAX_PAGE, Body
+from chalicelib.record import NEW_USER, PUBLIC_FIELDS, USER
+from chalicelib.request_io import IF_MATCH
+from chalicelib.text import char_class
+from chalicelib.validation import API_KEY_LOGIN, API_KEY_REQUEST, CURSOR_PATTERN, MAX_PAGE, Body
 
 
 def meaning(error: type[Exception]) -> str:
@@ -57,7 +60,7 @@ def _record(body: Body, names: tuple[str, ...]) -> dict[str, Any]:
         kind = body.by_name[name].kind
         schema: dict[str, Any] = {"type": types.get(kind, "string")}
         if schema["type"] == "array":
-            schema["items"] = {"type": "string"}
+            schema["items"] = _ref("Permission") if kind == "permissions" else {"type": "string"}
         properties[name] = schema
     return _object(properties)
 
@@ -91,6 +94,17 @@ SCHEMAS: dict[str, Any] = {
         **_object({"user": _ref("UserFields")}),
         "additionalProperties": False,
     },
+    "NewUserFields": NEW_USER.schema(),
+    "NewUserBody": {
+        **_object({"user": _ref("NewUserFields")}),
+        "additionalProperties": False,
+    },
+    "GatewayMessage": {
+        **_object({"message": {"type": "string"}}),
+        "description": "The answer of the gateway itself, before the service runs: chalice "
+        "local's and Chalice's test client's to a request without an Authorization header "
+        "(API Gateway's gateway responses carry the Error body instead)",
+    },
     "UserRecord": _record(USER, tuple(f.name for f in USER.fields)),
     "PublicUser": _record(USER, PUBLIC_FIELDS),
     "ApiKeyRequest": API_KEY_REQUEST.schema(),
@@ -105,7 +119,13 @@ SCHEMAS: dict[str, Any] = {
             "last_used": NULLABLE_TEXT,
         }
     ),
-    "LogEntry": _object({**ENTRY, "user": {"type": "string"}, "data": {"type": "object"}}),
+    "LogEntry": _object(
+        {
+            **ENTRY,
+            "user": {"type": "string"},
+            "data": {"type": "object", "additionalProperties": True},
+        }
+    ),
     "Action": _object(ENTRY),
     "OpenApiDocument": {"type": "object"},
     "PermissionList": _object({"permissions": {"type": "array", "items": _ref("Permission")}}),
@@ -141,8 +161,14 @@ SCHEMAS: dict[str, Any] = {
 
 QUERY = {
     "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 100},
-    "cursor": {"type": "string"},
-    "email": {"type": "string"},
+    "cursor": {
+        "type": "string",
+        "pattern": f"^{CURSOR_PATTERN}$",
+        "description": "the next of the page before; any other value gives 400 InvalidCursor",
+    },
+    "email": {"type": "string", "pattern": f"^{char_class('text')}*$"},
+    # The login routes take anything here: what they cannot use ends the login on its
+    # origin with login_error, or falls back to "/".
     "origin": {"type": "string"},
     "code": {"type": "string"},
     "state": {"type": "string"},
@@ -150,8 +176,8 @@ QUERY = {
 }
 PATH_PARAMETER = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,100}$"}
 HEADERS = {
-    "Idempotency-Key": {"type": "string", "minLength": 1, "maxLength": 200},
-    "If-Match": {"type": "string", "pattern": r"^(W/)?\"?[0-9]+\"?$"},
+    "Idempotency-Key": {"type": "string", "pattern": f"^[ -~]{{1,{MAX_KEY_LENGTH}}}$"},
+    "If-Match": {"type": "string", "pattern": f"^{IF_MATCH}$"},
     "X-CSRF-Token": {"type": "string"},
 }
 
@@ -173,9 +199,12 @@ def _operation(view: Callable[..., Any], path_args: list[str], secured: bool) ->
         success["content"] = {op.media: {"schema": _ref(op.reply)}}
     responses: dict[str, Any] = {str(op.status): success}
     for status in op.errors:
+        error: dict[str, Any] = _ref("Error")
+        if status == 401 and secured:
+            error = {"anyOf": [_ref("Error"), _ref("GatewayMessage")]}
         responses[str(status)] = {
             "description": ERRORS[status],
-            "content": {"application/json": {"schema": _ref("Error")}},
+            "content": {"application/json": {"schema": error}},
         }
     result: dict[str, Any] = {
         "operationId": view.__name__,
@@ -199,6 +228,28 @@ def _operation(view: Callable[..., Any], path_args: list[str], secured: bool) ->
     return result
 
 
+def _links(paths: Mapping[str, Any], path: str, made: str) -> dict[str, Any]:
+    """Links from the create at ``path`` to every operation on what it made (``made``,
+    the path of the new thing, whose last parameter is the ``id`` of the answer),
+    the create's own path parameters passed on."""
+    new = made.rsplit("{", 1)[1].rstrip("}")
+    known = {*(p.split("}")[0] for p in path.split("{")[1:]), new}
+    links: dict[str, Any] = {}
+    for target, operations in sorted(paths.items()):
+        if target != made and not target.startswith(f"{made}/"):
+            continue
+        for operation in operations.values():
+            args = [p["name"] for p in operation.get("parameters", ()) if p["in"] == "path"]
+            if not set(args) <= known:
+                continue
+            parameters = {
+                arg: "$response.body#/id" if arg == new else f"$request.path.{arg}" for arg in args
+            }
+            name = operation["operationId"]
+            links[name] = {"operationId": name, "parameters": parameters}
+    return links
+
+
 def document(routes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """The OpenAPI 3.1 document for Chalice's route table (path -> method -> entry)."""
     paths: dict[str, Any] = {}
@@ -209,6 +260,14 @@ def document(routes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
             paths.setdefault(path, {})[method.lower()] = _operation(
                 entry.view_function, list(entry.view_args), entry.authorizer is not None
             )
+    for path, methods in routes.items():
+        for method, entry in methods.items():
+            made = operation_of(entry.view_function).creates if method != "OPTIONS" else None
+            if made is not None:
+                success = paths[path][method.lower()]["responses"]
+                success[str(operation_of(entry.view_function).status)]["links"] = _links(
+                    paths, path, made
+                )
     return {
         "openapi": "3.1.0",
         "info": {

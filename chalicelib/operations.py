@@ -44,6 +44,7 @@ class Operation:
     headers: tuple[str, ...] = ()
     cookies: tuple[str, ...] = ()
     media: str = "application/json"
+    creates: str | None = None  # the path of what a create makes: links go to its operations
 
 
 def documented(

@@ -1,4 +1,4 @@
-"""Permissions and who is calling (API.md section 2)."""
+"""Permissions and who is calling (docs/API.md section 2)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ DESCRIPTIONS: Mapping[str, str] = {
     DATA_MANAGEMENT: "manage all of the tracker's data, whoever owns it "
     "(read by the data services)",
 }
-"""What each permission lets its holder do (API.md section 2): the OpenAPI document,
+"""What each permission lets its holder do (docs/API.md section 2): the OpenAPI document,
 the web UI and docs/API.md take it from here."""
 
 

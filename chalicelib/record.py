@@ -1,4 +1,4 @@
-"""The user record, field by field (API.md section 3): the one declaration of each field.
+"""The user record, field by field (docs/API.md section 3): the one declaration of each field.
 
 Each ``Field`` of ``USER`` says its type and rules, who may write it
 (``writers``: ``SELF``, ``CREATOR``, ``MANAGER``; none for fields the service
@@ -15,7 +15,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.validation import MAX_URL, Body, Field, email_is_valid, orcid_is_valid
+from chalicelib.validation import (
+    EMAIL_PATTERN,
+    MAX_EMAIL_BYTES,
+    MAX_URL,
+    Body,
+    Field,
+    email_is_valid,
+    orcid_is_valid,
+)
 
 SELF = "self"
 CREATOR = "creator"
@@ -41,14 +49,17 @@ USER = Body(
         ),
         Field(
             "email",
-            pattern=r"[^@\s]+@[^@\s]+",
-            format="email",
+            pattern=EMAIL_PATTERN,
+            max_length=MAX_EMAIL_BYTES,
             extra=email_is_valid,
             writers=frozenset({CREATOR, MANAGER}),
             public=True,
+            required=True,
             on_import=REJECT,
-            description="an address a mail system would accept, without '::'; unique "
-            "(compared after Unicode NFKC normalisation and case folding)",
+            description="an address a mail system would accept: a dot-atom local part "
+            "(RFC 5322 atext, and letters and digits beyond ASCII), an ASCII host name whose "
+            "top-level domain is letters and not special-use, at most 254 bytes in UTF-8; "
+            "unique (compared after Unicode NFKC normalisation and case folding)",
         ),
         Field(
             "email_verified",
@@ -59,7 +70,7 @@ USER = Body(
         ),
         Field(
             "name",
-            pattern=r".*\S.*",
+            pattern="<text>*<visible><text>*",
             writers=PROFILE,
             public=True,
             on_import=CLEAR,
@@ -69,7 +80,7 @@ USER = Body(
         Field("contact", multiline=True, writers=PROFILE, public=True, on_import=CLEAR),
         Field(
             "orcid",
-            pattern=r"(\d{4}-\d{4}-\d{4}-\d{3}[\dX])?",
+            pattern="([0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9X])?",
             extra=orcid_is_valid,
             writers=PROFILE,
             public=True,
@@ -79,7 +90,7 @@ USER = Body(
         Field(
             "url",
             max_length=MAX_URL,
-            pattern=r"(https?://[^\s/?#]+\S*)?",
+            pattern="(https?://<host>+<visible>*)?",
             writers=PROFILE,
             public=True,
             on_import=CLEAR,
@@ -104,6 +115,10 @@ USER = Body(
         Field("updated", format="date-time", writers=NOBODY, on_import=SERVICE),
     ),
 )
+
+
+NEW_USER = Body("NewUser", USER.fields, required=tuple(f.name for f in USER.fields if f.required))
+"""What ``POST /user`` takes: the record's fields, those a record needs required."""
 
 
 def writable_by(writer: str) -> tuple[str, ...]:

@@ -21,7 +21,9 @@ from chalicelib.text import whole_number
 
 MAX_BODY = 64 * 1024
 MAX_DEPTH = 4  # {"user": {"permissions": [...]}} is 3 deep; nothing the API takes is deeper
-IF_MATCH_RE = re.compile(r'(?:W/)?(?:"([0-9]{1,15})"|([0-9]{1,15}))')
+IF_MATCH = r'(?:W/)?(?:"([0-9]{1,15})"|([0-9]{1,15}))'
+"""A record version in ``If-Match``: ASCII digits, optionally quoted, optionally weak."""
+IF_MATCH_RE = re.compile(IF_MATCH)
 
 
 def caller(request: Request, session_secret: Callable[[], bytes]) -> Caller:
@@ -144,7 +146,7 @@ def if_match(request: Request) -> int | None:
     raw = request.headers.get("if-match")
     if raw is None:
         return None
-    match = IF_MATCH_RE.fullmatch(raw.strip())
+    match = IF_MATCH_RE.fullmatch(raw)
     version = whole_number(match.group(1) or match.group(2)) if match else None
     if version is None:
         raise errors.InvalidInput("If-Match must be a record version: ASCII digits")

@@ -1,4 +1,4 @@
-"""Browser sessions, access tokens and CSRF (API.md sections 1 and 5).
+"""Browser sessions, access tokens and CSRF (docs/API.md sections 1 and 6).
 
 The ``session`` cookie reads ``<user id>.<secret>``, or ``<user id>.<key
 id>.<secret>`` for a session made with an API key, the secret being 256 random

@@ -1,6 +1,6 @@
 """Where browsers see the service: the API's path prefix and each request's public base.
 
-The service may sit under a path prefix (API.md section 5): the API Gateway stage
+The service may sit under a path prefix (docs/API.md section 6): the API Gateway stage
 on an ``execute-api`` host (``/api/api/v1/...``), or the path of ``PUBLIC_URL``
 (``https://example.org/users`` -> ``/users/api/v1/...``). Cookie paths, the OIDC
 ``redirect_uri`` and the login links all derive from ``Base``.
@@ -11,7 +11,7 @@ How the base is found, first match wins:
 2. In AWS: ``https://`` and the domain name API Gateway put in the request
    context, with ``/<stage>`` on an ``execute-api`` host (a custom domain's base
    path mapping is not in the context: set ``PUBLIC_URL`` there). Never a header
-   the client sent (API.md section 6).
+   the client sent (docs/API.md section 7).
 3. Under ``chalice local`` and the test client (``SERVICE_ENV`` local or test):
    ``http://`` and the request's ``Host`` header, no prefix. The client is the
    developer's own browser there; behind a proxy that adds a prefix, set

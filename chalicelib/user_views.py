@@ -1,5 +1,5 @@
 """User records as callers see them: one record, the caller's own, a page of them
-(API.md sections 3 and 4). Managers and the user see every field; others the public ones."""
+(docs/API.md sections 3 and 4). Managers and the user see every field; others the public ones."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""User records: create, edit and delete (API.md sections 3 and 4); reading them is
+"""User records: create, edit and delete (docs/API.md sections 3 and 4); reading them is
 ``user_views.py``.
 
 No HTTP objects here: functions take plain values and the caller, return plain
@@ -32,7 +32,7 @@ from chalicelib.models import (
     storage_errors,
 )
 from chalicelib.permissions import PERMISSIONS, USER_MANAGEMENT
-from chalicelib.record import CREATOR_FIELDS, MANAGER_ONLY, PROFILE_FIELDS, USER
+from chalicelib.record import CREATOR_FIELDS, MANAGER_ONLY, NEW_USER, PROFILE_FIELDS, USER
 from chalicelib.timestamps import now
 from chalicelib.transactions import Transaction
 from chalicelib.user_views import user_view
@@ -79,9 +79,7 @@ def create_user(
     Raises UnknownField / InvalidInput (400), FieldNotWritable (403),
     UserExists / EmailTaken / AuthIdTaken (409).
     """
-    USER.check(body)
-    if "email" not in body:
-        raise errors.InvalidInput("email is required")
+    NEW_USER.check(body)
     for name, value in body.items():
         if name not in CREATOR_FIELDS and name not in MANAGER_ONLY:
             raise errors.FieldNotWritable(f"{name} is set by the service")

@@ -7,6 +7,7 @@ ORCID check digit) is an extra check named in the field's description.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -14,18 +15,19 @@ from typing import Any
 
 from chalicelib import errors
 from chalicelib.permissions import PERMISSIONS
-from chalicelib.text import is_clean, whole_number
+from chalicelib.text import char_class, email_local_char, is_clean, whole_number
 
 MAX_SHORT = 400
 MAX_URL = 2048
 MAX_PAGE = 1000
 MAX_CURSOR = 2048
+CURSOR_PATTERN = f"[A-Za-z0-9_-]{{1,{MAX_CURSOR}}}"  # base64url, as cursors.encode_cursor writes
 DEFAULT_PAGE = 100
 
 
 def orcid_is_valid(orcid: str) -> bool:
     """True for ``dddd-dddd-dddd-dddX`` with a valid ISO 7064 11,2 check digit."""
-    if not re.fullmatch(r"\d{4}-\d{4}-\d{4}-\d{3}[\dX]", orcid):
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9X]", orcid):
         return False
     digits = orcid.replace("-", "")
     total = 0
@@ -35,11 +37,46 @@ def orcid_is_valid(orcid: str) -> bool:
     return digits[-1] == ("X" if check == 10 else str(check))
 
 
+FULLWIDTH = 0xFEE0  # U+FF01..FF5E are ASCII's ! to ~, which NFKC folds them back to
+
+
+def _either(char: str) -> str:
+    """A class of ``char`` in either case, as ASCII or fullwidth."""
+    forms = {char.lower(), char.upper()} if char.isalpha() else {char}
+    forms |= {chr(ord(form) + FULLWIDTH) for form in forms}
+    return "[" + "".join(f"\\u{ord(form):04x}" for form in sorted(forms)) + "]"
+
+
+def _special_use_tlds() -> str:
+    """A lookahead refusing the special-use top-level domains (RFC 6761) that
+    ``email-validator`` refuses, in any case, ASCII or fullwidth."""
+    from email_validator import SPECIAL_USE_DOMAIN_NAMES
+
+    names = sorted(name for name in SPECIAL_USE_DOMAIN_NAMES if "." not in name)
+    return "(?!(?:" + "|".join("".join(_either(c) for c in name) for name in names) + ")$)"
+
+
+ALNUM = "A-Za-z0-9\\uff10-\\uff19\\uff21-\\uff3a\\uff41-\\uff5a"
+LETTER = "A-Za-z\\uff21-\\uff3a\\uff41-\\uff5a"
+MAX_EMAIL_BYTES = 254  # RFC 5321 4.5.3.1.3, in UTF-8
+EMAIL_PATTERN = (
+    rf"<email>+(?:\.<email>+)*@(?:[{ALNUM}]{{1,30}}(?:-[{ALNUM}]{{1,30}})?\.)+"
+    + _special_use_tlds()
+    + f"[{LETTER}]{{2,30}}"
+)
+"""An address as the service takes it: a dot-atom local part (RFC 5322's atext, and
+letters and digits beyond ASCII) and a host name of ASCII (or fullwidth) letters, digits
+and hyphens whose top-level domain is letters. A strict subset of what
+``email-validator`` accepts, so that the OpenAPI document can say it exactly."""
+
+
 def email_is_valid(email: str) -> bool:
-    """True for an address a mail system would accept (RFC 5321/5322 as the
-    ``email-validator`` package reads them, internationalised ones included),
-    with no ``::``, which only login identities hold. No DNS lookup is made."""
-    if "::" in email or not is_clean(email) or any(char.isspace() for char in email):
+    """True for an address of ``EMAIL_PATTERN``'s form, at most 254 bytes in UTF-8,
+    that a mail system would accept (``email-validator``, no DNS lookup). With no
+    ``::``, which only login identities hold."""
+    if len(email.encode("utf-8", "surrogatepass")) > MAX_EMAIL_BYTES:
+        return False
+    if not all(email_local_char(char) for char in email.partition("@")[0].replace(".", "")):
         return False
     # Imported here: compiling its patterns costs ~25 ms, which the authorizer and
     # every route that takes no address would otherwise pay at each cold start.
@@ -52,6 +89,15 @@ def email_is_valid(email: str) -> bool:
     return True
 
 
+_RUNTIME = {
+    "text": ".",
+    "multiline": ".",
+    "visible": r"\S",
+    "host": r"[^\s/?#]",
+    "email": r"(?:[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]|[^\x00-\x7f])",
+}
+
+
 @dataclass(frozen=True)
 class Field:
     """One field of a request body: its JSON type and rules."""
@@ -60,7 +106,9 @@ class Field:
     kind: str = "string"  # string, integer, boolean, permissions, strings, any
     description: str = ""
     max_length: int = MAX_SHORT
-    pattern: str | None = None  # the whole value must match (anchored in the schema)
+    # The whole value must match; ``<text>``, ``<visible>``, ``<host>``, ``<email>`` stand
+    # for a character of that class (text.char_class). Default: any clean text.
+    pattern: str | None = None
     multiline: bool = False  # newline and tab allowed
     format: str | None = None
     minimum: int | None = None
@@ -69,6 +117,7 @@ class Field:
     # Record fields only (chalicelib/record.py); a request body's fields keep the defaults.
     writers: frozenset[str] | None = None  # who may write it; None: whoever sends the body
     public: bool = False  # shown to callers without USER_MANAGEMENT
+    required: bool = False  # a record cannot be made without it
     on_import: str = "reject"  # what import-users does with a value these rules refuse
 
     @property
@@ -85,6 +134,9 @@ class Field:
                 raise errors.InvalidInput(f"{self.name} must be true or false")
             return
         if self.kind == "integer":
+            # JSON Schema counts 5.0 as an integer, and so does the service.
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
             if not isinstance(value, int) or isinstance(value, bool):
                 raise errors.InvalidInput(f"{self.name} must be a whole number")
             if (self.minimum is not None and value < self.minimum) or (
@@ -105,10 +157,24 @@ class Field:
             raise errors.InvalidInput(
                 f"{self.name} holds a control or invisible character or a lone surrogate"
             )
-        if (self.pattern and not re.fullmatch(self.pattern, value)) or (
+        if not re.fullmatch(self.runtime_pattern, value, re.DOTALL) or (
             self.extra is not None and value and not self.extra(value)
         ):
             raise errors.InvalidInput(f"{self.name}: {self.description}")
+
+    def shape(self, token: Callable[[str], str]) -> str:
+        """The field's pattern with each ``<kind>`` written by ``token(kind)``."""
+        pattern = self.pattern or "<text>*"
+        for kind in ("text", "visible", "host", "email"):
+            shown = "multiline" if kind == "text" and self.multiline else kind
+            pattern = pattern.replace(f"<{kind}>", token(shown))
+        return pattern
+
+    @functools.cached_property
+    def runtime_pattern(self) -> str:
+        """The pattern that checks a value ``is_clean`` has passed (and, for an email,
+        ``email_local_char``): cheap classes where the clean ones are implied."""
+        return self.shape(_RUNTIME.__getitem__)
 
     def _check_list(self, value: Any) -> None:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
@@ -144,9 +210,11 @@ class Field:
         elif self.kind == "strings":
             result = {"type": "array", "items": {"type": "string"}}
         else:
-            result = {"type": "string", "maxLength": self.max_length}
-            if self.pattern:
-                result["pattern"] = f"^(?:{self.pattern})$"
+            result = {
+                "type": "string",
+                "maxLength": self.max_length,
+                "pattern": f"^(?:{self.shape(char_class)})$",
+            }
             if self.format:
                 result["format"] = self.format
         if self.description:
@@ -212,7 +280,7 @@ API_KEY_REQUEST = Body(
 API_KEY_LOGIN = Body(
     "ApiKeyLogin",
     (
-        Field("api-key", pattern=r".*\S.*", description="an API key"),
+        Field("api-key", pattern="<text>*<visible><text>*", description="an API key"),
         Field("api-user", kind="any", description="sent by older clients; ignored, any type"),
     ),
     required=("api-key",),
@@ -239,6 +307,6 @@ def parse_page(params: Mapping[str, str], extra: tuple[str, ...] = ()) -> Page:
     if limit is None or not 1 <= limit <= MAX_PAGE:
         raise errors.InvalidInput(f"limit must be a whole number from 1 to {MAX_PAGE}")
     cursor = params.get("cursor")
-    if cursor is not None and len(cursor) > MAX_CURSOR:
+    if cursor is not None and not re.fullmatch(CURSOR_PATTERN, cursor):
         raise errors.InvalidCursor("cursor is not the next of an earlier page")
     return Page(limit, cursor)

@@ -1,15 +1,12 @@
-"""The one error table (``chalicelib/errors.py``) and its copies for readers: the
-README's table and the OpenAPI document's error responses."""
+"""The one error table (``chalicelib/errors.py``) and what is written from it: the
+OpenAPI document's error responses (docs/API.md's table: tests/test_api_doc.py)."""
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from pathlib import Path
 
 from chalicelib import errors, openapi
-
-README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def declared() -> dict[int, set[str]]:
@@ -18,23 +15,6 @@ def declared() -> dict[int, set[str]]:
     for error in errors.ANSWERED:
         table[error.STATUS_CODE].add(error.__name__)
     return dict(table)
-
-
-def readme_table() -> dict[int, set[str]]:
-    """The README's error table: the rows under the ``| status | codes |`` header."""
-    text = README.read_text("utf-8")
-    start = text.index("| status | codes |")
-    table: dict[int, set[str]] = {}
-    for line in text[start:].splitlines()[2:]:
-        if not line.startswith("|"):
-            break
-        status, codes = (cell.strip() for cell in line.strip("|").split("|", 1))
-        table[int(status)] = set(re.findall(r"`(\w+)`", codes))
-    return table
-
-
-def test_readme_error_table_lists_every_error_class_under_its_status() -> None:
-    assert readme_table() == declared()
 
 
 def test_openapi_describes_each_status_with_every_code_it_carries() -> None:

@@ -4,31 +4,34 @@ to what the running service answers (schemathesis over real HTTP)."""
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
 
 import pytest
-import schemathesis
 from chalice.test import Client
-from hypothesis import HealthCheck, given, settings
 from openapi_spec_validator import validate
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from app import app
 from chalicelib import openapi, record, validation
-from devtools.local_stack import chalice_local, moto_server, service_env, tables_and_admin
+from devtools.local_stack import (
+    chalice_local,
+    free_port,
+    moto_server,
+    provider_settings,
+    service_env,
+    tables_and_admin,
+)
+from devtools.oidc_provider import DEFAULT_CLIENT_ID, default_config, running_provider
 
 # Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
 # so that a port picked as free is not taken by the other worker meanwhile.
 pytestmark = pytest.mark.xdist_group("servers")
 
 DOCUMENT = openapi.document(app.routes)
-EXAMPLES_PER_OPERATION = 12
 
 
 def test_document_is_valid_openapi_3_1() -> None:
@@ -70,43 +73,83 @@ def test_service_serves_the_document(client: Client) -> None:
     assert response.json_body == json.loads(json.dumps(DOCUMENT))
 
 
+EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "3"))
+"""Generated cases per operation and phase: few in ``make test``, many in ``make fuzz``."""
+
+CONFIG = """
+# Schemathesis, every check and every phase, against the service as make run starts it.
+
+[phases.coverage]
+# chalice local serves through Python's http.server, which has no handler for TRACE or
+# QUERY and answers them itself with a 501 HTML page before Chalice sees the request
+# (API Gateway answers 403 for them in AWS). So the coverage phase's undeclared-method
+# cases send only the methods Chalice routes; for those, Chalice answers as the
+# document says.
+unexpected-methods = ["get", "put", "post", "delete", "patch"]
+
+[[operations]]
+# A cursor is valid only as the next of an earlier page: the document says its form
+# (base64url), which no schema can say more of, so a well-formed cursor that no page
+# made gets 400 InvalidCursor.
+include-operation-id = ["list_users", "get_user_log", "get_user_actions"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", 400, 401, 403, 404, 409]
+"""
+
+
 @pytest.fixture(scope="module")
 def service() -> Iterator[tuple[str, str]]:
-    with moto_server() as endpoint:
-        env = service_env(endpoint, TABLE_PREFIX="users-openapi-")
-        admin = tables_and_admin(env, "fuzz@example.org")
+    """moto, the tables, an admin, the local OpenID Provider and chalice local, as
+    ``make run`` starts them."""
+    client_secret = secrets.token_urlsafe(24)
+    client = {**default_config()["clients"][0], "client_secret": client_secret}
+    with moto_server() as endpoint, running_provider({"clients": [client]}, free_port()) as issuer:
+        env = service_env(
+            endpoint,
+            TABLE_PREFIX="users-openapi-",
+            OIDC_PROVIDERS=provider_settings(issuer, DEFAULT_CLIENT_ID, client_secret),
+        )
+        admin = tables_and_admin(env, "fuzz@example.org", "Fuzz Admin")
         with chalice_local(env) as base:
             yield base, admin["key"]
 
 
-SCHEMA = schemathesis.openapi.from_dict(DOCUMENT)
-OPERATIONS = sorted(op.ok().definition.raw["operationId"] for op in SCHEMA.get_all_operations())
-CHECKS: list[Any] = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-]
+def schemathesis_run(base: str, config: Path, *headers: str) -> subprocess.CompletedProcess[str]:
+    """``st run`` with every check and phase against ``base``, derandomized."""
+    command = [
+        str(Path(sys.executable).parent / "st"),
+        "--config-file",
+        str(config),
+        "run",
+        f"{base}/api/v1/openapi.json",
+        "--url",
+        base,
+        "--checks",
+        "all",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "--max-examples",
+        str(EXAMPLES),
+        "--generation-deterministic",
+        "--max-redirects",
+        "0",
+        "--workers",
+        "1",
+        "--no-color",
+        "--header",
+        "Connection: close",
+    ]
+    for header in headers:
+        command += ["--header", header]
+    return subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
 
 
-@pytest.mark.parametrize("operation_id", OPERATIONS)
-def test_generated_requests_get_no_5xx_and_answers_that_match_the_document(
-    service: tuple[str, str], operation_id: str
+@pytest.mark.parametrize("credentials", ["api key", "none"])
+def test_schemathesis_finds_nothing(
+    service: tuple[str, str], credentials: str, tmp_path: Path
 ) -> None:
     base, key = service
-    operation = SCHEMA.find_operation_by_id(operation_id)
-
-    @settings(
-        max_examples=EXAMPLES_PER_OPERATION,
-        deadline=None,
-        database=None,
-        derandomize=True,
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(case=operation.as_strategy())
-    def run(case: Any) -> None:
-        headers = {"Authorization": f"Bearer {key}", "Connection": "close"}
-        response = case.call(base_url=base, headers=headers, allow_redirects=False, timeout=30)
-        case.validate_response(response, checks=CHECKS)
-
-    run()
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(CONFIG, "utf-8")
+    headers = [f"Authorization: Bearer {key}"] if credentials == "api key" else []
+    result = schemathesis_run(base, config, *headers)
+    assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-2000:]
