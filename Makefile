@@ -69,8 +69,13 @@ package: $(STAMP)
 NPM ?= npm
 WEBUI_DEPS := frontend/node_modules/.installed
 WEBUI_BUILT := chalicelib/webui_dist/index.html
-WEBUI_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/index.html \
-	frontend/vite.config.ts $(wildcard frontend/tsconfig*.json) frontend/env.d.ts
+WEBUI_SOURCES := $(shell find frontend/src -type f -not -path 'frontend/src/generated/*' 2>/dev/null) \
+	frontend/index.html frontend/vite.config.ts $(wildcard frontend/tsconfig*.json) frontend/env.d.ts
+# The web UI's API types, generated from the OpenAPI document the service serves
+# (devtools/openapi_json.py writes it without running the service; openapi-typescript
+# turns it into TypeScript). Ignored by git: made again whenever the service's code changes.
+WEBUI_API_DOCUMENT := frontend/src/generated/openapi.json
+WEBUI_API_TYPES := frontend/src/generated/api.ts
 
 .PHONY: all webui webui-test webui-size clean-webui
 .DEFAULT_GOAL := all
@@ -81,14 +86,19 @@ $(WEBUI_DEPS): frontend/package.json frontend/package-lock.json
 	cd frontend && $(NPM) ci --no-audit --no-fund
 	touch $@
 
-$(WEBUI_BUILT): $(WEBUI_DEPS) $(WEBUI_SOURCES)
+$(WEBUI_API_TYPES): $(STAMP) $(WEBUI_DEPS) app.py $(wildcard chalicelib/*.py) devtools/openapi_json.py
+	mkdir -p frontend/src/generated
+	$(BIN)/python -m devtools.openapi_json $(WEBUI_API_DOCUMENT)
+	cd frontend && $(NPM) run api-types
+
+$(WEBUI_BUILT): $(WEBUI_DEPS) $(WEBUI_SOURCES) $(WEBUI_API_TYPES)
 	cd frontend && $(NPM) run build
 	touch $@
 
 webui: $(WEBUI_BUILT)
 
 # Vitest unit and component tests and the vue-tsc type check.
-webui-test: $(WEBUI_DEPS)
+webui-test: $(WEBUI_DEPS) $(WEBUI_API_TYPES)
 	cd frontend && $(NPM) run typecheck && $(NPM) test
 
 # The gzipped weight of the JS and CSS the first page loads, printed alone

@@ -1,38 +1,18 @@
 // The one module that speaks to the service: fetch, the access token (held in
 // memory only), its renewal through POST /login/token, and the error body.
+import type { components } from './generated/api'
 
-export interface User {
-  id: string
-  email: string
-  email_verified?: boolean
-  name?: string
-  affiliation?: string
-  contact?: string
-  orcid?: string
-  url?: string
-  permissions?: string[]
-  version?: number
-  created?: string
-  updated?: string
-}
-
-export interface ApiKeyInfo {
-  id: string
-  name: string | null
-  created: string
-  expires: string | null
-  last_used: string | null
-}
-
-export interface LogEntry {
-  id: string
-  action: string
-  comment?: string
-  entry_id: string
-  user?: string
-  timestamp: string
-  data?: Record<string, unknown>
-}
+// The API's shapes, generated at build time from the service's OpenAPI document
+// (make: devtools/openapi_json.py, then openapi-typescript), never written by hand.
+type Schemas = components['schemas']
+export type User = Schemas['UserRecord']
+export type ListedUser = Schemas['UserPage']['users'][number]
+export type UserFields = Schemas['UserFields']
+export type NewUserFields = Schemas['NewUserFields']
+export type ApiKeyInfo = Schemas['ApiKeyInfo']
+export type LogEntry = Schemas['Action'] & Partial<Pick<Schemas['LogEntry'], 'user' | 'data'>>
+export type Permission = Schemas['Permission']
+export type LoginError = Schemas['LoginError']
 
 export interface Page<T> {
   items: T[]
@@ -256,19 +236,19 @@ export class Api {
   // The service's routes, in its own words.
 
   me(): Promise<User> {
-    return this.get<{ user: User }>('user/me').then((r) => r.user)
+    return this.get<Schemas['UserReply']>('user/me').then((r) => r.user)
   }
 
-  updateMe(fields: Partial<User>): Promise<User> {
-    return this.call<{ user: User }>('PATCH', 'user/me', { body: { user: fields } }).then((r) => r.user)
+  updateMe(fields: UserFields): Promise<User> {
+    return this.call<Schemas['UserReply']>('PATCH', 'user/me', { body: { user: fields } }).then((r) => r.user)
   }
 
   providers(): Promise<Record<string, string>> {
     return this.get('login/oidc', { anonymous: true })
   }
 
-  permissionNames(): Promise<string[]> {
-    return this.get<{ permissions: string[] }>('user/permissions', { anonymous: true }).then(
+  permissionNames(): Promise<Permission[]> {
+    return this.get<Schemas['PermissionList']>('user/permissions', { anonymous: true }).then(
       (r) => r.permissions,
     )
   }
@@ -277,26 +257,26 @@ export class Api {
     return this.get('openapi.json', { anonymous: true })
   }
 
-  listUsers(query: { email?: string; cursor?: string | null; limit?: number }): Promise<Page<User>> {
-    return this.get<{ users: User[]; next: string | null }>('user', { query }).then((r) => ({
+  listUsers(query: { email?: string; cursor?: string | null; limit?: number }): Promise<Page<ListedUser>> {
+    return this.get<Schemas['UserPage']>('user', { query }).then((r) => ({
       items: r.users,
       next: r.next,
     }))
   }
 
-  createUser(fields: Partial<User>, idempotencyKey: string): Promise<string> {
-    return this.call<{ id: string }>('POST', 'user', {
+  createUser(fields: NewUserFields, idempotencyKey: string): Promise<string> {
+    return this.call<Schemas['CreatedUser']>('POST', 'user', {
       body: { user: fields },
       headers: { 'Idempotency-Key': idempotencyKey },
     }).then((r) => r.id)
   }
 
   getUser(id: string): Promise<User> {
-    return this.get<{ user: User }>(`user/${encodeURIComponent(id)}`).then((r) => r.user)
+    return this.get<Schemas['UserReply']>(`user/${encodeURIComponent(id)}`).then((r) => r.user)
   }
 
-  updateUser(id: string, fields: Partial<User>, version: number): Promise<User> {
-    return this.call<{ user: User }>('PATCH', `user/${encodeURIComponent(id)}`, {
+  updateUser(id: string, fields: UserFields, version: number): Promise<User> {
+    return this.call<Schemas['UserReply']>('PATCH', `user/${encodeURIComponent(id)}`, {
       body: { user: fields },
       headers: { 'If-Match': String(version) },
     }).then((r) => r.user)
@@ -309,13 +289,13 @@ export class Api {
   }
 
   listApiKeys(userId: string): Promise<ApiKeyInfo[]> {
-    return this.get<{ apikeys: ApiKeyInfo[] }>(`user/${encodeURIComponent(userId)}/apikeys`).then(
+    return this.get<Schemas['ApiKeyList']>(`user/${encodeURIComponent(userId)}/apikeys`).then(
       (r) => r.apikeys,
     )
   }
 
-  createApiKey(userId: string, name: string, expiresInDays: number | null): Promise<{ key: string; id: string }> {
-    const body: Record<string, unknown> = {}
+  createApiKey(userId: string, name: string, expiresInDays: number | null): Promise<Schemas['NewApiKey']> {
+    const body: Schemas['ApiKeyRequest'] = {}
     if (name) body.name = name
     if (expiresInDays !== null) body.expires_in_days = expiresInDays
     return this.call('POST', `user/${encodeURIComponent(userId)}/apikeys`, { body })

@@ -1,8 +1,8 @@
 // Turning records into form values and form values into PATCH bodies.
 import type { ProfileForm } from './components/ProfileFields.vue'
-import type { User } from './api'
+import type { ListedUser, User, UserFields } from './api'
 
-export function profileForm(user: User | null): ProfileForm {
+export function profileForm(user: ListedUser | null): ProfileForm {
   return {
     name: user?.name ?? '',
     affiliation: user?.affiliation ?? '',
@@ -13,7 +13,7 @@ export function profileForm(user: User | null): ProfileForm {
 }
 
 /** The fields of `form` whose value differs from `user`'s (what a PATCH should send). */
-export function changedFields(user: User, form: Record<string, unknown>): Partial<User> {
+export function changedFields(user: User, form: Record<string, unknown>): UserFields {
   const changes: Record<string, unknown> = {}
   for (const [name, value] of Object.entries(form)) {
     const current = (user as unknown as Record<string, unknown>)[name]
@@ -22,7 +22,7 @@ export function changedFields(user: User, form: Record<string, unknown>): Partia
       : (current ?? '') === value
     if (!same) changes[name] = value
   }
-  return changes as Partial<User>
+  return changes as UserFields
 }
 
 function sameSet(a: string[], b: string[]): boolean {
@@ -30,10 +30,10 @@ function sameSet(a: string[], b: string[]): boolean {
 }
 
 /** The values a person filled in, empty ones left out (for creating a record). */
-export function filledFields(form: Record<string, unknown>): Partial<User> {
+export function filledFields(form: Record<string, unknown>): UserFields {
   return Object.fromEntries(
     Object.entries(form).filter(([, value]) => (Array.isArray(value) ? value.length : value !== '')),
-  ) as Partial<User>
+  ) as UserFields
 }
 
 /** An error's words for the person, from an ApiError or anything thrown. */

@@ -1,7 +1,12 @@
-// A failed login lands on the page with ?login_error=<code>: each code in words.
-const MESSAGES: Record<string, string> = {
+// A failed login lands on the page with ?login_error=<code>: each code in words. The
+// codes are the service's LoginError enum (generated types): a new code is a type error here.
+import type { LoginError } from './api'
+
+const MESSAGES: Record<LoginError, string> = {
   invalid_state:
     'The sign-in took too long or was started in another window. Please sign in again.',
+  invalid_request:
+    'The sign-in provider came back without completing the sign-in. Please sign in again.',
   provider_error: 'The sign-in provider refused the sign-in. Please try again, or use another way to sign in.',
   provider_unavailable:
     'The sign-in provider could not be reached. Please try again in a few minutes.',
@@ -20,7 +25,7 @@ const MESSAGES: Record<string, string> = {
 /** What happened and what to do, for a `login_error` code. */
 export function loginErrorMessage(code: string): string {
   return (
-    MESSAGES[code] ??
+    (MESSAGES as Record<string, string>)[code] ??
     `The sign-in failed (${code}). Please try again, or ask the administrators for help.`
   )
 }

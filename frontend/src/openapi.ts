@@ -27,30 +27,43 @@ export interface Operation {
 }
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete']
-const PERMISSION = /\b(?:DATA_EDIT|OWNERS_READ|USER_ADD|USER_SEARCH|USER_MANAGEMENT|DATA_MANAGEMENT)\b/g
+const SCHEMAS = '#/components/schemas/'
 
 function obj(value: unknown): Json {
   return value !== null && typeof value === 'object' ? (value as Json) : {}
 }
 
-/** A schema as indented JSON, with top-level `$ref`s to components resolved. */
-export function schemaText(schema: unknown, doc: Json): string {
-  let resolved = obj(schema)
-  const ref = resolved.$ref
-  if (typeof ref === 'string' && ref.startsWith('#/components/schemas/')) {
-    const name = ref.slice('#/components/schemas/'.length)
-    resolved = { title: name, ...obj(obj(obj(doc.components).schemas)[name]) }
+/** `schema` with every `$ref` to a component replaced by the component itself (a
+ * component met again inside itself stays a `$ref`). */
+export function resolve(schema: unknown, doc: Json, seen: string[] = []): unknown {
+  if (Array.isArray(schema)) return schema.map((item) => resolve(item, doc, seen))
+  if (schema === null || typeof schema !== 'object') return schema
+  const ref = (schema as Json).$ref
+  if (typeof ref === 'string' && ref.startsWith(SCHEMAS)) {
+    const name = ref.slice(SCHEMAS.length)
+    if (seen.includes(name)) return schema
+    const target = obj(obj(obj(doc.components).schemas)[name])
+    return { title: name, ...obj(resolve(target, doc, [...seen, name])) }
   }
-  return JSON.stringify(resolved, null, 2)
+  return Object.fromEntries(Object.entries(schema).map(([key, value]) => [key, resolve(value, doc, seen)]))
 }
 
-function who(op: Json): string {
+/** A schema as indented JSON, every `$ref` to a component resolved. */
+export function schemaText(schema: unknown, doc: Json): string {
+  return JSON.stringify(resolve(schema, doc), null, 2)
+}
+
+/** Who may call an operation, from its `security` and `x-permission` (declared once
+ * beside the route, checked there) and the permission's description. */
+function who(op: Json, doc: Json): string {
   if (!Array.isArray(op.security) || op.security.length === 0) return 'Anyone, no credentials needed.'
-  const named = [...new Set(String(op.summary ?? '').match(PERMISSION) ?? [])]
-  const summary = String(op.summary ?? '')
-  const self = /\bself\b/i.test(summary) ? 'the user themself or ' : ''
-  const needs = named.length ? `; needs ${self}${named.join(' or ')}` : ''
-  return `Signed in (Authorization: Bearer with an API key or an access token)${needs}.`
+  const rule = obj(op['x-permission'])
+  const signedIn = 'Signed in (Authorization: Bearer with an API key or an access token)'
+  if (typeof rule.name !== 'string') return `${signedIn}.`
+  const described = String(obj(obj(doc['x-permissions'])[rule.name]).description ?? '')
+  const what = described ? ` (lets its holder ${described})` : ''
+  const self = rule.or_self === true ? 'the user themself, or ' : ''
+  return `${signedIn}; needs ${self}${rule.name}${what}.`
 }
 
 /** Every operation of the document, in path order. */
@@ -86,7 +99,7 @@ export function operations(doc: Json): Operation[] {
         method: method.toUpperCase(),
         path,
         summary: String(op.summary ?? ''),
-        who: who(op),
+        who: who(op, doc),
         parameters,
         body: Object.keys(bodySchema).length
           ? `${body.required === true ? 'Required' : 'Optional'}: ${schemaText(bodySchema, doc)}`

@@ -1,7 +1,7 @@
 // Who is signed in: the person's record (from GET /user/me) shared by every view.
 import { reactive } from 'vue'
 
-import { api, type User } from './api'
+import { api, type Permission, type User } from './api'
 
 export const session = reactive({
   user: null as User | null,
@@ -27,7 +27,7 @@ export async function refresh(): Promise<void> {
   }
 }
 
-export function has(permission: string): boolean {
+export function has(permission: Permission): boolean {
   return session.user?.permissions?.includes(permission) ?? false
 }
 

@@ -10,8 +10,9 @@ import UsersView from '../src/views/UsersView.vue'
 import UserView from '../src/views/UserView.vue'
 import { error, FakeService, json } from './fakeService'
 import { button, field, mountView } from './mounting'
+import { userRecord } from './records'
 
-const ME = { id: 'me', email: 'me@example.org', name: 'Me', permissions: [] as string[], version: 1 }
+const ME = userRecord({ id: 'me', email: 'me@example.org', name: 'Me' })
 
 afterEach(() => {
   document.body.innerHTML = ''
@@ -128,8 +129,8 @@ describe('API keys', () => {
 })
 
 describe('a user’s page', () => {
-  const MANAGER = { ...ME, permissions: ['USER_ADD', 'USER_MANAGEMENT', 'USER_SEARCH'] }
-  const OTHER = { id: 'u2', email: 'u2@example.org', name: 'Two', permissions: ['USER_ADD'], version: 4 }
+  const MANAGER = userRecord({ ...ME, permissions: ['USER_ADD', 'USER_MANAGEMENT', 'USER_SEARCH'] })
+  const OTHER = userRecord({ id: 'u2', email: 'u2@example.org', name: 'Two', permissions: ['USER_ADD'], version: 4 })
 
   function service(): FakeService {
     return new FakeService()
@@ -228,7 +229,7 @@ describe('users', () => {
       if (req.query.get('email')) return json(200, { users: people(7, 1), next: null })
       return req.query.get('cursor') ? json(200, { users: people(50, 3), next: null }) : json(200, { users: people(0, 50), next: 'n' })
     })
-    const manager = { ...ME, permissions: ['USER_SEARCH', 'USER_MANAGEMENT', 'USER_ADD'] }
+    const manager = userRecord({ ...ME, permissions: ['USER_SEARCH', 'USER_MANAGEMENT', 'USER_ADD'] })
     const { wrapper } = await mountView(UsersView, service, { user: manager })
     expect(wrapper.findAll('tbody tr')).toHaveLength(50)
     expect(service.calls('GET user')[0].query.get('limit')).toBe('50')

@@ -1,22 +1,16 @@
 import { describe, expect, it } from 'vitest'
 
+import document from '../src/generated/openapi.json'
+
 import { changedFields, filledFields, newIdempotencyKey } from '../src/forms'
 import { describe as describeEntry } from '../src/history'
 import { loginErrorMessage } from '../src/loginErrors'
 import { operations } from '../src/openapi'
+import { logEntry, userRecord } from './records'
 
 describe('loginErrorMessage', () => {
   it('says what happened and what to do for each code the service sends', () => {
-    for (const code of [
-      'invalid_state',
-      'provider_error',
-      'provider_unavailable',
-      'token_exchange_failed',
-      'invalid_id_token',
-      'email_missing',
-      'email_in_use',
-      'invalid_profile',
-    ]) {
+    for (const code of document.components.schemas.LoginError.enum) {
       const message = loginErrorMessage(code)
       expect(message).not.toContain(code)
       expect(message.split('. ').length).toBeGreaterThan(1)
@@ -30,11 +24,11 @@ describe('loginErrorMessage', () => {
 })
 
 describe('history entries', () => {
-  const base = { id: 'l1', entry_id: 'me', timestamp: '2026-01-01T00:00:00Z' }
+  const base = { id: 'l1', entry_id: 'me' }
 
   it('name the actor, the action and the changed fields', () => {
     const text = describeEntry(
-      { ...base, action: 'edit', user: 'me', data: { name: 'New', permissions: ['USER_ADD'], version: 3 } },
+      logEntry({ ...base, action: 'edit', user: 'me', data: { name: 'New', permissions: ['USER_ADD'], version: 3 } }),
       'me',
     )
     expect(text.who).toBe('you')
@@ -46,8 +40,11 @@ describe('history entries', () => {
   })
 
   it('say when the service or another user acted, with the comment', () => {
-    expect(describeEntry({ ...base, action: 'add', user: 'system', data: {} }, 'me').who).toBe('the service')
-    const other = describeEntry({ ...base, entry_id: 'u9', action: 'edit', user: 'u2', comment: 'API key revoked' }, 'me')
+    expect(describeEntry(logEntry({ ...base, action: 'add', user: 'system', data: {} }), 'me').who).toBe('the service')
+    const other = describeEntry(
+      logEntry({ ...base, entry_id: 'u9', action: 'edit', user: 'u2', comment: 'API key revoked' }),
+      'me',
+    )
     expect(other.who).toBe('user u2')
     expect(other.what).toBe('changed the record of user u9 (API key revoked)')
   })
@@ -55,7 +52,7 @@ describe('history entries', () => {
 
 describe('form helpers', () => {
   it('send only what changed', () => {
-    const user = { id: 'u', email: 'a@x.org', name: 'A', orcid: '', permissions: ['USER_ADD', 'DATA_EDIT'] }
+    const user = userRecord({ id: 'u', email: 'a@x.org', name: 'A', orcid: '', permissions: ['USER_ADD', 'DATA_EDIT'] })
     expect(
       changedFields(user, { email: 'a@x.org', name: 'B', orcid: '', url: '', permissions: ['DATA_EDIT', 'USER_ADD'] }),
     ).toEqual({ name: 'B' })
@@ -74,41 +71,30 @@ describe('form helpers', () => {
 })
 
 describe('operations', () => {
-  const doc = {
-    paths: {
-      '/api/v1/user/{user_id}': {
-        patch: {
-          operationId: 'update_user',
-          summary: "Change a user's record (USER_MANAGEMENT)",
-          security: [{ bearer: [] }],
-          parameters: [
-            { name: 'user_id', in: 'path', required: true, schema: { type: 'string' } },
-            { name: 'If-Match', in: 'header', schema: { type: 'string' } },
-          ],
-          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/UserBody' } } } },
-          responses: {
-            '412': { description: 'If-Match names another version (VersionMismatch)' },
-            '200': { description: 'ok', content: { 'application/json': { schema: { type: 'object' } } } },
-          },
-        },
-      },
-      '/api/v1/login': { get: { operationId: 'list_login_types', summary: 'Login types', responses: { '200': { description: 'ok' } } } },
-    },
-    components: { schemas: { UserBody: { type: 'object', properties: { user: { type: 'object' } } } } },
-  }
+  // The service's own document, as the build generated it.
+  const ops = operations(document as unknown as Record<string, unknown>)
+  const find = (id: string) => ops.find((op) => op.id === id)!
 
-  it('list who may call each operation, its parameters, body and answers', () => {
-    const [patch, login] = operations(doc)
+  it('say who may call each operation, from its declared permission and that permission\'s description', () => {
+    expect(find('update_user').who).toMatch(/^Signed in.*; needs USER_MANAGEMENT \(lets its holder read and edit every user/)
+    expect(find('list_api_keys').who).toMatch(/needs the user themself, or USER_MANAGEMENT/)
+    expect(find('get_me').who).toMatch(/^Signed in \(.*\)\.$/)
+    expect(find('list_login_types').who).toBe('Anyone, no credentials needed.')
+  })
+
+  it('show parameters, the body with every reference resolved, and the operation\'s own answers', () => {
+    const patch = find('update_user')
     expect(patch.method).toBe('PATCH')
-    expect(patch.who).toMatch(/Signed in.*needs USER_MANAGEMENT/)
     expect(patch.parameters.map((p) => `${p.where}:${p.name}:${p.required}`)).toEqual([
       'path:user_id:true',
       'header:If-Match:false',
     ])
     expect(patch.body).toMatch(/^Required: \{\n {2}"title": "UserBody"/)
-    expect(patch.answers.map((a) => a.status)).toEqual(['200', '412'])
-    expect(patch.answers[1].description).toContain('VersionMismatch')
-    expect(login.who).toBe('Anyone, no credentials needed.')
-    expect(login.body).toBe('')
+    expect(patch.body).toContain('"title": "UserFields"')
+    expect(patch.body).not.toContain('$ref')
+    expect(patch.answers.map((a) => a.status)).toContain('412')
+    expect(patch.answers.find((a) => a.status === '412')!.description).toContain('VersionMismatch')
+    expect(find('list_login_types').answers.map((a) => a.status)).toEqual(['200'])
+    for (const op of ops) for (const answer of op.answers) expect(answer.description).not.toMatch(/[`*]/)
   })
 })

@@ -1,12 +1,13 @@
 import { createRouter, createWebHashHistory, type RouteLocationNormalized } from 'vue-router'
 
+import type { Permission } from '../api'
 import { has, session, start } from '../session'
 import SignInView from '../views/SignInView.vue'
 
 declare module 'vue-router' {
   interface RouteMeta {
     signedIn?: boolean
-    permission?: string
+    permission?: Permission
     title: string
   }
 }
