@@ -1,4 +1,4 @@
-"""API keys through HTTP: making, listing, revoking, using them (API.md sections 1, 4, 7).
+"""API keys through HTTP: making, listing, revoking, using them (docs/API.md sections 1, 4, 8).
 
 Every test goes through ``chalice.test.Client`` on moto. The only direct store
 access is test setup (back-dating a key's expiry) and checks of what is stored

@@ -1,4 +1,4 @@
-"""The base path (API.md sections 5 and 6): where browsers see the service decides
+"""The base path (docs/API.md sections 6 and 7): where browsers see the service decides
 cookie paths, the OIDC redirect_uri and the login links; in AWS never a client header."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What ``manage.py`` runs: ``chalicelib.cli.main`` on a fresh moto (API.md section 8).
+"""What ``manage.py`` runs: ``chalicelib.cli.main`` on a fresh moto (docs/API.md section 9).
 
 These tests open their own ``mock_aws`` instead of the ``aws`` fixture, so that
 ``create-tables`` starts from an account without tables.

@@ -1,4 +1,4 @@
-"""Other origins (API.md section 5): CORS headers on every answer for the allowed
+"""Other origins (docs/API.md section 6): CORS headers on every answer for the allowed
 origins only, preflights on every path, and GET /login/csrf."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Storage faults on every route (API.md sections 4 and 7).
+"""Storage faults on every route (docs/API.md sections 4 and 8).
 
 "A storage fault that the service could not ride out gives 503 with the error
 body, and nothing is written." Faults come from ``tests/faults.py``: real

@@ -1,4 +1,4 @@
-"""Bad input is a 4xx with the error body, never a 5xx (API.md sections 3 and 4),
+"""Bad input is a 4xx with the error body, never a 5xx (docs/API.md sections 3 and 4),
 and every answer carries the headers of section 4."""
 
 from __future__ import annotations

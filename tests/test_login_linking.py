@@ -1,4 +1,4 @@
-"""No account pre-hijacking: which logins may link into a user (API.md sections 3 and 6).
+"""No account pre-hijacking: which logins may link into a user (docs/API.md sections 3 and 7).
 
 Drives the real local OpenID Provider with accounts sharing one address:
 ``owner`` whose provider asserts ``email_verified``, ``squatter`` whose

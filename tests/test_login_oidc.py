@@ -1,5 +1,5 @@
 """OpenID Connect login against a real OpenID Provider started on 127.0.0.1
-(API.md sections 4, 5 and 6).
+(docs/API.md sections 4, 6 and 7).
 
 The provider is ``oidc-provider-mock`` in a subprocess (``devtools.oidc_provider``);
 the browser walks its real authorization form. Forged and tampered ID tokens are

@@ -118,7 +118,7 @@ def app_routes() -> dict[tuple[str, str], str | None]:
 
 
 def contract_auth_routes() -> set[tuple[str, str]]:
-    """API.md marks every /user route **auth** except GET /user/permissions; CORS
+    """docs/API.md marks every /user route **auth** except GET /user/permissions; CORS
     preflights (OPTIONS) carry no credentials, so they never meet the authorizer."""
     return {
         (method, path)

@@ -1,4 +1,4 @@
-"""Browser sessions, access tokens and CSRF through HTTP (API.md sections 1, 4 and 5).
+"""Browser sessions, access tokens and CSRF through HTTP (docs/API.md sections 1, 4 and 6).
 
 Every test goes through ``chalice.test.Client`` on moto. Forged access tokens
 are test setup: they are signed with the test ``SESSION_SECRET`` that

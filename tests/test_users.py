@@ -1,4 +1,4 @@
-"""The /api/v1/user routes through the real entry point (API.md sections 1-4 and 7).
+"""The /api/v1/user routes through the real entry point (docs/API.md sections 1-4 and 8).
 
 Every request goes through ``chalice.test.Client`` and the custom authorizer,
 on moto tables made fresh for each test. The API-key routes are covered elsewhere.
@@ -46,7 +46,7 @@ SIX_PERMISSIONS = [
 
 MakeUser = Callable[..., Account]
 
-# Stored permissions of each role, and what they expand to (API.md section 2).
+# Stored permissions of each role, and what they expand to (docs/API.md section 2).
 ROLES: dict[str, tuple[list[str], list[str]]] = {
     "none": ([], []),
     "DATA_EDIT": (["DATA_EDIT"], ["DATA_EDIT", "USER_ADD", "USER_SEARCH"]),
@@ -743,7 +743,7 @@ def test_body_with_non_json_content_type_is_refused_as_unsupported_media_type(
     client: Client, admin: Account, make_user: MakeUser, route: str
 ) -> None:
     # Chalice refuses a content type the route does not declare before the route
-    # runs, with 415 and the same error body shape (API.md is silent on the status).
+    # runs, with 415 and the same error body shape (the contract is silent on the status).
     target = make_user()
     before = record(client, admin, target.id)
     response = send(client, route, admin, target, valid_body(route), content_type="text/plain")

@@ -1,5 +1,5 @@
 """The web UI end to end: Debian's Chromium against ``chalice local``, moto and the
-local OpenID Provider, doing what people do on the site (API.md section 9)."""
+local OpenID Provider, doing what people do on the site (README, "The web UI")."""
 
 from __future__ import annotations
 
