@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: run test lint typecheck pytest clean bench soak package chromium
+.PHONY: run test lint typecheck pytest clean bench soak fuzz package chromium
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,12 @@ bench: $(STAMP)
 
 soak: $(STAMP)
 	SOAK_OPERATIONS=1000 $(BIN)/python -m pytest tests/test_soak.py -q
+
+# Schemathesis, every check and phase, against chalice local with an API key and
+# without, with many more cases per operation than make test's few.
+SCHEMATHESIS_EXAMPLES ?= 100
+fuzz: $(STAMP)
+	SCHEMATHESIS_EXAMPLES=$(SCHEMATHESIS_EXAMPLES) $(BIN)/python -m pytest tests/test_openapi.py -q -k schemathesis
 
 # chalice package writes the template and deployment.zip; deploy/lambda_zip.py then
 # leaves out what the Lambda runtime provides or no request reads, and compiles

