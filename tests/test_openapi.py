@@ -8,6 +8,7 @@ import os
 import secrets
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,6 +129,10 @@ def service() -> Iterator[tuple[str, str]]:
         )
         admin = tables_and_admin(env, "fuzz@example.org", "Fuzz Admin")
         with chalice_local(env) as base:
+            # The document's first build reads every code point's category (a second or
+            # so, more on a busy machine); schemathesis waits 10 s for it.
+            with urllib.request.urlopen(f"{base}/api/v1/openapi.json", timeout=300) as answer:
+                assert answer.status == 200
             yield base, admin["key"]
 
 
