@@ -265,25 +265,28 @@ def bind(settings: Settings) -> None:
 
 
 def create_tables() -> list[str]:
-    """Create every table that does not exist yet, with TTL where items expire.
+    """Create every table that does not exist yet, and turn on TTL where items expire
+    and it is off; run again, it changes nothing.
 
     Returns the names of the tables created.
     """
     created = []
     for model in MODELS:
         if not model.exists():
+            # PynamoDB turns TTL on itself for a model with a TTLAttribute.
             model.create_table(wait=True)
             created.append(model.Meta.table_name)
-    for model in TTL_MODELS:
-        if model.Meta.table_name in created:
-            connection().dispatch(
-                "UpdateTimeToLive",
-                {
-                    "TableName": model.Meta.table_name,
-                    "TimeToLiveSpecification": {"Enabled": True, "AttributeName": "expires_at"},
-                },
-            )
+        elif model in TTL_MODELS and not ttl_enabled(model):
+            # DynamoDB refuses to turn on a TTL that is already on.
+            model.update_ttl(ignore_update_ttl_errors=False)
     return created
+
+
+def ttl_enabled(model: type[Model]) -> bool:
+    """Whether the table of ``model`` expires items (TTL on, or being turned on)."""
+    client: Any = connection().client  # dispatch() would add ReturnConsumedCapacity
+    described = client.describe_time_to_live(TableName=model.Meta.table_name)
+    return described["TimeToLiveDescription"]["TimeToLiveStatus"] in ("ENABLED", "ENABLING")
 
 
 @contextmanager
