@@ -14,7 +14,7 @@ import os
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from devtools.dynamodb_local import StoreMissing, dynamodb_local
@@ -28,21 +28,28 @@ class NoAdmin(RuntimeError):
 
 def main() -> int:
     """Make and print the key; a missing admin, Java or jar is one line on stderr, exit 2."""
-    from chalicelib import auth
-    from chalicelib.changes import SYSTEM
-
     try:
         with admin_store() as env:
-            user_id = admin_id(env)
-            if user_id is None:
-                raise NoAdmin(f"no user {ADMIN_EMAIL} in the store: make run makes it")
-            made = auth.make_api_key(SYSTEM, user_id, name="made by make admin-key", replace=True)
+            made = new_key(env)
     except (NoAdmin, StoreMissing) as exc:
         print(f"make admin-key: {exc}", file=sys.stderr)
         return 2
-    print(f"Admin user id:    {user_id}")
+    print(f"Admin user id:    {made['user_id']}")
     print(f"Admin API key:    {made['key']}  (shown once; the admin's earlier keys are revoked)")
     return 0
+
+
+def new_key(env: Mapping[str, str]) -> dict[str, str]:
+    """A new API key for the admin in the store ``env`` names, its other keys revoked:
+    ``{"user_id", "key", "id"}``. Raises NoAdmin."""
+    from chalicelib import auth
+    from chalicelib.changes import SYSTEM
+
+    user_id = admin_id(env)
+    if user_id is None:
+        raise NoAdmin(f"no user {ADMIN_EMAIL} in the store: make run makes it")
+    made = auth.make_api_key(SYSTEM, user_id, name="made by make admin-key", replace=True)
+    return {"user_id": user_id, **made}
 
 
 @contextmanager

@@ -43,19 +43,19 @@ def java() -> str:
     return found
 
 
-def checked_jar() -> Path:
-    """The installed jar, once its SHA-256 matches the pinned one; StoreMissing when
-    it is absent or differs."""
-    if not JAR.is_file():
+def checked_jar(jar: Path = JAR, checksum: Path = CHECKSUM) -> Path:
+    """``jar``, once its SHA-256 matches the one pinned in ``checksum``; StoreMissing
+    when it is absent or differs."""
+    if not jar.is_file():
         raise StoreMissing("DynamoDB Local is not installed: run 'make dynamodb-local'")
-    expected = CHECKSUM.read_text(encoding="ascii").split()[0]
-    actual = hashlib.sha256(JAR.read_bytes()).hexdigest()
+    expected = checksum.read_text(encoding="ascii").split()[0]
+    actual = hashlib.sha256(jar.read_bytes()).hexdigest()
     if actual != expected:
         raise StoreMissing(
-            f"{JAR.relative_to(ROOT)} has SHA-256 {actual}, not the pinned {expected}: "
-            "reinstall it with 'rm -rf devtools/dynamodb-local/node_modules; make dynamodb-local'"
+            f"{jar.name} has SHA-256 {actual}, not the pinned {expected}: reinstall it "
+            "with 'rm -rf devtools/dynamodb-local/node_modules; make dynamodb-local'"
         )
-    return JAR
+    return jar
 
 
 def command(port: int, data: Path | None = None) -> list[str]:
