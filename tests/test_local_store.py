@@ -13,6 +13,7 @@ import boto3
 import pytest
 
 from bench import environment
+from bench import local_store as bench_local_store
 from chalicelib import models
 from devtools import admin_key, dynamodb_local, run_local
 from devtools.local_stack import Store, fresh_prefix, manage, service_env
@@ -176,3 +177,13 @@ def test_a_jar_that_is_not_the_pinned_one_is_refused(tmp_path: Path) -> None:
 
 def test_the_installed_jar_is_the_pinned_one() -> None:
     assert dynamodb_local.checked_jar() == dynamodb_local.JAR
+
+
+# -- the benchmark's import, at smoke size (make bench runs 1,000 and 10,000) --------
+
+
+def test_tracker_shaped_export_is_imported_whole(local_store: Store, tmp_path: Path) -> None:
+    result = bench_local_store.measure_import(25, local_store, tmp_path)
+    assert result.imported == 25
+    assert result.store_peak_bytes > 0
+    assert bench_local_store.import_row(result).result == "pass"
