@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -75,7 +76,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+def wait_for(url: str, process: subprocess.Popen[Any], timeout: float = 60.0) -> None:
     """Wait until ``url`` answers any HTTP status; fail if the process dies first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

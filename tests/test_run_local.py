@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from devtools.local_stack import ROOT, PortInUse, free_port, service_env
+from devtools.local_stack import ROOT, PortInUse, free_port, service_env, wait_for
 from devtools.oidc_provider import running_provider
 from devtools.run_local import allowed_origins, manage_line
 
@@ -86,31 +86,33 @@ def test_fresh_run_serves_on_dynamodb_local_and_shows_the_new_admins_key() -> No
         "OIDC_PORT": str(free_port()),
         "PYTHONUNBUFFERED": "1",
     }
-    run = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-m", "devtools.run_local"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-    )
-    try:
-        assert run.stdout is not None
-        lines = []
-        for line in run.stdout:
-            lines.append(line)
-            if line.startswith("Ctrl-C"):
-                break
-        shown = dict(line.split(":", 1) for line in lines if line[:1].isalpha() and ":" in line)
-        assert "FRESH=1: in memory" in shown["DynamoDB Local"]
-        key = shown["Admin API key"].split()[0]
-        me = requests.get(
-            f"http://127.0.0.1:{env['PORT']}/api/v1/user/me",
-            headers={"Authorization": f"Bearer {key}", "Connection": "close"},
-            timeout=30,
-        )
-        assert me.status_code == 200
-        assert me.json()["user"]["email"] == "admin@example.org"
-    finally:
-        run.send_signal(signal.SIGINT)
-        run.wait(timeout=60)
+    ) as run:
+        try:
+            assert run.stdout is not None
+            lines = []
+            for line in run.stdout:
+                lines.append(line)
+                if line.startswith("Ctrl-C"):
+                    break
+            shown = dict(line.split(":", 1) for line in lines if line[:1].isalpha() and ":" in line)
+            assert "FRESH=1: in memory" in shown["DynamoDB Local"]
+            key = shown["Admin API key"].split()[0]
+            api = f"http://127.0.0.1:{env['PORT']}/api/v1"
+            wait_for(f"{api}/user/permissions", run)
+            me = requests.get(
+                f"{api}/user/me",
+                headers={"Authorization": f"Bearer {key}", "Connection": "close"},
+                timeout=30,
+            )
+            assert me.status_code == 200
+            assert me.json()["user"]["email"] == "admin@example.org"
+        finally:
+            run.send_signal(signal.SIGINT)
+            run.wait(timeout=60)
