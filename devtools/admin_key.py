@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 from devtools.dynamodb_local import StoreMissing, dynamodb_local
 from devtools.local_stack import service_env
@@ -66,11 +67,11 @@ def admin_store() -> Iterator[dict[str, str]]:
         yield service_env(store.endpoint, TABLE_PREFIX=table_prefix(os.environ))
 
 
-def running_store() -> dict[str, str] | None:
-    """What ``run/store.json`` says, when a store answers there; None otherwise (no
-    ``make run``, or one that was killed before it could remove the file)."""
+def running_store(record: Path = STORE_FILE) -> dict[str, str] | None:
+    """What ``record`` (``run/store.json``) says, when a store answers there; None
+    otherwise (no ``make run``, or one killed before it could remove the file)."""
     try:
-        recorded = dict(json.loads(STORE_FILE.read_text(encoding="utf-8")))
+        recorded = dict(json.loads(record.read_text(encoding="utf-8")))
     except (OSError, ValueError):
         return None
     try:

@@ -5,6 +5,7 @@ reasons it cannot start."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from bench import environment
 from bench import local_store as bench_local_store
 from chalicelib import models
 from devtools import admin_key, dynamodb_local, run_local
-from devtools.local_stack import Store, fresh_prefix, manage, service_env
+from devtools.local_stack import Store, free_port, fresh_prefix, manage, service_env
 
 # Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
 # so that a port picked as free is not taken by the other worker meanwhile.
@@ -128,6 +129,19 @@ def test_admin_key_makes_a_new_key_and_revokes_the_earlier_ones(tables: dict[str
 def test_admin_key_without_an_admin_says_make_run_makes_it(tables: dict[str, str]) -> None:
     with pytest.raises(admin_key.NoAdmin, match="make run makes it"):
         admin_key.new_key(tables)
+
+
+def test_admin_key_finds_the_running_store_and_not_a_stopped_one(
+    local_store: Store, tmp_path: Path
+) -> None:
+    record = tmp_path / "store.json"
+    assert admin_key.running_store(record) is None
+    running = {"DYNAMODB_ENDPOINT": local_store.endpoint, "TABLE_PREFIX": "users-local-"}
+    record.write_text(json.dumps(running))
+    assert admin_key.running_store(record) == running
+    stopped = {**running, "DYNAMODB_ENDPOINT": f"http://127.0.0.1:{free_port()}"}
+    record.write_text(json.dumps(stopped))
+    assert admin_key.running_store(record) is None
 
 
 def test_kept_data_outlives_the_store_and_fresh_runs_in_memory(tmp_path: Path) -> None:
