@@ -19,15 +19,14 @@ import hmac
 import re
 import secrets
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING
 
 from chalicelib import errors, timestamps
 from chalicelib.batch import get_many
 from chalicelib.changes import KEY_ID_PATTERN, KEY_ID_RE, USER_ID_PATTERN
+from chalicelib.cookies import CSRF, SESSION, Jar, set_cookie
 from chalicelib.models import ApiKey, Session, User, storage_errors
 from chalicelib.urls import Base
 
@@ -39,8 +38,6 @@ if TYPE_CHECKING:
 # that sign or check tokens, so that routes called with an API key, and the
 # cold start of every route, do not pay for loading it.
 
-SESSION_COOKIE = "session"
-CSRF_COOKIE = "_csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SESSION_LIFETIME = timedelta(hours=12)
 TOKEN_LIFETIME = 15 * 60
@@ -64,49 +61,26 @@ def _key(secret: bytes) -> OctKey:
     return OctKey.import_key(secret)
 
 
-def parse_cookies(header: str | None) -> dict[str, str]:
-    """The cookies of a ``Cookie`` header; a malformed header holds none."""
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(header or "")
-    except CookieError:
-        return {}
-    return {name: morsel.value for name, morsel in jar.items()}
-
-
-def set_cookie(
-    name: str, value: str, max_age: int, path: str, secure: bool, http_only: bool = True
-) -> str:
-    """A ``Set-Cookie`` value: SameSite=Lax, and Secure when ``secure`` (outside local
-    development: ``Base.secure``)."""
-    parts = [f"{name}={value}", f"Path={path}", f"Max-Age={max_age}", "SameSite=Lax"]
-    if http_only:
-        parts.append("HttpOnly")
-    if secure:
-        parts.append("Secure")
-    return "; ".join(parts)
-
-
-def csrf_token(cookies: Mapping[str, str], base: Base) -> tuple[str, str | None]:
+def csrf_token(cookies: Jar, base: Base) -> tuple[str, str | None]:
     """The caller's CSRF token, and the ``Set-Cookie`` value that hands it out when
-    the caller had none: a cookie readable by the deployment's pages (``<prefix>/``)."""
-    token = cookies.get(CSRF_COOKIE)
+    the caller had none (or two): a cookie readable by the deployment's pages
+    (``<prefix>/``)."""
+    token = cookies.get(CSRF)
     if token:
         return token, None
     token = secrets.token_urlsafe(32)
-    return token, set_cookie(
-        CSRF_COOKIE, token, CSRF_LIFETIME, base.site_path, base.secure, http_only=False
-    )
+    return token, set_cookie(CSRF, token, CSRF_LIFETIME, base.site_path, base.secure, False)
 
 
-def check_csrf(cookies: Mapping[str, str], header: str | None) -> None:
-    """Double submit: a cookie holder must echo the ``_csrf_token`` cookie in ``X-CSRF-Token``.
+def check_csrf(cookies: Jar, header: str | None) -> None:
+    """Double submit: a cookie holder must echo the ``_csrf_token`` cookie in ``X-CSRF-Token``;
+    one that sent either cookie twice cannot.
 
     Raises CsrfTokenMismatch.
     """
-    if SESSION_COOKIE not in cookies and CSRF_COOKIE not in cookies:
+    if not cookies.holds(SESSION) and not cookies.holds(CSRF):
         return
-    expected = cookies.get(CSRF_COOKIE, "")
+    expected = cookies.get(CSRF) or ""
     if not expected or not header or not same_secret(expected, header):
         raise errors.CsrfTokenMismatch("X-CSRF-Token must equal the _csrf_token cookie")
 
@@ -128,12 +102,12 @@ class NewSession:
     def set_cookie(self, base: Base) -> str:
         """The ``Set-Cookie`` value that hands the session to the browser (``<prefix>/api/v1``)."""
         lifetime = int(SESSION_LIFETIME.total_seconds())
-        return set_cookie(SESSION_COOKIE, self.cookie, lifetime, base.api_path, base.secure)
+        return set_cookie(SESSION, self.cookie, lifetime, base.api_path, base.secure)
 
 
 def clear_session_cookie(base: Base) -> str:
     """A ``Set-Cookie`` value that removes the session cookie."""
-    return set_cookie(SESSION_COOKIE, "", 0, base.api_path, base.secure)
+    return set_cookie(SESSION, "", 0, base.api_path, base.secure)
 
 
 def start_session(user_id: str, api_key_id: str = "") -> NewSession:
