@@ -13,7 +13,7 @@ from typing import Any
 
 from pynamodb.expressions.update import Action
 
-from chalicelib import errors, guards
+from chalicelib import addresses, errors, guards
 from chalicelib.changes import (
     add_edit,
     check_version,
@@ -89,7 +89,7 @@ def create_user(
     if permissions and not may_set_permissions:
         raise errors.FieldNotWritable(f"setting permissions needs {USER_MANAGEMENT}")
     stamp = now()
-    email = body["email"]
+    email = addresses.normalise(body["email"])
     user = User(
         id=user_id or new_id(),
         email=email,
@@ -188,6 +188,8 @@ def update_user(
     VersionMismatch.
     """
     USER.check(body)
+    if "email" in body:
+        body = {**body, "email": addresses.normalise(body["email"])}
 
     def attempt() -> dict[str, Any]:
         user = load_user(user_id)
