@@ -28,7 +28,7 @@ from joserfc.jwk import OctKey
 
 from chalicelib import cookies, errors, guards, identities, sessions
 from chalicelib.config import Provider, Secrets
-from chalicelib.id_tokens import LoginFailed, metadata, profile, validate_id_token
+from chalicelib.id_tokens import HTTP_TIMEOUT, LoginFailed, metadata, profile, validate_id_token
 from chalicelib.urls import Base
 
 LOGIN_COOKIE = cookies.OIDC_LOGIN
@@ -120,6 +120,7 @@ def _client(chosen: Provider, callback: str) -> OAuth2Session:
         scope=chosen.scope,
         redirect_uri=callback,
         code_challenge_method="S256",
+        default_timeout=HTTP_TIMEOUT,
     )
 
 
@@ -220,6 +221,10 @@ def _complete(
     if not code:
         raise LoginFailed("invalid_request")
     document = metadata(chosen)
+    # RFC 9207 section 2.4: an authorization response that names its issuer must
+    # name this provider's, or it may come from another provider (mix-up attack).
+    if "iss" in params and params["iss"] != document["issuer"]:
+        raise LoginFailed("invalid_issuer")
     try:
         token = _client(chosen, callback).fetch_token(
             document["token_endpoint"], code=code, code_verifier=attempt.verifier
