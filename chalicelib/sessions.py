@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 CSRF_HEADER = "x-csrf-token"
 SESSION_LIFETIME = timedelta(hours=12)
+MAX_SESSIONS = 20  # live sessions per user (API.md section 5); a new one ends the oldest
 TOKEN_LIFETIME = 15 * 60
 ALGORITHM = "HS256"
 ISSUER = "users-service"
@@ -111,20 +112,35 @@ def clear_session_cookie(base: Base) -> str:
 
 
 def start_session(user_id: str, api_key_id: str = "") -> NewSession:
-    """Store a new session for a user; one made with an API key is bound to that key."""
+    """Store a new session for a user; one made with an API key is bound to that key.
+
+    A user keeps at most ``MAX_SESSIONS`` live sessions: starting one more ends
+    the oldest, so that a script logging in in a loop cannot fill the table.
+    """
     key_part = f"{api_key_id}." if api_key_id else ""
     cookie = f"{user_id}.{key_part}{secrets.token_urlsafe(32)}"
     created = datetime.now(UTC)
     expires = created + SESSION_LIFETIME
+    new = Session(
+        id=session_id(cookie),
+        user_id=user_id,
+        api_key_id=api_key_id or None,
+        created=timestamps.stamp(created, "microseconds"),
+        expires_at=expires,
+    )
     with storage_errors():
-        Session(
-            id=session_id(cookie),
-            user_id=user_id,
-            api_key_id=api_key_id or None,
-            created=timestamps.stamp(created),
-            expires_at=expires,
-        ).save()
+        new.save()
+        _end_oldest_sessions(user_id, keep=new.id, now=created)
     return NewSession(cookie, expires)
+
+
+def _end_oldest_sessions(user_id: str, keep: str, now: datetime) -> None:
+    """End the user's live sessions beyond the newest ``MAX_SESSIONS`` (``keep``, the
+    one just made, counted whether or not the index shows it yet)."""
+    newest_first = Session.by_user.query(user_id, scan_index_forward=False)
+    others = [s for s in newest_first if s.id != keep and s.expires_at > now]
+    for session in others[MAX_SESSIONS - 1 :]:
+        session.delete()
 
 
 def end_session(cookie: str | None) -> None:
