@@ -25,6 +25,7 @@ authorizer and routes that take no address load neither.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 from chalicelib import errors
@@ -59,6 +60,7 @@ def normalise(email: str) -> str:
     return f"{valid.local_part}@{valid.ascii_domain}"
 
 
+@functools.lru_cache(maxsize=4096)
 def comparable(email: str) -> str:
     """``email`` in its stored form when it is a valid address, else as given: what
     ``guards.normalise_email`` case-folds, so that a lookup with the Unicode form
