@@ -129,18 +129,20 @@ def start_session(user_id: str, api_key_id: str = "") -> NewSession:
         expires_at=expires,
     )
     with storage_errors():
+        beyond_cap = _sessions_beyond_cap(user_id, created)
         new.save()
-        _end_oldest_sessions(user_id, keep=new.id, now=created)
+        for session in beyond_cap:
+            session.delete()
     return NewSession(cookie, expires)
 
 
-def _end_oldest_sessions(user_id: str, keep: str, now: datetime) -> None:
-    """End the user's live sessions beyond the newest ``MAX_SESSIONS`` (``keep``, the
-    one just made, counted whether or not the index shows it yet)."""
+def _sessions_beyond_cap(user_id: str, now: datetime) -> list[Session]:
+    """The user's live sessions that the one about to start pushes past ``MAX_SESSIONS``:
+    all but the newest ``MAX_SESSIONS - 1``. Read before the new session is written,
+    so that a storage fault here leaves nothing written."""
     newest_first = Session.by_user.query(user_id, scan_index_forward=False)
-    others = [s for s in newest_first if s.id != keep and s.expires_at > now]
-    for session in others[MAX_SESSIONS - 1 :]:
-        session.delete()
+    live = [session for session in newest_first if session.expires_at > now]
+    return live[MAX_SESSIONS - 1 :]
 
 
 def end_session(cookie: str | None) -> None:
