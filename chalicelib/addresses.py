@@ -29,9 +29,9 @@ import functools
 import unicodedata
 
 from chalicelib import errors
+from chalicelib.guards import IDENTITY_SEPARATOR
 from chalicelib.text import invisible
 
-IDENTITY_SEPARATOR = "::"
 ANY_SCRIPT = frozenset({"COMMON", "INHERITED"})
 HIGHLY_RESTRICTIVE = (
     frozenset({"LATIN", "HAN", "HIRAGANA", "KATAKANA"}),
