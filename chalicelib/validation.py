@@ -190,8 +190,10 @@ USER = Body(
             pattern=r"[^@\s]+@[^@\s]+",
             format="email",
             extra=email_is_valid,
-            description="an address a mail system would accept, without '::'; unique "
-            "(compared after Unicode NFKC normalisation and case folding)",
+            description="an address a mail system would accept, without '::', invisible "
+            "characters, mixed scripts or ASCII lookalikes in the local part; stored with the "
+            "domain as its IDNA A-label; unique (compared after Unicode NFKC normalisation and "
+            "case folding)",
         ),
         Field(
             "email_verified",
