@@ -95,6 +95,12 @@ class VersionMismatch(ChaliceViewError):
     STATUS_CODE = 412
 
 
+class UserDeleted(ChaliceViewError):
+    """An ``Idempotency-Key`` retry of a create whose user has been deleted since."""
+
+    STATUS_CODE = 410
+
+
 class RequestTooLarge(ChaliceViewError):
     """The request body is larger than the service accepts."""
 
@@ -123,6 +129,7 @@ class LoginError(StrEnum):
 
     INVALID_STATE = "invalid_state"
     INVALID_REQUEST = "invalid_request"
+    INVALID_ISSUER = "invalid_issuer"
     PROVIDER_ERROR = "provider_error"
     PROVIDER_UNAVAILABLE = "provider_unavailable"
     TOKEN_EXCHANGE_FAILED = "token_exchange_failed"
@@ -136,6 +143,8 @@ LOGIN_ERRORS: dict[LoginError, str] = {
     LoginError.INVALID_STATE: "no, expired or foreign login cookie, or a state that does not "
     "match: the login took too long or began in another browser",
     LoginError.INVALID_REQUEST: "the provider came back without an authorization code",
+    LoginError.INVALID_ISSUER: "the authorization response named another issuer than the "
+    "provider's (RFC 9207)",
     LoginError.PROVIDER_ERROR: "the provider refused the login",
     LoginError.PROVIDER_UNAVAILABLE: "the provider's discovery document or keys could not be read",
     LoginError.TOKEN_EXCHANGE_FAILED: "the provider did not exchange the code for tokens",

@@ -57,9 +57,10 @@ USER = Body(
             required=True,
             on_import=REJECT,
             description="an address a mail system would accept: a dot-atom local part "
-            "(RFC 5322 atext, and letters and digits beyond ASCII), an ASCII host name whose "
-            "top-level domain is letters and not special-use, at most 254 bytes in UTF-8; "
-            "unique (compared after Unicode NFKC normalisation and case folding)",
+            "(RFC 5322 atext, or its fullwidth forms), a host name of ASCII or fullwidth "
+            "letters, digits and hyphens whose top-level domain is letters and not "
+            "special-use, at most 254 bytes in UTF-8; stored with the domain as its IDNA "
+            "A-label; unique (compared after Unicode NFKC normalisation and case folding)",
         ),
         Field(
             "email_verified",

@@ -19,9 +19,10 @@ from openapi_spec_validator import validate
 from app import app
 from chalicelib import openapi, record, validation
 from devtools.local_stack import (
+    Store,
     chalice_local,
     free_port,
-    moto_server,
+    fresh_prefix,
     provider_settings,
     service_env,
     tables_and_admin,
@@ -116,15 +117,15 @@ checks.positive_data_acceptance.expected-statuses = [
 
 
 @pytest.fixture(scope="module")
-def service() -> Iterator[tuple[str, str]]:
-    """moto, the tables, an admin, the local OpenID Provider and chalice local, as
-    ``make run`` starts them."""
+def service(local_store: Store) -> Iterator[tuple[str, str]]:
+    """DynamoDB Local, the tables, an admin, the local OpenID Provider and chalice local,
+    as ``make run`` starts them."""
     client_secret = secrets.token_urlsafe(24)
     client = {**default_config()["clients"][0], "client_secret": client_secret}
-    with moto_server() as endpoint, running_provider({"clients": [client]}, free_port()) as issuer:
+    with running_provider({"clients": [client]}, free_port()) as issuer:
         env = service_env(
-            endpoint,
-            TABLE_PREFIX="users-openapi-",
+            local_store.endpoint,
+            TABLE_PREFIX=fresh_prefix("users-openapi-"),
             OIDC_PROVIDERS=provider_settings(issuer, DEFAULT_CLIENT_ID, client_secret),
         )
         admin = tables_and_admin(env, "fuzz@example.org", "Fuzz Admin")
