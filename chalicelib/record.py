@@ -49,18 +49,18 @@ USER = Body(
         ),
         Field(
             "email",
-            pattern=EMAIL_PATTERN,
+            schema_pattern=EMAIL_PATTERN,
             max_length=MAX_EMAIL_BYTES,
             extra=email_is_valid,
             writers=frozenset({CREATOR, MANAGER}),
             public=True,
             required=True,
             on_import=REJECT,
-            description="an address a mail system would accept: a dot-atom local part "
-            "(RFC 5322 atext, or its fullwidth forms), a host name of ASCII or fullwidth "
-            "letters, digits and hyphens whose top-level domain is letters and not "
-            "special-use, at most 254 bytes in UTF-8; stored with the domain as its IDNA "
-            "A-label; unique (compared after Unicode NFKC normalisation and case folding)",
+            description="an address a mail system would accept, without '::', invisible "
+            "characters, mixed scripts or ASCII lookalikes in the local part; stored with the "
+            "domain as its IDNA A-label; unique (compared after Unicode NFKC normalisation and "
+            "case folding). The pattern is the part of the rule a pattern can state: every "
+            "address of it is taken, and internationalised ones in one script besides",
         ),
         Field(
             "email_verified",

@@ -15,7 +15,7 @@ from typing import Any
 
 from chalicelib import errors
 from chalicelib.permissions import PERMISSIONS
-from chalicelib.text import char_class, email_local_char, is_clean, whole_number
+from chalicelib.text import char_class, is_clean, whole_number
 
 MAX_SHORT = 400
 MAX_URL = 2048
@@ -64,21 +64,18 @@ EMAIL_PATTERN = (
     + _special_use_tlds()
     + f"[{LETTER}]{{2,30}}"
 )
-"""An address as the service takes it: a dot-atom local part (RFC 5322's atext, and
-letters and digits beyond ASCII) and a host name of ASCII (or fullwidth) letters, digits
-and hyphens whose top-level domain is letters. A strict subset of what
-``email-validator`` accepts, so that the OpenAPI document can say it exactly."""
+"""The addresses the OpenAPI document promises to take: a dot-atom local part (RFC 5322's
+atext, or its fullwidth forms) and a host name of ASCII (or fullwidth) letters, digits
+and hyphens whose top-level domain is letters. Every one of them passes
+``email_is_valid``; the service takes more (internationalised hosts, local parts in
+one script), which no pattern can state without its lookalike rules."""
 
 
 def email_is_valid(email: str) -> bool:
-    """True for an address of ``EMAIL_PATTERN``'s form, at most 254 bytes in UTF-8, that
-    the record takes (chalicelib/addresses.py: what a mail system accepts, as
-    ``email-validator`` reads it, and no lookalike of another); otherwise False or
-    InvalidInput naming the rule the address breaks. No DNS lookup is made."""
-    if len(email.encode("utf-8", "surrogatepass")) > MAX_EMAIL_BYTES:
-        return False
-    if not all(email_local_char(char) for char in email.partition("@")[0].replace(".", "")):
-        return False
+    """True for an address the record takes (chalicelib/addresses.py: what a mail
+    system accepts, as ``email-validator`` reads it, and no lookalike of another);
+    otherwise InvalidInput naming the rule the address breaks. No DNS lookup is made.
+    ``EMAIL_PATTERN`` is the part of this rule the OpenAPI document can state."""
     from chalicelib.addresses import normalise
 
     normalise(email)
@@ -105,6 +102,9 @@ class Field:
     # The whole value must match; ``<text>``, ``<visible>``, ``<host>``, ``<email>`` stand
     # for a character of that class (text.char_class). Default: any clean text.
     pattern: str | None = None
+    # Published instead of ``pattern`` where the rule (``extra``) is more than a pattern
+    # can say: the part of it every value of this pattern passes.
+    schema_pattern: str | None = None
     multiline: bool = False  # newline and tab allowed
     format: str | None = None
     minimum: int | None = None
@@ -158,9 +158,9 @@ class Field:
         ):
             raise errors.InvalidInput(f"{self.name}: {self.description}")
 
-    def shape(self, token: Callable[[str], str]) -> str:
-        """The field's pattern with each ``<kind>`` written by ``token(kind)``."""
-        pattern = self.pattern or "<text>*"
+    def shape(self, token: Callable[[str], str], pattern: str | None = None) -> str:
+        """The field's pattern (or ``pattern``) with each ``<kind>`` written by ``token(kind)``."""
+        pattern = pattern or self.pattern or "<text>*"
         for kind in ("text", "visible", "host", "email"):
             shown = "multiline" if kind == "text" and self.multiline else kind
             pattern = pattern.replace(f"<{kind}>", token(shown))
@@ -209,7 +209,7 @@ class Field:
             result = {
                 "type": "string",
                 "maxLength": self.max_length,
-                "pattern": f"^(?:{self.shape(char_class)})$",
+                "pattern": f"^(?:{self.shape(char_class, self.schema_pattern)})$",
             }
             if self.format:
                 result["format"] = self.format
