@@ -14,6 +14,7 @@ from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response
 from chalicelib import (
     auth,
     idempotency,
+    identities,
     logs,
     middleware,
     request_io,
@@ -25,7 +26,7 @@ from chalicelib import (
     validation,
     webui,
 )
-from chalicelib.container import secrets, session_secret, settings
+from chalicelib.container import rulebook, secrets, session_secret, settings
 from chalicelib.operations import CSRF, IDEMPOTENT, IF_MATCH, PAGE, PAGED, READ, WRITE, documented
 from chalicelib.permissions import PERMISSIONS, USER_ADD, USER_MANAGEMENT, USER_SEARCH, Caller
 from chalicelib.validation import MANAGER_FIELDS, PROFILE_FIELDS
@@ -44,7 +45,7 @@ def authorizer(auth_request: AuthRequest) -> AuthResponse:
     permission checks happen in the routes.
     """
     settings()  # a container's first call binds the tables
-    decision = auth.decide(auth_request.token, session_secret)
+    decision = auth.decide(auth_request.token, session_secret, rulebook())
     return AuthResponse(routes=["*"], principal_id=decision.principal, context=decision.context())
 
 
@@ -76,7 +77,7 @@ def list_users() -> dict[str, Any]:
     caller.require(USER_SEARCH)
     params = _query()
     page = validation.parse_page(params, extra=("email",))
-    return user_views.list_users(caller, page, email=params.get("email"))
+    return user_views.list_users(caller, page, email=params.get("email"), rulebook=rulebook())
 
 
 @app.route(f"{API}/user", methods=["POST"], authorizer=authorizer)
@@ -94,7 +95,7 @@ def create_user() -> Response:
 @app.route(f"{API}/user/me", methods=["GET"], authorizer=authorizer)
 @documented("The caller's record, permissions expanded", 200, "UserReply", READ)
 def get_me() -> dict[str, Any]:
-    return {"user": user_views.get_me(_caller())}
+    return {"user": user_views.get_me(_caller(), rulebook())}
 
 
 @app.route(f"{API}/user/me", methods=["PATCH"], authorizer=authorizer)
@@ -102,14 +103,17 @@ def get_me() -> dict[str, Any]:
 def update_me() -> dict[str, Any]:
     caller = _caller()
     body = _user_body()
-    return {"user": users.update_user(caller.id, caller.id, body, PROFILE_FIELDS, expanded=True)}
+    user = users.update_user(
+        caller.id, caller.id, body, PROFILE_FIELDS, expanded=True, rulebook=rulebook()
+    )
+    return {"user": user}
 
 
 @app.route(f"{API}/user/{{user_id}}", methods=["GET"], authorizer=authorizer)
 @documented("A user's record (USER_MANAGEMENT)", 200, "UserReply", (*READ, 404))
 def get_user(user_id: str) -> dict[str, Any]:
     _caller().require(USER_MANAGEMENT)
-    return {"user": user_views.get_user(user_id)}
+    return {"user": user_views.get_user(user_id, rulebook())}
 
 
 @app.route(f"{API}/user/{{user_id}}", methods=["PATCH"], authorizer=authorizer)
@@ -120,7 +124,9 @@ def update_user(user_id: str) -> dict[str, Any]:
     caller = _caller()
     caller.require(USER_MANAGEMENT)
     body = _user_body()
-    user = users.update_user(caller.id, user_id, body, MANAGER_FIELDS, if_match=_if_match())
+    user = users.update_user(
+        caller.id, user_id, body, MANAGER_FIELDS, if_match=_if_match(), rulebook=rulebook()
+    )
     return {"user": user}
 
 
@@ -132,6 +138,34 @@ def delete_user(user_id: str) -> Response:
     caller = _caller()
     caller.require(USER_MANAGEMENT)
     users.delete_user(caller.id, user_id, if_match=_if_match())
+    return Response(body="", status_code=204)
+
+
+@app.route(f"{API}/user/{{user_id}}/permissions", methods=["GET"], authorizer=authorizer)
+@documented(
+    "Why the user has each effective permission (self or USER_MANAGEMENT)",
+    200,
+    "PermissionReasons",
+    (*READ, 404),
+)
+def get_user_permissions(user_id: str) -> dict[str, Any]:
+    _caller().require_self_or_manager(user_id)
+    return user_views.get_permissions(user_id, rulebook())
+
+
+@app.route(
+    f"{API}/user/{{user_id}}/identities/{{identity}}", methods=["DELETE"], authorizer=authorizer
+)
+@documented(
+    "Unlink one OpenID Connect identity, <sub>::<provider> URL-encoded (self or USER_MANAGEMENT)",
+    204,
+    None,
+    (401, 403, 404, 409, 503),
+)
+def unlink_identity(user_id: str, identity: str) -> Response:
+    caller = _caller()
+    caller.require_self_or_manager(user_id)
+    identities.unlink_identity(caller.id, user_id, request_io.path_value(identity))
     return Response(body="", status_code=204)
 
 
@@ -239,12 +273,21 @@ def list_oidc_providers() -> dict[str, str]:
 
 
 @app.route(f"{API}/login/oidc/{{provider}}", methods=["GET"])
-@documented("Go to the provider's login", 302, None, (404,), query=("origin",))
+@documented(
+    "Go to the provider's login; with link=1 and a session, to link an identity to its user",
+    302,
+    None,
+    (400, 404),
+    query=("origin", "link"),
+    cookies=("session",),
+)
 def start_oidc_login(provider: str) -> Response:
     from chalicelib import oidc
 
+    query = _query()
+    link = request_io.link_user(query, _cookies())
     redirect = oidc.start_login(
-        provider, _query().get("origin"), _base(), secrets(), settings().allowed_origins
+        provider, query.get("origin"), _base(), secrets(), settings().allowed_origins, link
     )
     return request_io.redirect(redirect.location, redirect.cookies)
 
@@ -255,13 +298,21 @@ def start_oidc_login(provider: str) -> Response:
     302,
     errors=(404,),
     query=("code", "state", "error"),
-    cookies=("oidc_login",),
+    cookies=("oidc_login", "session"),
 )
 def finish_oidc_login(provider: str) -> Response:
     from chalicelib import oidc
 
-    cookie = _cookies().get(oidc.LOGIN_COOKIE)
-    redirect = oidc.finish_login(provider, _query(), cookie, _base(), secrets())
+    cookies = _cookies()
+    redirect = oidc.finish_login(
+        provider,
+        _query(),
+        cookies.get(oidc.LOGIN_COOKIE),
+        _base(),
+        secrets(),
+        session_cookie=cookies.get(sessions.SESSION_COOKIE),
+        clock=rulebook().clock,
+    )
     return request_io.redirect(redirect.location, redirect.cookies)
 
 
@@ -345,7 +396,7 @@ def _request() -> Request:
 
 
 def _caller() -> Caller:
-    return request_io.caller(_request(), session_secret)
+    return request_io.caller(_request(), session_secret, rulebook)
 
 
 def _cookies() -> dict[str, str]:

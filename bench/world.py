@@ -64,9 +64,8 @@ def make_world(client: Client) -> World:
     body = {"email": email, "name": "Admin", "permissions": list(PERMISSIONS)}
     create_user(SYSTEM, body, True, user_id=admin_id)
     header = f"Bearer {auth.make_api_key(SYSTEM, admin_id)['key']}"
-    auth.decide(
-        header, container.session_secret
-    )  # the first use of a key records it; later ones are steady state
+    # The first use of a key records it; later ones are steady state.
+    auth.decide(header, container.session_secret, container.rulebook())
     session = sessions.start_session(admin_id)
     token = sessions.issue_token(session.cookie, container.session_secret())["token"]
     return World(
@@ -244,7 +243,7 @@ def send(world: World, request: Request, status: int) -> Any:
 def count_decide(header: str) -> Counts:
     """The calls of one authorizer decision, counted around ``auth.decide``."""
     with counting() as counts:
-        decision = auth.decide(header, container.session_secret)
+        decision = auth.decide(header, container.session_secret, container.rulebook())
     if not decision.user_id:
         raise RuntimeError(f"the authorizer refused the benchmark's credentials: {decision}")
     return counts

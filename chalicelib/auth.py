@@ -33,7 +33,7 @@ from chalicelib.changes import (
     retrying,
 )
 from chalicelib.models import ApiKey, User, storage_errors
-from chalicelib.permissions import expand
+from chalicelib.rules import Rulebook, effective_permissions
 from chalicelib.timestamps import now
 from chalicelib.transactions import Transaction
 from chalicelib.validation import API_KEY_LOGIN, API_KEY_REQUEST
@@ -91,19 +91,20 @@ def bearer_token(header: str | None) -> str | None:
     return token.strip()
 
 
-def decide(header: str | None, session_secret: Callable[[], bytes]) -> Decision:
+def decide(header: str | None, session_secret: Callable[[], bytes], rulebook: Rulebook) -> Decision:
     """Verify the bearer token of a request; never raises.
 
     API keys are told apart from access tokens by their prefix; ``session_secret``
-    gives the key access tokens are signed with, read only for an access token.
+    gives the key access tokens are signed with, read only for an access token;
+    ``rulebook`` says which of the caller's rule grants are live.
     """
     token = bearer_token(header)
     if token is None:
         return denied("expected an Authorization: Bearer <token> header")
     try:
         if token.startswith(API_KEY_PREFIX):
-            return verify_api_key(token)
-        return verify_access_token(token, session_secret())
+            return verify_api_key(token, rulebook)
+        return verify_access_token(token, session_secret(), rulebook)
     except errors.InvalidCredentials as exc:
         return denied(str(exc))
     except errors.StorageUnavailable:
@@ -118,8 +119,9 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def verify_api_key(token: str) -> Decision:
-    """The caller named by an API key, or a denial for a bad, expired or revoked one."""
+def verify_api_key(token: str, rulebook: Rulebook | None) -> Decision:
+    """The caller named by an API key, or a denial for a bad, expired or revoked one;
+    its permissions are the owner's effective ones (none without a ``rulebook``)."""
     match = API_KEY_RE.fullmatch(token)
     if match is None:
         return denied("malformed API key")
@@ -136,12 +138,11 @@ def verify_api_key(token: str) -> Decision:
         return denied("the API key has expired")
     if key.last_used is None or timestamps.parse(key.last_used) <= current - LAST_USED_STEP:
         _touch(key)
-    return Decision(
-        user_id=user.id, permissions=expand(user.permissions), method="apikey", key_id=key_id
-    )
+    permissions = effective_permissions(user, rulebook) if rulebook else frozenset()
+    return Decision(user_id=user.id, permissions=permissions, method="apikey", key_id=key_id)
 
 
-def verify_access_token(token: str, session_secret: bytes) -> Decision:
+def verify_access_token(token: str, session_secret: bytes, rulebook: Rulebook) -> Decision:
     """The caller named by an access token whose session is still live.
 
     Raises InvalidCredentials.
@@ -149,7 +150,10 @@ def verify_access_token(token: str, session_secret: bytes) -> Decision:
     user_id, sid, key_id = sessions.decode_access_token(token, session_secret)
     _, user = sessions.live_session(sid, user_id, key_id)
     return Decision(
-        user_id=user.id, permissions=expand(user.permissions), method="token", session_id=sid
+        user_id=user.id,
+        permissions=effective_permissions(user, rulebook),
+        method="token",
+        session_id=sid,
     )
 
 
@@ -163,7 +167,9 @@ def login_with_api_key(body: dict[str, Any]) -> sessions.NewSession:
     """
     API_KEY_LOGIN.check(body)
     key = body["api-key"]
-    decision = verify_api_key(key) if key.startswith(API_KEY_PREFIX) else denied("not an API key")
+    decision = (
+        verify_api_key(key, None) if key.startswith(API_KEY_PREFIX) else denied("not an API key")
+    )
     if not decision.user_id:
         raise errors.InvalidCredentials(decision.error)
     return sessions.start_session(decision.user_id, api_key_id=decision.key_id)

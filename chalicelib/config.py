@@ -15,10 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+# The permission names: a declaration with no dependency on what reads settings.
+from chalicelib.permissions import PERMISSIONS
+
 ENVIRONMENTS = ("local", "test", "aws")
 MIN_SECRET_LENGTH = 32
 PROVIDER_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 DEFAULT_SCOPE = "openid profile email"
+DEFAULT_RULES_MAX_AGE_DAYS = 30
 
 
 class ConfigError(RuntimeError):
@@ -119,6 +123,24 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
 
 
 @dataclass(frozen=True)
+class Predecessor:
+    """The provider another replaced (API.md section 12): its name, and the claim of
+    the new provider's ID token naming the old ``sub`` (None: the same ``sub``)."""
+
+    provider: str
+    claim: str | None = None
+
+
+@dataclass(frozen=True)
+class PermissionRule:
+    """Grants ``grant`` to whoever's ``claim`` holds a value matching the glob ``match``."""
+
+    claim: str
+    match: str
+    grant: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Provider:
     """An OpenID Connect provider users may log in with."""
 
@@ -128,6 +150,9 @@ class Provider:
     client_secret: str
     scope: str = DEFAULT_SCOPE
     link_verified_email: bool = False
+    previous: Predecessor | None = None
+    permission_rules: tuple[PermissionRule, ...] = ()
+    rules_max_age_days: int = DEFAULT_RULES_MAX_AGE_DAYS
 
 
 @dataclass(frozen=True)
@@ -150,6 +175,9 @@ def _provider(name: str, raw: Any, resolve: Resolve) -> Provider:
         "client_secret",
         "scope",
         "link_verified_email",
+        "previous",
+        "permission_rules",
+        "rules_max_age_days",
     }
     if unknown:
         raise ConfigError(f"{where} has unknown keys {sorted(unknown)}")
@@ -171,7 +199,64 @@ def _provider(name: str, raw: Any, resolve: Resolve) -> Provider:
         client_secret=resolve(raw["client_secret"], f"{where}.client_secret") or "",
         scope=scope,
         link_verified_email=link,
+        previous=_previous(raw.get("previous"), where),
+        permission_rules=tuple(
+            _rule(rule, f"{where}.permission_rules[{index}]")
+            for index, rule in enumerate(_list(raw.get("permission_rules", []), where))
+        ),
+        rules_max_age_days=_max_age(raw.get("rules_max_age_days"), where),
     )
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > 400:
+        raise ConfigError(f"{where} must be a non-empty string of at most 400 characters")
+    return value
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}.permission_rules must be a list")
+    return value
+
+
+def _previous(raw: Any, where: str) -> Predecessor | None:
+    """``previous``: ``{"provider": <old name>, "claim": <claim naming the old sub>}``."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not set(raw) <= {"provider", "claim"} or "provider" not in raw:
+        raise ConfigError(f'{where}.previous must be {{"provider": ..., "claim": ...}}')
+    provider = _text(raw["provider"], f"{where}.previous.provider")
+    if not PROVIDER_NAME_RE.match(provider):
+        raise ConfigError(f"{where}.previous.provider is not a valid provider name")
+    claim = raw.get("claim")
+    return Predecessor(provider, None if claim is None else _text(claim, f"{where}.previous.claim"))
+
+
+def _rule(raw: Any, where: str) -> PermissionRule:
+    """One permission rule: ``{"claim", "match" (a glob), "grant": [permission, ...]}``."""
+    if not isinstance(raw, dict) or set(raw) != {"claim", "match", "grant"}:
+        raise ConfigError(f'{where} must be {{"claim": ..., "match": ..., "grant": [...]}}')
+    grant = raw["grant"]
+    if (
+        not isinstance(grant, list)
+        or not grant
+        or not all(isinstance(name, str) and name in PERMISSIONS for name in grant)
+    ):
+        raise ConfigError(f"{where}.grant must be a non-empty list of permission names")
+    return PermissionRule(
+        claim=_text(raw["claim"], f"{where}.claim"),
+        match=_text(raw["match"], f"{where}.match"),
+        grant=tuple(dict.fromkeys(grant)),
+    )
+
+
+def _max_age(raw: Any, where: str) -> int:
+    if raw is None:
+        return DEFAULT_RULES_MAX_AGE_DAYS
+    if not isinstance(raw, int) or isinstance(raw, bool) or not 1 <= raw <= 3650:
+        raise ConfigError(f"{where}.rules_max_age_days must be a whole number from 1 to 3650")
+    return raw
 
 
 SSM_PREFIX = "ssm:"

@@ -55,6 +55,10 @@ class ApiKeyNotFound(NotFoundError):
     """The user has no API key with this id."""
 
 
+class IdentityNotFound(NotFoundError):
+    """The user has no linked OpenID Connect identity of this name."""
+
+
 class ProviderNotFound(NotFoundError):
     """No OpenID Connect provider of this name is configured."""
 

@@ -1,6 +1,11 @@
-"""OpenID Connect identities: which user an identity logs in as (API.md section 6)."""
+"""OpenID Connect identities: which user an identity logs in as, linking and
+unlinking (API.md sections 6 and 12)."""
 
 from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.expressions.update import Action
 
 from chalicelib import errors, guards
 from chalicelib.changes import SYSTEM, add_edit, load_user, retrying
@@ -18,11 +23,18 @@ def _guard_owner(key: str) -> str | None:
 
 
 def login_identity(
-    identity: str, email: str | None, email_verified: bool, name: str, may_link: bool
+    identity: str,
+    email: str | None,
+    email_verified: bool,
+    name: str,
+    may_link: bool,
+    predecessor: str | None = None,
 ) -> str:
-    """The id of the user an OpenID Connect identity logs in as (API.md section 6).
+    """The id of the user an OpenID Connect identity logs in as (API.md sections 6, 12).
 
-    A known identity is its user. An unknown one with a new email makes a new
+    A known identity is its user. An unknown one whose ``predecessor`` (the
+    identity at the provider this one replaced) belongs to a user is linked
+    into that user. An unknown one with a new email makes a new
     user, whose ``email_verified`` is true only when the provider is trusted
     for linking (``may_link``) and asserts the email verified. An unknown one
     whose email a user has is linked into that user only when, besides, that
@@ -34,6 +46,16 @@ def login_identity(
     owner = _guard_owner(guards.identity_key(identity))
     if owner is not None:
         return owner
+    if predecessor is not None:
+        owner = _guard_owner(guards.identity_key(predecessor))
+        if owner is not None:
+            comment = f"identity {identity} linked: succeeds {predecessor}"
+            try:
+                link_identity(owner, identity, comment=comment)
+            except errors.AuthIdTaken:
+                # A concurrent first login of the same identity got there first.
+                return _guard_owner(guards.identity_key(identity)) or owner
+            return owner
     if not email:
         raise errors.LoginRefused("email_missing", "the provider did not give an email address")
     vouched = may_link and email_verified
@@ -60,28 +82,66 @@ def login_identity(
     return owner
 
 
-def link_identity(user_id: str, identity: str) -> None:
-    """Add an OpenID Connect identity to a user's ``auth_ids``, logged as done by ``system``.
+def link_identity(
+    user_id: str, identity: str, actor: str = SYSTEM, comment: str | None = None
+) -> bool:
+    """Add an OpenID Connect identity to a user's ``auth_ids``, logged as done by
+    ``actor``; the guard item keeps it to one user. False when the user holds it already.
 
     Raises UserNotFound, AuthIdTaken.
     """
 
-    def attempt() -> None:
+    def attempt() -> bool:
         user = load_user(user_id)
+        if identity in user.auth_ids:
+            return False
         auth_ids = [*user.auth_ids, identity]
         transaction = Transaction()
         add_edit(
             transaction,
             user,
-            SYSTEM,
+            actor,
             {"auth_ids": auth_ids},
-            f"identity {identity} linked",
+            comment or f"identity {identity} linked",
             actions=[User.auth_ids.set(auth_ids)],
         )
         transaction.put(
             Guard(key=guards.identity_key(identity), user_id=user.id),
             condition=Guard.key.does_not_exist(),
             error=lambda: errors.AuthIdTaken("another user holds this login identity"),
+        )
+        transaction.commit()
+        return True
+
+    return retrying(attempt)
+
+
+def unlink_identity(actor: str, user_id: str, identity: str) -> None:
+    """Remove an OpenID Connect identity from a user, logged as done by ``actor``, and
+    free it for others. The last one may go (the user then signs in with a key).
+    Grants of the identity's provider's rules go with its last identity there.
+
+    Raises UserNotFound, IdentityNotFound.
+    """
+
+    def attempt() -> None:
+        user = load_user(user_id)
+        if not guards.is_identity(identity) or identity not in user.auth_ids:
+            raise errors.IdentityNotFound(f"the user has no identity {identity[:200]!r}")
+        auth_ids = [auth_id for auth_id in user.auth_ids if auth_id != identity]
+        data: dict[str, Any] = {"auth_ids": auth_ids}
+        actions: list[Action] = [User.auth_ids.set(auth_ids)]
+        provider = guards.provider_of(identity)
+        grants = list(user.rule_permissions or [])
+        if grants and not any(guards.provider_of(a) == provider for a in auth_ids):
+            kept = [grant for grant in grants if grant.get("provider") != provider]
+            if kept != grants:
+                data["rule_permissions"] = kept
+                actions.append(User.rule_permissions.set(kept))
+        transaction = Transaction()
+        add_edit(transaction, user, actor, data, f"identity {identity} unlinked", actions=actions)
+        transaction.delete(
+            Guard(key=guards.identity_key(identity)), condition=Guard.user_id == user.id
         )
         transaction.commit()
 

@@ -145,6 +145,9 @@ class User(_Table):
     url = UnicodeAttribute(default="")
     permissions = ListAttribute[str](default=list)
     auth_ids = ListAttribute[str](default=list)
+    # Permissions granted by providers' rules at login (API.md section 12): a list of
+    # {"permission", "provider", "claim", "value", "asserted"}.
+    rule_permissions = JSONAttribute(default=list)
     # The ids of the user's API keys, kept in each key change's transaction, so
     # that a change touching all of them reads them with the user.
     api_key_ids = UnicodeSetAttribute(default=set)

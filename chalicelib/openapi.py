@@ -10,7 +10,7 @@ from typing import Any
 
 from chalicelib import errors
 from chalicelib.operations import Operation, operation_of
-from chalicelib.permissions import PERMISSIONS
+from chalicelib.permissions import DESCRIPTIONS, PERMISSIONS
 from chalicelib.validation import API_KEY_LOGIN, API_KEY_REQUEST, MAX_PAGE, USER, Body
 
 
@@ -41,13 +41,19 @@ def _object(properties: Mapping[str, Any], required: bool = True) -> dict[str, A
 
 def _record(body: Body, names: tuple[str, ...]) -> dict[str, Any]:
     """A stored record's shape: types only, since stored values predate today's rules."""
-    types = {"integer": "integer", "boolean": "boolean", "strings": "array", "permissions": "array"}
+    types = {
+        "integer": "integer",
+        "boolean": "boolean",
+        "strings": "array",
+        "permissions": "array",
+        "objects": "array",
+    }
     properties: dict[str, Any] = {}
     for name in names:
         kind = body.by_name[name].kind
         schema: dict[str, Any] = {"type": types.get(kind, "string")}
         if schema["type"] == "array":
-            schema["items"] = {"type": "string"}
+            schema["items"] = {"type": "object" if kind == "objects" else "string"}
         properties[name] = schema
     return _object(properties)
 
@@ -63,6 +69,7 @@ ENTRY = {
     "entry_id": {"type": "string"},
     "timestamp": {"type": "string"},
 }
+RULE_REASON = ("provider", "claim", "value", "asserted", "until")
 SCHEMAS: dict[str, Any] = {
     "Error": _object({"Code": {"type": "string"}, "Message": {"type": "string"}}),
     "UserFields": USER.schema(),
@@ -87,8 +94,31 @@ SCHEMAS: dict[str, Any] = {
     "LogEntry": _object({**ENTRY, "user": {"type": "string"}, "data": {"type": "object"}}),
     "Action": _object(ENTRY),
     "OpenApiDocument": {"type": "object"},
-    "PermissionList": _object(
-        {"permissions": {"type": "array", "items": {"enum": list(PERMISSIONS)}}}
+    "Permission": {
+        "type": "string",
+        "description": "A permission; each one's description says what it lets its holder do",
+        "oneOf": [{"const": name, "description": DESCRIPTIONS[name]} for name in PERMISSIONS],
+    },
+    "PermissionList": _object({"permissions": {"type": "array", "items": _ref("Permission")}}),
+    "PermissionReason": {
+        "oneOf": [
+            _object({"granted": {"const": True}}),
+            _object({"implied_by": _ref("Permission")}),
+            _object({"rule": _object({name: {"type": "string"} for name in RULE_REASON})}),
+        ]
+    },
+    "PermissionReasons": _object(
+        {
+            "permissions": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "name": _ref("Permission"),
+                        "because": {"type": "array", "items": _ref("PermissionReason")},
+                    }
+                ),
+            }
+        }
     ),
     "UserPage": _object(
         {
@@ -128,8 +158,17 @@ QUERY = {
     "code": {"type": "string"},
     "state": {"type": "string"},
     "error": {"type": "string"},
+    "link": {"type": "string", "enum": ["1"]},
 }
 PATH_PARAMETER = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,100}$"}
+PATH_PARAMETERS = {
+    "identity": {
+        "type": "string",
+        "minLength": 4,
+        "maxLength": 1100,
+        "description": "<sub>::<provider>, URL-encoded",
+    }
+}
 HEADERS = {
     "Idempotency-Key": {"type": "string", "minLength": 1, "maxLength": 200},
     "If-Match": {"type": "string", "pattern": r"^(W/)?\"?[0-9]+\"?$"},
@@ -139,7 +178,13 @@ HEADERS = {
 
 def _parameters(path_args: list[str], op: Operation) -> list[dict[str, Any]]:
     parameters: list[dict[str, Any]] = [
-        {"name": arg, "in": "path", "required": True, "schema": PATH_PARAMETER} for arg in path_args
+        {
+            "name": arg,
+            "in": "path",
+            "required": True,
+            "schema": PATH_PARAMETERS.get(arg, PATH_PARAMETER),
+        }
+        for arg in path_args
     ]
     parameters += [{"name": q, "in": "query", "schema": QUERY[q]} for q in op.query]
     parameters += [{"name": h, "in": "header", "schema": HEADERS[h]} for h in op.headers]

@@ -19,6 +19,19 @@ IMPLIES: Mapping[str, tuple[str, ...]] = {
     USER_MANAGEMENT: (USER_ADD, USER_SEARCH),
     DATA_MANAGEMENT: (DATA_EDIT, OWNERS_READ),
 }
+# What each permission lets its holder do: the OpenAPI document, the web UI and
+# the README take it from here.
+DESCRIPTIONS: dict[str, str] = {
+    DATA_EDIT: "create and edit the tracker's orders, datasets and collections "
+    "(read by the data services)",
+    OWNERS_READ: "see who owns each order and dataset (read by the data services)",
+    USER_ADD: "create users",
+    USER_SEARCH: "list and search users, public fields only",
+    USER_MANAGEMENT: "read and edit every user: email, permissions, identities, "
+    "suspension, deletion",
+    DATA_MANAGEMENT: "manage all of the tracker's data, whoever owns it "
+    "(read by the data services)",
+}
 
 
 def expand(stored: Iterable[str]) -> frozenset[str]:

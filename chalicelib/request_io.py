@@ -9,22 +9,26 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from chalice.app import Request, Response
 
 from chalicelib import auth, errors, sessions, urls, webui
 from chalicelib.config import Settings
 from chalicelib.permissions import Caller
-from chalicelib.text import whole_number
+from chalicelib.rules import Rulebook
+from chalicelib.text import is_clean, whole_number
 
 MAX_BODY = 64 * 1024
 MAX_DEPTH = 4  # {"user": {"permissions": [...]}} is 3 deep; nothing the API takes is deeper
 IF_MATCH_RE = re.compile(r'(?:W/)?(?:"([0-9]{1,15})"|([0-9]{1,15}))')
 
 
-def caller(request: Request, session_secret: Callable[[], bytes]) -> Caller:
+def caller(
+    request: Request, session_secret: Callable[[], bytes], rulebook: Callable[[], Rulebook]
+) -> Caller:
     """The caller the authorizer verified; InvalidCredentials when it verified nobody,
     StorageUnavailable when it could not check.
 
@@ -34,7 +38,8 @@ def caller(request: Request, session_secret: Callable[[], bytes]) -> Caller:
     """
     context = request.context.get("authorizer") or {}
     if context.get("unavailable"):
-        context = auth.decide(request.headers.get("authorization"), session_secret).context()
+        header = request.headers.get("authorization")
+        context = auth.decide(header, session_secret, rulebook()).context()
         if context["unavailable"]:
             raise errors.StorageUnavailable(context["error"])
     user_id = context.get("user_id")
@@ -42,6 +47,27 @@ def caller(request: Request, session_secret: Callable[[], bytes]) -> Caller:
         raise errors.InvalidCredentials(context.get("error") or "credentials are required")
     permissions = frozenset(p for p in context.get("permissions", "").split(",") if p)
     return Caller(id=user_id, permissions=permissions)
+
+
+def link_user(params: Mapping[str, str], jar: Mapping[str, str]) -> str | None:
+    """For ``?link=1`` (API.md section 6): the id of the user whose live session the
+    ``session`` cookie names, or ``""`` when none does; None without ``link``.
+    Raises InvalidInput for another value of ``link``."""
+    link = params.get("link")
+    if link is None:
+        return None
+    if link != "1":
+        raise errors.InvalidInput("link must be 1")
+    return sessions.signed_in_user(jar.get(sessions.SESSION_COOKIE)) or ""
+
+
+def path_value(value: str) -> str:
+    """A path parameter as sent, percent-decoded (API Gateway and ``chalice local``
+    hand some encoded); InvalidInput for one that is not text."""
+    decoded = unquote(value, errors="strict") if "%" in value else value
+    if not is_clean(decoded):
+        raise errors.InvalidInput("the path holds a control character or a lone surrogate")
+    return decoded
 
 
 def cookies(request: Request) -> dict[str, str]:

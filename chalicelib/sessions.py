@@ -189,6 +189,18 @@ def live_session(sid: str, user_id: str, api_key_id: str | None = None) -> tuple
     return session, user
 
 
+def signed_in_user(cookie: str | None) -> str | None:
+    """The id of the user whose live session a ``session`` cookie names, else None."""
+    match = SESSION_COOKIE_RE.fullmatch(cookie or "")
+    if match is None:
+        return None
+    try:
+        _, user = live_session(session_id(match.string), match.group(1), match.group(2))
+    except errors.InvalidCredentials:
+        return None
+    return str(user.id)
+
+
 def issue_token(cookie: str | None, secret: bytes) -> dict[str, object]:
     """An access token for the session a cookie names, signed with the session secret;
     InvalidCredentials if the session has ended."""

@@ -10,11 +10,18 @@ from chalicelib.changes import load_user
 from chalicelib.cursors import decode_cursor, encode_cursor
 from chalicelib.models import User, storage_errors
 from chalicelib.permissions import USER_MANAGEMENT, Caller, expand
+from chalicelib.rules import Rulebook, effective_permissions, explain
 from chalicelib.validation import MAX_SHORT, Page
 
 
-def user_view(user: User, *, full: bool = True, expanded: bool = False) -> dict[str, Any]:
-    """A user as the API shows it: ``full`` for managers and self, else public fields."""
+def user_view(
+    user: User, *, full: bool = True, expanded: bool = False, rulebook: Rulebook | None = None
+) -> dict[str, Any]:
+    """A user as the API shows it: ``full`` for managers and self, else public fields.
+
+    With a ``rulebook`` (every answer; a log entry has none) the full record
+    carries ``rule_permissions`` and ``effective_permissions`` too.
+    """
     record: dict[str, Any] = {
         "id": user.id,
         "email": user.email,
@@ -30,6 +37,13 @@ def user_view(user: User, *, full: bool = True, expanded: bool = False) -> dict[
     record.update(
         email_verified=bool(user.email_verified),
         permissions=permissions,
+    )
+    if rulebook is not None:
+        record.update(
+            effective_permissions=sorted(effective_permissions(user, rulebook)),
+            rule_permissions=list(user.rule_permissions or []),
+        )
+    record.update(
         auth_ids=list(user.auth_ids),
         version=int(user.version),
         created=user.created,
@@ -38,17 +52,24 @@ def user_view(user: User, *, full: bool = True, expanded: bool = False) -> dict[
     return record
 
 
-def get_user(user_id: str) -> dict[str, Any]:
+def get_user(user_id: str, rulebook: Rulebook) -> dict[str, Any]:
     """The full record of a user; raises UserNotFound."""
-    return user_view(load_user(user_id))
+    return user_view(load_user(user_id), rulebook=rulebook)
 
 
-def get_me(caller: Caller) -> dict[str, Any]:
+def get_me(caller: Caller, rulebook: Rulebook) -> dict[str, Any]:
     """The caller's own record with expanded, sorted permissions."""
-    return user_view(load_user(caller.id), expanded=True)
+    return user_view(load_user(caller.id), expanded=True, rulebook=rulebook)
 
 
-def list_users(caller: Caller, page: Page, email: str | None = None) -> dict[str, Any]:
+def get_permissions(user_id: str, rulebook: Rulebook) -> dict[str, Any]:
+    """Why the user has each effective permission (API.md section 12); raises UserNotFound."""
+    return {"permissions": explain(load_user(user_id), rulebook)}
+
+
+def list_users(
+    caller: Caller, page: Page, email: str | None = None, rulebook: Rulebook | None = None
+) -> dict[str, Any]:
     """One page of users; only public fields without USER_MANAGEMENT."""
     full = caller.has(USER_MANAGEMENT)
     if email is not None and not 0 < len(email) <= MAX_SHORT:
@@ -63,5 +84,5 @@ def list_users(caller: Caller, page: Page, email: str | None = None) -> dict[str
         else:
             start = decode_cursor(page.cursor, {"id": "S"})
             results = User.scan(limit=page.limit, last_evaluated_key=start)
-        users = [user_view(user, full=full) for user in results]
+        users = [user_view(user, full=full, rulebook=rulebook) for user in results]
         return {"users": users, "next": encode_cursor(results.last_evaluated_key)}

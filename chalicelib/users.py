@@ -32,6 +32,7 @@ from chalicelib.models import (
     storage_errors,
 )
 from chalicelib.permissions import PERMISSIONS, USER_MANAGEMENT
+from chalicelib.rules import Rulebook
 from chalicelib.timestamps import now
 from chalicelib.transactions import Transaction
 from chalicelib.user_views import user_view
@@ -178,12 +179,14 @@ def update_user(
     writable: tuple[str, ...],
     if_match: int | None = None,
     expanded: bool = False,
+    rulebook: Rulebook | None = None,
 ) -> dict[str, Any]:
     """Write the fields of ``body`` that change, with one ``edit`` log entry.
 
     ``expanded`` compares ``permissions`` with the expanded list, as
-    ``/user/me`` shows it. Concurrent edits are re-read and re-applied, so
-    edits of different fields all survive. Raises UnknownField / InvalidInput,
+    ``/user/me`` shows it; ``rulebook`` shows the effective permissions.
+    Concurrent edits are re-read and re-applied, so edits of different fields
+    all survive. Raises UnknownField / InvalidInput,
     FieldNotWritable, UserNotFound, EmailTaken, LastUserManager,
     VersionMismatch.
     """
@@ -192,10 +195,11 @@ def update_user(
     def attempt() -> dict[str, Any]:
         user = load_user(user_id)
         check_version(user, if_match)
-        changes = _changes(user, body, writable, user_view(user, expanded=expanded))
+        shown = user_view(user, expanded=expanded, rulebook=rulebook)
+        changes = _changes(user, body, writable, shown)
         if changes:
             _write_changes(actor, user, changes, if_match)
-        return user_view(user, expanded=expanded)
+        return user_view(user, expanded=expanded, rulebook=rulebook)
 
     return retrying(attempt)
 

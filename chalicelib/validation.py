@@ -57,7 +57,7 @@ class Field:
     """One field of a request body: its JSON type and rules."""
 
     name: str
-    kind: str = "string"  # string, integer, boolean, permissions, strings, any
+    kind: str = "string"  # string, integer, boolean, permissions, strings, objects, any
     description: str = ""
     max_length: int = MAX_SHORT
     pattern: str | None = None  # the whole value must match (anchored in the schema)
@@ -135,6 +135,8 @@ class Field:
             }
         elif self.kind == "strings":
             result = {"type": "array", "items": {"type": "string"}}
+        elif self.kind == "objects":
+            result = {"type": "array", "items": {"type": "object"}}
         else:
             result = {"type": "string", "maxLength": self.max_length}
             if self.pattern:
@@ -222,6 +224,20 @@ USER = Body(
             description="empty, or an http:// or https:// URL",
         ),
         Field("permissions", kind="permissions", description="stored as given"),
+        Field(
+            "effective_permissions",
+            kind="permissions",
+            read_only=True,
+            description="sorted; what the user may do now: the closure of the grants by hand "
+            "and the live grants of providers' rules",
+        ),
+        Field(
+            "rule_permissions",
+            kind="objects",
+            read_only=True,
+            description="permissions granted by a provider's rule at login: "
+            '{"permission", "provider", "claim", "value", "asserted"}',
+        ),
         Field("auth_ids", kind="strings", read_only=True, description="login identities"),
         Field("version", kind="integer", read_only=True),
         Field("created", format="date-time", read_only=True),

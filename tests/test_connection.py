@@ -23,7 +23,10 @@ from tests.faults import THROTTLING, inject_faults
 def test_every_model_and_transaction_share_one_botocore_client(aws: None) -> None:
     user = create_user(SYSTEM, {"email": "one@example.org"}, may_set_permissions=True)
     key = auth.make_api_key(SYSTEM, user.id)["key"]
-    assert auth.decide(f"Bearer {key}", container.session_secret).user_id == user.id
+    assert (
+        auth.decide(f"Bearer {key}", container.session_secret, container.rulebook()).user_id
+        == user.id
+    )
     sessions.start_session(user.id)
     assert models.User.get(user.id).email == "one@example.org"
 

@@ -428,8 +428,14 @@ def test_authorizer_role_allows_what_the_authorizer_sends(
     token = str(sessions.issue_token(session.cookie, container.session_secret())["token"])
     dynamodb_requests.clear()
 
-    assert auth.decide(f"Bearer {account.key}", container.session_secret).user_id == account.id
-    assert auth.decide(f"Bearer {token}", container.session_secret).user_id == account.id
+    assert (
+        auth.decide(f"Bearer {account.key}", container.session_secret, container.rulebook()).user_id
+        == account.id
+    )
+    assert (
+        auth.decide(f"Bearer {token}", container.session_secret, container.rulebook()).user_id
+        == account.id
+    )
 
     assert dynamodb_requests
     allowed = grants(template, role_of(template, "Authorizer"))

@@ -26,6 +26,8 @@ PUBLIC_FIELDS = {"id", "name", "email", "affiliation", "contact", "orcid", "url"
 FULL_FIELDS = PUBLIC_FIELDS | {
     "email_verified",
     "permissions",
+    "effective_permissions",
+    "rule_permissions",
     "auth_ids",
     "version",
     "created",
@@ -499,6 +501,8 @@ def test_create_user_returns_id_and_full_record(client: Client, admin: Account) 
         "url": "https://example.org/ada",
         "email_verified": True,
         "permissions": [],
+        "effective_permissions": [],
+        "rule_permissions": [],
         "auth_ids": [email],
         "version": 1,
         "created": user["created"],
