@@ -20,7 +20,7 @@ def user_view(
     """A user as the API shows it: ``full`` for managers and self, else public fields.
 
     With a ``rulebook`` (every answer; a log entry has none) the full record
-    carries ``rule_permissions`` and ``effective_permissions`` too.
+    carries the derived ``effective_permissions`` too.
     """
     record: dict[str, Any] = {
         "id": user.id,
@@ -39,11 +39,9 @@ def user_view(
         permissions=permissions,
     )
     if rulebook is not None:
-        record.update(
-            effective_permissions=sorted(effective_permissions(user, rulebook)),
-            rule_permissions=list(user.rule_permissions or []),
-        )
+        record["effective_permissions"] = sorted(effective_permissions(user, rulebook))
     record.update(
+        rule_permissions=list(user.rule_permissions or []),
         auth_ids=list(user.auth_ids),
         version=int(user.version),
         created=user.created,
