@@ -1,4 +1,5 @@
-"""What ``manage.py`` runs: create-tables, create-user, import-users, check-invariants.
+"""What ``manage.py`` runs: create-tables, create-user, import-users, check-invariants,
+migrate-identities.
 
 ``main`` reads the settings from the environment and binds the tables to them
 before a command runs: ``manage.py --help`` works without any settings.
@@ -22,7 +23,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from chalicelib import auth, errors, importer, models, tracker_export, users
+from chalicelib import auth, errors, importer, migration, models, tracker_export, users
 from chalicelib.changes import SYSTEM
 from chalicelib.config import ConfigError, load_settings
 from chalicelib.invariants import check as check_tables
@@ -104,6 +105,30 @@ def check_invariants(_: argparse.Namespace) -> int:
     return 1 if violations else 0
 
 
+def migrate_identities(args: argparse.Namespace) -> int:
+    """Link the identities of provider ``--from`` to their successors at ``--to``;
+    print one JSON line per identity, then a summary.
+
+    Exit 0 when nothing was skipped because another user holds it, 1 when
+    something was, 2 when the map could not be read.
+    """
+    mapping = None
+    if args.map is not None:
+        try:
+            with open(args.map, encoding="utf-8-sig", newline="") as stream:
+                mapping = migration.read_map(stream)
+        except (OSError, ValueError) as exc:  # MapError and UnicodeDecodeError too
+            print(f"migrate-identities: cannot read {args.map}: {exc}", file=sys.stderr)
+            return 2
+    counts: dict[str, int] = {}
+    for line in migration.migrate(args.old, args.new, mapping, args.dry_run):
+        print(json.dumps(line, sort_keys=True), flush=True)
+        key = line.get("reason", line["action"])
+        counts[key] = counts.get(key, 0) + 1
+    print(json.dumps({"summary": counts, "dry_run": args.dry_run}, sort_keys=True))
+    return 1 if counts.get("another user holds it") else 0
+
+
 def storage_problem(exc: BaseException) -> str | None:
     """What a person can do about a storage failure, when its cause tells: no
     credentials, an endpoint that does not answer, a missing table."""
@@ -159,6 +184,18 @@ def parser() -> argparse.ArgumentParser:
         "exit 1 when there is any.",
     )
     invariants.set_defaults(run=check_invariants)
+    migrate = commands.add_parser(
+        "migrate-identities",
+        help="link each identity of a replaced provider to its successor at the new one",
+        description="For each user holding <sub>::OLD, link <new sub>::NEW (the new sub from "
+        "--map, else the same sub), logged as done by system. Prints one JSON line per "
+        "identity and a summary; what another user holds is skipped (exit 1).",
+    )
+    migrate.add_argument("--from", dest="old", required=True, help="the old provider's name")
+    migrate.add_argument("--to", dest="new", required=True, help="the new provider's name")
+    migrate.add_argument("--map", help="a CSV file of old_sub,new_sub lines")
+    migrate.add_argument("--dry-run", action="store_true", help="print what it would link")
+    migrate.set_defaults(run=migrate_identities)
     return root
 
 
