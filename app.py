@@ -165,7 +165,7 @@ def get_user_permissions(user_id: str) -> dict[str, Any]:
 def unlink_identity(user_id: str, identity: str) -> Response:
     caller = _caller()
     caller.require_self_or_manager(user_id)
-    identities.unlink_identity(caller.id, user_id, request_io.path_value(identity))
+    identities.unlink_identity(caller.id, user_id, request_io.path_value(identity, settings()))
     return Response(body="", status_code=204)
 
 

@@ -19,7 +19,7 @@ from chalicelib import auth, errors, sessions, urls, webui
 from chalicelib.config import Settings
 from chalicelib.permissions import Caller
 from chalicelib.rules import Rulebook
-from chalicelib.text import is_clean, whole_number
+from chalicelib.text import whole_number
 
 MAX_BODY = 64 * 1024
 MAX_DEPTH = 4  # {"user": {"permissions": [...]}} is 3 deep; nothing the API takes is deeper
@@ -61,13 +61,11 @@ def link_user(params: Mapping[str, str], jar: Mapping[str, str]) -> str | None:
     return sessions.signed_in_user(jar.get(sessions.SESSION_COOKIE)) or ""
 
 
-def path_value(value: str) -> str:
-    """A path parameter as sent, percent-decoded (API Gateway and ``chalice local``
-    hand some encoded); InvalidInput for one that is not text."""
-    decoded = unquote(value, errors="strict") if "%" in value else value
-    if not is_clean(decoded):
-        raise errors.InvalidInput("the path holds a control character or a lone surrogate")
-    return decoded
+def path_value(value: str, settings: Settings) -> str:
+    """A path parameter as sent: API Gateway hands it decoded, ``chalice local`` and
+    the test client (``SERVICE_ENV`` local or test) as it was in the URL, so there it
+    is decoded here (bytes that are not UTF-8 become U+FFFD)."""
+    return unquote(value) if settings.is_local else value
 
 
 def cookies(request: Request) -> dict[str, str]:

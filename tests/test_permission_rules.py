@@ -9,12 +9,14 @@ import json
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from chalice.test import Client
 
 from chalicelib import config, container, timestamps
+from chalicelib.permissions import DESCRIPTIONS
 from devtools.oidc_provider import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, running_provider
 from tests.conftest import Account, assert_error
 from tests.oidc_helpers import set_claims, submit_subject
@@ -373,3 +375,18 @@ def test_malformed_rules_or_predecessor_are_refused_naming_the_provider(
     environ = {"SESSION_SECRET": "s" * 32, "OIDC_PROVIDERS": json.dumps({"aai": {**base, **entry}})}
     with pytest.raises(config.ConfigError, match="aai"):
         config.load_secrets(environ, read_parameter=lambda name: "")
+
+
+def test_readme_describes_each_permission_as_declared() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    for name, description in DESCRIPTIONS.items():
+        assert f"| `{name}` | {description} |" in readme
+
+
+def test_openapi_document_describes_each_permission(client: Client) -> None:
+    schema = client.http.get(f"{API}/openapi.json").json_body["components"]["schemas"]
+    described = {c["const"]: c["description"] for c in schema["Permission"]["oneOf"]}
+    assert described == DESCRIPTIONS
+    assert schema["PermissionList"]["properties"]["permissions"]["items"] == {
+        "$ref": "#/components/schemas/Permission"
+    }
