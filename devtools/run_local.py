@@ -23,9 +23,9 @@ from types import FrameType
 from devtools.local_stack import (
     PortInUse,
     chalice_local,
+    demo_provider_settings,
     moto_server,
     port_is_free,
-    provider_settings,
     service_env,
     tables_and_admin,
 )
@@ -54,12 +54,16 @@ def _run(port: int, oidc_port: int) -> int:
         env = service_env(
             endpoint,
             TABLE_PREFIX=os.environ.get("TABLE_PREFIX", "users-local-"),
-            OIDC_PROVIDERS=provider_settings(issuer, DEFAULT_CLIENT_ID, client_secret),
+            OIDC_PROVIDERS=demo_provider_settings(issuer, DEFAULT_CLIENT_ID, client_secret),
             ALLOWED_ORIGINS=allowed_origins(os.environ.get("ALLOWED_ORIGINS", ""), port),
         )
         admin = tables_and_admin(env, "admin@example.org", "Local Admin")
         print(f"DynamoDB (moto):  {endpoint}")
         print(f"OpenID Provider:  {issuer}  (on its form, sign in as alice-sub or bob-sub)")
+        print(
+            "                  alice-sub is a tracker editor (DATA_EDIT by the rule of "
+            "`local`); her old identity is alice-elixir@elixir-europe.org at `elixir`"
+        )
         print(f"API:              {base}/api/v1")
         print(f"Admin user id:    {admin['id']}")
         print(f"Admin API key:    {admin['key']}  (shown once; it dies with this run)")

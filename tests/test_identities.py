@@ -21,10 +21,16 @@ from chalice.test import Client
 
 from app import app
 from chalicelib import cli, sessions
-from devtools.oidc_provider import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, running_provider
+from devtools.local_stack import demo_provider_settings
+from devtools.oidc_provider import (
+    ALICE,
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    running_provider,
+)
 from tests.conftest import Account, assert_error
 from tests.faults import serialized_storage
-from tests.oidc_helpers import submit_login_form
+from tests.oidc_helpers import submit_login_form, submit_subject
 from tests.test_login_oidc import API, Browser, log_of, me
 from tests.threads import environ_restored, own_request_per_thread
 
@@ -430,3 +436,27 @@ def test_migrate_identities_with_a_malformed_map_exits_2(
     code = cli.main(["migrate-identities", "--from", "a", "--to", "b", "--map", str(mapping)])
     assert code == 2
     assert "line 1" in capsys.readouterr().err
+
+
+# -- make run's local provider ------------------------------------------------------
+
+
+def test_make_runs_provider_shows_a_rule_and_a_predecessor_at_work(
+    client: Client, configure: Any
+) -> None:
+    with running_provider() as issuer:
+        configure(
+            OIDC_PROVIDERS=demo_provider_settings(issuer, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET),
+            ALLOWED_ORIGINS=None,
+        )
+        old = Browser(client, issuer)
+        start = old.start("elixir")
+        old.callback(submit_subject(start.headers["Location"], ALICE["elixir_id"]))
+        old_user = me(client, old.cookies["session"])
+        alice = Browser(client, issuer)
+        assert alice.login("alice", "local") == "/"
+        user = me(client, alice.cookies["session"])
+    assert user["id"] == old_user["id"]
+    assert user["auth_ids"] == [f"{ALICE['elixir_id']}::elixir", "alice-sub::local"]
+    assert [g["permission"] for g in user["rule_permissions"]] == ["DATA_EDIT"]
+    assert "DATA_EDIT" in user["effective_permissions"]
