@@ -11,9 +11,27 @@ export interface User {
   orcid?: string
   url?: string
   permissions?: string[]
+  effective_permissions?: string[]
+  rule_permissions?: RuleGrant[]
+  auth_ids?: string[]
   version?: number
   created?: string
   updated?: string
+}
+
+/** A permission a provider's rule granted at a login. */
+export interface RuleGrant {
+  permission: string
+  provider: string
+  claim: string
+  value: string
+  asserted: string
+}
+
+/** Why a user has one effective permission (GET /user/{id}/permissions). */
+export interface PermissionReasons {
+  name: string
+  because: ({ granted: true } | { implied_by: string } | { rule: RuleGrant & { until: string } })[]
 }
 
 export interface ApiKeyInfo {
@@ -275,6 +293,31 @@ export class Api {
 
   openapi(): Promise<Record<string, unknown>> {
     return this.get('openapi.json', { anonymous: true })
+  }
+
+  /** What each permission lets its holder do, from the OpenAPI document's `Permission`. */
+  async permissionDescriptions(): Promise<Record<string, string>> {
+    const doc = (await this.openapi()) as {
+      components?: { schemas?: { Permission?: { oneOf?: { const?: string; description?: string }[] } } }
+    }
+    const described: Record<string, string> = {}
+    for (const choice of doc.components?.schemas?.Permission?.oneOf ?? []) {
+      if (choice.const && choice.description) described[choice.const] = choice.description
+    }
+    return described
+  }
+
+  explainPermissions(userId: string): Promise<PermissionReasons[]> {
+    return this.get<{ permissions: PermissionReasons[] }>(
+      `user/${encodeURIComponent(userId)}/permissions`,
+    ).then((r) => r.permissions)
+  }
+
+  unlinkIdentity(userId: string, identity: string): Promise<void> {
+    return this.call(
+      'DELETE',
+      `user/${encodeURIComponent(userId)}/identities/${encodeURIComponent(identity)}`,
+    )
   }
 
   listUsers(query: { email?: string; cursor?: string | null; limit?: number }): Promise<Page<User>> {

@@ -27,8 +27,10 @@ export async function refresh(): Promise<void> {
   }
 }
 
+/** Whether the signed-in person may do what `permission` allows now (rule grants included). */
 export function has(permission: string): boolean {
-  return session.user?.permissions?.includes(permission) ?? false
+  const user = session.user
+  return (user?.effective_permissions ?? user?.permissions)?.includes(permission) ?? false
 }
 
 export async function signInWithKey(key: string): Promise<void> {

@@ -16,12 +16,15 @@ describe('loginErrorMessage', () => {
       'email_missing',
       'email_in_use',
       'invalid_profile',
+      'identity_taken',
+      'not_signed_in',
     ]) {
       const message = loginErrorMessage(code)
       expect(message).not.toContain(code)
       expect(message.split('. ').length).toBeGreaterThan(1)
     }
     expect(loginErrorMessage('email_in_use')).toMatch(/already exists/)
+    expect(loginErrorMessage('email_in_use')).toMatch(/Profile.*Link.*Sign-in methods/)
   })
 
   it('still explains a code it does not know', () => {
