@@ -199,6 +199,7 @@ def scenarios() -> list[Scenario]:
             fresh=_fresh_user_with_key,
         ),
         Scenario("GET /user/{id}/apikeys", "read", _get("/user/{id}/apikeys"), 200),
+        Scenario("GET /user/{id}/permissions", "read", _get("/user/{id}/permissions"), 200),
         Scenario("GET /user/{id}/log", "read", _get(f"/user/{{id}}/log?limit={PAGE}"), 200),
         Scenario("GET /user/{id}/actions", "read", _get(f"/user/{{id}}/actions?limit={PAGE}"), 200),
         Scenario("POST /login/token (session cookie)", "read", _token_request, 200, ""),

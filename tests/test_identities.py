@@ -283,6 +283,7 @@ def test_the_last_identity_may_be_unlinked_and_the_user_signs_in_with_a_key(
     assert unlink(client, key, user_id, "kim-sub::local").status_code == 204
     assert record(client, admin, user_id)["auth_ids"] == []
     assert client.http.get(f"{API}/user/me", headers=key.headers).status_code == 200
+    assert cli.main(["check-invariants"]) == 0
 
 
 def test_unlinking_another_users_identity_without_user_management_returns_403(
