@@ -277,7 +277,7 @@ def list_oidc_providers() -> dict[str, str]:
     "Go to the provider's login; with link=1 and a session, to link an identity to its user",
     302,
     None,
-    (400, 404),
+    (400, 404, 503),
     query=("origin", "link"),
     cookies=("session",),
 )
