@@ -361,15 +361,19 @@ def holders_of(client: Client, admin: Account, *user_ids: str) -> dict[str, list
     return {user_id: record(client, admin, user_id)["auth_ids"] for user_id in user_ids}
 
 
-@pytest.fixture
-def old_users(client: Client, browsers: Any) -> list[str]:
-    """Three users signed in at ``local``: ada, sam and kim."""
+def users_at(client: Client, browsers: Any, provider: str) -> list[str]:
+    """Three users signed in at ``provider`` (on the first issuer): ada, sam and kim."""
     ids = []
     for username in ("ada", "sam", "kim"):
         browser = browsers()
-        browser.login(username, "local")
+        browser.login(username, provider)
         ids.append(me(client, browser.cookies["session"])["id"])
     return ids
+
+
+@pytest.fixture
+def old_users(client: Client, browsers: Any) -> list[str]:
+    return users_at(client, browsers, "local")
 
 
 def test_migrate_identities_links_the_same_sub_at_the_new_provider(
@@ -396,37 +400,48 @@ def test_migrate_identities_links_the_same_sub_at_the_new_provider(
     assert cli.main(["check-invariants"]) == 0
 
 
-def test_migrate_identities_with_a_map_skips_what_is_taken_and_never_links_one_twice(
+def test_migrate_identities_from_another_issuer_with_a_map_skips_what_is_taken(
     client: Client,
     admin: Account,
     browsers: Any,
     make_user: Any,
-    old_users: list[str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    old_users = users_at(client, browsers, "elixir")
     taker = make_user().id
-    link(signed_in(browsers, Account(taker, "", "")), "partner", "kim")  # taken by another
+    link(signed_in(browsers, Account(taker, "", "")), "lslogin", "plain")  # plain-ls is taken
     mapping = tmp_path / "map.csv"
-    # ada and sam both claim ada-new; kim's new sub is taken by another user.
-    mapping.write_text(f"old_sub,new_sub\n{ELIXIR_SUB},ada-new\nsam-sub,ada-new\nkim-sub,kim-sub\n")
-    argv = ("migrate-identities", "--from", "local", "--to", "partner", "--map", str(mapping))
+    # ada and sam both map to ada-ls: one identity is never linked to two users.
+    mapping.write_text(f"old_sub,new_sub\n{ELIXIR_SUB},ada-ls\nsam-sub,ada-ls\nkim-sub,plain-ls\n")
+    argv = ("migrate-identities", "--from", "elixir", "--to", "lslogin", "--map", str(mapping))
     code, planned = run_cli(capsys, *argv, "--dry-run")
     assert code == 1
+    assert [(line["from"], line["action"]) for line in planned[:-1]] == [
+        (f"{ELIXIR_SUB}::elixir", "would link"),
+        ("kim-sub::elixir", "skipped"),
+        ("sam-sub::elixir", "skipped"),
+    ]
     assert holders_of(client, admin, *old_users) == {
-        old_users[0]: [f"{ELIXIR_SUB}::local"],
-        old_users[1]: ["sam-sub::local"],
-        old_users[2]: ["kim-sub::local"],
+        old_users[0]: [f"{ELIXIR_SUB}::elixir"],
+        old_users[1]: ["sam-sub::elixir"],
+        old_users[2]: ["kim-sub::elixir"],
     }
     code, done = run_cli(capsys, *argv)
     assert code == 1
-    assert [line["action"] for line in planned[:-1]].count("would link") == 1
-    assert [line["action"] for line in done[:-1]].count("linked") == 1
     assert done[-1]["summary"] == {"linked": 1, "another user holds it": 2}
-    owners = [uid for uid in old_users if "ada-new::partner" in holders_of(client, admin, uid)[uid]]
-    assert len(owners) == 1
-    assert record(client, admin, taker)["auth_ids"][1:] == ["kim-sub::partner"]
+    assert holders_of(client, admin, *old_users) == {
+        old_users[0]: [f"{ELIXIR_SUB}::elixir", "ada-ls::lslogin"],
+        old_users[1]: ["sam-sub::elixir"],
+        old_users[2]: ["kim-sub::elixir"],
+    }
+    assert record(client, admin, taker)["auth_ids"][1:] == ["plain-ls::lslogin"]
+    assert "(migrated)" in log_of(client, admin, old_users[0])[-1]["comment"]
     assert cli.main(["check-invariants"]) == 0
+    # Ada's first sign-in at the new issuer lands in her old user.
+    browser = browsers()
+    assert browser.login("ada", "lslogin") == "/"
+    assert me(client, browser.cookies["session"])["id"] == old_users[0]
 
 
 def test_migrate_identities_with_a_malformed_map_exits_2(
