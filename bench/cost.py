@@ -31,6 +31,8 @@ import json
 import math
 import os
 import statistics
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -42,7 +44,7 @@ import botocore.session
 from chalice.test import Client
 
 from bench.harness import dynamodb_clients
-from bench.table import Row
+from bench.table import Row, quiet_request_log
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -432,12 +434,36 @@ def _app() -> Any:
     return app
 
 
+def rows(endpoint: str, iterations: int) -> list[Row]:
+    """The cost rows of BENCHMARKS.md, measured in a process of their own (the service's
+    settings and connection there name the store at ``endpoint``, not moto)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.cost",
+            "--endpoint",
+            endpoint,
+            "--iterations",
+            str(iterations),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    measured = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return [cost_row(Cost(**{k: v for k, v in m.items() if k != "per_million"})) for m in measured]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--endpoint", required=True, help="a DynamoDB-compatible store's URL")
     parser.add_argument("--iterations", type=int, default=15)
     args = parser.parse_args(argv)
-    for cost in costs(args.endpoint, args.iterations):
+    with quiet_request_log():
+        measured = costs(args.endpoint, args.iterations)
+    for cost in measured:
         print(json.dumps(cost.__dict__ | {"per_million": cost.per_million()}))
     return 0
 
