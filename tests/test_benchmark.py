@@ -13,6 +13,7 @@ from chalice.test import Client
 from bench import cost, harness, pages, routes
 from bench import world as bench_world
 from chalicelib.models import User
+from devtools.local_stack import Store
 from tests.conftest import ROOT
 
 
@@ -143,3 +144,30 @@ def test_consumed_capacity_is_asked_for_and_added_up_per_request(client: Client)
     assert all(call.params.get("ReturnConsumedCapacity") == "TOTAL" for call in counts.calls)
     assert capacity.read > 0
     assert capacity.write == 0
+
+
+@pytest.mark.xdist_group("servers")
+def test_cost_rows_measure_each_request_on_dynamodb_local(local_store: Store) -> None:
+    rows = cost.rows(local_store.endpoint, iterations=1)
+
+    by_name = {row.measure.removeprefix("cost: "): row for row in rows}
+    assert list(by_name) == [
+        "who-am-I (GET /user/me)",
+        "who-am-I, authorizer's decision cached",
+        "PATCH /user/{id}",
+        "POST /user",
+        "GET /user (limit 100)",
+        "OIDC login, returning user (start + callback)",
+    ]
+    units = {
+        name: dict(part.split(" ") for part in row.calls.split(", "))
+        for name, row in by_name.items()
+    }
+    for name in ("who-am-I (GET /user/me)", "GET /user (limit 100)"):
+        assert float(units[name]["RRU"]) > 0
+        assert float(units[name]["WRU"]) == 0
+    for name in ("PATCH /user/{id}", "POST /user"):  # a transaction: 2 per item, 2+ items
+        assert float(units[name]["WRU"]) >= 4
+    cached = float(units["who-am-I, authorizer's decision cached"]["RRU"])
+    assert 0 < cached < float(units["who-am-I (GET /user/me)"]["RRU"])
+    assert all(row.floor.endswith(" per million") for row in rows)
