@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from chalice.app import Request, Response
 
-from chalicelib import auth, errors, sessions, urls, webui
+from chalicelib import auth, cookies, errors, sessions, urls, webui
 from chalicelib.config import Settings
 from chalicelib.permissions import Caller
 from chalicelib.rules import Rulebook
@@ -49,7 +49,7 @@ def caller(
     return Caller(id=user_id, permissions=permissions)
 
 
-def link_user(params: Mapping[str, str], jar: Mapping[str, str]) -> str | None:
+def link_user(params: Mapping[str, str], jar: cookies.Jar) -> str | None:
     """For ``?link=1`` (API.md section 6): the id of the user whose live session the
     ``session`` cookie names, or ``""`` when none does; None without ``link``.
     Raises InvalidInput for another value of ``link``."""
@@ -58,7 +58,7 @@ def link_user(params: Mapping[str, str], jar: Mapping[str, str]) -> str | None:
         return None
     if link != "1":
         raise errors.InvalidInput("link must be 1")
-    return sessions.signed_in_user(jar.get(sessions.SESSION_COOKIE)) or ""
+    return sessions.signed_in_user(jar.get(cookies.SESSION)) or ""
 
 
 def path_value(value: str, settings: Settings) -> str:
@@ -68,9 +68,10 @@ def path_value(value: str, settings: Settings) -> str:
     return unquote(value) if settings.is_local else value
 
 
-def cookies(request: Request) -> dict[str, str]:
-    """The request's cookies by name."""
-    return sessions.parse_cookies(request.headers.get("cookie"))
+def request_cookies(request: Request, settings: Settings) -> cookies.Jar:
+    """The service's cookies in the request, under the names of its base
+    (``__Host-`` over HTTPS, chalicelib/cookies.py)."""
+    return cookies.parse(request.headers.get("cookie"), base(request, settings).secure)
 
 
 def query(request: Request) -> dict[str, str]:
@@ -107,12 +108,14 @@ def _sets_cookie(response: Response, name: str) -> bool:
 def issue_csrf_cookie(request: Request, response: Response, settings: Settings) -> None:
     """Hand a readable ``_csrf_token`` cookie to a caller that has none, except on
     answers that shared caches may keep (the web UI's files)."""
+    here = base(request, settings)
+    jar = request_cookies(request, settings)
     if (
-        sessions.CSRF_COOKIE not in cookies(request)
-        and not _sets_cookie(response, sessions.CSRF_COOKIE)
+        not jar.holds(cookies.CSRF)
+        and not _sets_cookie(response, cookies.wire_name(cookies.CSRF, here.secure))
         and not webui.shared_cacheable(response.headers.get("Cache-Control"))
     ):
-        _, cookie = sessions.csrf_token(cookies(request), base(request, settings))
+        _, cookie = sessions.csrf_token(jar, here)
         if cookie is not None:
             add_cookies(response, [cookie])
 
