@@ -12,7 +12,8 @@ Tables, all named ``TABLE_PREFIX`` + name:
   so a record's history reads in order with one Query; index ``by_actor``
   (actor, timestamp) gives what one user did, in order.
 - ``apikeys``: keyed by owner ``user_id`` and ``key_id``; only a hash of the key.
-- ``sessions``: browser sessions, keyed by ``id``, expiring through DynamoDB TTL.
+- ``sessions``: browser sessions, keyed by ``id``, expiring through DynamoDB TTL;
+  index ``by_user`` (user, created) finds a user's sessions, oldest first.
 - ``idempotency``: the first answer to each ``Idempotency-Key`` of ``POST /user``,
   written in the same transaction as the user it made; expires through TTL.
 """
@@ -217,6 +218,17 @@ class ApiKey(_Table):
         return timestamps.parse(self.expires) <= at
 
 
+class SessionUserIndex(GlobalSecondaryIndex["Session"]):
+    """A user's sessions in the order they began, to end the oldest beyond the cap."""
+
+    class Meta:
+        index_name = "by_user"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    created = UnicodeAttribute(range_key=True)
+
+
 class Session(_Table):
     """A browser session, named by the ``session`` cookie."""
 
@@ -230,6 +242,8 @@ class Session(_Table):
     api_key_id = UnicodeAttribute(null=True)
     created = UnicodeAttribute()
     expires_at = TTLAttribute()
+
+    by_user = SessionUserIndex()
 
 
 class IdempotentRequest(_Table):
@@ -245,6 +259,16 @@ class IdempotentRequest(_Table):
 
 
 MODELS: tuple[type[Model], ...] = (User, Guard, LogEntry, ApiKey, Session, IdempotentRequest)
+
+
+def reset_connections() -> None:
+    """Drop this container's DynamoDB connection; the next request builds a new one
+    (a new botocore client: fresh credentials, no open sockets, its own retry quota)."""
+    connection.cache_clear()
+    for model in MODELS:
+        model._connection = None
+
+
 TTL_MODELS: tuple[type[Model], ...] = (Session, IdempotentRequest)
 _NAMES = {model: model.Meta.table_name for model in MODELS}
 
