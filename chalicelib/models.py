@@ -21,6 +21,7 @@ Tables, all named ``TABLE_PREFIX`` + name:
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -300,10 +301,47 @@ def create_tables() -> list[str]:
             # PynamoDB turns TTL on itself for a model with a TTLAttribute.
             model.create_table(wait=True)
             created.append(model.Meta.table_name)
-        elif model in TTL_MODELS and not ttl_enabled(model):
-            # DynamoDB refuses to turn on a TTL that is already on.
-            model.update_ttl(ignore_update_ttl_errors=False)
+        else:
+            add_missing_indexes(model)
+            if model in TTL_MODELS and not ttl_enabled(model):
+                # DynamoDB refuses to turn on a TTL that is already on.
+                model.update_ttl(ignore_update_ttl_errors=False)
     return created
+
+
+def add_missing_indexes(model: type[Model], poll_seconds: float = 1.0) -> list[str]:
+    """Add to an existing table the global secondary indexes ``model`` declares and
+    the table lacks (one made before the index was), and wait until they serve;
+    the names of those added."""
+    client: Any = connection().client
+    name = model.Meta.table_name
+    described = client.describe_table(TableName=name)["Table"]
+    present = {index["IndexName"] for index in described.get("GlobalSecondaryIndexes", [])}
+    added = []
+    for index in model._get_schema()["global_secondary_indexes"]:
+        if index["index_name"] in present:
+            continue
+        client.update_table(
+            TableName=name,
+            AttributeDefinitions=index["attribute_definitions"],
+            GlobalSecondaryIndexUpdates=[
+                {
+                    "Create": {
+                        "IndexName": index["index_name"],
+                        # DynamoDB wants the hash key first; PynamoDB lists them in any order
+                        "KeySchema": sorted(index["key_schema"], key=lambda k: k["KeyType"]),
+                        "Projection": index["projection"],
+                    }
+                }
+            ],
+        )
+        added.append(index["index_name"])
+    while added and any(
+        index.get("IndexStatus") != "ACTIVE"
+        for index in client.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"]
+    ):
+        time.sleep(poll_seconds)
+    return added
 
 
 def ttl_enabled(model: type[Model]) -> bool:
