@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from chalicelib import errors, timestamps
 from chalicelib.batch import get_many
-from chalicelib.changes import KEY_ID_PATTERN, KEY_ID_RE, USER_ID_PATTERN
+from chalicelib.ids import KEY_ID_PATTERN, KEY_ID_RE, USER_ID_PATTERN
 from chalicelib.models import ApiKey, Session, User, storage_errors
 from chalicelib.urls import Base
 
