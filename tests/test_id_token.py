@@ -14,7 +14,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet, OctKey, RSAKey
 
-from chalicelib.id_tokens import LoginFailed, validate_id_token
+from chalicelib.errors import LoginFailed
+from chalicelib.id_tokens import validate_id_token
 
 # Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
 # so that a port picked as free is not taken by the other worker meanwhile.
