@@ -30,7 +30,7 @@ from chalicelib import errors, guards, identities, sessions
 from chalicelib.config import Provider, Secrets
 from chalicelib.errors import LoginFailed
 from chalicelib.id_tokens import metadata, profile, validate_id_token
-from chalicelib.urls import Base
+from chalicelib.public_base import Base
 
 LOGIN_COOKIE = "oidc_login"
 LOGIN_ROUTE = "/login/oidc"

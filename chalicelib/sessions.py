@@ -29,7 +29,7 @@ from chalicelib import errors, timestamps
 from chalicelib.batch import get_many
 from chalicelib.ids import KEY_ID_PATTERN, KEY_ID_RE, USER_ID_PATTERN
 from chalicelib.models import ApiKey, Session, User, storage_errors
-from chalicelib.urls import Base
+from chalicelib.public_base import Base
 
 if TYPE_CHECKING:
     from joserfc.jwk import OctKey
