@@ -74,6 +74,8 @@ describe('profile', () => {
     await flushPromises()
     expect(service.calls('PATCH user/me')[0].body).toEqual({ user: { orcid: '1234' } })
     expect(wrapper.find('.beside [role="alert"]').text()).toBe('orcid: not a valid ORCID iD')
+    // An alert is its own live region: inside another it would be announced twice.
+    expect(wrapper.findAll('[aria-live] [role="alert"]')).toHaveLength(0)
   })
 
   it('says the profile is saved', async () => {
