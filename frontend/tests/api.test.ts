@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 
+import { UnexpectedAnswer } from '../src/answers'
 import { ApiError, apiRoot, readCookie } from '../src/api'
 import { error, FakeService, json } from './fakeService'
 
@@ -197,5 +198,26 @@ describe('answers nobody needs', () => {
     expect(await service.api().renew()).toBe(true)
     expect(service.calls('POST login/token')[0].headers['X-CSRF-Token']).toBe('set-by-the-answer')
     expect(service.unread()).toEqual([])
+  })
+})
+
+describe('answers of another shape', () => {
+  it('are refused, not typed as what they are not', async () => {
+    const service = new FakeService()
+      .on('GET user/me', () => json(200, { user: 'u1' }))
+      .on('GET user', () => json(200, { users: [{ id: 'u1' }], next: 7 }))
+    const api = service.api()
+    await expect(api.me()).rejects.toThrow(UnexpectedAnswer)
+    await expect(api.listUsers({})).rejects.toThrow(/no valid next/)
+  })
+
+  it('are read when they hold what the page needs', async () => {
+    const service = new FakeService().on('GET user', () =>
+      json(200, { users: [{ id: 'u1', email: 'a@example.org' }], next: null }),
+    )
+    expect(await service.api().listUsers({})).toEqual({
+      items: [{ id: 'u1', email: 'a@example.org' }],
+      next: null,
+    })
   })
 })
