@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -51,6 +54,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
+
+
+def listening_url(process: subprocess.Popen[bytes], log: IO[bytes], timeout: float = 60.0) -> str:
+    """The URL a server started with port 0 reports (``listening on <url>``, a line
+    of its output in ``log``): the port it bound itself, so none is raced for."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        log.seek(0)
+        found = re.search(rb"^listening on (http://\S+)$", log.read(), re.MULTILINE)
+        if found:
+            return found.group(1).decode()
+        time.sleep(0.1)
+    log.seek(0)
+    output = log.read().decode("utf-8", "replace")
+    raise RuntimeError(f"{process.args!r} reported no address:\n{output}")
 
 
 def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
@@ -112,20 +130,17 @@ def service_env(dynamodb_endpoint: str, **extra: str) -> dict[str, str]:
 @contextmanager
 def moto_server(port: int | None = None) -> Iterator[str]:
     """A moto server on 127.0.0.1 answering one request at a time
-    (``devtools/serial_moto.py``); yields its endpoint URL."""
-    port = port or free_port()
-    process = subprocess.Popen(
-        [str(BIN / "python"), "-m", "devtools.serial_moto", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://{HOST}:{port}"
-    try:
-        wait_for(f"{endpoint}/moto-api/", process)
-        yield endpoint
-    finally:
-        stop(process)
+    (``devtools/serial_moto.py``), on ``port`` or one it picks itself; yields its
+    endpoint URL."""
+    command = [str(BIN / "python"), "-m", "devtools.serial_moto", "--port", str(port or 0)]
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            endpoint = listening_url(process, log)
+            wait_for(f"{endpoint}/moto-api/", process)
+            yield endpoint
+        finally:
+            stop(process)
 
 
 def manage(env: Mapping[str, str], *args: str) -> str:
