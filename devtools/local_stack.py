@@ -49,11 +49,25 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+class Listener:
+    """A listening socket on 127.0.0.1, on a port the system picks, bound now and
+    handed to the server that will serve on it: its address is known before that
+    server starts, and no other process can take the port in between."""
+
+    def __init__(self) -> None:
+        self.socket = socket.create_server((HOST, 0))
+        self.socket.set_inheritable(True)
+
+    @property
+    def port(self) -> int:
+        return int(self.socket.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def close(self) -> None:
+        self.socket.close()
 
 
 def listening_url(process: subprocess.Popen[bytes], log: IO[bytes], timeout: float = 60.0) -> str:
@@ -174,31 +188,37 @@ def tables_and_admin(env: Mapping[str, str], email: str, name: str = "") -> dict
 
 @contextmanager
 def chalice_local(
-    env: Mapping[str, str], port: int | None = None, quiet: bool = True
+    env: Mapping[str, str],
+    port: int | None = None,
+    quiet: bool = True,
+    listener: Listener | None = None,
 ) -> Iterator[str]:
-    """``chalice local`` on 127.0.0.1 with the ``local`` stage; yields its base URL."""
-    port = port or free_port()
-    output = subprocess.DEVNULL if quiet else None
-    process = subprocess.Popen(
-        [
-            str(BIN / "chalice"),
-            "local",
-            "--stage",
-            "local",
-            "--no-autoreload",
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=dict(env),
-        stdout=output,
-        stderr=output,
-    )
-    base = f"http://{HOST}:{port}"
-    try:
-        wait_for(f"{base}/api/v1/user/permissions", process)
-        yield base
-    finally:
-        stop(process)
+    """``chalice local`` on 127.0.0.1 with the ``local`` stage (``devtools/chalice_local.py``):
+    on ``listener``'s socket, on ``port``, or on a port it picks itself and reports;
+    yields its base URL."""
+    command = [str(BIN / "python"), "-m", "devtools.chalice_local", "--stage", "local"]
+    handed: tuple[int, ...] = ()
+    base: str | None = None
+    if listener is not None:
+        handed = (listener.socket.fileno(),)
+        command += ["--fd", str(handed[0])]
+        base = listener.url
+    else:
+        command += ["--port", str(port or 0)]
+        base = f"http://{HOST}:{port}" if port else None
+    with tempfile.TemporaryFile() as log:
+        # Its output is read for the address only when it picks the port itself.
+        output: IO[bytes] | int | None = (
+            log if base is None else (subprocess.DEVNULL if quiet else None)
+        )
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=dict(env), stdout=output, stderr=output, pass_fds=handed
+        )
+        if listener is not None:
+            listener.close()  # the server holds it now; a port left open here would hang callers
+        try:
+            base = base or listening_url(process, log)
+            wait_for(f"{base}/api/v1/user/permissions", process)
+            yield base
+        finally:
+            stop(process)

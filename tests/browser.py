@@ -13,7 +13,7 @@ It reaches 127.0.0.1 only: every other host name fails to resolve.
 Use::
 
     def test_something(browser_page: BrowserPage) -> None:
-        with running_service(free_port()) as service:
+        with running_service(Listener()) as service:
             page = browser_page.page
             page.goto(f"{service.url}/api/v1/login/oidc/local?origin=/")
             fill_provider_login(page, ALICE["username"], ALICE["password"])
@@ -37,7 +37,14 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, sync_playwright
 
-from devtools.local_stack import chalice_local, manage, moto_server, provider_settings, service_env
+from devtools.local_stack import (
+    Listener,
+    chalice_local,
+    manage,
+    moto_server,
+    provider_settings,
+    service_env,
+)
 from devtools.oidc_provider import ALICE, login_subject, running_provider
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,18 +142,18 @@ class Service:
 
 @contextmanager
 def running_service(
-    port: int,
+    listener: Listener,
     public_url: str | None = None,
     allowed_origins: tuple[str, ...] = (),
     accounts: tuple[Mapping[str, Any], ...] = (ALICE,),
     table_prefix: str = "users-browser-",
 ) -> Iterator[Service]:
-    """moto, the tables, the local OpenID Provider and ``chalice local`` on ``port``.
+    """moto, the tables, the local OpenID Provider and ``chalice local`` on ``listener``.
 
     ``public_url`` (PUBLIC_URL) is where browsers reach the service when a proxy
     stands in front; the provider accepts exactly the callback under it.
     """
-    url = public_url or f"http://127.0.0.1:{port}"
+    url = public_url or listener.url
     secret = secrets.token_urlsafe(24)
     client = {
         "client_id": CLIENT_ID,
@@ -166,7 +173,7 @@ def running_service(
         if not public_url:
             env.pop("PUBLIC_URL", None)
         manage(env, "create-tables")
-        with chalice_local(env, port=port) as local:
+        with chalice_local(env, listener=listener) as local:
             yield Service(url=url, local=local, issuer=issuer)
 
 
