@@ -171,15 +171,18 @@ def edit(
     freed: tuple[str, ...] = ()
     if "email" in changed:
         email = changed["email"]
-        old = guards.normalise_email(user.email)
+        new, old = guards.normalise_email(email), guards.normalise_email(user.email)
         values.update(
-            email_lower=guards.normalise_email(email),
+            email_lower=new,
             email_verified=True,
-            auth_ids=[email if guards.normalise_email(a) == old else a for a in user.auth_ids],
+            auth_ids=[
+                email if not guards.is_identity(a) and guards.normalise_email(a) == old else a
+                for a in user.auth_ids
+            ],
         )
-        if values["email_lower"] != old:
-            taken = ((guards.email_key(email), _taken_email(email)),)
-            freed = (guards.email_key(user.email),)
+        if new != old:
+            taken = ((guards.normalised_email_key(new), _taken_email(email)),)
+            freed = (guards.normalised_email_key(old),)
     managers = 0
     if "permissions" in changed:
         was = USER_MANAGEMENT in user.permissions
