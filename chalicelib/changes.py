@@ -11,7 +11,7 @@ together or not at all (API.md section 7).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pynamodb.expressions.update import Action
@@ -75,7 +75,8 @@ class Change:
 
     record: User  # the record as it will be stored
     entry: LogEntry
-    values: Mapping[str, Any] | None = None  # the attributes an edit sets; None: a new record
+    read: User | None = None  # the record an edit was computed from; None: a new record
+    values: Mapping[str, Any] = field(default_factory=dict)  # the attributes an edit sets
     stale: ErrorFactory | None = None  # an edit's error when the stored version moved on
     taken: tuple[tuple[str, ErrorFactory], ...] = ()  # guard keys taken, and their error
     freed: tuple[str, ...] = ()  # guard keys given up
@@ -193,6 +194,7 @@ def edit(
     return Change(
         record=User(**{**user.attribute_values, **values}),
         entry=log_entry(user.id, version, "edit", actor, changed, comment, stamp),
+        read=user,
         values=values,
         stale=stale_error(if_match),
         taken=taken,
@@ -201,28 +203,25 @@ def edit(
     )
 
 
-def transaction(change: Change, current: User | None = None) -> Transaction:
+def transaction(change: Change) -> Transaction:
     """The one transaction that writes ``change``: the record (an edit holds only
-    while the stored version is still ``current``'s), its guards, the count of
-    user managers, and the log entry.
+    while the stored version is still the one it was computed from), its guards,
+    the count of user managers, and the log entry.
 
     A new record whose id is taken raises UserExists, and so does one whose
     id has a change log (a deleted user's): ids are never given again.
     """
-    record = change.record
+    record, read = change.record, change.read
     written = Transaction()
-    if change.values is None:
+    if read is None:
         written.put(
             record,
             condition=User.id.does_not_exist(),
             error=lambda: errors.UserExists(f"a user with id {record.id!r} exists already"),
         )
     else:
-        assert current is not None, "an edit is written over the record it was computed from"
         actions: list[Action] = [getattr(User, n).set(v) for n, v in change.values.items()]
-        written.update(
-            current, actions, condition=User.version == current.version, error=change.stale
-        )
+        written.update(read, actions, condition=User.version == read.version, error=change.stale)
     for key in change.freed:
         written.delete(Guard(key=key), condition=Guard.user_id == record.id)
     for key, error in change.taken:
@@ -231,7 +230,7 @@ def transaction(change: Change, current: User | None = None) -> Transaction:
         )
     if change.managers:
         count_user_managers(written, change.managers)
-    if change.values is None:
+    if read is None:
         written.put(
             change.entry,
             condition=LogEntry.version.does_not_exist(),

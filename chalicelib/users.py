@@ -94,7 +94,7 @@ def update_user(
         )
         if change is None:
             return user
-        changes.transaction(change, current=user).commit()
+        changes.transaction(change).commit()
         return change.record
 
     return retrying(attempt)
