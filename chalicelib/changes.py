@@ -155,7 +155,9 @@ def edit(
     (``shown()``, asked only then); any other value of it is FieldNotWritable.
     A new email (only a manager or the creator may set one) counts as vouched
     for, moves its guard, and takes the old one's place in ``auth_ids``, so
-    that the old address is free again.
+    that the old address is free again. Another case or form of the same
+    address vouches for nothing: ``email_verified`` stays as it was, or an
+    unverified login's account would receive the address owner's identity.
     """
     changed: dict[str, Any] = {}
     for name, value in patch.items():
@@ -175,7 +177,7 @@ def edit(
         new, old = guards.normalise_email(email), guards.normalise_email(user.email)
         values.update(
             email_lower=new,
-            email_verified=True,
+            email_verified=new != old or bool(user.email_verified),
             auth_ids=[
                 email if not guards.is_identity(a) and guards.normalise_email(a) == old else a
                 for a in user.auth_ids

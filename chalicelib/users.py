@@ -9,9 +9,10 @@ transaction holding the record, its guard items and its log entry.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
-from chalicelib import changes, errors, guards
+from chalicelib import addresses, changes, errors, guards
 from chalicelib.changes import NewUser, count_user_managers, log_entry
 from chalicelib.models import ApiKey, Guard, LogEntry, User, storage_errors
 from chalicelib.permissions import PERMISSIONS, USER_MANAGEMENT
@@ -39,6 +40,7 @@ def create_user(
     UserExists / EmailTaken / AuthIdTaken (409).
     """
     USER.check(new.body)
+    new = replace(new, body=_stored_email(new.body))
     change = changes.creation(actor, new, now())
 
     def attempt() -> User:
@@ -85,6 +87,7 @@ def update_user(
     VersionMismatch.
     """
     USER.check(patch)
+    patch = _stored_email(patch)
 
     def attempt() -> User:
         user = load_user(user_id)
@@ -98,6 +101,13 @@ def update_user(
         return change.record
 
     return retrying(attempt)
+
+
+def _stored_email(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``body`` with its email (if any) in the form it is stored and compared in."""
+    if "email" not in body:
+        return body
+    return {**body, "email": addresses.normalise(body["email"])}
 
 
 def delete_user(actor: str, user_id: str, if_match: int | None = None) -> None:
