@@ -236,7 +236,10 @@ export class Api {
    * the route methods below check what they read of it. Rejects with ApiError.
    */
   async call(method: string, path: string, options: RequestOptions = {}): Promise<unknown> {
-    if (!options.anonymous && (this.token === null || this.now() > this.expiresAt - RENEW_MARGIN_MS)) {
+    if (
+      !options.anonymous &&
+      (this.token === null || this.now() > this.expiresAt - RENEW_MARGIN_MS)
+    ) {
       await this.renew()
     }
     let response = await this.send(method, path, options)
@@ -277,7 +280,8 @@ export class Api {
   url(path: string, query?: RequestOptions['query']): string {
     const url = new URL(path, this.root)
     for (const [name, value] of Object.entries(query ?? {})) {
-      if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, String(value))
+      if (value !== undefined && value !== null && value !== '')
+        url.searchParams.set(name, String(value))
     }
     return url.href
   }
@@ -289,11 +293,15 @@ export class Api {
   }
 
   updateMe(fields: Partial<User>): Promise<User> {
-    return this.call('PATCH', 'user/me', { body: { user: fields } }).then((r) => member(r, 'user', isUser))
+    return this.call('PATCH', 'user/me', { body: { user: fields } }).then((r) =>
+      member(r, 'user', isUser),
+    )
   }
 
   providers(): Promise<Record<string, string>> {
-    return this.get('login/oidc', { anonymous: true }).then((r) => answer(r, recordOf(isString), 'providers'))
+    return this.get('login/oidc', { anonymous: true }).then((r) =>
+      answer(r, recordOf(isString), 'providers'),
+    )
   }
 
   permissionNames(): Promise<string[]> {
@@ -303,10 +311,16 @@ export class Api {
   }
 
   openapi(): Promise<Record<string, unknown>> {
-    return this.get('openapi.json', { anonymous: true }).then((r) => answer(r, isRecord, 'document'))
+    return this.get('openapi.json', { anonymous: true }).then((r) =>
+      answer(r, isRecord, 'document'),
+    )
   }
 
-  listUsers(query: { email?: string; cursor?: string | null; limit?: number }): Promise<Page<User>> {
+  listUsers(query: {
+    email?: string
+    cursor?: string | null
+    limit?: number
+  }): Promise<Page<User>> {
     return this.get('user', { query }).then((r) => ({
       items: member(r, 'users', listOf(isUser)),
       next: member(r, 'next', isStringOrNull),
@@ -343,7 +357,11 @@ export class Api {
     )
   }
 
-  createApiKey(userId: string, name: string, expiresInDays: number | null): Promise<{ key: string; id: string }> {
+  createApiKey(
+    userId: string,
+    name: string,
+    expiresInDays: number | null,
+  ): Promise<{ key: string; id: string }> {
     const body: Record<string, unknown> = {}
     if (name) body.name = name
     if (expiresInDays !== null) body.expires_in_days = expiresInDays
