@@ -44,7 +44,6 @@ from pynamodb.models import Model
 
 from chalicelib import errors, timestamps
 from chalicelib.config import ConfigError, Settings
-from chalicelib.retries import cap_backoff
 
 USER_MANAGERS_COUNTER = "count#user_managers"
 
@@ -70,19 +69,6 @@ def _bound() -> Settings:
     return _Bound.settings
 
 
-class _Connection(Connection):
-    """PynamoDB's connection; its client's retry waits capped by the settings."""
-
-    @property
-    def client(self) -> Any:
-        built = self._client
-        client = super().client
-        max_backoff = _bound().dynamodb_max_backoff
-        if client is not built and max_backoff is not None:
-            cap_backoff(client, max_backoff)
-        return client
-
-
 @functools.cache
 def connection() -> Connection:
     """The one DynamoDB connection of this container, made on first use.
@@ -92,7 +78,7 @@ def connection() -> Connection:
     DynamoDB's service model once per container, not once per table.
     """
     settings = _bound()
-    return _Connection(
+    return Connection(
         region=settings.region,
         host=settings.dynamodb_endpoint,
         connect_timeout_seconds=_Meta.connect_timeout_seconds,
