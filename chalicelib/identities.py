@@ -8,18 +8,19 @@ from typing import Any
 from pynamodb.expressions.update import Action
 
 from chalicelib import errors, guards
-from chalicelib.changes import SYSTEM, add_edit, load_user, retrying
+from chalicelib.batch import get_many
+from chalicelib.changes import NewUser, add_edit
+from chalicelib.errors import LoginFailed
+from chalicelib.ids import SYSTEM
 from chalicelib.models import Guard, User, storage_errors
 from chalicelib.transactions import Transaction
+from chalicelib.user_reads import load_user
 from chalicelib.users import create_user
+from chalicelib.versions import retrying
 
 
-def _guard_owner(key: str) -> str | None:
-    with storage_errors():
-        try:
-            return Guard.get(key, consistent_read=True).user_id
-        except Guard.DoesNotExist:
-            return None
+def _owner(guard: object) -> str | None:
+    return str(guard.user_id) if isinstance(guard, Guard) else None
 
 
 def login_identity(
@@ -41,58 +42,74 @@ def login_identity(
     user's own email is vouched for: an account opened with an address its
     opener could not prove never receives the verified identity of the
     address's owner. Both are logged as done by ``system``. Raises
-    LoginRefused otherwise.
+    LoginFailed otherwise.
+
+    The guards of the identity, its predecessor and the email are read in one
+    round trip, the
+    user to link into once: a login is at most that read, the user's, the
+    change, and the session.
     """
-    owner = _guard_owner(guards.identity_key(identity))
-    if owner is not None:
-        return owner
-    if predecessor is not None:
-        owner = _guard_owner(guards.identity_key(predecessor))
-        if owner is not None:
-            comment = f"identity {identity} linked: succeeds {predecessor}"
-            try:
-                link_identity(owner, identity, comment=comment)
-            except errors.AuthIdTaken:
-                # A concurrent first login of the same identity got there first.
-                return _guard_owner(guards.identity_key(identity)) or owner
-            return owner
-    if not email:
-        raise errors.LoginRefused("email_missing", "the provider did not give an email address")
-    vouched = may_link and email_verified
-    owner = _guard_owner(guards.email_key(email))
-    if owner is None:
-        body = {"email": email, **({"name": name} if name.strip() else {})}
+    keys = [
+        guards.identity_key(identity),
+        guards.identity_key(predecessor) if predecessor is not None else None,
+        guards.email_key(email) if email else None,
+    ]
+    found = iter(get_many([(Guard, {"key": key}) for key in keys if key is not None]))
+    identity_owner, predecessor_owner, email_owner = [
+        _owner(next(found)) if key is not None else None for key in keys
+    ]
+    if identity_owner is not None:
+        return identity_owner
+    if predecessor_owner is not None:
+        comment = f"identity {identity} linked: succeeds {predecessor}"
         try:
-            user = create_user(
-                SYSTEM,
-                body,
-                False,
-                auth_ids=[identity],
-                comment="created at first login",
-                email_verified=vouched,
-            )
+            link_identity(predecessor_owner, identity, comment=comment)
+        except errors.AuthIdTaken:
+            # A concurrent first login of the same identity got there first.
+            with storage_errors():
+                winner = Guard.get(guards.identity_key(identity), consistent_read=True)
+            return _owner(winner) or predecessor_owner
+        return predecessor_owner
+    if not email:
+        raise LoginFailed("email_missing", "the provider did not give an email address")
+    vouched = may_link and email_verified
+    if email_owner is None:
+        body = {"email": email, **({"name": name} if name.strip() else {})}
+        new = NewUser(
+            body, auth_ids=(identity,), email_verified=vouched, comment="created at first login"
+        )
+        try:
+            return create_user(SYSTEM, new).id
         except errors.EmailTaken as exc:
-            raise errors.LoginRefused("email_in_use", "another user has this email") from exc
+            raise LoginFailed("email_in_use", "another user has this email") from exc
         except (errors.InvalidInput, errors.AuthIdTaken) as exc:
-            raise errors.LoginRefused("invalid_profile", str(exc)) from exc
-        return user.id
-    if not (vouched and load_user(owner).email_verified):
-        raise errors.LoginRefused("email_in_use", "another user has this email")
-    link_identity(owner, identity)
-    return owner
+            raise LoginFailed("invalid_profile", str(exc)) from exc
+    if not vouched:
+        raise LoginFailed("email_in_use", "another user has this email")
+    user = load_user(email_owner)
+    if not user.email_verified:
+        raise LoginFailed("email_in_use", "another user has this email")
+    link_identity(email_owner, identity, read=user)
+    return email_owner
 
 
 def link_identity(
-    user_id: str, identity: str, actor: str = SYSTEM, comment: str | None = None
+    user_id: str,
+    identity: str,
+    actor: str = SYSTEM,
+    comment: str | None = None,
+    read: User | None = None,
 ) -> bool:
     """Add an OpenID Connect identity to a user's ``auth_ids``, logged as done by
     ``actor``; the guard item keeps it to one user. False when the user holds it already.
 
-    Raises UserNotFound, AuthIdTaken.
+    ``read`` is the user as just read, if it was: the first attempt writes over
+    it; a retry reads the user again. Raises UserNotFound, AuthIdTaken.
     """
+    first = [read] if read is not None else []
 
     def attempt() -> bool:
-        user = load_user(user_id)
+        user = first.pop() if first else load_user(user_id)
         if identity in user.auth_ids:
             return False
         auth_ids = [*user.auth_ids, identity]

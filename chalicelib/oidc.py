@@ -17,7 +17,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -32,16 +32,10 @@ from joserfc.jwk import OctKey
 
 from chalicelib import cookies, errors, guards, identities, rules, sessions
 from chalicelib.config import Provider, Secrets
-from chalicelib.id_tokens import (
-    HTTP_TIMEOUT,
-    MAX_SUB_BYTES,
-    LoginFailed,
-    metadata,
-    profile,
-    validate_id_token,
-)
+from chalicelib.errors import LoginFailed
+from chalicelib.id_tokens import HTTP_TIMEOUT, MAX_SUB_BYTES, metadata, profile, validate_id_token
+from chalicelib.public_base import Base
 from chalicelib.text import is_clean
-from chalicelib.urls import Base
 
 LOGIN_COOKIE = cookies.OIDC_LOGIN
 LOGIN_ROUTE = "/login/oidc"
@@ -67,6 +61,19 @@ class Attempt:
     verifier: str
     origin: str
     link: str = ""  # the signed-in user the identity is linked to, for a link
+
+    def to_claims(self, expires: int) -> dict[str, object]:
+        """The claims of the ``oidc_login`` cookie: every field by name, and its expiry."""
+        return {"aud": ATTEMPT_AUDIENCE, "exp": expires, **asdict(self)}
+
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, object]) -> Attempt:
+        """The attempt a cookie's (validated) claims carry; TypeError for a field
+        missing or not a string."""
+        values = {f.name: claims.get(f.name) for f in fields(cls)}
+        if not all(isinstance(value, str) for value in values.values()):
+            raise TypeError("the login cookie misses a field of the attempt")
+        return cls(**{name: str(value) for name, value in values.items()})
 
 
 def providers(base: Base, configured: Mapping[str, Provider]) -> dict[str, str]:
@@ -175,16 +182,7 @@ def start_login(
         nonce=attempt.nonce,
         code_verifier=attempt.verifier,
     )
-    claims = {
-        "aud": ATTEMPT_AUDIENCE,
-        "exp": int(time.time()) + LOGIN_LIFETIME,
-        "p": attempt.provider,
-        "s": attempt.state,
-        "n": attempt.nonce,
-        "v": attempt.verifier,
-        "o": attempt.origin,
-        "l": attempt.link,
-    }
+    claims = attempt.to_claims(int(time.time()) + LOGIN_LIFETIME)
     cookie = jwt.encode(
         {"alg": "HS256"}, claims, _attempt_key(login_secrets.session_secret), algorithms=["HS256"]
     )
@@ -200,11 +198,7 @@ def _read_attempt(cookie: str | None, secret: bytes) -> Attempt | None:
     try:
         token = jwt.decode(cookie, _attempt_key(secret), algorithms=["HS256"])
         registry.validate(token.claims)
-        claims = token.claims
-        link = claims.get("l", "")
-        if not isinstance(link, str):
-            return None
-        return Attempt(claims["p"], claims["s"], claims["n"], claims["v"], claims["o"], link)
+        return Attempt.from_claims(token.claims)
     except (JoseError, ValueError, KeyError, TypeError):
         return None
 
@@ -235,8 +229,6 @@ def finish_login(
         rules.apply_rules(user_id, chosen, claims, clock())
     except LoginFailed as exc:
         return Redirect(_with_error(origin, exc.code), [cleared])
-    except errors.LoginRefused as exc:
-        return Redirect(_with_error(origin, exc.reason), [cleared])
     if attempt.link:
         return Redirect(origin, [cleared])
     session = sessions.start_session(user_id)
@@ -246,12 +238,12 @@ def finish_login(
 def _link(chosen: Provider, claims: Mapping[str, Any], user_id: str, cookie: str | None) -> str:
     """Link the identity to the user who started the link, still signed in here."""
     if sessions.signed_in_user(cookie) != user_id:
-        raise errors.LoginRefused("not_signed_in", "the session that started the link has ended")
+        raise LoginFailed("not_signed_in", "the session that started the link has ended")
     identity = guards.identity(claims["sub"], chosen.name)
     try:
         identities.link_identity(user_id, identity, actor=user_id)
     except errors.AuthIdTaken as exc:
-        raise errors.LoginRefused("identity_taken", "another user holds this identity") from exc
+        raise LoginFailed("identity_taken", "another user holds this identity") from exc
     return user_id
 
 

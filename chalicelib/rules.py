@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib import timestamps
-from chalicelib.changes import SYSTEM, add_edit, load_user, retrying
+from chalicelib import changes, timestamps
 from chalicelib.config import PermissionRule, Provider
+from chalicelib.ids import SYSTEM
 from chalicelib.models import User
 from chalicelib.permissions import IMPLIES, PERMISSIONS, expand
 from chalicelib.transactions import Transaction
+from chalicelib.user_reads import load_user
+from chalicelib.versions import retrying
 
 # A grant asserted again is renewed (a new ``asserted``, written and logged) only
 # when its last assertion is older than this, so that each login does not write.
@@ -200,7 +202,7 @@ def apply_rules(user_id: str, provider: Provider, claims: Mapping[str, Any], now
             return
         grants = [grant for grant in held if grant.get("provider") != provider.name] + new
         transaction = Transaction()
-        add_edit(
+        changes.add_edit(
             transaction,
             user,
             SYSTEM,

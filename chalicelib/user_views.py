@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import errors, guards
-from chalicelib.changes import load_user
 from chalicelib.cursors import decode_cursor, encode_cursor
 from chalicelib.models import User, storage_errors
 from chalicelib.permissions import USER_MANAGEMENT, Caller, expand
 from chalicelib.rules import Rulebook, effective_permissions, explain
+from chalicelib.user_reads import load_user
 from chalicelib.validation import MAX_SHORT, Page
 
 
@@ -50,6 +50,11 @@ def user_view(
     return record
 
 
+def own_view(user: User, rulebook: Rulebook | None = None) -> dict[str, Any]:
+    """A user's own record as ``/user/me`` shows it: permissions expanded and sorted."""
+    return user_view(user, expanded=True, rulebook=rulebook)
+
+
 def get_user(user_id: str, rulebook: Rulebook) -> dict[str, Any]:
     """The full record of a user; raises UserNotFound."""
     return user_view(load_user(user_id), rulebook=rulebook)
@@ -57,7 +62,7 @@ def get_user(user_id: str, rulebook: Rulebook) -> dict[str, Any]:
 
 def get_me(caller: Caller, rulebook: Rulebook) -> dict[str, Any]:
     """The caller's own record with expanded, sorted permissions."""
-    return user_view(load_user(caller.id), expanded=True, rulebook=rulebook)
+    return own_view(load_user(caller.id), rulebook)
 
 
 def get_permissions(user_id: str, rulebook: Rulebook) -> dict[str, Any]:

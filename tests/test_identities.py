@@ -28,11 +28,11 @@ from devtools.oidc_provider import (
     DEFAULT_CLIENT_SECRET,
     running_provider,
 )
-from tests.conftest import Account, assert_error
+from tests.conftest import ROOT, Account, assert_error
 from tests.faults import serialized_storage
 from tests.oidc_helpers import submit_login_form, submit_subject
 from tests.test_login_oidc import API, Browser, log_of, me
-from tests.threads import environ_restored, own_request_per_thread
+from tests.threads import ThreadSafeClient
 
 # Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
 # so that a port picked as free is not taken by the other worker meanwhile.
@@ -216,18 +216,17 @@ def test_two_users_linking_one_identity_at_once_one_wins(
     for browser in browsers_of:
         start = start_link(browser, "partner")
         callbacks.append(submit_login_form(start.headers["Location"], "sam", "sam-password"))
+    # The callbacks race through a client that serves requests from threads at once.
+    racing = ThreadSafeClient(app, "test", str(ROOT))
+    for browser in browsers_of:
+        browser.client = racing
     barrier = threading.Barrier(2, timeout=60)
 
     def finish(index: int) -> str:
         barrier.wait()
         return str(browsers_of[index].callback(callbacks[index]).headers["Location"])
 
-    with (
-        environ_restored(),
-        serialized_storage(),
-        own_request_per_thread(app),
-        ThreadPoolExecutor(max_workers=2) as pool,
-    ):
+    with serialized_storage(), ThreadPoolExecutor(max_workers=2) as pool:
         landed = list(pool.map(finish, [0, 1]))
 
     assert sorted(landed) == ["/profile", "/profile?login_error=identity_taken"]
