@@ -76,8 +76,10 @@ def log_entry(
     data: dict[str, Any],
     comment: str = "",
     timestamp: str | None = None,
+    old: dict[str, Any] | None = None,
 ) -> LogEntry:
-    """The log entry of version ``version`` of a user record."""
+    """The log entry of version ``version`` of a user record; ``old`` holds the changed
+    fields' values before an ``edit`` (API.md section 7), ``{}`` by default."""
     return LogEntry(
         entry_id=user_id,
         version=version,
@@ -88,6 +90,7 @@ def log_entry(
         user=actor,
         timestamp=timestamp or now(),
         data=data,
+        old=old if old is not None else {},
     )
 
 
@@ -99,12 +102,15 @@ def add_edit(
     comment: str = "",
     actions: list[Action] | None = None,
     if_match: int | None = None,
+    old: dict[str, Any] | None = None,
 ) -> tuple[int, str]:
     """Add a new version of ``user`` and its ``edit`` log entry to a transaction.
 
-    ``actions`` set the changed attributes. The write holds only while the
-    stored version is still ``user.version``; it then raises VersionMismatch
-    when the caller named that version (``If-Match``), StaleVersion otherwise.
+    ``actions`` set the changed attributes; ``old`` holds the values before of the
+    record fields ``data`` changes (``{}`` when it names none, as for an API key).
+    The write holds only while the stored version is still ``user.version``; it
+    then raises VersionMismatch when the caller named that version (``If-Match``),
+    StaleVersion otherwise.
     Returns the new version and its timestamp.
     """
     version = int(user.version) + 1
@@ -116,7 +122,7 @@ def add_edit(
         error=stale_error(if_match),
     )
     transaction.put(
-        log_entry(user.id, version, "edit", actor, data, comment, stamp),
+        log_entry(user.id, version, "edit", actor, data, comment, stamp, old),
         condition=LogEntry.version.does_not_exist(),
     )
     return version, stamp

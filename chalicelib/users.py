@@ -13,7 +13,7 @@ from typing import Any
 
 from pynamodb.expressions.update import Action
 
-from chalicelib import errors, guards
+from chalicelib import errors, guards, search
 from chalicelib.changes import (
     add_edit,
     check_version,
@@ -132,6 +132,7 @@ def create_user(
                 f"a user with id {user.id!r} existed and was deleted; ids are not reused"
             ),
         )
+        search.write_entries(transaction, None, user)
         if also is not None:
             also(transaction, user)
         try:
@@ -219,8 +220,15 @@ def _write_changes(actor: str, user: User, changes: dict[str, Any], if_match: in
         }
         actions += [getattr(User, name).set(value) for name, value in also.items()]
     version, stamp = add_edit(
-        transaction, user, actor, dict(changes), actions=actions, if_match=if_match
+        transaction,
+        user,
+        actor,
+        dict(changes),
+        actions=actions,
+        if_match=if_match,
+        old=_old_values(user, changes),
     )
+    search.write_entries(transaction, user, _renamed(user, changes))
     if "email" in changes and guards.email_key(new_email) != guards.email_key(user.email):
         transaction.delete(
             Guard(key=guards.email_key(user.email)), condition=Guard.user_id == user.id
@@ -240,6 +248,21 @@ def _write_changes(actor: str, user: User, changes: dict[str, Any], if_match: in
         setattr(user, name, value)
     user.version = version
     user.updated = stamp
+
+
+def _old_values(user: User, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The values before of the fields ``changes`` names, as the API shows them."""
+    shown = user_view(user)
+    return {name: shown[name] for name in changes}
+
+
+def _renamed(user: User, changes: Mapping[str, Any]) -> User:
+    """What search needs of the user after ``changes``: its id, email and name."""
+    return User(
+        id=user.id,
+        email=changes.get("email", user.email),
+        name=changes.get("name", user.name),
+    )
 
 
 def delete_user(actor: str, user_id: str, if_match: int | None = None) -> None:
@@ -263,6 +286,7 @@ def delete_user(actor: str, user_id: str, if_match: int | None = None) -> None:
             _count_user_managers(transaction, -1)
         for key_id in user.api_key_ids or ():
             transaction.delete(ApiKey(user_id=user.id, key_id=key_id))
+        search.write_entries(transaction, user, None)
         transaction.put(log_entry(user.id, int(user.version) + 1, "delete", actor, {}))
         transaction.commit()
 
