@@ -32,6 +32,19 @@ export interface LogEntry {
   user?: string
   timestamp: string
   data?: Record<string, unknown>
+  /** The changed fields' values before; entries written before it was kept have none. */
+  old?: Record<string, unknown>
+}
+
+/** A person a log page names: their current name (null when none) and whether they are gone. */
+export interface Person {
+  name: string | null
+  deleted: boolean
+}
+
+/** A page of a change log, with the people its entries name (`actors` or `records`). */
+export interface LogPage extends Page<LogEntry> {
+  people: Record<string, Person>
 }
 
 export interface Page<T> {
@@ -277,7 +290,7 @@ export class Api {
     return this.get('openapi.json', { anonymous: true })
   }
 
-  listUsers(query: { email?: string; cursor?: string | null; limit?: number }): Promise<Page<User>> {
+  listUsers(query: { email?: string; q?: string; cursor?: string | null; limit?: number }): Promise<Page<User>> {
     return this.get<{ users: User[]; next: string | null }>('user', { query }).then((r) => ({
       items: r.users,
       next: r.next,
@@ -325,11 +338,22 @@ export class Api {
     return this.call('DELETE', `user/${encodeURIComponent(userId)}/apikeys/${encodeURIComponent(keyId)}`)
   }
 
-  history(userId: string, kind: 'log' | 'actions', cursor: string | null): Promise<Page<LogEntry>> {
-    return this.get<{ logs: LogEntry[]; next: string | null }>(
-      `user/${encodeURIComponent(userId)}/${kind}`,
-      { query: { cursor, limit: 20 } },
-    ).then((r) => ({ items: r.logs, next: r.next }))
+  history(
+    userId: string,
+    kind: 'log' | 'actions',
+    cursor: string | null,
+    order: 'asc' | 'desc' = 'asc',
+  ): Promise<LogPage> {
+    return this.get<{
+      logs: LogEntry[]
+      next: string | null
+      actors?: Record<string, Person>
+      records?: Record<string, Person>
+    }>(`user/${encodeURIComponent(userId)}/${kind}`, { query: { cursor, limit: 20, order } }).then((r) => ({
+      items: r.logs,
+      next: r.next,
+      people: (kind === 'log' ? r.actors : r.records) ?? {},
+    }))
   }
 }
 
