@@ -65,7 +65,8 @@ def measure(client: Client, sizes: tuple[int, ...]) -> list[Row]:
     rows = []
     with mock_aws():
         models.create_tables()
-        admin = create_user(SYSTEM, {"email": "bench@example.org"}, True, email_verified=True).id
+        body = {"email": "bench@example.org", "permissions": ["USER_SEARCH"]}
+        admin = create_user(SYSTEM, body, may_set_permissions=True).id
         key = auth.make_api_key(SYSTEM, admin)["key"]
         headers = {"Authorization": f"Bearer {key}"}
         seeded = 0

@@ -128,10 +128,7 @@ def check_query(query: str) -> str:
     """The folded query; InvalidInput unless it is 2 to 100 characters."""
     if not MIN_QUERY <= len(query) <= MAX_QUERY:
         raise errors.InvalidInput(f"q must be {MIN_QUERY} to {MAX_QUERY} characters")
-    folded = fold(query)
-    if len(folded) < MIN_QUERY:
-        raise errors.InvalidInput(f"q must hold at least {MIN_QUERY} characters besides spaces")
-    return folded
+    return fold(query)
 
 
 def _matches(entry: SearchEntry, folded: str) -> bool:
@@ -144,6 +141,8 @@ def search(query: str, page: Page) -> tuple[list[User], str | None]:
     Raises InvalidInput for a query of the wrong length, InvalidCursor.
     """
     folded = check_query(query)
+    if len(folded) < MIN_QUERY:
+        return [], None  # spaces, or marks that fold away: no item has so short a prefix
     prefix = folded[:PREFIX_LENGTH].rstrip(" ")  # no key ends with a space
     start = decode_cursor(page.cursor, {"prefix": "S", "sort": "S"})
     if start is not None and start["prefix"]["S"] != prefix:

@@ -134,7 +134,7 @@ def test_search_needs_user_search(client: Client, make_user: Any) -> None:
 
 def test_a_query_of_the_wrong_length_is_refused(client: Client, admin: Account) -> None:
     assert_error(find(client, admin, "a"), 400, "InvalidInput")
-    assert_error(find(client, admin, "  a "), 400, "InvalidInput")
+    assert find(client, admin, "  a ").json_body == {"users": [], "next": None}
     assert_error(find(client, admin, "a" * 101), 400, "InvalidInput")
     assert find(client, admin, "a" * 100).status_code == 200
 

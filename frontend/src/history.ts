@@ -85,7 +85,7 @@ function fieldChanges(entry: LogEntry): FieldChange[] {
   const data = entry.data ?? {}
   return Object.entries(data)
     .filter(([name]) => name in LABELS)
-    .filter(([, value]) => entry.action !== 'add' || valueText(value) !== '(empty)')
+    .filter(([, value]) => entry.action !== 'add' || !['(empty)', '(none)'].includes(valueText(value)))
     .map(([name, value]) => ({
       label: LABELS[name] ?? name,
       from: entry.action === 'edit' && entry.old && name in entry.old ? valueText(entry.old[name]) : null,
