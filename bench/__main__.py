@@ -10,7 +10,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from bench import coldstart, search, webui_size
+from bench import coldstart, local_store, search, webui_size
 from bench.authorizer import authorizer_cpu, authorizer_rows
 from bench.pages import PageSubjects, measure_pages, page_rows, seed
 from bench.routes import route_row
@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         searches = search.measure(client, sizes)
     rows += [row for result in pages for row in page_rows(result, sizes)]
     rows += searches
+    rows += local_store.rows(args.page_iterations)
     rows += coldstart.rows(cold)
     rows.append(webui_size.row(webui_size.first_page()))
 
