@@ -1,8 +1,10 @@
 """Search: the items one ``GET /user?q=`` page reads, at two table sizes (API.md section 4).
 
-Users are written straight to the tables (each with its search items, as the
-service writes them), named from a small list of first and last names so that
-short prefixes match thousands of them. Each query's page is 20 users; "about
+Users are written straight to the tables, each with those of its search items
+(as the service writes them) that the queries below read: a Query reads one
+partition, so the items of prefixes nobody queries change no figure and are
+left out to keep seeding 20,000 users quick. Users are named from a small list
+of first and last names so that short prefixes match thousands of them. Each query's page is 20 users; "about
 one page" means the search items of that page and the users they name, not the
 table: the target is at most three pages' worth of items.
 
@@ -31,6 +33,7 @@ LAST = ("Lovelace", "Turing", "Hopper", "Hamilton", "Johnson", "Liskov", "Dijkst
 # What people type: a common short prefix, a surname, an accented name, a whole
 # address, and an address's start longer than the search items' prefixes.
 QUERIES = ("an", "hopper", "dijkstrá", "margaret.hamilton.77@example.org", "margaret.ham")
+QUERIED = {search.fold(q)[: search.PREFIX_LENGTH] for q in QUERIES}
 
 
 def people(start: int, stop: int) -> Iterator[tuple[str, str]]:
@@ -57,7 +60,8 @@ def seed(start: int, stop: int) -> None:
             )
             users.save(user)
             for entry in search.entries(user):
-                entries.save(entry)
+                if entry.prefix in QUERIED:
+                    entries.save(entry)
 
 
 def measure(client: Client, sizes: tuple[int, ...]) -> list[Row]:
