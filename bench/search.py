@@ -4,9 +4,10 @@ Users are written straight to the tables, each with those of its search items
 (as the service writes them) that the queries below read: a Query reads one
 partition, so the items of prefixes nobody queries change no figure and are
 left out to keep seeding 20,000 users quick. Users are named from a small list
-of first and last names so that short prefixes match thousands of them. Each query's page is 20 users; "about
-one page" means the search items of that page and the users they name, not the
-table: the target is at most three pages' worth of items.
+of first and last names so that short prefixes match thousands of them. Each
+query's page is 20 users; "about one page" means the search items of that page
+and the users they name, not the table: the target is at most three pages'
+worth of items.
 
 ``python -m bench.search`` prints just these rows.
 """
