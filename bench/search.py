@@ -24,9 +24,10 @@ from bench.harness import counting
 from bench.table import Row, _ops, quiet_request_log, table
 from bench.world import API, PAGE, ROOT
 from chalicelib import auth, models, search
-from chalicelib.changes import SYSTEM, new_id
+from chalicelib.ids import SYSTEM, new_id
 from chalicelib.models import SearchEntry, User
-from chalicelib.users import create_user
+from chalicelib.users import NewUser, create_user
+from chalicelib.validation import MANAGER_FIELDS
 
 LIMIT = 20
 FIRST = ("Ada", "Alan", "Grace", "Margaret", "Katherine", "Barbara", "Edsger", "Donald", "Anna")
@@ -71,7 +72,7 @@ def measure(client: Client, sizes: tuple[int, ...]) -> list[Row]:
     with mock_aws():
         models.create_tables()
         body = {"email": "bench@example.org", "permissions": ["USER_SEARCH"]}
-        admin = create_user(SYSTEM, body, may_set_permissions=True).id
+        admin = create_user(SYSTEM, NewUser(body, MANAGER_FIELDS)).id
         key = auth.make_api_key(SYSTEM, admin)["key"]
         headers = {"Authorization": f"Bearer {key}"}
         seeded = 0

@@ -7,9 +7,10 @@ from typing import Any
 
 from chalicelib import errors
 from chalicelib.batch import get_many
-from chalicelib.changes import SYSTEM, USER_ID_RE, check_user_id
 from chalicelib.cursors import decode_cursor, encode_cursor
+from chalicelib.ids import SYSTEM, USER_ID_RE
 from chalicelib.models import LogEntry, User, storage_errors
+from chalicelib.user_reads import check_user_id
 from chalicelib.validation import Page
 
 ORDERS = ("asc", "desc")

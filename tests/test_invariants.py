@@ -16,11 +16,11 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import invariants, search
-from chalicelib.changes import SYSTEM
 from chalicelib.cli import main
 from chalicelib.guards import email_key as email_guard
 from chalicelib.guards import identity_key as auth_guard
 from chalicelib.identities import link_identity
+from chalicelib.ids import SYSTEM
 from chalicelib.invariants import Violation, check
 from chalicelib.models import USER_MANAGERS_COUNTER, ApiKey, Guard, LogEntry, SearchEntry, User
 from tests.conftest import Account

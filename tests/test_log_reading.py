@@ -9,10 +9,10 @@ from typing import Any
 from chalice.test import Client
 
 from chalicelib.auth import make_api_key
-from chalicelib.changes import SYSTEM
 from chalicelib.identities import link_identity
+from chalicelib.ids import SYSTEM
 from chalicelib.models import LogEntry
-from chalicelib.users import create_user
+from chalicelib.users import NewUser, create_user
 from tests.conftest import Account, assert_error
 
 API = "/api/v1"
@@ -80,7 +80,7 @@ def test_log_pages_name_their_actors_but_not_system(
 
 
 def test_a_nameless_actor_has_a_null_name(client: Client) -> None:
-    made = create_user(SYSTEM, {"email": "nameless@example.org"}, may_set_permissions=False)
+    made = create_user(SYSTEM, NewUser({"email": "nameless@example.org"}))
     nameless = Account(made.id, make_api_key(SYSTEM, made.id)["key"], made.email)
     response = client.http.patch(
         f"{API}/user/me", headers=nameless.json_headers(), body='{"user": {"affiliation": "A"}}'

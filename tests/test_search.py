@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 from chalice.test import Client
 
 from chalicelib import search
-from chalicelib.changes import SYSTEM
-from chalicelib.users import create_user
+from chalicelib.ids import SYSTEM
+from chalicelib.users import NewUser, create_user
 from tests.conftest import Account, assert_error
 
 API = "/api/v1"
@@ -72,7 +72,7 @@ def test_users_come_in_name_order(client: Client, admin: Account, make_user: Any
 def test_users_without_a_name_come_after_the_named(
     client: Client, admin: Account, make_user: Any
 ) -> None:
-    create_user(SYSTEM, {"email": "ab@example.org"}, may_set_permissions=False)
+    create_user(SYSTEM, NewUser({"email": "ab@example.org"}))
     make_user(name="Abel", email="x@example.org")
     assert [u["email"] for u in find(client, admin, "ab").json_body["users"]] == [
         "x@example.org",

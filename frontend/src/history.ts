@@ -66,7 +66,11 @@ function recordRef(entry: LogEntry, reader: Reader, owner: boolean): PersonRef {
   if (reader.kind === 'log') return { text: owner ? 'this user' : 'this record', userId: null }
   const person = personRef(entry.entry_id, reader)
   if (owner) return person
-  return { ...person, text: person.text === 'a deleted user' ? "a deleted user's record" : `the record of ${person.text}` }
+  return {
+    ...person,
+    text:
+      person.text === 'a deleted user' ? "a deleted user's record" : `the record of ${person.text}`,
+  }
 }
 
 function keyName(data: Record<string, unknown>): string {
@@ -77,7 +81,9 @@ function providers(entry: LogEntry): string[] {
   const after = (entry.data?.auth_ids as string[] | undefined) ?? []
   const before = new Set((entry.old?.auth_ids as string[] | undefined) ?? [])
   const added = after.filter((id) => id.includes('::') && !before.has(id))
-  const linked = added.length ? added : [/identity (\S+::\S+) linked/.exec(entry.comment ?? '')?.[1] ?? '']
+  const linked = added.length
+    ? added
+    : [/identity (\S+::\S+) linked/.exec(entry.comment ?? '')?.[1] ?? '']
   return linked.filter(Boolean).map((id) => id.slice(id.lastIndexOf('::') + 2))
 }
 
@@ -85,10 +91,15 @@ function fieldChanges(entry: LogEntry): FieldChange[] {
   const data = entry.data ?? {}
   return Object.entries(data)
     .filter(([name]) => name in LABELS)
-    .filter(([, value]) => entry.action !== 'add' || !['(empty)', '(none)'].includes(valueText(value)))
+    .filter(
+      ([, value]) => entry.action !== 'add' || !['(empty)', '(none)'].includes(valueText(value)),
+    )
     .map(([name, value]) => ({
       label: LABELS[name] ?? name,
-      from: entry.action === 'edit' && entry.old && name in entry.old ? valueText(entry.old[name]) : null,
+      from:
+        entry.action === 'edit' && entry.old && name in entry.old
+          ? valueText(entry.old[name])
+          : null,
       to: valueText(value),
     }))
 }

@@ -12,7 +12,12 @@ import { refresh, session, signOut } from '../src/session'
 import { error, FakeService, json } from './fakeService'
 import { button, field, mountView } from './mounting'
 
-const ME = { id: 'me', email: 'me@x.org', name: 'Me', permissions: ['USER_SEARCH', 'USER_MANAGEMENT'] }
+const ME = {
+  id: 'me',
+  email: 'me@x.org',
+  name: 'Me',
+  permissions: ['USER_SEARCH', 'USER_MANAGEMENT'],
+}
 
 describe('signing out', () => {
   it('is not undone by an answer that started before it', async () => {
@@ -68,13 +73,17 @@ describe('history list', () => {
   it('says what failed and retries', async () => {
     let fail = true
     const service = new FakeService().on('GET user/me/log', () =>
-      fail ? error(503, 'StorageUnavailable', 'The storage is unavailable.') : json(200, { logs: [], actors: {}, next: null }),
+      fail
+        ? error(503, 'StorageUnavailable', 'The storage is unavailable.')
+        : json(200, { logs: [], actors: {}, next: null }),
     )
     const { wrapper } = await mountView(HistoryList, service, {
       user: ME,
       props: { userId: 'me', kind: 'log', title: 'Changes', viewerId: 'me' },
     })
-    expect(wrapper.find('[role=alert]').text()).toContain('The history could not be loaded: The storage is unavailable.')
+    expect(wrapper.find('[role=alert]').text()).toContain(
+      'The history could not be loaded: The storage is unavailable.',
+    )
     fail = false
     await button(wrapper, 'Try again').trigger('click')
     await flushPromises()
@@ -86,7 +95,10 @@ describe('history list', () => {
 describe('users page', () => {
   it('searches by a name or an address with q', async () => {
     const service = new FakeService().on('GET user', (r) =>
-      json(200, { users: r.query.get('q') === 'ada' ? [{ id: 'u1', email: 'a@x.org', name: 'Ada' }] : [], next: null }),
+      json(200, {
+        users: r.query.get('q') === 'ada' ? [{ id: 'u1', email: 'a@x.org', name: 'Ada' }] : [],
+        next: null,
+      }),
     )
     const { wrapper } = await mountView(UsersView, service, { user: ME })
     expect(wrapper.text()).toContain('No users yet.')
@@ -125,14 +137,23 @@ describe('API keys', () => {
       .on('GET user/me/apikeys', () => json(200, { apikeys: keys }))
       .on('POST user/me/apikeys', () => {
         made += 1
-        keys.push({ id: `k${made}`, name: `key ${made}`, created: '2026-01-01T00:00:00Z', expires: null, last_used: null })
+        keys.push({
+          id: `k${made}`,
+          name: `key ${made}`,
+          created: '2026-01-01T00:00:00Z',
+          expires: null,
+          last_used: null,
+        })
         return json(201, { key: `uk_me.k${made}.secret`, id: `k${made}` })
       })
       .on('DELETE user/me/apikeys/k2', () => {
         keys.pop()
         return json(204)
       })
-    const { wrapper } = await mountView(KeyList, service, { user: ME, props: { userId: 'me', allowCreate: true } })
+    const { wrapper } = await mountView(KeyList, service, {
+      user: ME,
+      props: { userId: 'me', allowCreate: true },
+    })
     await wrapper.find('form').trigger('submit')
     await flushPromises()
     await wrapper.find('form').trigger('submit')
@@ -152,7 +173,17 @@ describe('API keys', () => {
   it('warn before revoking the key this session was made with', async () => {
     session.keyId = 'k1'
     const service = new FakeService().on('GET user/me/apikeys', () =>
-      json(200, { apikeys: [{ id: 'k1', name: 'laptop', created: '2026-01-01T00:00:00Z', expires: null, last_used: null }] }),
+      json(200, {
+        apikeys: [
+          {
+            id: 'k1',
+            name: 'laptop',
+            created: '2026-01-01T00:00:00Z',
+            expires: null,
+            last_used: null,
+          },
+        ],
+      }),
     )
     const { wrapper } = await mountView(KeyList, service, { user: ME, props: { userId: 'me' } })
     await button(wrapper, 'Revoke').trigger('click')

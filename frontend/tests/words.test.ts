@@ -63,24 +63,35 @@ describe('history entries', () => {
   })
 
   it('say only the new value of an entry written before old values were kept', () => {
-    const text = describeEntry({ ...base, action: 'edit', user: 'me', data: { contact: 'a\nb' } }, reader)
+    const text = describeEntry(
+      { ...base, action: 'edit', user: 'me', data: { contact: 'a\nb' } },
+      reader,
+    )
     expect(text.who.text).toBe('you')
     expect(text.changes).toEqual([{ label: 'Contact', from: null, to: 'a\nb' }])
   })
 
   it('name the service, a deleted user, and link a person only for a manager', () => {
-    expect(describeEntry({ ...base, action: 'add', user: 'system', data: {} }, reader).who.text).toBe('the service')
+    expect(
+      describeEntry({ ...base, action: 'add', user: 'system', data: {} }, reader).who.text,
+    ).toBe('the service')
     expect(describeEntry({ ...base, action: 'delete', user: 'u3' }, reader).who).toEqual({
       text: 'a deleted user',
       userId: null,
     })
-    const plain = describeEntry({ ...base, action: 'edit', user: 'u2', data: {} }, { ...reader, manager: false })
+    const plain = describeEntry(
+      { ...base, action: 'edit', user: 'u2', data: {} },
+      { ...reader, manager: false },
+    )
     expect(plain.who).toEqual({ text: 'Grace Hopper', userId: null })
   })
 
   it('say which record an action changed', () => {
     const actions = { ...reader, kind: 'actions' as const }
-    const text = describeEntry({ ...base, entry_id: 'u2', action: 'add', data: { name: 'Grace Hopper' } }, actions)
+    const text = describeEntry(
+      { ...base, entry_id: 'u2', action: 'add', data: { name: 'Grace Hopper' } },
+      actions,
+    )
     expect(text.record).toEqual({ text: 'the record of Grace Hopper', userId: 'u2' })
     expect(text.changes).toEqual([{ label: 'Name', from: null, to: 'Grace Hopper' }])
     expect(describeEntry({ ...base, entry_id: 'u3', action: 'delete' }, actions).record?.text).toBe(
@@ -103,7 +114,13 @@ describe('history entries', () => {
     expect(made.what).toBe("made the API key 'laptop' for")
     expect(made.changes).toEqual([])
     const revoked = describeEntry(
-      { ...base, action: 'edit', user: 'me', comment: 'API key 9b9e revoked', data: { key_id: '9b9e', name: '' } },
+      {
+        ...base,
+        action: 'edit',
+        user: 'me',
+        comment: 'API key 9b9e revoked',
+        data: { key_id: '9b9e', name: '' },
+      },
       reader,
     )
     expect(revoked.what).toBe('revoked an API key of')
@@ -130,15 +147,31 @@ describe('history entries', () => {
 
 describe('form helpers', () => {
   it('send only what changed', () => {
-    const user = { id: 'u', email: 'a@x.org', name: 'A', orcid: '', permissions: ['USER_ADD', 'DATA_EDIT'] }
+    const user = {
+      id: 'u',
+      email: 'a@x.org',
+      name: 'A',
+      orcid: '',
+      permissions: ['USER_ADD', 'DATA_EDIT'],
+    }
     expect(
-      changedFields(user, { email: 'a@x.org', name: 'B', orcid: '', url: '', permissions: ['DATA_EDIT', 'USER_ADD'] }),
+      changedFields(user, {
+        email: 'a@x.org',
+        name: 'B',
+        orcid: '',
+        url: '',
+        permissions: ['DATA_EDIT', 'USER_ADD'],
+      }),
     ).toEqual({ name: 'B' })
-    expect(changedFields(user, { permissions: ['DATA_EDIT'] })).toEqual({ permissions: ['DATA_EDIT'] })
+    expect(changedFields(user, { permissions: ['DATA_EDIT'] })).toEqual({
+      permissions: ['DATA_EDIT'],
+    })
   })
 
   it('leave out empty fields of a new record', () => {
-    expect(filledFields({ email: 'a@x.org', name: '', permissions: [] })).toEqual({ email: 'a@x.org' })
+    expect(filledFields({ email: 'a@x.org', name: '', permissions: [] })).toEqual({
+      email: 'a@x.org',
+    })
   })
 
   it('make a fresh 128-bit idempotency key each time', () => {
@@ -160,16 +193,30 @@ describe('operations', () => {
             { name: 'user_id', in: 'path', required: true, schema: { type: 'string' } },
             { name: 'If-Match', in: 'header', schema: { type: 'string' } },
           ],
-          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/UserBody' } } } },
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/UserBody' } } },
+          },
           responses: {
             '412': { description: 'If-Match names another version (VersionMismatch)' },
-            '200': { description: 'ok', content: { 'application/json': { schema: { type: 'object' } } } },
+            '200': {
+              description: 'ok',
+              content: { 'application/json': { schema: { type: 'object' } } },
+            },
           },
         },
       },
-      '/api/v1/login': { get: { operationId: 'list_login_types', summary: 'Login types', responses: { '200': { description: 'ok' } } } },
+      '/api/v1/login': {
+        get: {
+          operationId: 'list_login_types',
+          summary: 'Login types',
+          responses: { '200': { description: 'ok' } },
+        },
+      },
     },
-    components: { schemas: { UserBody: { type: 'object', properties: { user: { type: 'object' } } } } },
+    components: {
+      schemas: { UserBody: { type: 'object', properties: { user: { type: 'object' } } } },
+    },
   }
 
   it('list who may call each operation, its parameters, body and answers', () => {

@@ -62,7 +62,9 @@ const NEXT_ITEM = 'users.next'
 
 /** A page of this UI to go to after sign-in: a path of it, never another site. */
 function safeNext(value: unknown): string | null {
-  return typeof value === 'string' && value.startsWith('/') && !value.startsWith('//') ? value : null
+  return typeof value === 'string' && value.startsWith('/') && !value.startsWith('//')
+    ? value
+    : null
 }
 
 /** Remember where to go after a sign-in that leaves the page (an OpenID provider). */
@@ -75,7 +77,9 @@ export function rememberNext(next: unknown): void {
  * they asked for kept for after sign-in (`?next=`); signed-in people past the
  * sign-in page, to that page or their profile. A page the person may not use
  * shows so (``forbidden``) rather than sending them elsewhere. */
-export function destination(to: RouteLocationNormalized): string | true | { path: string; query: { next: string } } {
+export function destination(
+  to: RouteLocationNormalized,
+): string | true | { path: string; query: { next: string } } {
   const signedIn = session.user !== null
   if (to.path === '/' && signedIn) {
     const next = safeNext(to.query.next) ?? safeNext(sessionStorage.getItem(NEXT_ITEM))
@@ -106,7 +110,8 @@ router.afterEach(async (to, _from, failure) => {
 
 /** Move focus to the page's heading, so a screen reader and the keyboard start there. */
 export function focusHeading(): void {
-  const heading = document.querySelector<HTMLElement>('main h1') ?? document.querySelector<HTMLElement>('main')
+  const heading =
+    document.querySelector<HTMLElement>('main h1') ?? document.querySelector<HTMLElement>('main')
   if (!heading) return
   heading.setAttribute('tabindex', '-1')
   heading.focus()
