@@ -121,6 +121,7 @@ def link_identity(
             {"auth_ids": auth_ids},
             comment or f"identity {identity} linked",
             actions=[User.auth_ids.set(auth_ids)],
+            old={"auth_ids": list(user.auth_ids)},
         )
         transaction.put(
             Guard(key=guards.identity_key(identity), user_id=user.id),

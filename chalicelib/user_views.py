@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import errors, guards
+from chalicelib import errors, guards, search
 from chalicelib.cursors import decode_cursor, encode_cursor
 from chalicelib.models import User, storage_errors
 from chalicelib.permissions import USER_MANAGEMENT, Caller, expand
@@ -71,10 +71,24 @@ def get_permissions(user_id: str, rulebook: Rulebook) -> dict[str, Any]:
 
 
 def list_users(
-    caller: Caller, page: Page, email: str | None = None, rulebook: Rulebook | None = None
+    caller: Caller,
+    page: Page,
+    email: str | None = None,
+    query: str | None = None,
+    rulebook: Rulebook | None = None,
 ) -> dict[str, Any]:
-    """One page of users; only public fields without USER_MANAGEMENT."""
+    """One page of users, all, by exact ``email``, or found by ``query`` in name order
+    (``search.py``); only public fields without USER_MANAGEMENT.
+
+    Raises InvalidInput for a query of the wrong length or one given with ``email``.
+    """
     full = caller.has(USER_MANAGEMENT)
+    if query is not None:
+        if email is not None:
+            raise errors.InvalidInput("give email or q, not both")
+        found, next_page = search.search(query, page)
+        users = [user_view(user, full=full, rulebook=rulebook) for user in found]
+        return {"users": users, "next": next_page}
     if email is not None and not 0 < len(email) <= MAX_SHORT:
         return {"users": [], "next": None}  # no stored email is empty or this long
     with storage_errors():
