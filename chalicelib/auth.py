@@ -131,6 +131,8 @@ def verify_api_key(token: str) -> Decision:
         return denied("unknown or revoked API key")
     if not isinstance(user, User):
         return denied("the key's user no longer exists")
+    if user.suspended:
+        return denied("the user is suspended")
     current = datetime.now(UTC)
     if key.has_expired(current):
         return denied("the API key has expired")
@@ -149,7 +151,10 @@ def verify_access_token(token: str, session_secret: bytes) -> Decision:
     user_id, sid, key_id = sessions.decode_access_token(token, session_secret)
     _, user = sessions.live_session(sid, user_id, key_id)
     return Decision(
-        user_id=user.id, permissions=expand(user.permissions), method="token", session_id=sid
+        user_id=user.id,
+        permissions=expand(user.permissions),
+        method="keysession" if key_id else "token",
+        session_id=sid,
     )
 
 

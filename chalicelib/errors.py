@@ -43,6 +43,10 @@ class FieldNotWritable(ForbiddenError):
     """The caller may not change this field."""
 
 
+class RecentLoginRequired(ForbiddenError):
+    """Deleting one's own account needs a sign-in at a provider within the last minutes."""
+
+
 class CsrfTokenMismatch(ForbiddenError):
     """The ``X-CSRF-Token`` header does not match the ``_csrf_token`` cookie."""
 
@@ -91,6 +95,12 @@ class VersionMismatch(ChaliceViewError):
     """The ``If-Match`` version is not the record's current version."""
 
     STATUS_CODE = 412
+
+
+class IfMatchRequired(ChaliceViewError):
+    """The request must name the record's version in ``If-Match``."""
+
+    STATUS_CODE = 428
 
 
 class RequestTooLarge(ChaliceViewError):

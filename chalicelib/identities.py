@@ -29,10 +29,13 @@ def login_identity(
     user's own email is vouched for: an account opened with an address its
     opener could not prove never receives the verified identity of the
     address's owner. Both are logged as done by ``system``. Raises
-    LoginRefused otherwise.
+    LoginRefused otherwise, and ``suspended`` for a suspended user (API.md
+    section 10).
     """
     owner = _guard_owner(guards.identity_key(identity))
     if owner is not None:
+        if load_user(owner).suspended:
+            raise errors.LoginRefused("suspended", "the user is suspended")
         return owner
     if not email:
         raise errors.LoginRefused("email_missing", "the provider did not give an email address")
@@ -54,8 +57,11 @@ def login_identity(
         except (errors.InvalidInput, errors.AuthIdTaken) as exc:
             raise errors.LoginRefused("invalid_profile", str(exc)) from exc
         return user.id
-    if not (vouched and load_user(owner).email_verified):
+    holder = load_user(owner)
+    if not (vouched and holder.email_verified):
         raise errors.LoginRefused("email_in_use", "another user has this email")
+    if holder.suspended:
+        raise errors.LoginRefused("suspended", "the user is suspended")
     link_identity(owner, identity)
     return owner
 

@@ -12,7 +12,9 @@ Tables, all named ``TABLE_PREFIX`` + name:
   so a record's history reads in order with one Query; index ``by_actor``
   (actor, timestamp) gives what one user did, in order.
 - ``apikeys``: keyed by owner ``user_id`` and ``key_id``; only a hash of the key.
-- ``sessions``: browser sessions, keyed by ``id``, expiring through DynamoDB TTL.
+- ``sessions``: browser sessions, keyed by ``id``, expiring through DynamoDB TTL;
+  index ``by_user`` (user id, created) finds a user's sessions, to end them when
+  the user is suspended or erased and to list them in an export.
 - ``idempotency``: the first answer to each ``Idempotency-Key`` of ``POST /user``,
   written in the same transaction as the user it made; expires through TTL.
 """
@@ -148,6 +150,8 @@ class User(_Table):
     # The ids of the user's API keys, kept in each key change's transaction, so
     # that a change touching all of them reads them with the user.
     api_key_ids = UnicodeSetAttribute(default=set)
+    # A suspended user's keys, sessions and logins are refused (API.md section 10).
+    suspended = BooleanAttribute(default=False)
     version = NumberAttribute()
     created = UnicodeAttribute()
     updated = UnicodeAttribute()
@@ -192,6 +196,9 @@ class LogEntry(_Table):
     user = UnicodeAttribute()
     timestamp = UnicodeAttribute()
     data = JSONAttribute(default=dict)
+    # Set on the ``delete`` entry of an erasure until every step of it is done
+    # (erasure.py): a retry or ``check-invariants --repair`` finishes it.
+    erasing = BooleanAttribute(null=True)
 
     by_actor = LogActorIndex()
 
@@ -217,6 +224,17 @@ class ApiKey(_Table):
         return timestamps.parse(self.expires) <= at
 
 
+class SessionUserIndex(GlobalSecondaryIndex["Session"]):
+    """Sessions by user, oldest first: to end them all, or list them in an export."""
+
+    class Meta:
+        index_name = "by_user"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    created = UnicodeAttribute(range_key=True)
+
+
 class Session(_Table):
     """A browser session, named by the ``session`` cookie."""
 
@@ -228,8 +246,14 @@ class Session(_Table):
     # The API key a session was made with (POST /login/apikey): the session
     # lives no longer than the key.
     api_key_id = UnicodeAttribute(null=True)
+    # How the session began: "oidc" (with ``provider``) or "apikey"; sessions
+    # stored before this was kept read as None.
+    kind = UnicodeAttribute(null=True)
+    provider = UnicodeAttribute(null=True)
     created = UnicodeAttribute()
     expires_at = TTLAttribute()
+
+    by_user = SessionUserIndex()
 
 
 class IdempotentRequest(_Table):

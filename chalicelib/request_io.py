@@ -41,7 +41,12 @@ def caller(request: Request, session_secret: Callable[[], bytes]) -> Caller:
     if not user_id:
         raise errors.InvalidCredentials(context.get("error") or "credentials are required")
     permissions = frozenset(p for p in context.get("permissions", "").split(",") if p)
-    return Caller(id=user_id, permissions=permissions)
+    return Caller(
+        id=user_id,
+        permissions=permissions,
+        method=context.get("method", ""),
+        session_id=context.get("session_id", ""),
+    )
 
 
 def cookies(request: Request) -> dict[str, str]:

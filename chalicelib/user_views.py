@@ -31,6 +31,7 @@ def user_view(user: User, *, full: bool = True, expanded: bool = False) -> dict[
         email_verified=bool(user.email_verified),
         permissions=permissions,
         auth_ids=list(user.auth_ids),
+        suspended=bool(user.suspended),
         version=int(user.version),
         created=user.created,
         updated=user.updated,
@@ -48,9 +49,29 @@ def get_me(caller: Caller) -> dict[str, Any]:
     return user_view(load_user(caller.id), expanded=True)
 
 
-def list_users(caller: Caller, page: Page, email: str | None = None) -> dict[str, Any]:
-    """One page of users; only public fields without USER_MANAGEMENT."""
+SUSPENDED_VALUES = {"true": True, "false": False}
+
+
+def list_users(
+    caller: Caller, page: Page, email: str | None = None, suspended: str | None = None
+) -> dict[str, Any]:
+    """One page of users; only public fields without USER_MANAGEMENT.
+
+    ``suspended`` (``true`` or ``false``, managers only) keeps the users whose flag
+    has that value; like any filter of a Scan, a page may then hold fewer users
+    than ``limit``, and even none, before its ``next``. Raises InvalidInput,
+    PermissionDenied.
+    """
     full = caller.has(USER_MANAGEMENT)
+    wanted = None
+    if suspended is not None:
+        if suspended not in SUSPENDED_VALUES:
+            raise errors.InvalidInput("suspended must be true or false")
+        caller.require(USER_MANAGEMENT)
+        wanted = SUSPENDED_VALUES[suspended]
+    only = None if wanted is None else (User.suspended == wanted)
+    if wanted is False:
+        only = User.suspended.does_not_exist() | (User.suspended == False)  # noqa: E712
     if email is not None and not 0 < len(email) <= MAX_SHORT:
         return {"users": [], "next": None}  # no stored email is empty or this long
     with storage_errors():
@@ -59,9 +80,11 @@ def list_users(caller: Caller, page: Page, email: str | None = None) -> dict[str
             start = decode_cursor(page.cursor, {"id": "S", "email_lower": "S"})
             if start is not None and start["email_lower"]["S"] != normalised:
                 raise errors.InvalidCursor("cursor belongs to another query")
-            results = User.by_email.query(normalised, limit=page.limit, last_evaluated_key=start)
+            results = User.by_email.query(
+                normalised, only, limit=page.limit, last_evaluated_key=start
+            )
         else:
             start = decode_cursor(page.cursor, {"id": "S"})
-            results = User.scan(limit=page.limit, last_evaluated_key=start)
+            results = User.scan(only, limit=page.limit, last_evaluated_key=start)
         users = [user_view(user, full=full) for user in results]
         return {"users": users, "next": encode_cursor(results.last_evaluated_key)}

@@ -8,12 +8,13 @@ transaction holding the record, its guard items and its log entry.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from pynamodb.expressions.update import Action
 
-from chalicelib import errors, guards
+from chalicelib import erasure, errors, guards
 from chalicelib.changes import (
     add_edit,
     check_version,
@@ -32,12 +33,21 @@ from chalicelib.models import (
     storage_errors,
 )
 from chalicelib.permissions import PERMISSIONS, USER_MANAGEMENT
+from chalicelib.sessions import end_user_sessions
 from chalicelib.timestamps import now
 from chalicelib.transactions import Transaction
 from chalicelib.user_views import user_view
 from chalicelib.validation import CREATOR_FIELDS, PROFILE_FIELDS, USER
 
 __all__ = ["PERMISSIONS"]
+
+log = logging.getLogger(__name__)
+
+
+def counts_as_manager(permissions: list[str], suspended: bool) -> bool:
+    """Whether a user counts toward ``count#user_managers``: it holds USER_MANAGEMENT
+    by hand and is not suspended, so the last one who can act is never taken away."""
+    return USER_MANAGEMENT in permissions and not suspended
 
 
 def _count_user_managers(transaction: Transaction, delta: int) -> None:
@@ -83,11 +93,14 @@ def create_user(
     if "email" not in body:
         raise errors.InvalidInput("email is required")
     for name in body:
-        if name not in CREATOR_FIELDS and name != "permissions":
+        if name not in CREATOR_FIELDS and name not in ("permissions", "suspended"):
             raise errors.FieldNotWritable(f"{name} is set by the service")
     permissions = list(body.get("permissions", []))
     if permissions and not may_set_permissions:
         raise errors.FieldNotWritable(f"setting permissions needs {USER_MANAGEMENT}")
+    suspended = bool(body.get("suspended", False))
+    if suspended and not may_set_permissions:
+        raise errors.FieldNotWritable(f"suspending a user needs {USER_MANAGEMENT}")
     stamp = now()
     email = body["email"]
     user = User(
@@ -96,6 +109,7 @@ def create_user(
         email_lower=guards.normalise_email(email),
         email_verified=email_verified,
         permissions=permissions,
+        suspended=suspended,
         auth_ids=auth_ids if auth_ids is not None else [email],
         version=1,
         created=stamp,
@@ -123,7 +137,7 @@ def create_user(
                 condition=Guard.key.does_not_exist(),
                 error=lambda: errors.AuthIdTaken("another user holds this login identity"),
             )
-        if USER_MANAGEMENT in permissions:
+        if counts_as_manager(permissions, suspended):
             _count_user_managers(transaction, +1)
         transaction.put(
             entry,
@@ -197,7 +211,20 @@ def update_user(
             _write_changes(actor, user, changes, if_match)
         return user_view(user, expanded=expanded)
 
-    return retrying(attempt)
+    view = retrying(attempt)
+    if body.get("suspended") is True:
+        _end_sessions(user_id)
+    return view
+
+
+def _end_sessions(user_id: str) -> None:
+    """End a suspended user's sessions. Best effort: the authorizer refuses them
+    anyway while the user is suspended, and ``check-invariants --repair`` ends any
+    left behind."""
+    try:
+        end_user_sessions(user_id)
+    except errors.StorageUnavailable:
+        log.warning("could not end the sessions of a suspended user", exc_info=True)
 
 
 def _write_changes(actor: str, user: User, changes: dict[str, Any], if_match: int | None) -> None:
@@ -230,11 +257,13 @@ def _write_changes(actor: str, user: User, changes: dict[str, Any], if_match: in
             condition=Guard.key.does_not_exist(),
             error=lambda: errors.EmailTaken(f"another user has the email {new_email!r}"),
         )
-    if "permissions" in changes:
-        was = USER_MANAGEMENT in user.permissions
-        will = USER_MANAGEMENT in changes["permissions"]
-        if was != will:
-            _count_user_managers(transaction, +1 if will else -1)
+    was = counts_as_manager(user.permissions, bool(user.suspended))
+    will = counts_as_manager(
+        changes.get("permissions", user.permissions),
+        bool(changes.get("suspended", user.suspended)),
+    )
+    if was != will:
+        _count_user_managers(transaction, +1 if will else -1)
     transaction.commit()
     for name, value in {**changes, **also}.items():
         setattr(user, name, value)
@@ -243,13 +272,21 @@ def _write_changes(actor: str, user: User, changes: dict[str, Any], if_match: in
 
 
 def delete_user(actor: str, user_id: str, if_match: int | None = None) -> None:
-    """Delete a user, its guards and API keys, keeping its change log.
+    """Erase a user (API.md section 10): the record, its guards and API keys go with
+    the ``delete`` log entry in one transaction, then ``erasure.finish`` ends its
+    sessions, removes its idempotency records and erases its personal values from
+    its log. A user whose erasure a fault left unfinished is finished now.
 
-    Raises UserNotFound, VersionMismatch, LastUserManager.
+    Raises UserNotFound, VersionMismatch, LastUserManager, StorageUnavailable.
     """
 
     def attempt() -> None:
-        user = load_user(user_id)
+        try:
+            user = load_user(user_id)
+        except errors.UserNotFound:
+            if erasure.unfinished(user_id):
+                return
+            raise
         check_version(user, if_match)
         transaction = Transaction()
         transaction.delete(
@@ -259,11 +296,14 @@ def delete_user(actor: str, user_id: str, if_match: int | None = None) -> None:
         )
         for key in guards.user_keys(user.email, user.auth_ids):
             transaction.delete(Guard(key=key), condition=Guard.user_id == user.id)
-        if USER_MANAGEMENT in user.permissions:
+        if counts_as_manager(user.permissions, bool(user.suspended)):
             _count_user_managers(transaction, -1)
         for key_id in user.api_key_ids or ():
             transaction.delete(ApiKey(user_id=user.id, key_id=key_id))
-        transaction.put(log_entry(user.id, int(user.version) + 1, "delete", actor, {}))
+        entry = log_entry(user.id, int(user.version) + 1, "delete", actor, {}, "erased")
+        entry.erasing = True
+        transaction.put(entry, condition=LogEntry.version.does_not_exist())
         transaction.commit()
 
     retrying(attempt)
+    erasure.finish(user_id)
