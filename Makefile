@@ -61,6 +61,7 @@ soak: $(STAMP)
 # compiles anything (docs/DEPLOY.md, README "The Lambda package").
 package: $(STAMP)
 	$(BIN)/chalice package --stage prod --merge-template deploy/merge-template.yaml $(OUT)
+	$(BIN)/python -m deploy.retention $(OUT)/sam.yaml
 	$(BIN)/python -m deploy.lambda_zip $(OUT)/deployment.zip
 
 # The web UI (frontend/): npm ci from the committed lockfile, then vite build into

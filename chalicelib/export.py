@@ -27,6 +27,7 @@ from chalicelib.user_views import user_view
 FORMAT = "users-service-export/1"
 MAX_BYTES = 5 * 1024 * 1024
 """The largest document an export answers; Lambda's answers may carry 6 MB."""
+CURSOR_ROOM = 512  # bytes kept for each cursor (ids and a timestamp, base64)
 
 
 def filename(user_id: str, exported: str) -> str:
@@ -116,7 +117,7 @@ def export_user(user_id: str, max_bytes: int = MAX_BYTES) -> dict[str, Any]:
         "actions": [],
         "actions_next": None,
     }
-    budget = max_bytes - _size(document)
+    budget = max_bytes - _size(document) - 2 * CURSOR_ROOM
     with storage_errors():
         log = LogEntry.query(user_id, consistent_read=True)
         document["log"], document["log_next"], used = _fill(log, log_view, _log_key, budget // 2)
