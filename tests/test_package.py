@@ -557,9 +557,8 @@ def test_every_log_group_keeps_log_retention_days(template: dict[str, Any]) -> N
     days = config.log_retention_days(os.environ)
     groups = resources_of(template, "AWS::Logs::LogGroup")
     assert len(groups) == len(resources_of(template, "AWS::Serverless::Function")) + 1
-    assert {name: g["Properties"]["RetentionInDays"] for name, g in groups.items()} == dict.fromkeys(
-        groups, days
-    )
+    kept = {name: group["Properties"]["RetentionInDays"] for name, group in groups.items()}
+    assert kept == dict.fromkeys(groups, days)
 
 
 def test_every_function_and_the_stage_log_to_a_log_group_declared_here(
