@@ -18,9 +18,11 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import erasure, export, identities, invariants, models, sessions
+from chalicelib.cli import main
 from chalicelib.models import Session
 from tests.conftest import ALL_PERMISSIONS, Account, assert_error
 from tests.faults import THROTTLING, inject_faults
+from tests.test_import import IMPORTED, RECORDS, SAMPLE
 
 API = "/api/v1"
 CSRF = "csrf-token-for-tests"
@@ -526,3 +528,27 @@ def test_export_needs_no_more_than_the_full_permissions_list(
     reasons = {r["name"]: r["because"] for r in document["user"]["permission_reasons"]}
     assert {"granted": True} in reasons["USER_ADD"]
     assert {"implied_by": "USER_MANAGEMENT"} in reasons["USER_ADD"]
+
+
+# -- imported users ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("index", [0, 4])  # a UUID id, a MongoDB ObjectId id
+def test_an_imported_user_is_exported_and_erased_like_any_other(
+    client: Client, admin: Account, capsys: pytest.CaptureFixture[str], index: int
+) -> None:
+    assert main(["import-users", str(SAMPLE)]) == 1  # the sample holds rejected records too
+    capsys.readouterr()
+    record, user_id = RECORDS[index], IMPORTED[index]
+    document = ok(call(client, admin, "get", f"/user/{user_id}/export"))
+    jsonschema.validate(document, export_schema(client))
+    assert document["user"]["email"] == record["email"]
+    assert [entry["action"] for entry in document["log"]] == ["add"]
+    values = [record["email"], *record.get("auth_ids", [])]
+    values += [
+        record[name] for name in ("name", "affiliation", "contact", "url") if record.get(name)
+    ]
+    assert holding(values) != []
+    ok(call(client, admin, "delete", f"/user/{user_id}"), 204)
+    assert holding(values) == []
+    assert invariants.check() == []
