@@ -11,6 +11,8 @@ export interface User {
   orcid?: string
   url?: string
   permissions?: string[]
+  auth_ids?: string[]
+  suspended?: boolean
   version?: number
   created?: string
   updated?: string
@@ -277,7 +279,12 @@ export class Api {
     return this.get('openapi.json', { anonymous: true })
   }
 
-  listUsers(query: { email?: string; cursor?: string | null; limit?: number }): Promise<Page<User>> {
+  listUsers(query: {
+    email?: string
+    cursor?: string | null
+    limit?: number
+    suspended?: 'true'
+  }): Promise<Page<User>> {
     return this.get<{ users: User[]; next: string | null }>('user', { query }).then((r) => ({
       items: r.users,
       next: r.next,
@@ -306,6 +313,16 @@ export class Api {
     return this.call('DELETE', `user/${encodeURIComponent(id)}`, {
       headers: { 'If-Match': String(version) },
     })
+  }
+
+  /** Erase the caller's own account; needs a recent provider sign-in (else 403 RecentLoginRequired). */
+  deleteMe(version: number): Promise<void> {
+    return this.call('DELETE', 'user/me', { headers: { 'If-Match': String(version) } })
+  }
+
+  /** Everything the service holds about a user (`me` for oneself), as its export document. */
+  exportUser(id: string): Promise<Record<string, unknown>> {
+    return this.get(id === 'me' ? 'user/me/export' : `user/${encodeURIComponent(id)}/export`)
   }
 
   listApiKeys(userId: string): Promise<ApiKeyInfo[]> {

@@ -13,6 +13,8 @@ const MESSAGES: Record<string, string> = {
     'The sign-in provider did not tell us your email address. Allow it to share your email, then sign in again.',
   email_in_use:
     'An account with your email address already exists, and this sign-in cannot be linked to it. Sign in the way you did before (or with an API key), or ask a user manager to help.',
+  suspended:
+    'Your account is suspended, so you cannot sign in. Please ask a user manager or the administrators why.',
   invalid_profile:
     'The sign-in provider sent a profile this service cannot accept (for example an unusable email address). Please contact the administrators.',
 }

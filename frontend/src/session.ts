@@ -43,3 +43,10 @@ export async function signOut(): Promise<void> {
     session.user = null
   }
 }
+
+/** Go to a provider's sign-in (a link of GET /login/oidc), to come back to this page. */
+export function signInWithProvider(link: string): void {
+  const url = new URL(link, window.location.href)
+  url.searchParams.set('origin', window.location.pathname)
+  window.location.assign(url.href)
+}
