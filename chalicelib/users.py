@@ -17,6 +17,7 @@ from pynamodb.expressions.update import Action
 from chalicelib import erasure, errors, guards
 from chalicelib.changes import (
     add_edit,
+    check_user_id,
     check_version,
     load_user,
     log_entry,
@@ -279,6 +280,8 @@ def delete_user(actor: str, user_id: str, if_match: int | None = None) -> None:
 
     Raises UserNotFound, VersionMismatch, LastUserManager, StorageUnavailable.
     """
+
+    check_user_id(user_id)
 
     def attempt() -> None:
         try:
