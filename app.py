@@ -19,6 +19,7 @@ from chalicelib import (
     middleware,
     request_io,
     sessions,
+    snapshots,
     timestamps,
     urls,
     user_views,
@@ -27,6 +28,8 @@ from chalicelib import (
     webui,
 )
 from chalicelib.container import secrets, session_secret, settings
+from chalicelib.cookies import SESSION as SESSION_COOKIE
+from chalicelib.cookies import Jar
 from chalicelib.operations import CSRF, IDEMPOTENT, IF_MATCH, PAGE, PAGED, READ, WRITE, documented
 from chalicelib.permissions import PERMISSIONS, USER_ADD, USER_MANAGEMENT, USER_SEARCH, Caller
 from chalicelib.validation import MANAGER_FIELDS, PROFILE_FIELDS
@@ -50,6 +53,7 @@ def authorizer(auth_request: AuthRequest) -> AuthResponse:
 
 
 middleware.register(app, settings)
+snapshots.install(snapshots.runtime_registry())  # SnapStart's restore hook, where it runs
 
 
 @app.route(f"{API}/openapi.json", methods=["GET"])
@@ -83,7 +87,9 @@ def list_users() -> dict[str, Any]:
 
 
 @app.route(f"{API}/user", methods=["POST"], authorizer=authorizer)
-@documented("Create a user (USER_ADD)", 201, "CreatedUser", (*WRITE, 422), "UserBody", **IDEMPOTENT)
+@documented(
+    "Create a user (USER_ADD)", 201, "CreatedUser", (*WRITE, 410, 422), "UserBody", **IDEMPOTENT
+)
 def create_user() -> Response:
     caller = _caller()
     caller.require(USER_ADD)
@@ -331,7 +337,7 @@ def login_with_api_key() -> Response:
 def issue_access_token() -> dict[str, object]:
     cookies = _cookies()
     sessions.check_csrf(cookies, _request().headers.get(sessions.CSRF_HEADER))
-    return sessions.issue_token(cookies.get(sessions.SESSION_COOKIE), session_secret())
+    return sessions.issue_token(cookies.get(SESSION_COOKIE), session_secret())
 
 
 @app.route(f"{API}/logout", methods=["POST"])
@@ -339,7 +345,7 @@ def issue_access_token() -> dict[str, object]:
 def logout() -> Response:
     cookies = _cookies()
     sessions.check_csrf(cookies, _request().headers.get(sessions.CSRF_HEADER))
-    sessions.end_session(cookies.get(sessions.SESSION_COOKIE))
+    sessions.end_session(cookies.get(SESSION_COOKIE))
     return Response(
         body="", status_code=204, headers={"Set-Cookie": sessions.clear_session_cookie(_base())}
     )
@@ -395,8 +401,8 @@ def _caller() -> Caller:
     return request_io.caller(_request(), session_secret)
 
 
-def _cookies() -> dict[str, str]:
-    return request_io.cookies(_request())
+def _cookies() -> Jar:
+    return request_io.request_cookies(_request(), settings())
 
 
 def _query() -> dict[str, str]:

@@ -6,7 +6,10 @@
 
 1. API keys the record no longer listed are removed;
 2. the user's sessions are ended;
-3. the idempotency records that answer with the user's id are removed;
+3. the idempotency records that answer with the user's id lose their body hash
+   (a hash of the person's values): each stays, until it expires, only so that a
+   retry of that create answers 410 ``UserDeleted`` rather than making the
+   person again (API.md section 4);
 4. in every log entry of the record the personal values (``PERSONAL`` in
    ``data`` and ``old``) become ``"[erased]"``, and any of them a ``comment``
    quotes (a key's name, a linked identity) likewise;
@@ -23,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from chalicelib.idempotency import ERASED_BODY
 from chalicelib.models import ApiKey, IdempotentRequest, LogEntry, storage_errors
 from chalicelib.sessions import end_user_sessions
 from chalicelib.validation import PERSONAL_FIELDS
@@ -49,8 +53,11 @@ def finish(user_id: str) -> None:
             key.delete()
     end_user_sessions(user_id)
     with storage_errors():
-        for record in IdempotentRequest.scan(IdempotentRequest.user_id == user_id):
-            record.delete()
+        answering = IdempotentRequest.user_id == user_id
+        for record in IdempotentRequest.scan(
+            answering & (IdempotentRequest.body_hash != ERASED_BODY)
+        ):
+            record.update(actions=[IdempotentRequest.body_hash.set(ERASED_BODY)])
         entries = list(LogEntry.query(user_id, consistent_read=True))
         values = personal_values(entries)
         for entry in entries:

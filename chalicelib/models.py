@@ -13,8 +13,9 @@ Tables, all named ``TABLE_PREFIX`` + name:
   (actor, timestamp) gives what one user did, in order.
 - ``apikeys``: keyed by owner ``user_id`` and ``key_id``; only a hash of the key.
 - ``sessions``: browser sessions, keyed by ``id``, expiring through DynamoDB TTL;
-  index ``by_user`` (user id, created) finds a user's sessions, to end them when
-  the user is suspended or erased and to list them in an export.
+  index ``by_user`` (user id, created) finds a user's sessions, oldest first: to end
+  the oldest beyond the cap, to end them all when the user is suspended or erased,
+  and to list them in an export.
 - ``idempotency``: the first answer to each ``Idempotency-Key`` of ``POST /user``,
   written in the same transaction as the user it made; expires through TTL.
 """
@@ -225,7 +226,8 @@ class ApiKey(_Table):
 
 
 class SessionUserIndex(GlobalSecondaryIndex["Session"]):
-    """Sessions by user, oldest first: to end them all, or list them in an export."""
+    """A user's sessions in the order they began: to end the oldest beyond the cap,
+    to end them all (suspension, erasure), or to list them in an export."""
 
     class Meta:
         index_name = "by_user"
@@ -269,6 +271,16 @@ class IdempotentRequest(_Table):
 
 
 MODELS: tuple[type[Model], ...] = (User, Guard, LogEntry, ApiKey, Session, IdempotentRequest)
+
+
+def reset_connections() -> None:
+    """Drop this container's DynamoDB connection; the next request builds a new one
+    (a new botocore client: fresh credentials, no open sockets, its own retry quota)."""
+    connection.cache_clear()
+    for model in MODELS:
+        model._connection = None
+
+
 TTL_MODELS: tuple[type[Model], ...] = (Session, IdempotentRequest)
 _NAMES = {model: model.Meta.table_name for model in MODELS}
 
@@ -289,25 +301,28 @@ def bind(settings: Settings) -> None:
 
 
 def create_tables() -> list[str]:
-    """Create every table that does not exist yet, with TTL where items expire.
+    """Create every table that does not exist yet, and turn on TTL where items expire
+    and it is off; run again, it changes nothing.
 
     Returns the names of the tables created.
     """
     created = []
     for model in MODELS:
         if not model.exists():
+            # PynamoDB turns TTL on itself for a model with a TTLAttribute.
             model.create_table(wait=True)
             created.append(model.Meta.table_name)
-    for model in TTL_MODELS:
-        if model.Meta.table_name in created:
-            connection().dispatch(
-                "UpdateTimeToLive",
-                {
-                    "TableName": model.Meta.table_name,
-                    "TimeToLiveSpecification": {"Enabled": True, "AttributeName": "expires_at"},
-                },
-            )
+        elif model in TTL_MODELS and not ttl_enabled(model):
+            # DynamoDB refuses to turn on a TTL that is already on.
+            model.update_ttl(ignore_update_ttl_errors=False)
     return created
+
+
+def ttl_enabled(model: type[Model]) -> bool:
+    """Whether the table of ``model`` expires items (TTL on, or being turned on)."""
+    client: Any = connection().client  # dispatch() would add ReturnConsumedCapacity
+    described = client.describe_time_to_live(TableName=model.Meta.table_name)
+    return described["TimeToLiveDescription"]["TimeToLiveStatus"] in ("ENABLED", "ENABLING")
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from typing import Any
 
 from pynamodb.expressions.update import Action
 
-from chalicelib import erasure, errors, guards
+from chalicelib import addresses, erasure, errors, guards
 from chalicelib.changes import (
     add_edit,
     check_user_id,
@@ -103,7 +103,7 @@ def create_user(
     if suspended and not may_set_permissions:
         raise errors.FieldNotWritable(f"suspending a user needs {USER_MANAGEMENT}")
     stamp = now()
-    email = body["email"]
+    email = addresses.normalise(body["email"])
     user = User(
         id=user_id or new_id(),
         email=email,
@@ -203,6 +203,8 @@ def update_user(
     VersionMismatch.
     """
     USER.check(body)
+    if "email" in body:
+        body = {**body, "email": addresses.normalise(body["email"])}
 
     def attempt() -> dict[str, Any]:
         user = load_user(user_id)
@@ -231,7 +233,9 @@ def _end_sessions(user_id: str) -> None:
 def _write_changes(actor: str, user: User, changes: dict[str, Any], if_match: int | None) -> None:
     """Write ``changes`` and their log entry. A new email (only a manager or the
     creator may set one) counts as vouched for, and takes the old one's place in
-    ``auth_ids``, so that the old address is free again."""
+    ``auth_ids``, so that the old address is free again. Another case or form of
+    the same address vouches for nothing: ``email_verified`` stays as it was, or
+    an unverified login's account would receive the address owner's identity."""
     transaction = Transaction()
     actions: list[Action] = [getattr(User, name).set(value) for name, value in changes.items()]
     also: dict[str, Any] = {}
@@ -240,7 +244,7 @@ def _write_changes(actor: str, user: User, changes: dict[str, Any], if_match: in
         old = guards.normalise_email(user.email)
         also = {
             "email_lower": guards.normalise_email(new_email),
-            "email_verified": True,
+            "email_verified": guards.normalise_email(new_email) != old or bool(user.email_verified),
             "auth_ids": [
                 new_email if guards.normalise_email(a) == old else a for a in user.auth_ids
             ],
