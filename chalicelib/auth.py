@@ -1,7 +1,7 @@
 """API keys and the authorizer's decision.
 
 An API key reads ``uk_<user id>.<key id>.<secret>`` (user ids as
-``changes.USER_ID_PATTERN`` has them): the fixed prefix tells it
+``ids.USER_ID_PATTERN`` has them): the fixed prefix tells it
 apart from an access token, the user and key ids make verifying it one
 key-value read of the key and its owner, and the secret is 256 random bits of
 which only the SHA-256 hash is stored. A slow password hash buys nothing for
@@ -22,21 +22,15 @@ from typing import Any
 
 from chalicelib import errors, sessions, timestamps
 from chalicelib.batch import get_many
-from chalicelib.changes import (
-    KEY_ID_PATTERN,
-    KEY_ID_RE,
-    USER_ID_PATTERN,
-    add_edit,
-    check_user_id,
-    load_user,
-    new_id,
-    retrying,
-)
+from chalicelib.changes import add_edit
+from chalicelib.ids import KEY_ID_PATTERN, KEY_ID_RE, USER_ID_PATTERN, new_id
 from chalicelib.models import ApiKey, User, storage_errors
 from chalicelib.permissions import expand
 from chalicelib.timestamps import now
 from chalicelib.transactions import Transaction
+from chalicelib.user_reads import check_user_id, load_user
 from chalicelib.validation import API_KEY_LOGIN, API_KEY_REQUEST
+from chalicelib.versions import retrying
 
 API_KEY_PREFIX = "uk_"
 API_KEY_RE = re.compile(rf"uk_({USER_ID_PATTERN})\.({KEY_ID_PATTERN})\.([A-Za-z0-9_-]{{43}})")

@@ -35,9 +35,6 @@ class Settings:
     table_prefix: str
     allowed_origins: tuple[str, ...]
     public_url: str | None
-    # The longest wait, in seconds, between retries of a DynamoDB request;
-    # None: botocore's own (20 s). Tests that inject faults set it to 0.
-    dynamodb_max_backoff: float | None = None
 
     @property
     def is_local(self) -> bool:
@@ -118,13 +115,6 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     endpoint = _get(environ, "DYNAMODB_ENDPOINT")
     if endpoint is not None and not endpoint.startswith(("http://", "https://")):
         raise ConfigError("DYNAMODB_ENDPOINT must be an http(s) URL")
-    max_backoff = _get(environ, "DYNAMODB_MAX_BACKOFF")
-    try:
-        backoff = float(max_backoff) if max_backoff is not None else None
-    except ValueError:
-        backoff = -1.0
-    if backoff is not None and not 0 <= backoff <= 20:
-        raise ConfigError("DYNAMODB_MAX_BACKOFF must be a number of seconds from 0 to 20")
     return Settings(
         environment=environment,
         region=region,
@@ -132,7 +122,6 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         table_prefix=prefix,
         allowed_origins=_origins(_get(environ, "ALLOWED_ORIGINS")),
         public_url=_public_url(_get(environ, "PUBLIC_URL")),
-        dynamodb_max_backoff=backoff,
     )
 
 

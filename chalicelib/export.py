@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib import auth, guards, timestamps
-from chalicelib.changes import load_user
 from chalicelib.cursors import encode_cursor
 from chalicelib.logs import log_view
 from chalicelib.models import LogEntry, storage_errors
 from chalicelib.permissions import expand, explain
 from chalicelib.sessions import user_sessions
+from chalicelib.user_reads import load_user
 from chalicelib.user_views import user_view
 
 FORMAT = "users-service-export/1"

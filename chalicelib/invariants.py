@@ -41,6 +41,7 @@ from typing import Any
 
 from chalicelib import erasure
 from chalicelib import guards as guard_keys
+from chalicelib.changes import counts_as_manager
 from chalicelib.idempotency import ERASED_BODY
 from chalicelib.models import (
     USER_MANAGERS_COUNTER,
@@ -54,7 +55,6 @@ from chalicelib.models import (
 )
 from chalicelib.permissions import USER_MANAGEMENT
 from chalicelib.sessions import end_user_sessions
-from chalicelib.users import counts_as_manager
 
 VERSION_MISMATCH = "version_mismatch"
 DELETE_NOT_LOGGED = "delete_not_logged"

@@ -60,11 +60,9 @@ def test_no_log_line_holds_an_email_a_name_a_key_or_a_token(
     admin: Account,
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
-    configure: Any,
 ) -> None:
     """A run through every kind of request, refused ones and storage faults
     included, with every logger at DEBUG; then each line it wrote is searched."""
-    configure(DYNAMODB_MAX_BACKOFF="0")
     caplog.set_level(logging.DEBUG)
     secrets: list[str] = [admin.key]
     http = client.http

@@ -7,7 +7,6 @@ recent sign-in) are in ``test_account_oidc.py``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -393,14 +392,8 @@ def erasure_requests(client: Client, admin: Account, person: Person) -> int:
     return sum(count for op, count in seen.attempts.items() if op != "BatchGetItem")
 
 
-@pytest.fixture
-def fast_retries(configure: Any) -> Iterator[None]:
-    configure(DYNAMODB_MAX_BACKOFF="0")
-    yield
-
-
 def test_an_erasure_that_fails_at_any_step_is_finished_by_a_retry_or_a_repair(
-    client: Client, admin: Account, fast_retries: None
+    client: Client, admin: Account
 ) -> None:
     steps = erasure_requests(client, admin, fill(client, admin, "probe"))
     assert steps > 5

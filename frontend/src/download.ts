@@ -13,7 +13,11 @@ export function exportFileName(user: Pick<User, 'name' | 'email' | 'id'>, day: D
 }
 
 /** Offer `document` as a JSON file named `fileName`, as a download link would. */
-export function saveJson(document: unknown, fileName: string, page: Document = window.document): void {
+export function saveJson(
+  document: unknown,
+  fileName: string,
+  page: Document = window.document,
+): void {
   const blob = new Blob([JSON.stringify(document, null, 2)], { type: 'application/json' })
   const url = URL.createObjectURL(blob)
   const link = page.createElement('a')

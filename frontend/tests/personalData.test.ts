@@ -10,7 +10,13 @@ import UserView from '../src/views/UserView.vue'
 import { error, FakeService, json } from './fakeService'
 import { button, field, mountView } from './mounting'
 
-const ME = { id: 'me', email: 'ada@example.org', name: 'Ada Lovelace', permissions: [] as string[], version: 3 }
+const ME = {
+  id: 'me',
+  email: 'ada@example.org',
+  name: 'Ada Lovelace',
+  permissions: [] as string[],
+  version: 3,
+}
 const EXPORT = { format: 'users-service-export/1', user: ME, log: [], actions: [] }
 
 /** The file names of the downloads the page starts (the links it clicks). */
@@ -63,7 +69,9 @@ describe('profile: your data', () => {
     const { wrapper, router } = await mountView(ProfileView, fake, { user: ME })
     await button(wrapper, 'Delete my account').trigger('click')
     const question = wrapper.find('.question').text()
-    expect(question).toMatch(/profile, email, sign-in identities, API keys and sessions are removed/)
+    expect(question).toMatch(
+      /profile, email, sign-in identities, API keys and sessions are removed/,
+    )
     expect(question).toMatch(/What stays: the history entries/)
     expect(fake.calls('DELETE user/me')).toHaveLength(0)
     await button(wrapper, 'Yes, delete my account').trigger('click')
@@ -80,14 +88,23 @@ describe('profile: your data', () => {
     await button(wrapper, 'Delete my account').trigger('click')
     await button(wrapper, 'Yes, delete my account').trigger('click')
     await flushPromises()
-    expect(wrapper.find('[role="alert"]').text()).toMatch(/sign in again with your sign-in provider/)
+    expect(wrapper.find('[role="alert"]').text()).toMatch(
+      /sign in again with your sign-in provider/,
+    )
     expect(button(wrapper, 'Sign in again with elixir').exists()).toBe(true)
   })
 })
 
 describe('a user’s page: suspension, download, erasure', () => {
   const MANAGER = { ...ME, id: 'boss', permissions: ['USER_ADD', 'USER_MANAGEMENT', 'USER_SEARCH'] }
-  const OTHER = { id: 'u2', email: 'u2@example.org', name: 'Two', permissions: [], version: 4, suspended: false }
+  const OTHER = {
+    id: 'u2',
+    email: 'u2@example.org',
+    name: 'Two',
+    permissions: [],
+    version: 4,
+    suspended: false,
+  }
 
   function service(user = OTHER): FakeService {
     return new FakeService()
@@ -99,7 +116,9 @@ describe('a user’s page: suspension, download, erasure', () => {
   }
 
   it('suspends a user with If-Match and then says so', async () => {
-    const fake = service().on('PATCH user/u2', () => json(200, { user: { ...OTHER, suspended: true, version: 5 } }))
+    const fake = service().on('PATCH user/u2', () =>
+      json(200, { user: { ...OTHER, suspended: true, version: 5 } }),
+    )
     const { wrapper } = await mountView(UserView, fake, { user: MANAGER, props: { id: 'u2' } })
     expect(wrapper.text()).not.toContain('This user is suspended')
     await button(wrapper, 'Suspend user').trigger('click')
@@ -150,7 +169,10 @@ describe('users: only the suspended ones', () => {
   it('lists only suspended users when asked, for a manager', async () => {
     const fake = new FakeService().on('GET user', (req) =>
       json(200, {
-        users: req.query.get('suspended') === 'true' ? [{ id: 's', email: 's@x.org', name: 'S', suspended: true }] : [],
+        users:
+          req.query.get('suspended') === 'true'
+            ? [{ id: 's', email: 's@x.org', name: 'S', suspended: true }]
+            : [],
         next: null,
       }),
     )
@@ -165,7 +187,9 @@ describe('users: only the suspended ones', () => {
 
   it('offers no such filter without USER_MANAGEMENT', async () => {
     const fake = new FakeService().on('GET user', () => json(200, { users: [], next: null }))
-    const { wrapper } = await mountView(UsersView, fake, { user: { ...ME, permissions: ['USER_SEARCH'] } })
+    const { wrapper } = await mountView(UsersView, fake, {
+      user: { ...ME, permissions: ['USER_SEARCH'] },
+    })
     expect(wrapper.text()).not.toContain('Only suspended users')
   })
 })
