@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import errors, guards
+from chalicelib import errors, guards, search
 from chalicelib.cursors import decode_cursor, encode_cursor
 from chalicelib.models import User, storage_errors
 from chalicelib.permissions import USER_MANAGEMENT, Caller, expand
@@ -58,14 +58,20 @@ SUSPENDED_VALUES = {"true": True, "false": False}
 
 
 def list_users(
-    caller: Caller, page: Page, email: str | None = None, suspended: str | None = None
+    caller: Caller,
+    page: Page,
+    email: str | None = None,
+    query: str | None = None,
+    suspended: str | None = None,
 ) -> dict[str, Any]:
-    """One page of users; only public fields without USER_MANAGEMENT.
+    """One page of users, all, by exact ``email``, or found by ``query`` in name order
+    (``search.py``); only public fields without USER_MANAGEMENT.
 
     ``suspended`` (``true`` or ``false``, managers only) keeps the users whose flag
     has that value; like any filter of a Scan, a page may then hold fewer users
-    than ``limit``, and even none, before its ``next``. Raises InvalidInput,
-    PermissionDenied.
+    than ``limit``, and even none, before its ``next``. Raises InvalidInput for a
+    query of the wrong length or one given with ``email``, or a ``suspended``
+    other than those two; PermissionDenied.
     """
     full = caller.has(USER_MANAGEMENT)
     wanted = None
@@ -74,6 +80,12 @@ def list_users(
             raise errors.InvalidInput("suspended must be true or false")
         caller.require(USER_MANAGEMENT)
         wanted = SUSPENDED_VALUES[suspended]
+    if query is not None:
+        if email is not None:
+            raise errors.InvalidInput("give email or q, not both")
+        found, next_page = search.search(query, page)
+        kept = [u for u in found if wanted is None or bool(u.suspended) == wanted]
+        return {"users": [user_view(user, full=full) for user in kept], "next": next_page}
     only = None if wanted is None else (User.suspended == wanted)
     if wanted is False:
         only = User.suspended.does_not_exist() | (User.suspended == False)  # noqa: E712

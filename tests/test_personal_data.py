@@ -198,6 +198,17 @@ def test_listing_suspended_users_shows_only_them_to_a_manager(
     assert {user["id"] for user in others} == {admin.id, active.id}
 
 
+def test_a_search_by_name_keeps_only_the_suspended_when_asked(
+    client: Client, admin: Account, make_user: Any
+) -> None:
+    suspended, active = make_user(name="Quirina Held"), make_user(name="Quirina Free")
+    ok(suspend(client, admin, suspended))
+    found = ok(call(client, admin, "get", "/user?q=quirina&suspended=true"))["users"]
+    assert [user["id"] for user in found] == [suspended.id]
+    found = ok(call(client, admin, "get", "/user?q=quirina&suspended=false"))["users"]
+    assert [user["id"] for user in found] == [active.id]
+
+
 def test_listing_suspended_users_needs_user_management(client: Client, make_user: Any) -> None:
     searcher = make_user(permissions=["USER_SEARCH"])
     assert_error(call(client, searcher, "get", "/user?suspended=true"), 403, "PermissionDenied")
