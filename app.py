@@ -14,6 +14,7 @@ from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response
 
 from chalicelib import (
     auth,
+    errors,
     idempotency,
     identities,
     logs,
@@ -92,15 +93,20 @@ def list_permissions() -> dict[str, Any]:
     200,
     "UserPage",
     PAGE,
-    query=("limit", "cursor", "email", "q"),
+    query=("limit", "cursor", "email", "q", "suspended"),
 )
 def list_users() -> dict[str, Any]:
     caller = _caller()
     caller.require(USER_SEARCH)
     params = _query()
-    page = validation.parse_page(params, extra=("email", "q"))
+    page = validation.parse_page(params, extra=("email", "q", "suspended"))
     return user_views.list_users(
-        caller, page, email=params.get("email"), query=params.get("q"), rulebook=rulebook()
+        caller,
+        page,
+        email=params.get("email"),
+        query=params.get("q"),
+        suspended=params.get("suspended"),
+        rulebook=rulebook(),
     )
 
 
@@ -135,6 +141,42 @@ def update_me() -> dict[str, Any]:
     return {"user": view(users.update_user(caller.id, caller.id, body, PROFILE_FIELDS, view=view))}
 
 
+@app.route(f"{API}/user/me", methods=["DELETE"], authorizer=authorizer)
+@documented(
+    "Erase one's own account (a provider sign-in within 10 minutes; If-Match required)",
+    204,
+    None,
+    (400, 401, 403, 404, 409, 412, 428, 503),
+    **IF_MATCH,
+)
+def delete_me() -> Response:
+    caller = _caller()
+    version = _if_match()
+    if version is None:
+        raise errors.IfMatchRequired("If-Match must name the record's version")
+    sessions.require_recent_login(caller.method, caller.session_id)
+    users.delete_user(caller.id, caller.id, if_match=version)
+    return Response(body="", status_code=204)
+
+
+@app.route(f"{API}/user/me/export", methods=["GET"], authorizer=authorizer)
+@documented("Everything held about the caller (a file)", 200, "UserExport", READ)
+def export_me() -> Response:
+    return _export(_caller().id)
+
+
+@app.route(f"{API}/user/{{user_id}}/export", methods=["GET"], authorizer=authorizer)
+@documented(
+    "Everything held about a user, as a file (self or USER_MANAGEMENT)",
+    200,
+    "UserExport",
+    (*READ, 404),
+)
+def export_user(user_id: str) -> Response:
+    _caller().require_self_or_manager(user_id)
+    return _export(user_id)
+
+
 @app.route(f"{API}/user/{{user_id}}", methods=["GET"], authorizer=authorizer)
 @documented("A user's record (USER_MANAGEMENT)", 200, "UserReply", (*READ, 404))
 def get_user(user_id: str) -> dict[str, Any]:
@@ -159,7 +201,7 @@ def update_user(user_id: str) -> dict[str, Any]:
 
 @app.route(f"{API}/user/{{user_id}}", methods=["DELETE"], authorizer=authorizer)
 @documented(
-    "Delete a user (USER_MANAGEMENT)", 204, None, (400, 401, 403, 404, 409, 412, 503), **IF_MATCH
+    "Erase a user (USER_MANAGEMENT)", 204, None, (400, 401, 403, 404, 409, 412, 503), **IF_MATCH
 )
 def delete_user(user_id: str) -> Response:
     caller = _caller()
@@ -418,6 +460,14 @@ def _openapi_document() -> dict[str, Any]:
     from chalicelib import openapi
 
     return openapi.document(app.routes)
+
+
+def _export(user_id: str) -> Response:
+    from chalicelib import export
+
+    document = export.export_user(user_id)
+    disposition = f'attachment; filename="{export.filename(user_id, document["exported"])}"'
+    return Response(body=document, headers={"Content-Disposition": disposition})
 
 
 def _request() -> Request:

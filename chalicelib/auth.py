@@ -127,6 +127,8 @@ def verify_api_key(token: str, rulebook: Rulebook | None) -> Decision:
         return denied("unknown or revoked API key")
     if not isinstance(user, User):
         return denied("the key's user no longer exists")
+    if user.suspended:
+        return denied("the user is suspended")
     current = datetime.now(UTC)
     if key.has_expired(current):
         return denied("the API key has expired")
@@ -146,7 +148,7 @@ def verify_access_token(token: str, session_secret: bytes, rulebook: Rulebook) -
     return Decision(
         user_id=user.id,
         permissions=effective_permissions(user, rulebook),
-        method="token",
+        method="keysession" if key_id else "token",
         session_id=sid,
     )
 

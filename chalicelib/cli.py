@@ -28,6 +28,7 @@ from chalicelib import auth, errors, importer, migration, models, tracker_export
 from chalicelib.config import ConfigError, load_settings
 from chalicelib.ids import SYSTEM
 from chalicelib.invariants import check as check_tables
+from chalicelib.invariants import repair as repair_tables
 from chalicelib.validation import MANAGER_FIELDS
 
 
@@ -103,13 +104,19 @@ def import_users(args: argparse.Namespace) -> int:
     return 1 if summary.rejections else 0
 
 
-def check_invariants(_: argparse.Namespace) -> int:
+def check_invariants(args: argparse.Namespace) -> int:
     """Check the invariants across the tables; print each violation as a JSON line.
 
-    Exit 0 when none is found, 1 when some are, 2 when the tables could not be read.
+    With ``--repair``, finish unfinished erasures and end suspended users' sessions
+    first (each printed with ``"repaired": true``), then check again. Exit 0 when
+    no violation is left, 1 when some are, 2 when the tables could not be read.
     """
     try:
         violations = check_tables()
+        if args.repair:
+            for violation in repair_tables(violations):
+                print(json.dumps({**violation.as_dict(), "repaired": True}, sort_keys=True))
+            violations = check_tables()
     except errors.StorageUnavailable as exc:
         print(f"check-invariants: {storage_problem(exc) or exc}", file=sys.stderr)
         return 2
@@ -202,6 +209,11 @@ def parser() -> argparse.ArgumentParser:
         help="check the invariants across the tables (scans them)",
         description="Scan the tables and print each broken invariant as a JSON line; "
         "exit 1 when there is any.",
+    )
+    invariants.add_argument(
+        "--repair",
+        action="store_true",
+        help="finish unfinished erasures and end suspended users' sessions, then check again",
     )
     invariants.set_defaults(run=check_invariants)
     migrate = commands.add_parser(

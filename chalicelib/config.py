@@ -82,6 +82,24 @@ def _public_url(raw: str | None) -> str | None:
     return raw.rstrip("/")
 
 
+# The retention periods CloudWatch Logs accepts (PutRetentionPolicy), in days.
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
+DEFAULT_RETENTION_DAYS = 180  # LS Login's terms for services ask for at least 180 days
+
+
+def log_retention_days(environ: Mapping[str, str]) -> int:
+    """``LOG_RETENTION_DAYS``: how long the API's access log and the functions' logs
+    keep their lines (written into the deployment template by ``make package``).
+
+    Raises ConfigError unless it is a period CloudWatch Logs accepts.
+    """
+    raw = _get(environ, "LOG_RETENTION_DAYS", str(DEFAULT_RETENTION_DAYS))
+    if raw is None or not raw.isdigit() or int(raw) not in RETENTION_DAYS:
+        allowed = ", ".join(map(str, RETENTION_DAYS))
+        raise ConfigError(f"LOG_RETENTION_DAYS must be one of {allowed}")
+    return int(raw)
+
+
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Build the settings from ``environ`` (``os.environ`` at an entry point).
 

@@ -43,6 +43,10 @@ class FieldNotWritable(ForbiddenError):
     """The caller may not change this field."""
 
 
+class RecentLoginRequired(ForbiddenError):
+    """Deleting one's own account needs a sign-in at a provider within the last minutes."""
+
+
 class CsrfTokenMismatch(ForbiddenError):
     """The ``X-CSRF-Token`` header does not match the ``_csrf_token`` cookie."""
 
@@ -101,6 +105,12 @@ class UserDeleted(ChaliceViewError):
     """An ``Idempotency-Key`` retry of a create whose user has been deleted since."""
 
     STATUS_CODE = 410
+
+
+class IfMatchRequired(ChaliceViewError):
+    """The request must name the record's version in ``If-Match``."""
+
+    STATUS_CODE = 428
 
 
 class RequestTooLarge(ChaliceViewError):

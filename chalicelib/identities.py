@@ -42,12 +42,12 @@ def login_identity(
     user's own email is vouched for: an account opened with an address its
     opener could not prove never receives the verified identity of the
     address's owner. Both are logged as done by ``system``. Raises
-    LoginFailed otherwise.
+    LoginFailed otherwise, and ``suspended`` for a suspended user (API.md
+    section 10).
 
     The guards of the identity, its predecessor and the email are read in one
-    round trip, the
-    user to link into once: a login is at most that read, the user's, the
-    change, and the session.
+    round trip, the user to log in as (refused when suspended) or to link into
+    once: a login is at most that read, the user's, the change, and the session.
     """
     keys = [
         guards.identity_key(identity),
@@ -59,11 +59,16 @@ def login_identity(
         _owner(next(found)) if key is not None else None for key in keys
     ]
     if identity_owner is not None:
+        if load_user(identity_owner).suspended:
+            raise LoginFailed("suspended", "the user is suspended")
         return identity_owner
     if predecessor_owner is not None:
+        successor = load_user(predecessor_owner)
+        if successor.suspended:
+            raise LoginFailed("suspended", "the user is suspended")
         comment = f"identity {identity} linked: succeeds {predecessor}"
         try:
-            link_identity(predecessor_owner, identity, comment=comment)
+            link_identity(predecessor_owner, identity, comment=comment, read=successor)
         except errors.AuthIdTaken:
             # A concurrent first login of the same identity got there first.
             with storage_errors():
@@ -89,6 +94,8 @@ def login_identity(
     user = load_user(email_owner)
     if not user.email_verified:
         raise LoginFailed("email_in_use", "another user has this email")
+    if user.suspended:
+        raise LoginFailed("suspended", "the user is suspended")
     link_identity(email_owner, identity, read=user)
     return email_owner
 

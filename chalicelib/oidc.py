@@ -231,7 +231,7 @@ def finish_login(
         return Redirect(_with_error(origin, exc.code), [cleared])
     if attempt.link:
         return Redirect(origin, [cleared])
-    session = sessions.start_session(user_id)
+    session = sessions.start_session(user_id, provider=chosen.name)
     return Redirect(origin, [cleared, session.set_cookie(base)])
 
 

@@ -168,6 +168,76 @@ SCHEMAS: dict[str, Any] = {
     "AccessToken": _object({"token": {"type": "string"}, "expires_in": {"type": "integer"}}),
     "WebPage": {"type": "string"},
 }
+SCHEMAS["UserExport"] = {
+    **_object(
+        {
+            "format": {"type": "string", "const": "users-service-export/1"},
+            "exported": {"type": "string", "format": "date-time"},
+            "user": {
+                "allOf": [
+                    _ref("UserRecord"),
+                    _object(
+                        {
+                            "effective_permissions": {
+                                "type": "array",
+                                "items": {"enum": list(PERMISSIONS)},
+                            },
+                            "permission_reasons": {
+                                "type": "array",
+                                "items": _object(
+                                    {
+                                        "name": {"enum": list(PERMISSIONS)},
+                                        "because": {"type": "array", "items": {"type": "object"}},
+                                    }
+                                ),
+                            },
+                        }
+                    ),
+                ]
+            },
+            "identities": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "identity": {"type": "string"},
+                        "sub": {"type": "string"},
+                        "provider": {"type": "string"},
+                    }
+                ),
+            },
+            "apikeys": {"type": "array", "items": _ref("ApiKeyInfo")},
+            "sessions": {
+                "type": "array",
+                "items": {
+                    **_object(
+                        {
+                            "created": {"type": "string"},
+                            "expires": {"type": "string"},
+                            "kind": {"enum": ["oidc", "apikey"]},
+                        }
+                    ),
+                    "properties": {
+                        "created": {"type": "string"},
+                        "expires": {"type": "string"},
+                        "kind": {"enum": ["oidc", "apikey"]},
+                        "provider": {"type": "string"},
+                    },
+                    "additionalProperties": False,
+                },
+            },
+            "log": {"type": "array", "items": _ref("LogEntry")},
+            "log_next": {**CURSOR, "description": "the cursor of GET /user/{id}/log's next page"},
+            "actions": {"type": "array", "items": _ref("Action")},
+            "actions_next": {
+                **CURSOR,
+                "description": "the cursor of GET /user/{id}/actions' next page",
+            },
+        }
+    ),
+    "description": "Everything the service holds about one person (API.md section 10); "
+    "other people appear in it only by id",
+    "additionalProperties": False,
+}
 
 
 QUERY = {
@@ -176,6 +246,7 @@ QUERY = {
     "email": {"type": "string"},
     "q": {"type": "string", "minLength": search.MIN_QUERY, "maxLength": search.MAX_QUERY},
     "order": {"type": "string", "enum": list(ORDERS), "default": ORDERS[0]},
+    "suspended": {"type": "string", "enum": ["true", "false"]},
     "origin": {"type": "string"},
     "code": {"type": "string"},
     "state": {"type": "string"},

@@ -46,7 +46,12 @@ def caller(
     if not user_id:
         raise errors.InvalidCredentials(context.get("error") or "credentials are required")
     permissions = frozenset(p for p in context.get("permissions", "").split(",") if p)
-    return Caller(id=user_id, permissions=permissions)
+    return Caller(
+        id=user_id,
+        permissions=permissions,
+        method=context.get("method", ""),
+        session_id=context.get("session_id", ""),
+    )
 
 
 def link_user(params: Mapping[str, str], jar: cookies.Jar) -> str | None:

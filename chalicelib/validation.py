@@ -234,6 +234,11 @@ USER = Body(
             '{"permission", "provider", "claim", "value", "asserted"}',
         ),
         Field("auth_ids", kind="strings", read_only=True, description="login identities"),
+        Field(
+            "suspended",
+            kind="boolean",
+            description="a suspended user's sessions end and its keys and logins are refused",
+        ),
         Field("version", kind="integer", read_only=True),
         Field("created", format="date-time", read_only=True),
         Field("updated", format="date-time", read_only=True),
@@ -243,7 +248,10 @@ FIELDS = tuple(f.name for f in USER.fields)
 PUBLIC_FIELDS = ("id", "name", "email", "affiliation", "contact", "orcid", "url")
 PROFILE_FIELDS = ("name", "affiliation", "contact", "orcid", "url")
 CREATOR_FIELDS = ("email", *PROFILE_FIELDS)
-MANAGER_FIELDS = (*CREATOR_FIELDS, "permissions")
+MANAGER_FIELDS = (*CREATOR_FIELDS, "permissions", "suspended")
+# The values that name or describe a person: an erasure replaces them in every log
+# entry of the record (API.md section 10); an export holds them.
+PERSONAL_FIELDS = ("email", *PROFILE_FIELDS, "auth_ids")
 
 API_KEY_REQUEST = Body(
     "ApiKeyRequest",

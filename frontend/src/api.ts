@@ -30,6 +30,7 @@ export interface User {
   effective_permissions?: string[]
   rule_permissions?: RuleGrant[]
   auth_ids?: string[]
+  suspended?: boolean
   version?: number
   created?: string
   updated?: string
@@ -381,6 +382,7 @@ export class Api {
     q?: string
     cursor?: string | null
     limit?: number
+    suspended?: 'true'
   }): Promise<Page<User>> {
     return this.get('user', { query }).then((r) => ({
       items: member(r, 'users', listOf(isUser)),
@@ -410,6 +412,20 @@ export class Api {
     return this.call('DELETE', `user/${encodeURIComponent(id)}`, {
       headers: { 'If-Match': String(version) },
     }).then(() => undefined)
+  }
+
+  /** Erase the caller's own account; needs a recent provider sign-in (else 403 RecentLoginRequired). */
+  deleteMe(version: number): Promise<void> {
+    return this.call('DELETE', 'user/me', { headers: { 'If-Match': String(version) } }).then(
+      () => undefined,
+    )
+  }
+
+  /** Everything the service holds about a user (`me` for oneself), as its export document. */
+  exportUser(id: string): Promise<Record<string, unknown>> {
+    return this.get(id === 'me' ? 'user/me/export' : `user/${encodeURIComponent(id)}/export`).then(
+      (r) => answer(r, isRecord, 'export'),
+    )
   }
 
   listApiKeys(userId: string): Promise<ApiKeyInfo[]> {

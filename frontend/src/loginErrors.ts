@@ -19,6 +19,8 @@ const MESSAGES: Record<string, string> = {
     'This sign-in belongs to another account, so it cannot be linked to yours. Sign in with it to use that account, or ask a user manager to help.',
   not_signed_in:
     'Linking a sign-in needs you to be signed in, and your session has ended. Sign in again, then link from your profile.',
+  suspended:
+    'Your account is suspended, so you cannot sign in. Please ask a user manager or the administrators why.',
   invalid_profile:
     'The sign-in provider sent a profile this service cannot accept (for example an unusable email address). Please contact the administrators.',
 }

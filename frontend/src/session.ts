@@ -80,3 +80,10 @@ export function endedElsewhere(): void {
   rememberKey(null)
   api().forget()
 }
+
+/** Go to a provider's sign-in (a link of GET /login/oidc), to come back to this page. */
+export function signInWithProvider(link: string): void {
+  const url = new URL(link, window.location.href)
+  url.searchParams.set('origin', window.location.pathname)
+  window.location.assign(url.href)
+}
