@@ -16,6 +16,10 @@ CHANGE_TRANSACTIONS = 1
 # one transaction are one per log entry, session and key found, and one to finish.
 ERASURE = "DELETE /user/{id}"
 MAX_ERASURE_READS = 5
+# A page of a log names the people on it (API.md section 7: `actors`, `records`): the
+# page's Query, then one BatchGetItem of those people.
+NAMING_PAGES = frozenset({"GET /user/{id}/log", "GET /user/{id}/actions"})
+MAX_NAMING_PAGE_READS = 2
 
 
 def judge(sc: Scenario, counted: Counted) -> tuple[list[str], list[str]]:
@@ -31,8 +35,9 @@ def judge(sc: Scenario, counted: Counted) -> tuple[list[str], list[str]]:
         if max(authorizer.round_trips, alone) > MAX_AUTHORIZER_TRIPS:
             misses.append(f"authorizer {max(authorizer.round_trips, alone)}")
     if sc.kind == "read":
-        target.append(f"route ≤ {MAX_ROUTE_READS} read")
-        if route.round_trips > MAX_ROUTE_READS:
+        most = MAX_NAMING_PAGE_READS if sc.name in NAMING_PAGES else MAX_ROUTE_READS
+        target.append(f"route ≤ {most} read")
+        if route.round_trips > most:
             misses.append(f"route {route.round_trips} round trips")
     else:
         ops = route.operations()

@@ -246,6 +246,8 @@ def test_person_without_permissions_never_sees_users(
     navigation = page.get_by_role("navigation")
     expect(navigation.get_by_role("link", name="Profile")).to_be_visible()
     expect(navigation.get_by_role("link", name="Users")).to_have_count(0)
+    # Signing in ends on the profile; only then is the address changed by hand.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Profile")
     page.goto(f"{stack.base}/#/users")
     # The page says why, instead of sending the person elsewhere.
     expect(page.get_by_role("heading", level=1)).to_have_text("Users")
