@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib import changes, timestamps
+from chalicelib import timestamps
 from chalicelib.config import PermissionRule, Provider
 from chalicelib.ids import SYSTEM
 from chalicelib.models import User
@@ -192,6 +192,9 @@ def apply_rules(user_id: str, provider: Provider, claims: Mapping[str, Any], now
     if not provider.permission_rules:
         return
     asserted = asserted_grants(provider, claims, timestamps.stamp(now))
+
+    # Imported here: changes renders views, and views explain permissions with this module.
+    from chalicelib import changes
 
     def attempt() -> None:
         user = load_user(user_id)
