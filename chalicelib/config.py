@@ -94,7 +94,7 @@ def log_retention_days(environ: Mapping[str, str]) -> int:
     Raises ConfigError unless it is a period CloudWatch Logs accepts.
     """
     raw = _get(environ, "LOG_RETENTION_DAYS", str(DEFAULT_RETENTION_DAYS))
-    if raw is None or not raw.isdigit() or int(raw) not in RETENTION_DAYS:
+    if raw is None or not (raw.isascii() and raw.isdigit()) or int(raw) not in RETENTION_DAYS:
         allowed = ", ".join(map(str, RETENTION_DAYS))
         raise ConfigError(f"LOG_RETENTION_DAYS must be one of {allowed}")
     return int(raw)

@@ -32,7 +32,7 @@ def test_log_retention_defaults_to_180_days() -> None:
     assert config.log_retention_days({}) == 180
 
 
-@pytest.mark.parametrize("value", ["0", "13", "-1", "forever", "180d", "99999"])
+@pytest.mark.parametrize("value", ["0", "13", "-1", "forever", "180d", "99999", "١٨٠", "³⁶⁵"])
 def test_log_retention_that_cloudwatch_refuses_is_a_config_error(value: str) -> None:
     with pytest.raises(config.ConfigError, match="LOG_RETENTION_DAYS"):
         config.log_retention_days({"LOG_RETENTION_DAYS": value})
