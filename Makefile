@@ -97,10 +97,13 @@ fuzz: $(STAMP)
 # chalice package writes the template and deployment.zip; deploy/lambda_zip.py then
 # leaves out what the Lambda runtime provides or no request reads, and compiles
 # every module to byte code checked against its source's hash, so no cold start
-# compiles anything (docs/DEPLOY.md, README "The Lambda package").
+# compiles anything (docs/DEPLOY.md, README "The Lambda package"); deploy/template.py
+# points API Gateway at each function's published alias.
 package: $(STAMP)
 	$(BIN)/chalice package --stage prod --merge-template deploy/merge-template.yaml $(OUT)
+	$(BIN)/python -m deploy.retention $(OUT)/sam.yaml
 	$(BIN)/python -m deploy.lambda_zip $(OUT)/deployment.zip
+	$(BIN)/python -m deploy.template $(OUT)/sam.yaml
 
 # The web UI (frontend/): npm ci from the committed lockfile, then vite build into
 # chalicelib/webui_dist/ (ignored by git, shipped by chalice package). Each step
@@ -136,9 +139,9 @@ $(WEBUI_BUILT): $(WEBUI_DEPS) $(WEBUI_SOURCES) $(WEBUI_API_TYPES)
 
 webui: $(WEBUI_BUILT)
 
-# Vitest unit and component tests and the vue-tsc type check.
+# The vue-tsc type check, ESLint, Prettier (check only), and the Vitest tests.
 webui-test: $(WEBUI_DEPS) $(WEBUI_API_TYPES)
-	cd frontend && $(NPM) run typecheck && $(NPM) test
+	cd frontend && $(NPM) run typecheck && $(NPM) run lint && $(NPM) run format:check && $(NPM) test
 
 # The gzipped weight of the JS and CSS the first page loads, printed alone
 # (make bench writes it as a row of BENCHMARKS.md).

@@ -7,6 +7,7 @@ Routes are thin adapters: read the request, call one function of
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -14,11 +15,14 @@ from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response
 
 from chalicelib import (
     auth,
+    errors,
     idempotency,
+    identities,
     logs,
     middleware,
     request_io,
     sessions,
+    snapshots,
     timestamps,
     urls,
     user_views,
@@ -26,7 +30,7 @@ from chalicelib import (
     validation,
     webui,
 )
-from chalicelib.container import secrets, session_secret, settings
+from chalicelib.container import rulebook, secrets, session_secret, settings
 from chalicelib.cookies import SESSION as SESSION_COOKIE
 from chalicelib.cookies import Jar
 from chalicelib.operations import (
@@ -49,9 +53,26 @@ from chalicelib.permissions import (
     Caller,
     Needs,
 )
-from chalicelib.record import MANAGER_FIELDS, PROFILE_FIELDS
+from chalicelib.record import CREATOR_FIELDS, MANAGER_FIELDS, PROFILE_FIELDS
 
-app = Chalice(app_name="users-service")
+
+class _Chalice(Chalice):
+    """Chalice with the request being served kept per thread: Lambda serves one
+    request per container at a time, ``chalice local`` and the test client serve
+    several at once (``chalice local`` swaps in its own class for the same reason)."""
+
+    _served = threading.local()
+
+    @property
+    def current_request(self) -> Request | None:
+        return getattr(self._served, "request", None)
+
+    @current_request.setter
+    def current_request(self, request: Request | None) -> None:
+        self._served.request = request
+
+
+app = _Chalice(app_name="users-service")
 
 API = urls.API_PREFIX
 AUTHORIZER_TTL = 60  # seconds API Gateway may cache a decision; the contract allows 60
@@ -65,11 +86,12 @@ def authorizer(auth_request: AuthRequest) -> AuthResponse:
     permission checks happen in the routes.
     """
     settings()  # a container's first call binds the tables
-    decision = auth.decide(auth_request.token, session_secret)
+    decision = auth.decide(auth_request.token, session_secret, rulebook())
     return AuthResponse(routes=["*"], principal_id=decision.principal, context=decision.context())
 
 
 middleware.register(app, settings)
+snapshots.install(snapshots.runtime_registry())  # SnapStart's restore hook, where it runs
 
 
 def needs(permission: str | None = None, or_self: bool = False) -> Callable[[View], View]:
@@ -106,14 +128,21 @@ def list_permissions() -> dict[str, Any]:
     200,
     "UserPage",
     PAGE,
-    query=("limit", "cursor", "email"),
+    query=("limit", "cursor", "email", "q", "suspended"),
 )
 @needs(USER_SEARCH)
 def list_users() -> dict[str, Any]:
     caller = _caller()
     params = _query()
-    page = validation.parse_page(params, extra=("email",))
-    return user_views.list_users(caller, page, email=params.get("email"))
+    page = validation.parse_page(params, extra=("email", "q", "suspended"))
+    return user_views.list_users(
+        caller,
+        page,
+        email=params.get("email"),
+        query=params.get("q"),
+        suspended=params.get("suspended"),
+        rulebook=rulebook(),
+    )
 
 
 @app.route(f"{API}/user", methods=["POST"], authorizer=authorizer)
@@ -130,7 +159,8 @@ def list_users() -> dict[str, Any]:
 def create_user() -> Response:
     caller = _caller()
     body = _user_body()
-    create = functools.partial(users.create_user, caller.id, body, caller.has(USER_MANAGEMENT))
+    writable = MANAGER_FIELDS if caller.has(USER_MANAGEMENT) else CREATOR_FIELDS
+    create = functools.partial(users.create_user, caller.id, users.NewUser(body, writable))
     key = _request().headers.get("idempotency-key")
     user_id = create().id if key is None else idempotency.create_once(caller.id, key, body, create)
     return Response(body={"id": user_id}, status_code=201)
@@ -140,7 +170,7 @@ def create_user() -> Response:
 @documented("The caller's record, permissions expanded", 200, "UserReply", READ)
 @needs()
 def get_me() -> dict[str, Any]:
-    return {"user": user_views.get_me(_caller())}
+    return {"user": user_views.get_me(_caller(), rulebook())}
 
 
 @app.route(f"{API}/user/me", methods=["PATCH"], authorizer=authorizer)
@@ -149,14 +179,54 @@ def get_me() -> dict[str, Any]:
 def update_me() -> dict[str, Any]:
     caller = _caller()
     body = _user_body()
-    return {"user": users.update_user(caller.id, caller.id, body, PROFILE_FIELDS, expanded=True)}
+    rules = rulebook()
+    view = functools.partial(user_views.own_view, rulebook=rules)
+    return {"user": view(users.update_user(caller.id, caller.id, body, PROFILE_FIELDS, view=view))}
+
+
+@app.route(f"{API}/user/me", methods=["DELETE"], authorizer=authorizer)
+@documented(
+    "Erase one's own account (a provider sign-in within 10 minutes; If-Match required)",
+    204,
+    None,
+    (400, 401, 403, 404, 409, 412, 428, 503),
+    **IF_MATCH,
+)
+@needs()
+def delete_me() -> Response:
+    caller = _caller()
+    version = _if_match()
+    if version is None:
+        raise errors.IfMatchRequired("If-Match must name the record's version")
+    sessions.require_recent_login(caller.method, caller.session_id)
+    users.delete_user(caller.id, caller.id, if_match=version)
+    return Response(body="", status_code=204)
+
+
+@app.route(f"{API}/user/me/export", methods=["GET"], authorizer=authorizer)
+@documented("Everything held about the caller (a file)", 200, "UserExport", READ)
+@needs()
+def export_me() -> Response:
+    return _export(_caller().id)
+
+
+@app.route(f"{API}/user/{{user_id}}/export", methods=["GET"], authorizer=authorizer)
+@documented(
+    "Everything held about a user, as a file",
+    200,
+    "UserExport",
+    (*READ, 404),
+)
+@needs(USER_MANAGEMENT, or_self=True)
+def export_user(user_id: str) -> Response:
+    return _export(user_id)
 
 
 @app.route(f"{API}/user/{{user_id}}", methods=["GET"], authorizer=authorizer)
 @documented("A user's record", 200, "UserReply", (*READ, 404))
 @needs(USER_MANAGEMENT)
 def get_user(user_id: str) -> dict[str, Any]:
-    return {"user": user_views.get_user(user_id)}
+    return {"user": user_views.get_user(user_id, rulebook())}
 
 
 @app.route(f"{API}/user/{{user_id}}", methods=["PATCH"], authorizer=authorizer)
@@ -165,16 +235,47 @@ def get_user(user_id: str) -> dict[str, Any]:
 def update_user(user_id: str) -> dict[str, Any]:
     caller = _caller()
     body = _user_body()
-    user = users.update_user(caller.id, user_id, body, MANAGER_FIELDS, if_match=_if_match())
-    return {"user": user}
+    view = functools.partial(user_views.user_view, rulebook=rulebook())
+    user = users.update_user(
+        caller.id, user_id, body, MANAGER_FIELDS, if_match=_if_match(), view=view
+    )
+    return {"user": view(user)}
 
 
 @app.route(f"{API}/user/{{user_id}}", methods=["DELETE"], authorizer=authorizer)
-@documented("Delete a user", 204, None, (400, 401, 403, 404, 409, 412, 503), **IF_MATCH)
+@documented("Erase a user", 204, None, (400, 401, 403, 404, 409, 412, 503), **IF_MATCH)
 @needs(USER_MANAGEMENT)
 def delete_user(user_id: str) -> Response:
     caller = _caller()
     users.delete_user(caller.id, user_id, if_match=_if_match())
+    return Response(body="", status_code=204)
+
+
+@app.route(f"{API}/user/{{user_id}}/permissions", methods=["GET"], authorizer=authorizer)
+@documented(
+    "Why the user has each effective permission",
+    200,
+    "PermissionReasons",
+    (*READ, 404),
+)
+@needs(USER_MANAGEMENT, or_self=True)
+def get_user_permissions(user_id: str) -> dict[str, Any]:
+    return user_views.get_permissions(user_id, rulebook())
+
+
+@app.route(
+    f"{API}/user/{{user_id}}/identities/{{identity}}", methods=["DELETE"], authorizer=authorizer
+)
+@documented(
+    "Unlink one OpenID Connect identity, <sub>::<provider> URL-encoded",
+    204,
+    None,
+    (401, 403, 404, 409, 503),
+)
+@needs(USER_MANAGEMENT, or_self=True)
+def unlink_identity(user_id: str, identity: str) -> Response:
+    caller = _caller()
+    identities.unlink_identity(caller.id, user_id, request_io.path_value(identity, settings()))
     return Response(body="", status_code=204)
 
 
@@ -229,28 +330,32 @@ def revoke_api_key(user_id: str, key_id: str) -> Response:
 
 @app.route(f"{API}/user/{{user_id}}/log", methods=["GET"], authorizer=authorizer)
 @documented(
-    "A record's change history, oldest first",
+    "A record's change history, oldest first or ?order=desc",
     200,
     "LogPage",
     (*PAGE, 404),
-    query=PAGED,
+    query=(*PAGED, "order"),
 )
 @needs(USER_MANAGEMENT, or_self=True)
 def get_user_log(user_id: str) -> dict[str, Any]:
-    return logs.get_log(user_id, validation.parse_page(_query()))
+    params = _query()
+    page = validation.parse_page(params, extra=("order",))
+    return logs.get_log(user_id, page, logs.parse_order(params.get("order")))
 
 
 @app.route(f"{API}/user/{{user_id}}/actions", methods=["GET"], authorizer=authorizer)
 @documented(
-    "The changes a user made, oldest first",
+    "The changes a user made, oldest first or ?order=desc",
     200,
     "ActionPage",
     PAGE,
-    query=PAGED,
+    query=(*PAGED, "order"),
 )
 @needs(USER_MANAGEMENT, or_self=True)
 def get_user_actions(user_id: str) -> dict[str, Any]:
-    return logs.get_actions(user_id, validation.parse_page(_query()))
+    params = _query()
+    page = validation.parse_page(params, extra=("order",))
+    return logs.get_actions(user_id, page, logs.parse_order(params.get("order")))
 
 
 @app.route(f"{API}/login", methods=["GET"])
@@ -282,12 +387,21 @@ def list_oidc_providers() -> dict[str, str]:
 
 
 @app.route(f"{API}/login/oidc/{{provider}}", methods=["GET"])
-@documented("Go to the provider's login", 302, None, (404,), query=("origin",))
+@documented(
+    "Go to the provider's login; with link=1 and a session, to link an identity to its user",
+    302,
+    None,
+    (400, 404, 503),
+    query=("origin", "link"),
+    cookies=("session",),
+)
 def start_oidc_login(provider: str) -> Response:
     from chalicelib import oidc
 
+    query = _query()
+    link = request_io.link_user(query, _cookies())
     redirect = oidc.start_login(
-        provider, _query().get("origin"), _base(), secrets(), settings().allowed_origins
+        provider, query.get("origin"), _base(), secrets(), settings().allowed_origins, link
     )
     return request_io.redirect(redirect.location, redirect.cookies)
 
@@ -298,13 +412,21 @@ def start_oidc_login(provider: str) -> Response:
     302,
     errors=(404,),
     query=("code", "state", "error"),
-    cookies=("oidc_login",),
+    cookies=("oidc_login", "session"),
 )
 def finish_oidc_login(provider: str) -> Response:
     from chalicelib import oidc
 
-    cookie = _cookies().get(oidc.LOGIN_COOKIE)
-    redirect = oidc.finish_login(provider, _query(), cookie, _base(), secrets())
+    cookies = _cookies()
+    redirect = oidc.finish_login(
+        provider,
+        _query(),
+        cookies.get(oidc.LOGIN_COOKIE),
+        _base(),
+        secrets(),
+        session_cookie=cookies.get(SESSION_COOKIE),
+        clock=rulebook().clock,
+    )
     return request_io.redirect(redirect.location, redirect.cookies)
 
 
@@ -382,6 +504,14 @@ def _openapi_document() -> dict[str, Any]:
     return openapi.document(app.routes)
 
 
+def _export(user_id: str) -> Response:
+    from chalicelib import export
+
+    document = export.export_user(user_id)
+    disposition = f'attachment; filename="{export.filename(user_id, document["exported"])}"'
+    return Response(body=document, headers={"Content-Disposition": disposition})
+
+
 def _request() -> Request:
     request = app.current_request
     assert request is not None, "called outside a request"
@@ -389,7 +519,7 @@ def _request() -> Request:
 
 
 def _caller() -> Caller:
-    return request_io.caller(_request(), session_secret)
+    return request_io.caller(_request(), session_secret, rulebook)
 
 
 def _cookies() -> Jar:

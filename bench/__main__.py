@@ -10,15 +10,17 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from bench import coldstart, local_store, webui_size
+from bench import coldstart, cost, local_store, search, webui_size
 from bench.authorizer import authorizer_cpu, authorizer_rows
+from bench.export import measure_exports
 from bench.pages import PageSubjects, measure_pages, page_rows, seed
 from bench.routes import route_row
 from bench.table import Row, quiet_request_log, report
 from bench.timing import time_scenario
 from bench.world import PAGE, ROOT, count_scenario, make_world, scenarios
 from chalicelib import models
-from chalicelib.changes import new_id
+from chalicelib.ids import new_id
+from devtools.dynamodb_local import dynamodb_local
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--package", type=Path, default=ROOT / "out" / "deployment.zip", help="make package's zip"
     )
+    parser.add_argument("--export-iterations", type=int, default=5, help="timed exports per size")
     parser.add_argument("--cpu-calls", type=int, default=2000, help="decisions per CPU batch")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -52,8 +55,14 @@ def main(argv: list[str] | None = None) -> int:
             cpu = authorizer_cpu(world, args.cpu_calls)
             rows += authorizer_rows(world, args.iterations, cpu)
         pages = measure_pages(client, sizes, args.page_iterations)
+        exports = measure_exports(client, args.export_iterations)
+        searches = search.measure(client, sizes)
     rows += [row for result in pages for row in page_rows(result, sizes)]
+    rows += exports
+    rows += searches
     rows += local_store.rows(args.page_iterations)
+    with dynamodb_local() as store:
+        rows += cost.rows(store.endpoint, args.iterations)
     rows += coldstart.rows(cold)
     rows.append(webui_size.row(webui_size.first_page()))
 

@@ -15,9 +15,9 @@ from bench.table import Row, _ms, _ops
 from bench.timing import time_decide
 from bench.world import World, count_decide
 from chalicelib import auth, batch, container, sessions, timestamps
-from chalicelib.changes import SYSTEM
+from chalicelib.ids import SYSTEM
 from chalicelib.models import ApiKey, Session, User
-from chalicelib.permissions import expand
+from chalicelib.rules import effective_permissions
 
 # --- authorizer CPU -------------------------------------------------------------
 
@@ -53,7 +53,9 @@ def api_key_pure(header: str, key: ApiKey, user: User) -> Callable[[], dict[str,
             current - auth.LAST_USED_STEP
         )
         decision = auth.Decision(
-            user_id=user.id, permissions=expand(user.permissions), method="apikey"
+            user_id=user.id,
+            permissions=effective_permissions(user, container.rulebook()),
+            method="apikey",
         )
         return decision.context()
 
@@ -75,7 +77,10 @@ def access_token_pure(header: str, session: Session, user: User) -> Callable[[],
         assert user_id == user.id and sid == session.id
         assert session.expires_at > datetime.now(UTC)
         decision = auth.Decision(
-            user_id=user.id, permissions=expand(user.permissions), method="token", session_id=sid
+            user_id=user.id,
+            permissions=effective_permissions(user, container.rulebook()),
+            method="token",
+            session_id=sid,
         )
         return decision.context()
 
@@ -110,12 +115,16 @@ def authorizer_cpu(world: World, calls: int) -> AuthorizerCpu:
     return AuthorizerCpu(
         api_key_pure_us=cpu_us(api_key_pure(world.api_key_header, key, user), calls),
         api_key_decide_us=cpu_us(
-            lambda: auth.decide(world.api_key_header, container.session_secret), io_calls
+            lambda: auth.decide(
+                world.api_key_header, container.session_secret, container.rulebook()
+            ),
+            io_calls,
         )
         - key_bare,
         token_pure_us=cpu_us(access_token_pure(world.token_header, session, user), calls),
         token_decide_us=cpu_us(
-            lambda: auth.decide(world.token_header, container.session_secret), io_calls
+            lambda: auth.decide(world.token_header, container.session_secret, container.rulebook()),
+            io_calls,
         )
         - token_bare,
     )

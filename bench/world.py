@@ -12,9 +12,10 @@ from chalice.test import Client
 
 from bench.harness import Counts, counting, replay
 from chalicelib import auth, container, cookies, sessions
-from chalicelib.changes import SYSTEM, new_id
+from chalicelib.ids import SYSTEM, new_id
 from chalicelib.permissions import PERMISSIONS
-from chalicelib.users import create_user
+from chalicelib.record import MANAGER_FIELDS
+from chalicelib.users import NewUser, create_user
 
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1"
@@ -50,7 +51,7 @@ def managed_user(actor: str, keys: int = 0) -> Subject:
     """A user made by ``actor``; each key is made by the user (so it has actions)."""
     user_id = new_id()
     email = f"u-{user_id}@example.org"
-    create_user(actor, {"email": email, "name": "Bench User"}, False, user_id=user_id)
+    create_user(actor, NewUser({"email": email, "name": "Bench User"}, user_id=user_id))
     key_id = ""
     for _ in range(keys):
         key_id = auth.make_api_key(user_id, user_id, name="bench")["id"]
@@ -62,11 +63,10 @@ def make_world(client: Client) -> World:
     admin_id = new_id()
     email = f"admin-{admin_id}@example.org"
     body = {"email": email, "name": "Admin", "permissions": list(PERMISSIONS)}
-    create_user(SYSTEM, body, True, user_id=admin_id)
+    create_user(SYSTEM, NewUser(body, MANAGER_FIELDS, user_id=admin_id))
     header = f"Bearer {auth.make_api_key(SYSTEM, admin_id)['key']}"
-    auth.decide(
-        header, container.session_secret
-    )  # the first use of a key records it; later ones are steady state
+    # The first use of a key records it; later ones are steady state.
+    auth.decide(header, container.session_secret, container.rulebook())
     session = sessions.start_session(admin_id)
     token = sessions.issue_token(session.cookie, container.session_secret())["token"]
     return World(
@@ -200,6 +200,7 @@ def scenarios() -> list[Scenario]:
             fresh=_fresh_user_with_key,
         ),
         Scenario("GET /user/{id}/apikeys", "read", _get("/user/{id}/apikeys"), 200),
+        Scenario("GET /user/{id}/permissions", "read", _get("/user/{id}/permissions"), 200),
         Scenario("GET /user/{id}/log", "read", _get(f"/user/{{id}}/log?limit={PAGE}"), 200),
         Scenario("GET /user/{id}/actions", "read", _get(f"/user/{{id}}/actions?limit={PAGE}"), 200),
         Scenario("POST /login/token (session cookie)", "read", _token_request, 200, ""),
@@ -244,7 +245,7 @@ def send(world: World, request: Request, status: int) -> Any:
 def count_decide(header: str) -> Counts:
     """The calls of one authorizer decision, counted around ``auth.decide``."""
     with counting() as counts:
-        decision = auth.decide(header, container.session_secret)
+        decision = auth.decide(header, container.session_secret, container.rulebook())
     if not decision.user_id:
         raise RuntimeError(f"the authorizer refused the benchmark's credentials: {decision}")
     return counts

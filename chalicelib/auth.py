@@ -1,7 +1,7 @@
 """API keys and the authorizer's decision.
 
 An API key reads ``uk_<user id>.<key id>.<secret>`` (user ids as
-``changes.USER_ID_PATTERN`` has them): the fixed prefix tells it
+``ids.USER_ID_PATTERN`` has them): the fixed prefix tells it
 apart from an access token, the user and key ids make verifying it one
 key-value read of the key and its owner, and the secret is 256 random bits of
 which only the SHA-256 hash is stored. A slow password hash buys nothing for
@@ -22,21 +22,15 @@ from typing import Any
 
 from chalicelib import errors, sessions, timestamps
 from chalicelib.batch import get_many
-from chalicelib.changes import (
-    KEY_ID_PATTERN,
-    KEY_ID_RE,
-    USER_ID_PATTERN,
-    add_edit,
-    check_user_id,
-    load_user,
-    new_id,
-    retrying,
-)
+from chalicelib.changes import add_edit
+from chalicelib.ids import KEY_ID_PATTERN, KEY_ID_RE, USER_ID_PATTERN, new_id
 from chalicelib.models import ApiKey, User, storage_errors
-from chalicelib.permissions import expand
+from chalicelib.rules import Rulebook, effective_permissions
 from chalicelib.timestamps import now
 from chalicelib.transactions import Transaction
+from chalicelib.user_reads import check_user_id, load_user
 from chalicelib.validation import API_KEY_LOGIN, API_KEY_REQUEST
+from chalicelib.versions import retrying
 
 API_KEY_PREFIX = "uk_"
 API_KEY_RE = re.compile(rf"uk_({USER_ID_PATTERN})\.({KEY_ID_PATTERN})\.([A-Za-z0-9_-]{{43}})")
@@ -91,19 +85,20 @@ def bearer_token(header: str | None) -> str | None:
     return token.strip()
 
 
-def decide(header: str | None, session_secret: Callable[[], bytes]) -> Decision:
+def decide(header: str | None, session_secret: Callable[[], bytes], rulebook: Rulebook) -> Decision:
     """Verify the bearer token of a request; never raises.
 
     API keys are told apart from access tokens by their prefix; ``session_secret``
-    gives the key access tokens are signed with, read only for an access token.
+    gives the key access tokens are signed with, read only for an access token;
+    ``rulebook`` says which of the caller's rule grants are live.
     """
     token = bearer_token(header)
     if token is None:
         return denied("expected an Authorization: Bearer <token> header")
     try:
         if token.startswith(API_KEY_PREFIX):
-            return verify_api_key(token)
-        return verify_access_token(token, session_secret())
+            return verify_api_key(token, rulebook)
+        return verify_access_token(token, session_secret(), rulebook)
     except errors.InvalidCredentials as exc:
         return denied(str(exc))
     except errors.StorageUnavailable:
@@ -118,8 +113,9 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def verify_api_key(token: str) -> Decision:
-    """The caller named by an API key, or a denial for a bad, expired or revoked one."""
+def verify_api_key(token: str, rulebook: Rulebook | None) -> Decision:
+    """The caller named by an API key, or a denial for a bad, expired or revoked one;
+    its permissions are the owner's effective ones (none without a ``rulebook``)."""
     match = API_KEY_RE.fullmatch(token)
     if match is None:
         return denied("malformed API key")
@@ -131,17 +127,18 @@ def verify_api_key(token: str) -> Decision:
         return denied("unknown or revoked API key")
     if not isinstance(user, User):
         return denied("the key's user no longer exists")
+    if user.suspended:
+        return denied("the user is suspended")
     current = datetime.now(UTC)
     if key.has_expired(current):
         return denied("the API key has expired")
     if key.last_used is None or timestamps.parse(key.last_used) <= current - LAST_USED_STEP:
         _touch(key)
-    return Decision(
-        user_id=user.id, permissions=expand(user.permissions), method="apikey", key_id=key_id
-    )
+    permissions = effective_permissions(user, rulebook) if rulebook else frozenset()
+    return Decision(user_id=user.id, permissions=permissions, method="apikey", key_id=key_id)
 
 
-def verify_access_token(token: str, session_secret: bytes) -> Decision:
+def verify_access_token(token: str, session_secret: bytes, rulebook: Rulebook) -> Decision:
     """The caller named by an access token whose session is still live.
 
     Raises InvalidCredentials.
@@ -149,7 +146,10 @@ def verify_access_token(token: str, session_secret: bytes) -> Decision:
     user_id, sid, key_id = sessions.decode_access_token(token, session_secret)
     _, user = sessions.live_session(sid, user_id, key_id)
     return Decision(
-        user_id=user.id, permissions=expand(user.permissions), method="token", session_id=sid
+        user_id=user.id,
+        permissions=effective_permissions(user, rulebook),
+        method="keysession" if key_id else "token",
+        session_id=sid,
     )
 
 
@@ -163,7 +163,9 @@ def login_with_api_key(body: dict[str, Any]) -> sessions.NewSession:
     """
     API_KEY_LOGIN.check(body)
     key = body["api-key"]
-    decision = verify_api_key(key) if key.startswith(API_KEY_PREFIX) else denied("not an API key")
+    decision = (
+        verify_api_key(key, None) if key.startswith(API_KEY_PREFIX) else denied("not an API key")
+    )
     if not decision.user_id:
         raise errors.InvalidCredentials(decision.error)
     return sessions.start_session(decision.user_id, api_key_id=decision.key_id)

@@ -45,6 +45,10 @@ class FieldNotWritable(ForbiddenError):
     """The caller may not change this field."""
 
 
+class RecentLoginRequired(ForbiddenError):
+    """Deleting one's own account needs a sign-in at a provider within the last minutes."""
+
+
 class CsrfTokenMismatch(ForbiddenError):
     """The ``X-CSRF-Token`` header does not match the ``_csrf_token`` cookie."""
 
@@ -55,6 +59,10 @@ class UserNotFound(NotFoundError):
 
 class ApiKeyNotFound(NotFoundError):
     """The user has no API key with this id."""
+
+
+class IdentityNotFound(NotFoundError):
+    """The user has no linked OpenID Connect identity of this name."""
 
 
 class ProviderNotFound(NotFoundError):
@@ -101,6 +109,12 @@ class UserDeleted(ChaliceViewError):
     STATUS_CODE = 410
 
 
+class IfMatchRequired(ChaliceViewError):
+    """The request must name the record's version in ``If-Match``."""
+
+    STATUS_CODE = 428
+
+
 class RequestTooLarge(ChaliceViewError):
     """The request body is larger than the service accepts."""
 
@@ -137,6 +151,9 @@ class LoginError(StrEnum):
     EMAIL_MISSING = "email_missing"
     EMAIL_IN_USE = "email_in_use"
     INVALID_PROFILE = "invalid_profile"
+    SUSPENDED = "suspended"
+    IDENTITY_TAKEN = "identity_taken"
+    NOT_SIGNED_IN = "not_signed_in"
 
 
 LOGIN_ERRORS: dict[LoginError, str] = {
@@ -146,25 +163,21 @@ LOGIN_ERRORS: dict[LoginError, str] = {
     LoginError.INVALID_ISSUER: "the authorization response named another issuer than the "
     "provider's (RFC 9207)",
     LoginError.PROVIDER_ERROR: "the provider refused the login",
-    LoginError.PROVIDER_UNAVAILABLE: "the provider's discovery document or keys could not be read",
+    LoginError.PROVIDER_UNAVAILABLE: "the provider's discovery document or keys did not come "
+    "within the short timeouts, now or in the last 30 s",
     LoginError.TOKEN_EXCHANGE_FAILED: "the provider did not exchange the code for tokens",
-    LoginError.INVALID_ID_TOKEN: "the ID token's signature, iss, aud, exp, iat or nonce is wrong",
+    LoginError.INVALID_ID_TOKEN: "the ID token's signature, iss, aud, azp, exp, iat or nonce is "
+    "wrong",
     LoginError.EMAIL_MISSING: "the provider gave no email address",
     LoginError.EMAIL_IN_USE: "a user has the email, and the provider is not trusted for linking "
     "or did not verify the email, or that user's email is not verified",
-    LoginError.INVALID_PROFILE: "the provider's profile cannot be stored (an unusable email or "
-    "identity)",
+    LoginError.INVALID_PROFILE: "the provider's profile cannot be stored: a sub over 1,000 bytes, "
+    "or an email the record refuses",
+    LoginError.SUSPENDED: "a manager suspended the user",
+    LoginError.IDENTITY_TAKEN: "a link (?link=1) of an identity another user holds",
+    LoginError.NOT_SIGNED_IN: "a link started, or finished, without a live session",
 }
 """What each ``login_error`` code means: the OpenAPI document and docs/API.md show it."""
-
-
-class LoginRefused(ForbiddenError):
-    """An OpenID Connect login that the service refuses; ``reason`` is the
-    ``login_error`` code the browser lands with."""
-
-    def __init__(self, reason: LoginError, message: str = "") -> None:
-        super().__init__(message or reason)
-        self.reason = reason
 
 
 class ServiceMisconfigured(ChaliceViewError):
@@ -178,7 +191,13 @@ DOMAIN_ERRORS: tuple[type[ChaliceViewError], ...] = tuple(
     and issubclass(value, ChaliceViewError)
     and value.__module__ == __name__
 )
-"""Every error above, in the order declared."""
+"""Every error a route answers with, in the order declared."""
 
-ANSWERED = tuple(error for error in DOMAIN_ERRORS if error is not LoginRefused)
-"""The errors a route answers with: LoginRefused ends a login on its origin instead."""
+
+class LoginFailed(Exception):
+    """An OpenID Connect login that ends on its origin with ``?login_error=<code>``
+    (docs/API.md section 7), never an answer of its own: no HTTP status."""
+
+    def __init__(self, code: LoginError, message: str = "") -> None:
+        super().__init__(message or code)
+        self.code = code

@@ -11,9 +11,14 @@ Tables, all named ``TABLE_PREFIX`` + name:
 - ``logs``: the change log, keyed by record id (``entry_id``) and ``version``,
   so a record's history reads in order with one Query; index ``by_actor``
   (actor, timestamp) gives what one user did, in order.
+- ``search``: the items ``GET /user?q=`` reads, keyed by a prefix of a user's
+  email or name and the user's place in name order (``search.py``), written in
+  the same transaction as the user.
 - ``apikeys``: keyed by owner ``user_id`` and ``key_id``; only a hash of the key.
 - ``sessions``: browser sessions, keyed by ``id``, expiring through DynamoDB TTL;
-  index ``by_user`` (user, created) finds a user's sessions, oldest first.
+  index ``by_user`` (user id, created) finds a user's sessions, oldest first: to end
+  the oldest beyond the cap, to end them all when the user is suspended or erased,
+  and to list them in an export.
 - ``idempotency``: the first answer to each ``Idempotency-Key`` of ``POST /user``,
   written in the same transaction as the user it made; expires through TTL.
 """
@@ -21,6 +26,7 @@ Tables, all named ``TABLE_PREFIX`` + name:
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -43,7 +49,6 @@ from pynamodb.models import Model
 
 from chalicelib import errors, timestamps
 from chalicelib.config import ConfigError, Settings
-from chalicelib.retries import cap_backoff
 
 USER_MANAGERS_COUNTER = "count#user_managers"
 
@@ -69,19 +74,6 @@ def _bound() -> Settings:
     return _Bound.settings
 
 
-class _Connection(Connection):
-    """PynamoDB's connection; its client's retry waits capped by the settings."""
-
-    @property
-    def client(self) -> Any:
-        built = self._client
-        client = super().client
-        max_backoff = _bound().dynamodb_max_backoff
-        if client is not built and max_backoff is not None:
-            cap_backoff(client, max_backoff)
-        return client
-
-
 @functools.cache
 def connection() -> Connection:
     """The one DynamoDB connection of this container, made on first use.
@@ -91,7 +83,7 @@ def connection() -> Connection:
     DynamoDB's service model once per container, not once per table.
     """
     settings = _bound()
-    return _Connection(
+    return Connection(
         region=settings.region,
         host=settings.dynamodb_endpoint,
         connect_timeout_seconds=_Meta.connect_timeout_seconds,
@@ -146,9 +138,14 @@ class User(_Table):
     url = UnicodeAttribute(default="")
     permissions = ListAttribute[str](default=list)
     auth_ids = ListAttribute[str](default=list)
+    # Permissions granted by providers' rules at login (docs/API.md section 12): a list of
+    # {"permission", "provider", "claim", "value", "asserted"}.
+    rule_permissions = JSONAttribute(default=list)
     # The ids of the user's API keys, kept in each key change's transaction, so
     # that a change touching all of them reads them with the user.
     api_key_ids = UnicodeSetAttribute(default=set)
+    # A suspended user's keys, sessions and logins are refused (docs/API.md section 10).
+    suspended = BooleanAttribute(default=False)
     version = NumberAttribute()
     created = UnicodeAttribute()
     updated = UnicodeAttribute()
@@ -193,8 +190,27 @@ class LogEntry(_Table):
     user = UnicodeAttribute()
     timestamp = UnicodeAttribute()
     data = JSONAttribute(default=dict)
+    # The changed fields' values before the change; entries written before the
+    # attribute existed have none.
+    old = JSONAttribute(null=True)
+    # Set on the ``delete`` entry of an erasure until every step of it is done
+    # (erasure.py): a retry or ``check-invariants --repair`` finishes it.
+    erasing = BooleanAttribute(null=True)
 
     by_actor = LogActorIndex()
+
+
+class SearchEntry(_Table):
+    """One prefix a user is found by, in the user's place in name order (``search.py``)."""
+
+    class Meta(_Meta):
+        table_name = "search"  # prefixed by bind()
+
+    prefix = UnicodeAttribute(hash_key=True)
+    sort = UnicodeAttribute(range_key=True)
+    user_id = UnicodeAttribute()
+    # The user's folded search texts, for a query longer than the prefix.
+    texts = ListAttribute[str](default=list)
 
 
 class ApiKey(_Table):
@@ -219,7 +235,8 @@ class ApiKey(_Table):
 
 
 class SessionUserIndex(GlobalSecondaryIndex["Session"]):
-    """A user's sessions in the order they began, to end the oldest beyond the cap."""
+    """A user's sessions in the order they began: to end the oldest beyond the cap,
+    to end them all (suspension, erasure), or to list them in an export."""
 
     class Meta:
         index_name = "by_user"
@@ -240,6 +257,10 @@ class Session(_Table):
     # The API key a session was made with (POST /login/apikey): the session
     # lives no longer than the key.
     api_key_id = UnicodeAttribute(null=True)
+    # How the session began: "oidc" (with ``provider``) or "apikey"; sessions
+    # stored before this was kept read as None.
+    kind = UnicodeAttribute(null=True)
+    provider = UnicodeAttribute(null=True)
     created = UnicodeAttribute()
     expires_at = TTLAttribute()
 
@@ -258,7 +279,25 @@ class IdempotentRequest(_Table):
     expires_at = TTLAttribute()
 
 
-MODELS: tuple[type[Model], ...] = (User, Guard, LogEntry, ApiKey, Session, IdempotentRequest)
+MODELS: tuple[type[Model], ...] = (
+    User,
+    Guard,
+    LogEntry,
+    SearchEntry,
+    ApiKey,
+    Session,
+    IdempotentRequest,
+)
+
+
+def reset_connections() -> None:
+    """Drop this container's DynamoDB connection; the next request builds a new one
+    (a new botocore client: fresh credentials, no open sockets, its own retry quota)."""
+    connection.cache_clear()
+    for model in MODELS:
+        model._connection = None
+
+
 TTL_MODELS: tuple[type[Model], ...] = (Session, IdempotentRequest)
 _NAMES = {model: model.Meta.table_name for model in MODELS}
 
@@ -290,10 +329,47 @@ def create_tables() -> list[str]:
             # PynamoDB turns TTL on itself for a model with a TTLAttribute.
             model.create_table(wait=True)
             created.append(model.Meta.table_name)
-        elif model in TTL_MODELS and not ttl_enabled(model):
-            # DynamoDB refuses to turn on a TTL that is already on.
-            model.update_ttl(ignore_update_ttl_errors=False)
+        else:
+            add_missing_indexes(model)
+            if model in TTL_MODELS and not ttl_enabled(model):
+                # DynamoDB refuses to turn on a TTL that is already on.
+                model.update_ttl(ignore_update_ttl_errors=False)
     return created
+
+
+def add_missing_indexes(model: type[Model], poll_seconds: float = 1.0) -> list[str]:
+    """Add to an existing table the global secondary indexes ``model`` declares and
+    the table lacks (one made before the index was), and wait until they serve;
+    the names of those added."""
+    client: Any = connection().client
+    name = model.Meta.table_name
+    described = client.describe_table(TableName=name)["Table"]
+    present = {index["IndexName"] for index in described.get("GlobalSecondaryIndexes", [])}
+    added = []
+    for index in model._get_schema()["global_secondary_indexes"]:
+        if index["index_name"] in present:
+            continue
+        client.update_table(
+            TableName=name,
+            AttributeDefinitions=index["attribute_definitions"],
+            GlobalSecondaryIndexUpdates=[
+                {
+                    "Create": {
+                        "IndexName": index["index_name"],
+                        # DynamoDB wants the hash key first; PynamoDB lists them in any order
+                        "KeySchema": sorted(index["key_schema"], key=lambda k: k["KeyType"]),
+                        "Projection": index["projection"],
+                    }
+                }
+            ],
+        )
+        added.append(index["index_name"])
+    while added and any(
+        index.get("IndexStatus") != "ACTIVE"
+        for index in client.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"]
+    ):
+        time.sleep(poll_seconds)
+    return added
 
 
 def ttl_enabled(model: type[Model]) -> bool:

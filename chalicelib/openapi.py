@@ -8,8 +8,9 @@ from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
-from chalicelib import errors
+from chalicelib import errors, search
 from chalicelib.idempotency import MAX_KEY_LENGTH
+from chalicelib.logs import ORDERS
 from chalicelib.operations import Operation, needs_of, operation_of
 from chalicelib.permissions import DESCRIPTIONS, IMPLIES, PERMISSIONS
 from chalicelib.record import NEW_USER, PUBLIC_FIELDS, USER
@@ -25,19 +26,21 @@ def meaning(error: type[Exception]) -> str:
 
 def codes(status: int) -> list[str]:
     """The ``Code`` names the service answers with ``status``, as declared in errors.py."""
-    return [e.__name__ for e in errors.ANSWERED if status == e.STATUS_CODE]
+    return [e.__name__ for e in errors.DOMAIN_ERRORS if status == e.STATUS_CODE]
 
 
 def _describe(status: int) -> str:
     """The description of an error status in plain text: its phrase and each ``Code``."""
     return f"{HTTPStatus(status).phrase}; Code is one of: " + "; ".join(
         f"{e.__name__} ({meaning(e).rstrip('.')})"
-        for e in errors.ANSWERED
+        for e in errors.DOMAIN_ERRORS
         if status == e.STATUS_CODE
     )
 
 
-ERRORS = {status: _describe(status) for status in sorted({e.STATUS_CODE for e in errors.ANSWERED})}
+ERRORS = {
+    status: _describe(status) for status in sorted({e.STATUS_CODE for e in errors.DOMAIN_ERRORS})
+}
 """Each error status the service answers, described from ``errors.py``."""
 
 
@@ -54,13 +57,24 @@ def _object(properties: Mapping[str, Any], required: bool = True) -> dict[str, A
 
 def _record(body: Body, names: tuple[str, ...]) -> dict[str, Any]:
     """A stored record's shape: types only, since stored values predate today's rules."""
-    types = {"integer": "integer", "boolean": "boolean", "strings": "array", "permissions": "array"}
+    types = {
+        "integer": "integer",
+        "boolean": "boolean",
+        "strings": "array",
+        "permissions": "array",
+        "objects": "array",
+    }
     properties: dict[str, Any] = {}
     for name in names:
         kind = body.by_name[name].kind
         schema: dict[str, Any] = {"type": types.get(kind, "string")}
         if schema["type"] == "array":
-            schema["items"] = _ref("Permission") if kind == "permissions" else {"type": "string"}
+            if kind == "permissions":
+                schema["items"] = _ref("Permission")
+            elif kind == "objects":
+                schema["items"] = body.by_name[name].schema()["items"]
+            else:
+                schema["items"] = {"type": "string"}
         properties[name] = schema
     return _object(properties)
 
@@ -75,14 +89,12 @@ ENTRY = {
     "entry_id": {"type": "string"},
     "timestamp": {"type": "string"},
 }
+RULE_REASON = ("provider", "claim", "value", "asserted", "until")
+# The fields' values before an edit; entries written before it was kept have none.
+DATA = {"type": "object", "additionalProperties": True}
+OLD = {"old": {"type": "object", "additionalProperties": True}}
 SCHEMAS: dict[str, Any] = {
     "Error": _object({"Code": {"type": "string"}, "Message": {"type": "string"}}),
-    "Permission": {
-        "type": "string",
-        "enum": list(PERMISSIONS),
-        "description": "A permission. "
-        + " ".join(f"{name}: lets its holder {DESCRIPTIONS[name]}." for name in PERMISSIONS),
-    },
     "LoginError": {
         "type": "string",
         "enum": [code.value for code in errors.LoginError],
@@ -119,16 +131,43 @@ SCHEMAS: dict[str, Any] = {
             "last_used": NULLABLE_TEXT,
         }
     ),
-    "LogEntry": _object(
+    "LogEntry": {
+        **_object({**ENTRY, "user": {"type": "string"}, "data": DATA}),
+        "properties": {**ENTRY, "user": {"type": "string"}, "data": DATA, **OLD},
+    },
+    "Action": {**_object(ENTRY), "properties": {**ENTRY, **OLD}},
+    "People": {
+        "type": "object",
+        "description": "each user id's current name (null when none) and whether the user is gone",
+        "additionalProperties": _object({"name": NULLABLE_TEXT, "deleted": {"type": "boolean"}}),
+    },
+    "OpenApiDocument": {"type": "object"},
+    "Permission": {
+        "type": "string",
+        "description": "A permission; each one's description says what it lets its holder do",
+        "oneOf": [{"const": name, "description": DESCRIPTIONS[name]} for name in PERMISSIONS],
+    },
+    "PermissionList": _object({"permissions": {"type": "array", "items": _ref("Permission")}}),
+    "PermissionReason": {
+        "oneOf": [
+            _object({"granted": {"const": True}}),
+            _object({"implied_by": _ref("Permission")}),
+            _object({"rule": _object({name: {"type": "string"} for name in RULE_REASON})}),
+        ]
+    },
+    "PermissionReasons": _object(
         {
-            **ENTRY,
-            "user": {"type": "string"},
-            "data": {"type": "object", "additionalProperties": True},
+            "permissions": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "name": _ref("Permission"),
+                        "because": {"type": "array", "items": _ref("PermissionReason")},
+                    }
+                ),
+            }
         }
     ),
-    "Action": _object(ENTRY),
-    "OpenApiDocument": {"type": "object"},
-    "PermissionList": _object({"permissions": {"type": "array", "items": _ref("Permission")}}),
     "UserPage": _object(
         {
             "users": {
@@ -146,16 +185,93 @@ SCHEMAS: dict[str, Any] = {
             "entry_id": {"type": "string"},
             "data_type": {"type": "string"},
             "logs": {"type": "array", "items": _ref("LogEntry")},
+            "actors": _ref("People"),
             "next": CURSOR,
         }
     ),
-    "ActionPage": _object({"logs": {"type": "array", "items": _ref("Action")}, "next": CURSOR}),
+    "ActionPage": _object(
+        {
+            "logs": {"type": "array", "items": _ref("Action")},
+            "records": _ref("People"),
+            "next": CURSOR,
+        }
+    ),
     "LoginTypes": _object({"types": {"type": "array", "items": {"type": "string"}}}),
     "CsrfToken": _object({"csrf_token": {"type": "string"}}),
     "ProviderPaths": {"type": "object", "additionalProperties": {"type": "string"}},
     "SessionStarted": _object({"expires": {"type": "string"}}),
     "AccessToken": _object({"token": {"type": "string"}, "expires_in": {"type": "integer"}}),
     "WebPage": {"type": "string"},
+}
+SCHEMAS["UserExport"] = {
+    **_object(
+        {
+            "format": {"type": "string", "const": "users-service-export/1"},
+            "exported": {"type": "string", "format": "date-time"},
+            "user": {
+                "allOf": [
+                    _ref("UserRecord"),
+                    _object(
+                        {
+                            "effective_permissions": {
+                                "type": "array",
+                                "items": {"enum": list(PERMISSIONS)},
+                            },
+                            "permission_reasons": {
+                                "type": "array",
+                                "items": _object(
+                                    {
+                                        "name": {"enum": list(PERMISSIONS)},
+                                        "because": {"type": "array", "items": {"type": "object"}},
+                                    }
+                                ),
+                            },
+                        }
+                    ),
+                ]
+            },
+            "identities": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "identity": {"type": "string"},
+                        "sub": {"type": "string"},
+                        "provider": {"type": "string"},
+                    }
+                ),
+            },
+            "apikeys": {"type": "array", "items": _ref("ApiKeyInfo")},
+            "sessions": {
+                "type": "array",
+                "items": {
+                    **_object(
+                        {
+                            "created": {"type": "string"},
+                            "expires": {"type": "string"},
+                            "kind": {"enum": ["oidc", "apikey"]},
+                        }
+                    ),
+                    "properties": {
+                        "created": {"type": "string"},
+                        "expires": {"type": "string"},
+                        "kind": {"enum": ["oidc", "apikey"]},
+                        "provider": {"type": "string"},
+                    },
+                    "additionalProperties": False,
+                },
+            },
+            "log": {"type": "array", "items": _ref("LogEntry")},
+            "log_next": {**CURSOR, "description": "the cursor of GET /user/{id}/log's next page"},
+            "actions": {"type": "array", "items": _ref("Action")},
+            "actions_next": {
+                **CURSOR,
+                "description": "the cursor of GET /user/{id}/actions' next page",
+            },
+        }
+    ),
+    "description": "Everything the service holds about one person (docs/API.md section 10); "
+    "other people appear in it only by id",
+    "additionalProperties": False,
 }
 
 
@@ -167,14 +283,26 @@ QUERY = {
         "description": "the next of the page before; any other value gives 400 InvalidCursor",
     },
     "email": {"type": "string", "pattern": f"^{char_class('text')}*$"},
+    "q": {"type": "string", "minLength": search.MIN_QUERY, "maxLength": search.MAX_QUERY},
+    "order": {"type": "string", "enum": list(ORDERS), "default": ORDERS[0]},
+    "suspended": {"type": "string", "enum": ["true", "false"]},
     # The login routes take anything here: what they cannot use ends the login on its
     # origin with login_error, or falls back to "/".
     "origin": {"type": "string"},
     "code": {"type": "string"},
     "state": {"type": "string"},
     "error": {"type": "string"},
+    "link": {"type": "string", "enum": ["1"]},
 }
 PATH_PARAMETER = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,100}$"}
+PATH_PARAMETERS = {
+    "identity": {
+        "type": "string",
+        "minLength": 4,
+        "maxLength": 1100,
+        "description": "<sub>::<provider>, URL-encoded",
+    }
+}
 HEADERS = {
     "Idempotency-Key": {"type": "string", "pattern": f"^[ -~]{{1,{MAX_KEY_LENGTH}}}$"},
     "If-Match": {"type": "string", "pattern": f"^{IF_MATCH}$"},
@@ -184,7 +312,13 @@ HEADERS = {
 
 def _parameters(path_args: list[str], op: Operation) -> list[dict[str, Any]]:
     parameters: list[dict[str, Any]] = [
-        {"name": arg, "in": "path", "required": True, "schema": PATH_PARAMETER} for arg in path_args
+        {
+            "name": arg,
+            "in": "path",
+            "required": True,
+            "schema": PATH_PARAMETERS.get(arg, PATH_PARAMETER),
+        }
+        for arg in path_args
     ]
     parameters += [{"name": q, "in": "query", "schema": QUERY[q]} for q in op.query]
     parameters += [{"name": h, "in": "header", "schema": HEADERS[h]} for h in op.headers]

@@ -46,12 +46,37 @@ def expand(stored: Iterable[str]) -> frozenset[str]:
     return frozenset(result)
 
 
+def explain(stored: Iterable[str]) -> list[dict[str, object]]:
+    """Why a user holds each effective permission, in name order: ``{"name",
+    "because": [{"granted": true} | {"implied_by": <name>}, ...]}``."""
+    granted = set(stored)
+    effective = expand(granted)
+    return [
+        {
+            "name": name,
+            "because": [
+                *([{"granted": True}] if name in granted else []),
+                *(
+                    {"implied_by": holder}
+                    for holder in sorted(effective)
+                    if name in IMPLIES.get(holder, ())
+                ),
+            ],
+        }
+        for name in sorted(effective)
+    ]
+
+
 @dataclass(frozen=True)
 class Caller:
     """Who is calling: a user id and the effective (expanded) permissions."""
 
     id: str
     permissions: frozenset[str]
+    # How the caller proved who it is ("apikey", "token", "keysession": an access
+    # token of a session made with a key) and the session it holds, if any.
+    method: str = ""
+    session_id: str = ""
 
     def has(self, permission: str) -> bool:
         """True when ``permission`` is in the caller's effective permissions."""

@@ -2,13 +2,14 @@
 
 Each ``Field`` of ``USER`` says its type and rules, who may write it
 (``writers``: ``SELF``, ``CREATOR``, ``MANAGER``; none for fields the service
-sets), whether callers without USER_MANAGEMENT see it (``public``) and what
+sets), whether callers without USER_MANAGEMENT see it (``public``), whether it
+names or describes the person, so an erasure replaces it (``personal``), and what
 ``import-users`` does with a value the rules refuse (``on_import``). Everything
 else is derived from here: request validation (``USER.check``), the record as
 callers see it (``user_views.user_view``), the request and response schemas
-of the OpenAPI document, the importer's rules, and the web UI's types (from
-the document). A new field is one more ``Field`` below, plus its storage
-attribute on ``models.User``.
+of the OpenAPI document, the importer's rules, the values an erasure replaces,
+and the web UI's types (from the document). A new field is one more ``Field``
+below, plus its storage attribute on ``models.User``.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ USER = Body(
             extra=email_is_valid,
             writers=frozenset({CREATOR, MANAGER}),
             public=True,
+            personal=True,
             required=True,
             on_import=REJECT,
             description="an address a mail system would accept, without '::', invisible "
@@ -74,17 +76,33 @@ USER = Body(
             pattern="<text>*<visible><text>*",
             writers=PROFILE,
             public=True,
+            personal=True,
             on_import=CLEAR,
             description="not empty",
         ),
-        Field("affiliation", multiline=True, writers=PROFILE, public=True, on_import=CLEAR),
-        Field("contact", multiline=True, writers=PROFILE, public=True, on_import=CLEAR),
+        Field(
+            "affiliation",
+            multiline=True,
+            writers=PROFILE,
+            public=True,
+            personal=True,
+            on_import=CLEAR,
+        ),
+        Field(
+            "contact",
+            multiline=True,
+            writers=PROFILE,
+            public=True,
+            personal=True,
+            on_import=CLEAR,
+        ),
         Field(
             "orcid",
             pattern="([0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9X])?",
             extra=orcid_is_valid,
             writers=PROFILE,
             public=True,
+            personal=True,
             on_import=CLEAR,
             description="empty, or dddd-dddd-dddd-dddX with a valid ISO 7064 11,2 check digit",
         ),
@@ -94,6 +112,7 @@ USER = Body(
             pattern="(https?://<host>+<visible>*)?",
             writers=PROFILE,
             public=True,
+            personal=True,
             on_import=CLEAR,
             description="empty, or an http:// or https:// URL",
         ),
@@ -105,11 +124,36 @@ USER = Body(
             description="stored as given",
         ),
         Field(
+            "effective_permissions",
+            kind="permissions",
+            writers=NOBODY,
+            on_import=SERVICE,
+            description="sorted; what the user may do now: the closure of the grants by hand "
+            "and the live grants of providers' rules",
+        ),
+        Field(
+            "rule_permissions",
+            kind="objects",
+            members=("permission", "provider", "claim", "value", "asserted"),
+            writers=NOBODY,
+            on_import=SERVICE,
+            description="permissions granted by a provider's rule at login, each with the "
+            "provider, the claim and value that matched, and when it was asserted",
+        ),
+        Field(
             "auth_ids",
             kind="strings",
             writers=NOBODY,
+            personal=True,
             on_import=CLEAR,
             description="login identities",
+        ),
+        Field(
+            "suspended",
+            kind="boolean",
+            writers=frozenset({MANAGER}),
+            on_import=SERVICE,
+            description="a suspended user's sessions end and its keys and logins are refused",
         ),
         Field("version", kind="integer", writers=NOBODY, on_import=SERVICE),
         Field("created", format="date-time", writers=NOBODY, on_import=SERVICE),
@@ -131,6 +175,9 @@ PUBLIC_FIELDS = tuple(f.name for f in USER.fields if f.public)
 PROFILE_FIELDS = writable_by(SELF)
 CREATOR_FIELDS = writable_by(CREATOR)
 MANAGER_FIELDS = writable_by(MANAGER)
+PERSONAL_FIELDS = tuple(f.name for f in USER.fields if f.personal)
+"""The values that name or describe a person: an erasure replaces them in every log
+entry of the record (docs/API.md section 10)."""
 MANAGER_ONLY = tuple(name for name in MANAGER_FIELDS if name not in CREATOR_FIELDS)
 """Fields a creator may set only when it holds USER_MANAGEMENT too."""
 
@@ -141,6 +188,6 @@ def stored_value(field: Field, value: Any) -> Any:
         return int(value)
     if field.kind == "boolean":
         return bool(value)
-    if field.kind in ("permissions", "strings"):
+    if field.kind in ("permissions", "strings", "objects"):
         return list(value or ())
     return value

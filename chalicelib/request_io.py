@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from chalice.app import Request, Response
 
 from chalicelib import auth, cookies, errors, sessions, urls, webui
 from chalicelib.config import Settings
 from chalicelib.permissions import Caller
+from chalicelib.rules import Rulebook
 from chalicelib.text import whole_number
 
 MAX_BODY = 64 * 1024
@@ -26,7 +28,9 @@ IF_MATCH = r'(?:W/)?(?:"([0-9]{1,15})"|([0-9]{1,15}))'
 IF_MATCH_RE = re.compile(IF_MATCH)
 
 
-def caller(request: Request, session_secret: Callable[[], bytes]) -> Caller:
+def caller(
+    request: Request, session_secret: Callable[[], bytes], rulebook: Callable[[], Rulebook]
+) -> Caller:
     """The caller the authorizer verified; InvalidCredentials when it verified nobody,
     StorageUnavailable when it could not check.
 
@@ -36,14 +40,39 @@ def caller(request: Request, session_secret: Callable[[], bytes]) -> Caller:
     """
     context = request.context.get("authorizer") or {}
     if context.get("unavailable"):
-        context = auth.decide(request.headers.get("authorization"), session_secret).context()
+        header = request.headers.get("authorization")
+        context = auth.decide(header, session_secret, rulebook()).context()
         if context["unavailable"]:
             raise errors.StorageUnavailable(context["error"])
     user_id = context.get("user_id")
     if not user_id:
         raise errors.InvalidCredentials(context.get("error") or "credentials are required")
     permissions = frozenset(p for p in context.get("permissions", "").split(",") if p)
-    return Caller(id=user_id, permissions=permissions)
+    return Caller(
+        id=user_id,
+        permissions=permissions,
+        method=context.get("method", ""),
+        session_id=context.get("session_id", ""),
+    )
+
+
+def link_user(params: Mapping[str, str], jar: cookies.Jar) -> str | None:
+    """For ``?link=1`` (docs/API.md section 7): the id of the user whose live session the
+    ``session`` cookie names, or ``""`` when none does; None without ``link``.
+    Raises InvalidInput for another value of ``link``."""
+    link = params.get("link")
+    if link is None:
+        return None
+    if link != "1":
+        raise errors.InvalidInput("link must be 1")
+    return sessions.signed_in_user(jar.get(cookies.SESSION)) or ""
+
+
+def path_value(value: str, settings: Settings) -> str:
+    """A path parameter as sent: API Gateway hands it decoded, ``chalice local`` and
+    the test client (``SERVICE_ENV`` local or test) as it was in the URL, so there it
+    is decoded here (bytes that are not UTF-8 become U+FFFD)."""
+    return unquote(value) if settings.is_local else value
 
 
 def request_cookies(request: Request, settings: Settings) -> cookies.Jar:

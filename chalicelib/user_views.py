@@ -5,41 +5,98 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import errors, guards
-from chalicelib.changes import load_user
+from chalicelib import errors, guards, search
 from chalicelib.cursors import decode_cursor, encode_cursor
 from chalicelib.models import User, storage_errors
 from chalicelib.permissions import USER_MANAGEMENT, Caller, expand
 from chalicelib.record import USER, stored_value
+from chalicelib.rules import Rulebook, effective_permissions, explain
+from chalicelib.user_reads import load_user
 from chalicelib.validation import MAX_SHORT, Page
 
+DERIVED = "effective_permissions"  # computed with the rulebook, not stored
 
-def user_view(user: User, *, full: bool = True, expanded: bool = False) -> dict[str, Any]:
+
+def user_view(
+    user: User, *, full: bool = True, expanded: bool = False, rulebook: Rulebook | None = None
+) -> dict[str, Any]:
     """A user as the API shows it: ``full`` for managers and self, else the public
-    fields (``record.USER``); ``expanded`` shows permissions as their closure, sorted."""
-    record = {
+    fields (``record.USER``); ``expanded`` shows permissions as their closure, sorted.
+
+    With a ``rulebook`` (every answer; a log entry has none) the full record
+    carries the derived ``effective_permissions`` too.
+    """
+    record: dict[str, Any] = {
         field.name: stored_value(field, getattr(user, field.name))
         for field in USER.fields
-        if full or field.public
+        if (full or field.public) and field.name != DERIVED
     }
-    if full and expanded:
+    if not full:
+        return record
+    if expanded:
         record["permissions"] = sorted(expand(user.permissions))
+    if rulebook is not None:
+        record[DERIVED] = sorted(effective_permissions(user, rulebook))
     return record
 
 
-def get_user(user_id: str) -> dict[str, Any]:
+def own_view(user: User, rulebook: Rulebook | None = None) -> dict[str, Any]:
+    """A user's own record as ``/user/me`` shows it: permissions expanded and sorted."""
+    return user_view(user, expanded=True, rulebook=rulebook)
+
+
+def get_user(user_id: str, rulebook: Rulebook) -> dict[str, Any]:
     """The full record of a user; raises UserNotFound."""
-    return user_view(load_user(user_id))
+    return user_view(load_user(user_id), rulebook=rulebook)
 
 
-def get_me(caller: Caller) -> dict[str, Any]:
+def get_me(caller: Caller, rulebook: Rulebook) -> dict[str, Any]:
     """The caller's own record with expanded, sorted permissions."""
-    return user_view(load_user(caller.id), expanded=True)
+    return own_view(load_user(caller.id), rulebook)
 
 
-def list_users(caller: Caller, page: Page, email: str | None = None) -> dict[str, Any]:
-    """One page of users; only public fields without USER_MANAGEMENT."""
+def get_permissions(user_id: str, rulebook: Rulebook) -> dict[str, Any]:
+    """Why the user has each effective permission (docs/API.md section 12); raises UserNotFound."""
+    return {"permissions": explain(load_user(user_id), rulebook)}
+
+
+SUSPENDED_VALUES = {"true": True, "false": False}
+
+
+def list_users(
+    caller: Caller,
+    page: Page,
+    email: str | None = None,
+    query: str | None = None,
+    suspended: str | None = None,
+    rulebook: Rulebook | None = None,
+) -> dict[str, Any]:
+    """One page of users, all, by exact ``email``, or found by ``query`` in name order
+    (``search.py``); only public fields without USER_MANAGEMENT.
+
+    ``suspended`` (``true`` or ``false``, managers only) keeps the users whose flag
+    has that value; like any filter of a Scan, a page may then hold fewer users
+    than ``limit``, and even none, before its ``next``. Raises InvalidInput for a
+    query of the wrong length or one given with ``email``, or a ``suspended``
+    other than those two; PermissionDenied.
+    """
     full = caller.has(USER_MANAGEMENT)
+    wanted = None
+    if suspended is not None:
+        if suspended not in SUSPENDED_VALUES:
+            raise errors.InvalidInput("suspended must be true or false")
+        caller.require(USER_MANAGEMENT)
+        wanted = SUSPENDED_VALUES[suspended]
+    if query is not None:
+        if email is not None:
+            raise errors.InvalidInput("give email or q, not both")
+        found, next_page = search.search(query, page)
+        kept = [u for u in found if wanted is None or bool(u.suspended) == wanted]
+        users = [user_view(user, full=full, rulebook=rulebook) for user in kept]
+        return {"users": users, "next": next_page}
+    only = None if wanted is None else (User.suspended == wanted)
+    if wanted is False:
+        only = User.suspended.does_not_exist() | (User.suspended == False)  # noqa: E712
     if email is not None and not 0 < len(email) <= MAX_SHORT:
         return {"users": [], "next": None}  # no stored email is empty or this long
     with storage_errors():
@@ -48,9 +105,11 @@ def list_users(caller: Caller, page: Page, email: str | None = None) -> dict[str
             start = decode_cursor(page.cursor, {"id": "S", "email_lower": "S"})
             if start is not None and start["email_lower"]["S"] != normalised:
                 raise errors.InvalidCursor("cursor belongs to another query")
-            results = User.by_email.query(normalised, limit=page.limit, last_evaluated_key=start)
+            results = User.by_email.query(
+                normalised, only, limit=page.limit, last_evaluated_key=start
+            )
         else:
             start = decode_cursor(page.cursor, {"id": "S"})
-            results = User.scan(limit=page.limit, last_evaluated_key=start)
-        users = [user_view(user, full=full) for user in results]
+            results = User.scan(only, limit=page.limit, last_evaluated_key=start)
+        users = [user_view(user, full=full, rulebook=rulebook) for user in results]
         return {"users": users, "next": encode_cursor(results.last_evaluated_key)}

@@ -96,7 +96,7 @@ class Field:
     """One field of a request body: its JSON type and rules."""
 
     name: str
-    kind: str = "string"  # string, integer, boolean, permissions, strings, any
+    kind: str = "string"  # string, integer, boolean, permissions, strings, objects, any
     description: str = ""
     max_length: int = MAX_SHORT
     # The whole value must match; ``<text>``, ``<visible>``, ``<host>``, ``<email>`` stand
@@ -110,9 +110,11 @@ class Field:
     minimum: int | None = None
     maximum: int | None = None
     extra: Callable[[str], bool] | None = None
+    members: tuple[str, ...] = ()  # kind "objects": the string members of each object
     # Record fields only (chalicelib/record.py); a request body's fields keep the defaults.
     writers: frozenset[str] | None = None  # who may write it; None: whoever sends the body
     public: bool = False  # shown to callers without USER_MANAGEMENT
+    personal: bool = False  # names or describes a person: erased with the user
     required: bool = False  # a record cannot be made without it
     on_import: str = "reject"  # what import-users does with a value these rules refuse
 
@@ -205,6 +207,12 @@ class Field:
             }
         elif self.kind == "strings":
             result = {"type": "array", "items": {"type": "string"}}
+        elif self.kind == "objects":
+            item = {name: {"type": "string"} for name in self.members}
+            result = {
+                "type": "array",
+                "items": {"type": "object", "properties": item, "required": list(item)},
+            }
         else:
             result = {
                 "type": "string",

@@ -46,6 +46,8 @@ def _rules(field: Any) -> str:
         rule = field.kind
     elif field.kind == "strings":
         rule = "list of strings"
+    elif field.kind == "objects":
+        rule = "list of objects: " + ", ".join(f"`{name}`" for name in field.members)
     else:
         lines = "newline and tab allowed" if field.multiline else "one line"
         rule = f"text, at most {field.max_length} characters, {lines}"
@@ -107,13 +109,13 @@ def error_codes() -> str:
     from chalicelib import errors
     from chalicelib.openapi import meaning
 
-    statuses = sorted({error.STATUS_CODE for error in errors.ANSWERED})
+    statuses = sorted({error.STATUS_CODE for error in errors.DOMAIN_ERRORS})
     return _table(
         ("status", "code", "meaning"),
         (
             (str(status), f"`{error.__name__}`", meaning(error))
             for status in statuses
-            for error in errors.ANSWERED
+            for error in errors.DOMAIN_ERRORS
             if status == error.STATUS_CODE
         ),
     )

@@ -18,7 +18,8 @@ Configuration (keys not given fall back to :func:`default_config`)::
      "accounts": [{"username", "password", "sub", "email", "email_verified"?, "name"}]}
 
 An account's claims are every key but ``username`` and ``password``; a key left
-out is a claim the ID token does not carry. ``username`` and ``password`` serve
+out is a claim the ID token does not carry. Any other claim (an entitlement, the
+old identity of a replaced provider) is one more key. ``username`` and ``password`` serve
 :func:`login_subject`, which tests use to fill in the form as a person would.
 """
 
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import sys
 import tempfile
 import time
@@ -35,14 +35,20 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from subprocess import DEVNULL, STDOUT, Popen
 from typing import IO, Any
+from urllib.parse import urlsplit
 
-from devtools.local_stack import ROOT, PortInUse, port_is_free, stop
+import requests
+
+from devtools.local_stack import ROOT, PortInUse, listening_url, port_is_free, stop
 
 DEFAULT_CLIENT_ID = "users-service-local"
 DEFAULT_CLIENT_SECRET = "local-dev-secret-not-for-production"
 STARTUP_TIMEOUT = 30.0
 CONFIG_KEYS = {"clients", "accounts", "testing"}  # ``testing``: accepted, without effect
 
+# Group memberships as research AAIs assert them (AARC-G069 entitlements); make run's
+# permission rule grants DATA_EDIT to the tracker's editors.
+EDITORS_ENTITLEMENT = "urn:geant:example.org:group:tracker-editors#local"
 ALICE: dict[str, Any] = {
     "username": "alice",
     "password": "alice-password",
@@ -50,6 +56,9 @@ ALICE: dict[str, Any] = {
     "email": "alice@example.org",
     "email_verified": True,
     "name": "Alice Example",
+    "eduperson_entitlement": [EDITORS_ENTITLEMENT],
+    # Alice's identity at the provider ``local`` replaced (make run's ``elixir``).
+    "elixir_id": "alice-elixir@elixir-europe.org",
 }
 BOB: dict[str, Any] = {
     "username": "bob",
@@ -87,6 +96,36 @@ def login_subject(issuer: str, username: str, password: str) -> str:
     raise LookupError(f"no account {username!r} with that password at {issuer}")
 
 
+def submit_login_form(authorize_url: str, username: str, password: str) -> str:
+    """Open the provider's form at ``authorize_url``, sign in as the account
+    ``username`` (its ``sub`` entered, as the form asks) and return the ``Location``
+    the provider redirects the browser to."""
+    return press(authorize_url, {"sub": login_subject(_issuer(authorize_url), username, password)})
+
+
+def _issuer(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def press(authorize_url: str, fields: dict[str, str]) -> str:
+    """Open the provider's form at ``authorize_url``, post ``fields`` as its buttons
+    do, and return the ``Location`` the provider redirects the browser to."""
+    browser = requests.Session()
+    headers = {"Connection": "close"}
+    page = browser.get(authorize_url, timeout=10, headers=headers)
+    page.raise_for_status()
+    if 'name="sub"' not in page.text:
+        raise RuntimeError(f"no login form at {authorize_url}: {page.text[:500]}")
+    # The form has no action: it posts back to the page's own URL.
+    reply = browser.post(
+        authorize_url, data=fields, allow_redirects=False, timeout=10, headers=headers
+    )
+    if reply.status_code not in (302, 303):
+        raise RuntimeError(f"the form answered {reply.status_code}: {reply.text[:500]}")
+    return str(reply.headers["Location"])
+
+
 @contextmanager
 def running_provider(
     config: Mapping[str, Any] | None = None, port: int | None = None
@@ -120,12 +159,12 @@ def _start(arguments: list[str], port: int | None, log: IO[bytes]) -> tuple[Pope
     command = [sys.executable, "-m", "devtools.oidc_mock", "--port", str(port or 0), *arguments]
     process = Popen(command, cwd=ROOT, stdin=DEVNULL, stdout=log, stderr=STDOUT)
     deadline = time.monotonic() + STARTUP_TIMEOUT
-    issuer = None
-    while time.monotonic() < deadline and process.poll() is None:
-        log.seek(0)
-        found = re.search(rb"^listening on (http://\S+)$", log.read(), re.MULTILINE)
-        issuer = found.group(1).decode() if found else None
-        if issuer is not None and _answers(issuer):
+    try:
+        issuer = listening_url(process, log, STARTUP_TIMEOUT)
+    except RuntimeError:
+        issuer = None
+    while issuer is not None and time.monotonic() < deadline and process.poll() is None:
+        if _answers(issuer):
             return process, issuer
         time.sleep(0.1)
     stop(process)

@@ -31,10 +31,10 @@ from devtools.local_stack import (
     ROOT,
     PortInUse,
     chalice_local,
+    demo_provider_settings,
     make_admin,
     manage,
     port_is_free,
-    provider_settings,
     service_env,
 )
 from devtools.oidc_provider import DEFAULT_CLIENT_ID, default_config, running_provider
@@ -73,13 +73,17 @@ def _run(port: int, oidc_port: int, fresh: bool) -> int:
         env = service_env(
             store.endpoint,
             TABLE_PREFIX=table_prefix(os.environ),
-            OIDC_PROVIDERS=provider_settings(issuer, DEFAULT_CLIENT_ID, client_secret),
+            OIDC_PROVIDERS=demo_provider_settings(issuer, DEFAULT_CLIENT_ID, client_secret),
             ALLOWED_ORIGINS=allowed_origins(os.environ.get("ALLOWED_ORIGINS", ""), port),
         )
         manage(env, "create-tables")
         admin = admin_once(env)
         print(f"DynamoDB Local:   {store.endpoint}  ({kept_or_fresh(data)})")
         print(f"OpenID Provider:  {issuer}  (on its form, sign in as alice-sub or bob-sub)")
+        print(
+            "                  alice-sub is a tracker editor (DATA_EDIT by the rule of "
+            "`local`); her old identity is alice-elixir@elixir-europe.org at `elixir`"
+        )
         print(f"API:              {base}/api/v1")
         if admin is None:
             print(f"Admin:            {ADMIN_EMAIL}, made on an earlier run and shown then")
@@ -127,11 +131,21 @@ def admin_once(env: Mapping[str, str]) -> dict[str, str] | None:
 def admin_id(env: Mapping[str, str]) -> str | None:
     """The id of the user holding the admin's email in the store ``env`` names, if any."""
     from chalicelib import guards, models
-    from chalicelib.config import load_settings
 
-    models.bind(load_settings(env))
+    use_store(env)
     found = models.User.by_email.query(guards.normalise_email(ADMIN_EMAIL))
     return next((str(user.id) for user in found), None)
+
+
+def use_store(env: Mapping[str, str]) -> None:
+    """Point this process's tables, and the AWS credentials its clients find, at the
+    store and tables ``env`` names, as the servers started with ``env`` are."""
+    from chalicelib import models
+    from chalicelib.config import load_settings
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        os.environ[name] = env[name]
+    models.bind(load_settings(env))
 
 
 @contextmanager

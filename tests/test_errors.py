@@ -12,7 +12,7 @@ from chalicelib import errors, openapi
 def declared() -> dict[int, set[str]]:
     """Each status a route answers with, and the codes that carry it."""
     table: dict[int, set[str]] = defaultdict(set)
-    for error in errors.ANSWERED:
+    for error in errors.DOMAIN_ERRORS:
         table[error.STATUS_CODE].add(error.__name__)
     return dict(table)
 
@@ -30,6 +30,6 @@ def test_every_error_is_a_class_of_errors_py_with_a_docstring() -> None:
         assert (error.__doc__ or "").strip(), error.__name__
 
 
-def test_login_refusal_is_not_answered_but_lands_as_login_error() -> None:
-    assert errors.LoginRefused in errors.DOMAIN_ERRORS
-    assert errors.LoginRefused not in errors.ANSWERED
+def test_a_failed_login_is_no_answer_but_lands_with_a_login_error_code() -> None:
+    assert not issubclass(errors.LoginFailed, errors.DOMAIN_ERRORS)
+    assert set(errors.LOGIN_ERRORS) == set(errors.LoginError)

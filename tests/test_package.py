@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -25,7 +26,8 @@ import yaml
 from chalice.test import Client
 
 from app import app
-from chalicelib import auth, container, models, sessions
+from chalicelib import auth, config, container, models, sessions
+from deploy.template import route_to_aliases
 
 # Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
 # so that a port picked as free is not taken by the other worker meanwhile.
@@ -428,8 +430,14 @@ def test_authorizer_role_allows_what_the_authorizer_sends(
     token = str(sessions.issue_token(session.cookie, container.session_secret())["token"])
     dynamodb_requests.clear()
 
-    assert auth.decide(f"Bearer {account.key}", container.session_secret).user_id == account.id
-    assert auth.decide(f"Bearer {token}", container.session_secret).user_id == account.id
+    assert (
+        auth.decide(f"Bearer {account.key}", container.session_secret, container.rulebook()).user_id
+        == account.id
+    )
+    assert (
+        auth.decide(f"Bearer {token}", container.session_secret, container.rulebook()).user_id
+        == account.id
+    )
 
     assert dynamodb_requests
     allowed = grants(template, role_of(template, "Authorizer"))
@@ -465,6 +473,10 @@ def test_api_handler_role_allows_what_the_routes_send(
     call("patch", "/user/me", 200, {"user": {"name": "Admin Renamed"}})
     call("get", f"/user/{uid}", 200)
     call("patch", f"/user/{uid}", 200, {"user": {"email": "b@example.org"}})
+    call("patch", f"/user/{uid}", 200, {"user": {"suspended": True}})
+    call("get", "/user?suspended=true", 200)
+    call("patch", f"/user/{uid}", 200, {"user": {"suspended": False}})
+    call("get", f"/user/{uid}/export", 200)
     key = call("post", f"/user/{uid}/apikeys", 201, {"name": "ci"})
     call("get", f"/user/{uid}/apikeys", 200)
     call("delete", f"/user/{uid}/apikeys/{key['id']}", 204)
@@ -546,6 +558,16 @@ def test_every_log_group_keeps_its_logs_for_a_limited_time(template: dict[str, A
         assert isinstance(days, int) and 0 < days <= 365, name
 
 
+def test_every_log_group_keeps_log_retention_days(template: dict[str, Any]) -> None:
+    """The API's access log and each function's log group keep LOG_RETENTION_DAYS
+    (default 180), as make package wrote it (deploy/retention.py)."""
+    days = config.log_retention_days(os.environ)
+    groups = resources_of(template, "AWS::Logs::LogGroup")
+    assert len(groups) == len(resources_of(template, "AWS::Serverless::Function")) + 1
+    kept = {name: group["Properties"]["RetentionInDays"] for name, group in groups.items()}
+    assert kept == dict.fromkeys(groups, days)
+
+
 def test_every_function_and_the_stage_log_to_a_log_group_declared_here(
     template: dict[str, Any],
 ) -> None:
@@ -625,3 +647,38 @@ def test_preflights_reach_the_function_on_every_path_without_the_authorizer(
     for operations in paths.values():
         for operation in operations.values():
             assert operation["x-amazon-apigateway-integration"]["type"] != "mock"
+
+
+def test_snapstart_is_one_setting_for_both_functions_and_off_by_default(
+    template: dict[str, Any],
+) -> None:
+    parameter = template["Parameters"]["SnapStart"]
+    functions = resources_of(template, "AWS::Serverless::Function")
+
+    assert parameter["Default"] == "None"
+    assert set(parameter["AllowedValues"]) == {"None", "PublishedVersions"}
+    assert set(functions) == {"APIHandler", "Authorizer"}
+    for function in functions.values():
+        assert function["Properties"]["SnapStart"] == {"ApplyOn": {"Ref": "SnapStart"}}
+
+
+def test_api_gateway_calls_each_function_through_its_published_alias(
+    template: dict[str, Any],
+) -> None:
+    text = json.dumps(template)
+    functions = resources_of(template, "AWS::Serverless::Function")
+    permissions = resources_of(template, "AWS::Lambda::Permission")
+
+    assert "${APIHandler.Arn}/invocations" not in text
+    assert "${Authorizer.Arn}/invocations" not in text
+    assert text.count("/functions/${APIHandlerAliaslive}/invocations") == len(app_routes())
+    assert text.count("/functions/${AuthorizerAliaslive}/invocations") == 1
+    for name, function in functions.items():
+        assert function["Properties"]["AutoPublishAlias"] == "live"
+        invoke = permissions[f"{name}InvokePermission"]["Properties"]
+        assert invoke["FunctionName"] == {"Ref": f"{name}Aliaslive"}
+
+
+def test_route_to_aliases_refuses_a_template_without_the_uris_it_rewrites() -> None:
+    with pytest.raises(ValueError, match="APIHandler"):
+        route_to_aliases({"Resources": {}})

@@ -2,6 +2,23 @@
 // memory only), its renewal through POST /login/token, and the error body.
 import type { components } from './generated/api'
 
+import {
+  answer,
+  isApiKeyInfo,
+  isListedUser,
+  isLogEntry,
+  isNumber,
+  isPerson,
+  isRecord,
+  isString,
+  isStringOrNull,
+  isPermissionReasons,
+  isUser,
+  listOf,
+  member,
+  recordOf,
+} from './answers'
+
 // The API's shapes, generated at build time from the service's OpenAPI document
 // (make: devtools/openapi_json.py, then openapi-typescript), never written by hand.
 type Schemas = components['schemas']
@@ -10,9 +27,21 @@ export type ListedUser = Schemas['UserPage']['users'][number]
 export type UserFields = Schemas['UserFields']
 export type NewUserFields = Schemas['NewUserFields']
 export type ApiKeyInfo = Schemas['ApiKeyInfo']
+export type NewApiKey = Schemas['NewApiKey']
 export type LogEntry = Schemas['Action'] & Partial<Pick<Schemas['LogEntry'], 'user' | 'data'>>
 export type Permission = Schemas['Permission']
 export type LoginError = Schemas['LoginError']
+/** A permission a provider's rule granted at a login. */
+export type RuleGrant = User['rule_permissions'][number]
+/** Why a user has one effective permission (GET /user/{id}/permissions). */
+export type PermissionReasons = Schemas['PermissionReasons']['permissions'][number]
+/** A person a log page names: their current name (null when none) and whether they are gone. */
+export type Person = Schemas['People'][string]
+
+/** A page of a change log, with the people its entries name (`actors` or `records`). */
+export interface LogPage extends Page<LogEntry> {
+  people: Record<string, Person>
+}
 
 export interface Page<T> {
   items: T[]
@@ -90,9 +119,9 @@ async function errorOf(response: Response): Promise<ApiError> {
   let code = `HTTP${response.status}`
   let message = response.statusText || `the service answered ${response.status}`
   try {
-    const body = (await response.json()) as { Code?: unknown; Message?: unknown }
-    if (typeof body.Code === 'string') code = body.Code
-    if (typeof body.Message === 'string') message = body.Message
+    const body: unknown = await response.json()
+    if (isRecord(body) && isString(body.Code)) code = body.Code
+    if (isRecord(body) && isString(body.Message)) message = body.Message
   } catch {
     // not the service's error body (a gateway page, say): keep the status line
   }
@@ -124,8 +153,8 @@ export class Api {
     if (fromCookie) return fromCookie
     const response = await this.fetcher(this.url('login/csrf'), { credentials: 'same-origin' })
     if (response.ok) {
-      const body = (await response.json()) as { csrf_token?: string }
-      if (body.csrf_token) return body.csrf_token
+      const body: unknown = await response.json()
+      if (isRecord(body) && isString(body.csrf_token) && body.csrf_token) return body.csrf_token
     } else {
       await discard(response)
     }
@@ -158,9 +187,9 @@ export class Api {
       return false
     }
     if (!response.ok) throw await errorOf(response)
-    const body = (await response.json()) as { token: string; expires_in: number }
-    this.token = body.token
-    this.expiresAt = this.now() + body.expires_in * 1000
+    const body: unknown = await response.json()
+    this.token = member(body, 'token', isString)
+    this.expiresAt = this.now() + member(body, 'expires_in', isNumber) * 1000
     return true
   }
 
@@ -198,11 +227,14 @@ export class Api {
 
   /**
    * Call the API; renews the access token when it is about to expire or a call
-   * answers 401, once. Resolves to the JSON body (undefined for 204); rejects
-   * with ApiError.
+   * answers 401, once. Resolves to the JSON body (undefined for 204), unchecked:
+   * the route methods below check what they read of it. Rejects with ApiError.
    */
-  async call<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    if (!options.anonymous && (this.token === null || this.now() > this.expiresAt - RENEW_MARGIN_MS)) {
+  async call(method: string, path: string, options: RequestOptions = {}): Promise<unknown> {
+    if (
+      !options.anonymous &&
+      (this.token === null || this.now() > this.expiresAt - RENEW_MARGIN_MS)
+    ) {
       await this.renew()
     }
     let response = await this.send(method, path, options)
@@ -215,12 +247,13 @@ export class Api {
       }
     }
     if (!response.ok) throw await errorOf(response)
-    if (response.status === 204) return undefined as T
-    return (await response.json()) as T
+    if (response.status === 204) return undefined
+    const body: unknown = await response.json()
+    return body
   }
 
-  get<T>(path: string, options?: RequestOptions): Promise<T> {
-    return this.call<T>('GET', path, options)
+  get(path: string, options?: RequestOptions): Promise<unknown> {
+    return this.call('GET', path, options)
   }
 
   private send(method: string, path: string, options: RequestOptions): Promise<Response> {
@@ -242,7 +275,8 @@ export class Api {
   url(path: string, query?: RequestOptions['query']): string {
     const url = new URL(path, this.root)
     for (const [name, value] of Object.entries(query ?? {})) {
-      if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, String(value))
+      if (value !== undefined && value !== null && value !== '')
+        url.searchParams.set(name, String(value))
     }
     return url.href
   }
@@ -250,80 +284,147 @@ export class Api {
   // The service's routes, in its own words.
 
   me(): Promise<User> {
-    return this.get<Schemas['UserReply']>('user/me').then((r) => r.user)
+    return this.get('user/me').then((r) => member(r, 'user', isUser))
   }
 
   updateMe(fields: UserFields): Promise<User> {
-    return this.call<Schemas['UserReply']>('PATCH', 'user/me', { body: { user: fields } }).then((r) => r.user)
+    return this.call('PATCH', 'user/me', { body: { user: fields } }).then((r) =>
+      member(r, 'user', isUser),
+    )
   }
 
   providers(): Promise<Record<string, string>> {
-    return this.get('login/oidc', { anonymous: true })
+    return this.get('login/oidc', { anonymous: true }).then((r) =>
+      answer(r, recordOf(isString), 'providers'),
+    )
   }
 
-  permissionNames(): Promise<Permission[]> {
-    return this.get<Schemas['PermissionList']>('user/permissions', { anonymous: true }).then(
-      (r) => r.permissions,
+  permissionNames(): Promise<string[]> {
+    return this.get('user/permissions', { anonymous: true }).then((r) =>
+      member(r, 'permissions', listOf(isString)),
     )
   }
 
   openapi(): Promise<Record<string, unknown>> {
-    return this.get('openapi.json', { anonymous: true })
+    return this.get('openapi.json', { anonymous: true }).then((r) =>
+      answer(r, isRecord, 'document'),
+    )
   }
 
-  listUsers(query: { email?: string; cursor?: string | null; limit?: number }): Promise<Page<ListedUser>> {
-    return this.get<Schemas['UserPage']>('user', { query }).then((r) => ({
-      items: r.users,
-      next: r.next,
+  /** What each permission lets its holder do, from the OpenAPI document's `Permission`. */
+  async permissionDescriptions(): Promise<Record<string, string>> {
+    const doc = (await this.openapi()) as {
+      components?: {
+        schemas?: { Permission?: { oneOf?: { const?: string; description?: string }[] } }
+      }
+    }
+    const described: Record<string, string> = {}
+    for (const choice of doc.components?.schemas?.Permission?.oneOf ?? []) {
+      if (choice.const && choice.description) described[choice.const] = choice.description
+    }
+    return described
+  }
+
+  explainPermissions(userId: string): Promise<PermissionReasons[]> {
+    return this.get(`user/${encodeURIComponent(userId)}/permissions`).then((r) =>
+      member(r, 'permissions', listOf(isPermissionReasons)),
+    )
+  }
+
+  unlinkIdentity(userId: string, identity: string): Promise<void> {
+    return this.call(
+      'DELETE',
+      `user/${encodeURIComponent(userId)}/identities/${encodeURIComponent(identity)}`,
+    ).then(() => undefined)
+  }
+
+  listUsers(query: {
+    email?: string
+    q?: string
+    cursor?: string | null
+    limit?: number
+    suspended?: 'true'
+  }): Promise<Page<ListedUser>> {
+    return this.get('user', { query }).then((r) => ({
+      items: member(r, 'users', listOf(isListedUser)),
+      next: member(r, 'next', isStringOrNull),
     }))
   }
 
   createUser(fields: NewUserFields, idempotencyKey: string): Promise<string> {
-    return this.call<Schemas['CreatedUser']>('POST', 'user', {
+    return this.call('POST', 'user', {
       body: { user: fields },
       headers: { 'Idempotency-Key': idempotencyKey },
-    }).then((r) => r.id)
+    }).then((r) => member(r, 'id', isString))
   }
 
   getUser(id: string): Promise<User> {
-    return this.get<Schemas['UserReply']>(`user/${encodeURIComponent(id)}`).then((r) => r.user)
+    return this.get(`user/${encodeURIComponent(id)}`).then((r) => member(r, 'user', isUser))
   }
 
   updateUser(id: string, fields: UserFields, version: number): Promise<User> {
-    return this.call<Schemas['UserReply']>('PATCH', `user/${encodeURIComponent(id)}`, {
+    return this.call('PATCH', `user/${encodeURIComponent(id)}`, {
       body: { user: fields },
       headers: { 'If-Match': String(version) },
-    }).then((r) => r.user)
+    }).then((r) => member(r, 'user', isUser))
   }
 
   deleteUser(id: string, version: number): Promise<void> {
     return this.call('DELETE', `user/${encodeURIComponent(id)}`, {
       headers: { 'If-Match': String(version) },
-    })
+    }).then(() => undefined)
   }
 
-  listApiKeys(userId: string): Promise<ApiKeyInfo[]> {
-    return this.get<Schemas['ApiKeyList']>(`user/${encodeURIComponent(userId)}/apikeys`).then(
-      (r) => r.apikeys,
+  /** Erase the caller's own account; needs a recent provider sign-in (else 403 RecentLoginRequired). */
+  deleteMe(version: number): Promise<void> {
+    return this.call('DELETE', 'user/me', { headers: { 'If-Match': String(version) } }).then(
+      () => undefined,
     )
   }
 
-  createApiKey(userId: string, name: string, expiresInDays: number | null): Promise<Schemas['NewApiKey']> {
+  /** Everything the service holds about a user (`me` for oneself), as its export document. */
+  exportUser(id: string): Promise<Record<string, unknown>> {
+    return this.get(id === 'me' ? 'user/me/export' : `user/${encodeURIComponent(id)}/export`).then(
+      (r) => answer(r, isRecord, 'export'),
+    )
+  }
+
+  listApiKeys(userId: string): Promise<ApiKeyInfo[]> {
+    return this.get(`user/${encodeURIComponent(userId)}/apikeys`).then((r) =>
+      member(r, 'apikeys', listOf(isApiKeyInfo)),
+    )
+  }
+
+  createApiKey(userId: string, name: string, expiresInDays: number | null): Promise<NewApiKey> {
     const body: Schemas['ApiKeyRequest'] = {}
     if (name) body.name = name
     if (expiresInDays !== null) body.expires_in_days = expiresInDays
-    return this.call('POST', `user/${encodeURIComponent(userId)}/apikeys`, { body })
+    return this.call('POST', `user/${encodeURIComponent(userId)}/apikeys`, { body }).then((r) => ({
+      key: member(r, 'key', isString),
+      id: member(r, 'id', isString),
+    }))
   }
 
   revokeApiKey(userId: string, keyId: string): Promise<void> {
-    return this.call('DELETE', `user/${encodeURIComponent(userId)}/apikeys/${encodeURIComponent(keyId)}`)
+    return this.call(
+      'DELETE',
+      `user/${encodeURIComponent(userId)}/apikeys/${encodeURIComponent(keyId)}`,
+    ).then(() => undefined)
   }
 
-  history(userId: string, kind: 'log' | 'actions', cursor: string | null): Promise<Page<LogEntry>> {
-    return this.get<{ logs: LogEntry[]; next: string | null }>(
-      `user/${encodeURIComponent(userId)}/${kind}`,
-      { query: { cursor, limit: 20 } },
-    ).then((r) => ({ items: r.logs, next: r.next }))
+  history(
+    userId: string,
+    kind: 'log' | 'actions',
+    cursor: string | null,
+    order: 'asc' | 'desc' = 'asc',
+  ): Promise<LogPage> {
+    return this.get(`user/${encodeURIComponent(userId)}/${kind}`, {
+      query: { cursor, limit: 20, order },
+    }).then((r) => ({
+      items: member(r, 'logs', listOf(isLogEntry)),
+      next: member(r, 'next', isStringOrNull),
+      people: member(r, kind === 'log' ? 'actors' : 'records', recordOf(isPerson)),
+    }))
   }
 }
 

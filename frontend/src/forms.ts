@@ -32,7 +32,9 @@ function sameSet(a: string[], b: string[]): boolean {
 /** The values a person filled in, empty ones left out (for creating a record). */
 export function filledFields(form: Record<string, unknown>): UserFields {
   return Object.fromEntries(
-    Object.entries(form).filter(([, value]) => (Array.isArray(value) ? value.length : value !== '')),
+    Object.entries(form).filter(([, value]) =>
+      Array.isArray(value) ? value.length : value !== '',
+    ),
   ) as UserFields
 }
 

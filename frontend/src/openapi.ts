@@ -45,7 +45,9 @@ export function resolve(schema: unknown, doc: Json, seen: string[] = []): unknow
     const target = obj(obj(obj(doc.components).schemas)[name])
     return { title: name, ...obj(resolve(target, doc, [...seen, name])) }
   }
-  return Object.fromEntries(Object.entries(schema).map(([key, value]) => [key, resolve(value, doc, seen)]))
+  return Object.fromEntries(
+    Object.entries(schema).map(([key, value]) => [key, resolve(value, doc, seen)]),
+  )
 }
 
 /** A schema as indented JSON, every `$ref` to a component resolved. */
@@ -56,7 +58,8 @@ export function schemaText(schema: unknown, doc: Json): string {
 /** Who may call an operation, from its `security` and `x-permission` (declared once
  * beside the route, checked there) and the permission's description. */
 function who(op: Json, doc: Json): string {
-  if (!Array.isArray(op.security) || op.security.length === 0) return 'Anyone, no credentials needed.'
+  if (!Array.isArray(op.security) || op.security.length === 0)
+    return 'Anyone, no credentials needed.'
   const rule = obj(op['x-permission'])
   const signedIn = 'Signed in (Authorization: Bearer with an API key or an access token)'
   if (typeof rule.name !== 'string') return `${signedIn}.`

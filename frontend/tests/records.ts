@@ -11,14 +11,20 @@ export function userRecord(fields: Partial<User> & Pick<User, 'id'>): User {
     orcid: '',
     url: '',
     permissions: [],
+    rule_permissions: [],
     auth_ids: [],
+    suspended: false,
     version: 1,
     created: '2026-01-01T00:00:00Z',
     updated: '2026-01-01T00:00:00Z',
     ...fields,
+    // Without rule grants, what a user may do is what was granted by hand.
+    effective_permissions: fields.permissions ?? [],
   }
 }
 
-export function logEntry(fields: Partial<LogEntry> & Pick<LogEntry, 'id' | 'action' | 'entry_id'>): LogEntry {
+export function logEntry(
+  fields: Partial<LogEntry> & Pick<LogEntry, 'id' | 'action' | 'entry_id'>,
+): LogEntry {
   return { comment: '', data_type: 'user', timestamp: '2026-01-01T00:00:00Z', ...fields }
 }

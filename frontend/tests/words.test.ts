@@ -12,10 +12,11 @@ describe('loginErrorMessage', () => {
   it('says what happened and what to do for each code the service sends', () => {
     for (const code of document.components.schemas.LoginError.enum) {
       const message = loginErrorMessage(code)
-      expect(message).not.toContain(code)
+      expect(message).not.toContain(`(${code})`)
       expect(message.split('. ').length).toBeGreaterThan(1)
     }
     expect(loginErrorMessage('email_in_use')).toMatch(/already exists/)
+    expect(loginErrorMessage('email_in_use')).toMatch(/Profile.*Link.*Sign-in methods/)
   })
 
   it('still explains a code it does not know', () => {
@@ -24,43 +25,148 @@ describe('loginErrorMessage', () => {
 })
 
 describe('history entries', () => {
-  const base = { id: 'l1', entry_id: 'me' }
+  const base = { id: 'l1', entry_id: 'me', timestamp: '2026-01-01T00:00:00Z' }
+  const reader = {
+    selfId: 'me',
+    manager: true,
+    kind: 'log' as const,
+    people: {
+      u2: { name: 'Grace Hopper', deleted: false },
+      u3: { name: null, deleted: true },
+    },
+  }
 
-  it('name the actor, the action and the changed fields', () => {
+  it('say per field what it was and what it became, in words, without internal fields', () => {
     const text = describeEntry(
-      logEntry({ ...base, action: 'edit', user: 'me', data: { name: 'New', permissions: ['USER_ADD'], version: 3 } }),
-      'me',
+      logEntry({
+        ...base,
+        action: 'edit',
+        user: 'u2',
+        data: { name: 'New', permissions: ['USER_ADD'], email_verified: true, version: 3 },
+        old: { name: 'Old', permissions: [], email_verified: false, version: 2 },
+      }),
+      reader,
     )
-    expect(text.who).toBe('you')
-    expect(text.what).toBe('changed your record')
-    expect(text.fields).toEqual([
-      ['name', 'New'],
-      ['permissions', 'USER_ADD'],
+    expect(text.who).toEqual({ text: 'Grace Hopper', userId: 'u2' })
+    expect(text.what).toBe('changed')
+    expect(text.record?.text).toBe('your record')
+    expect(text.changes).toEqual([
+      { label: 'Name', from: 'Old', to: 'New' },
+      { label: 'Permissions', from: '(none)', to: 'USER_ADD' },
     ])
   })
 
-  it('say when the service or another user acted, with the comment', () => {
-    expect(describeEntry(logEntry({ ...base, action: 'add', user: 'system', data: {} }), 'me').who).toBe('the service')
-    const other = describeEntry(
-      logEntry({ ...base, entry_id: 'u9', action: 'edit', user: 'u2', comment: 'API key revoked' }),
-      'me',
+  it('say only the new value of an entry written before old values were kept', () => {
+    const text = describeEntry(
+      logEntry({ ...base, action: 'edit', user: 'me', data: { contact: 'a\nb' } }),
+      reader,
     )
-    expect(other.who).toBe('user u2')
-    expect(other.what).toBe('changed the record of user u9 (API key revoked)')
+    expect(text.who.text).toBe('you')
+    expect(text.changes).toEqual([{ label: 'Contact', from: null, to: 'a\nb' }])
+  })
+
+  it('name the service, a deleted user, and link a person only for a manager', () => {
+    expect(
+      describeEntry(logEntry({ ...base, action: 'add', user: 'system', data: {} }), reader).who
+        .text,
+    ).toBe('the service')
+    expect(describeEntry(logEntry({ ...base, action: 'delete', user: 'u3' }), reader).who).toEqual({
+      text: 'a deleted user',
+      userId: null,
+    })
+    const plain = describeEntry(logEntry({ ...base, action: 'edit', user: 'u2', data: {} }), {
+      ...reader,
+      manager: false,
+    })
+    expect(plain.who).toEqual({ text: 'Grace Hopper', userId: null })
+  })
+
+  it('say which record an action changed', () => {
+    const actions = { ...reader, kind: 'actions' as const }
+    const text = describeEntry(
+      logEntry({ ...base, entry_id: 'u2', action: 'add', data: { name: 'Grace Hopper' } }),
+      actions,
+    )
+    expect(text.record).toEqual({ text: 'the record of Grace Hopper', userId: 'u2' })
+    expect(text.changes).toEqual([{ label: 'Name', from: null, to: 'Grace Hopper' }])
+    expect(
+      describeEntry(logEntry({ ...base, entry_id: 'u3', action: 'delete' }), actions).record?.text,
+    ).toBe("a deleted user's record")
+  })
+
+  it('tell of API keys by their name, never by an id', () => {
+    const made = describeEntry(
+      logEntry({
+        ...base,
+        action: 'edit',
+        user: 'me',
+        comment: 'API key 9b9e0c1d2e3f4a5b made (the key itself is never logged)',
+        data: { key_id: '9b9e0c1d2e3f4a5b', name: 'laptop' },
+        old: {},
+      }),
+      reader,
+    )
+    expect(made.what).toBe("made the API key 'laptop' for")
+    expect(made.changes).toEqual([])
+    const revoked = describeEntry(
+      logEntry({
+        ...base,
+        action: 'edit',
+        user: 'me',
+        comment: 'API key 9b9e revoked',
+        data: { key_id: '9b9e', name: '' },
+      }),
+      reader,
+    )
+    expect(revoked.what).toBe('revoked an API key of')
+    expect(JSON.stringify([made, revoked])).not.toContain('9b9e')
+  })
+
+  it('tell of a first sign-in with a provider, not of auth_ids', () => {
+    const text = describeEntry(
+      logEntry({
+        ...base,
+        action: 'edit',
+        user: 'system',
+        comment: 'identity alice-sub::local linked',
+        data: { auth_ids: ['a@x.org', 'alice-sub::local'] },
+        old: { auth_ids: ['a@x.org'] },
+      }),
+      reader,
+    )
+    expect(text.who.text).toBe('you')
+    expect(text.what).toBe('signed in with local for the first time')
+    expect(JSON.stringify(text)).not.toContain('alice-sub')
   })
 })
 
 describe('form helpers', () => {
   it('send only what changed', () => {
-    const user = userRecord({ id: 'u', email: 'a@x.org', name: 'A', orcid: '', permissions: ['USER_ADD', 'DATA_EDIT'] })
+    const user = userRecord({
+      id: 'u',
+      email: 'a@x.org',
+      name: 'A',
+      orcid: '',
+      permissions: ['USER_ADD', 'DATA_EDIT'],
+    })
     expect(
-      changedFields(user, { email: 'a@x.org', name: 'B', orcid: '', url: '', permissions: ['DATA_EDIT', 'USER_ADD'] }),
+      changedFields(user, {
+        email: 'a@x.org',
+        name: 'B',
+        orcid: '',
+        url: '',
+        permissions: ['DATA_EDIT', 'USER_ADD'],
+      }),
     ).toEqual({ name: 'B' })
-    expect(changedFields(user, { permissions: ['DATA_EDIT'] })).toEqual({ permissions: ['DATA_EDIT'] })
+    expect(changedFields(user, { permissions: ['DATA_EDIT'] })).toEqual({
+      permissions: ['DATA_EDIT'],
+    })
   })
 
   it('leave out empty fields of a new record', () => {
-    expect(filledFields({ email: 'a@x.org', name: '', permissions: [] })).toEqual({ email: 'a@x.org' })
+    expect(filledFields({ email: 'a@x.org', name: '', permissions: [] })).toEqual({
+      email: 'a@x.org',
+    })
   })
 
   it('make a fresh 128-bit idempotency key each time', () => {
@@ -75,14 +181,16 @@ describe('operations', () => {
   const ops = operations(document as unknown as Record<string, unknown>)
   const find = (id: string) => ops.find((op) => op.id === id)!
 
-  it('say who may call each operation, from its declared permission and that permission\'s description', () => {
-    expect(find('update_user').who).toMatch(/^Signed in.*; needs USER_MANAGEMENT \(lets its holder read and edit every user/)
+  it("say who may call each operation, from its declared permission and that permission's description", () => {
+    expect(find('update_user').who).toMatch(
+      /^Signed in.*; needs USER_MANAGEMENT \(lets its holder read and edit every user/,
+    )
     expect(find('list_api_keys').who).toMatch(/needs the user themself, or USER_MANAGEMENT/)
     expect(find('get_me').who).toMatch(/^Signed in \(.*\)\.$/)
     expect(find('list_login_types').who).toBe('Anyone, no credentials needed.')
   })
 
-  it('show parameters, the body with every reference resolved, and the operation\'s own answers', () => {
+  it("show parameters, the body with every reference resolved, and the operation's own answers", () => {
     const patch = find('update_user')
     expect(patch.method).toBe('PATCH')
     expect(patch.parameters.map((p) => `${p.where}:${p.name}:${p.required}`)).toEqual([
@@ -95,6 +203,7 @@ describe('operations', () => {
     expect(patch.answers.map((a) => a.status)).toContain('412')
     expect(patch.answers.find((a) => a.status === '412')!.description).toContain('VersionMismatch')
     expect(find('list_login_types').answers.map((a) => a.status)).toEqual(['200'])
-    for (const op of ops) for (const answer of op.answers) expect(answer.description).not.toMatch(/[`*]/)
+    for (const op of ops)
+      for (const answer of op.answers) expect(answer.description).not.toMatch(/[`*]/)
   })
 })
