@@ -37,6 +37,7 @@ from chalicelib.operations import (
     CSRF,
     IDEMPOTENT,
     IF_MATCH,
+    IF_MATCH_REQUIRED,
     PAGE,
     PAGED,
     READ,
@@ -160,7 +161,9 @@ def create_user() -> Response:
     caller = _caller()
     body = _user_body()
     writable = MANAGER_FIELDS if caller.has(USER_MANAGEMENT) else CREATOR_FIELDS
-    create = functools.partial(users.create_user, caller.id, users.NewUser(body, writable))
+    new = users.NewUser(body, writable)
+    users.check_new_user(new)  # a malformed body is 400 whatever its Idempotency-Key
+    create = functools.partial(users.create_user, caller.id, new)
     key = _request().headers.get("idempotency-key")
     user_id = create().id if key is None else idempotency.create_once(caller.id, key, body, create)
     return Response(body={"id": user_id}, status_code=201)
@@ -190,7 +193,7 @@ def update_me() -> dict[str, Any]:
     204,
     None,
     (400, 401, 403, 404, 409, 412, 428, 503),
-    **IF_MATCH,
+    **IF_MATCH_REQUIRED,
 )
 @needs()
 def delete_me() -> Response:
@@ -348,7 +351,7 @@ def get_user_log(user_id: str) -> dict[str, Any]:
     "The changes a user made, oldest first or ?order=desc",
     200,
     "ActionPage",
-    PAGE,
+    (*PAGE, 404),
     query=(*PAGED, "order"),
 )
 @needs(USER_MANAGEMENT, or_self=True)

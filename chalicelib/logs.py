@@ -93,7 +93,7 @@ def get_actions(actor: str, page: Page, oldest_first: bool = True) -> dict[str, 
     if start is not None and start["user"]["S"] != actor:
         raise errors.InvalidCursor("cursor belongs to another user")
     if actor != SYSTEM and not USER_ID_RE.fullmatch(actor):
-        return {"logs": [], "records": {}, "next": None}  # no user has this id: no changes
+        raise errors.UserNotFound(f"no user has id {actor[:64]!r}")
     with storage_errors():
         results = LogEntry.by_actor.query(
             actor, limit=page.limit, last_evaluated_key=start, scan_index_forward=oldest_first

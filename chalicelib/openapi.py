@@ -321,7 +321,10 @@ def _parameters(path_args: list[str], op: Operation) -> list[dict[str, Any]]:
         for arg in path_args
     ]
     parameters += [{"name": q, "in": "query", "schema": QUERY[q]} for q in op.query]
-    parameters += [{"name": h, "in": "header", "schema": HEADERS[h]} for h in op.headers]
+    parameters += [
+        {"name": h, "in": "header", "required": h in op.required_headers, "schema": HEADERS[h]}
+        for h in op.headers
+    ]
     parameters += [{"name": c, "in": "cookie", "schema": {"type": "string"}} for c in op.cookies]
     return parameters
 

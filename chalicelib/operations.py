@@ -23,6 +23,7 @@ PAGE = (400, 401, 403, 503)
 PAGED = ("limit", "cursor")
 CSRF: dict[str, Any] = {"headers": ("X-CSRF-Token",), "cookies": ("session", "_csrf_token")}
 IF_MATCH: dict[str, Any] = {"headers": ("If-Match",)}
+IF_MATCH_REQUIRED: dict[str, Any] = {"headers": ("If-Match",), "required_headers": ("If-Match",)}
 IDEMPOTENT: dict[str, Any] = {"headers": ("Idempotency-Key",)}
 _ATTRIBUTE = "openapi_operation"
 _NEEDS = "route_needs"
@@ -42,6 +43,7 @@ class Operation:
     body_required: bool = True
     query: tuple[str, ...] = ()
     headers: tuple[str, ...] = ()
+    required_headers: tuple[str, ...] = ()  # those of ``headers`` the route refuses without
     cookies: tuple[str, ...] = ()
     media: str = "application/json"
     creates: str | None = None  # the path of what a create makes: links go to its operations

@@ -50,6 +50,7 @@ USER = Body(
         ),
         Field(
             "email",
+            pattern="<visible>+",  # the rest is email_is_valid's
             schema_pattern=EMAIL_PATTERN,
             max_length=MAX_EMAIL_BYTES,
             extra=email_is_valid,
@@ -99,6 +100,7 @@ USER = Body(
         Field(
             "orcid",
             pattern="([0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9X])?",
+            format="orcid",  # the check digit, which no pattern states
             extra=orcid_is_valid,
             writers=PROFILE,
             public=True,

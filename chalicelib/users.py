@@ -30,6 +30,13 @@ __all__ = ["PERMISSIONS", "NewUser", "create_user", "delete_user", "update_user"
 log = logging.getLogger(__name__)
 
 
+def check_new_user(new: NewUser) -> None:
+    """Refuse a new record's body on its own, before anything is read: UnknownField /
+    InvalidInput (400), FieldNotWritable (403)."""
+    NEW_USER.check(new.body)
+    changes.check_writable(new.body, new.writable)
+
+
 def create_user(
     actor: str, new: NewUser, also: Callable[[Transaction, User], None] | None = None
 ) -> User:
@@ -43,7 +50,7 @@ def create_user(
     Raises UnknownField / InvalidInput (400), FieldNotWritable (403),
     UserExists / EmailTaken / AuthIdTaken (409).
     """
-    NEW_USER.check(new.body)
+    check_new_user(new)
     new = replace(new, body=_stored_email(new.body))
     change = changes.creation(actor, new, now())
 

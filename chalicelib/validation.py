@@ -25,16 +25,21 @@ CURSOR_PATTERN = f"[A-Za-z0-9_-]{{1,{MAX_CURSOR}}}"  # base64url, as cursors.enc
 DEFAULT_PAGE = 100
 
 
+def orcid_check_digit(digits: str) -> str:
+    """The ISO 7064 11,2 check digit of an ORCID's first 15 digits (``X`` for 10)."""
+    total = 0
+    for digit in digits:
+        total = (total + int(digit)) * 2
+    check = (12 - total % 11) % 11
+    return "X" if check == 10 else str(check)
+
+
 def orcid_is_valid(orcid: str) -> bool:
     """True for ``dddd-dddd-dddd-dddX`` with a valid ISO 7064 11,2 check digit."""
     if not re.fullmatch(r"[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9X]", orcid):
         return False
     digits = orcid.replace("-", "")
-    total = 0
-    for digit in digits[:-1]:
-        total = (total + int(digit)) * 2
-    check = (12 - total % 11) % 11
-    return digits[-1] == ("X" if check == 10 else str(check))
+    return digits[-1] == orcid_check_digit(digits[:-1])
 
 
 FULLWIDTH = 0xFEE0  # U+FF01..FF5E are ASCII's ! to ~, which NFKC folds them back to
@@ -59,8 +64,11 @@ def _special_use_tlds() -> str:
 ALNUM = "A-Za-z0-9\\uff10-\\uff19\\uff21-\\uff3a\\uff41-\\uff5a"
 LETTER = "A-Za-z\\uff21-\\uff3a\\uff41-\\uff5a"
 MAX_EMAIL_BYTES = 254  # RFC 5321 4.5.3.1.3, in UTF-8
+MAX_EMAIL_WIDE = MAX_EMAIL_BYTES // 3  # fullwidth forms take 3 bytes each in UTF-8
 EMAIL_PATTERN = (
-    rf"<email>+(?:\.<email>+)*@(?:[{ALNUM}]{{1,30}}(?:-[{ALNUM}]{{1,30}})?\.)+"
+    # ASCII up to the document's maxLength, or short enough that its UTF-8 fits the limit
+    rf"(?=[\x00-\x7f]*$|.{{1,{MAX_EMAIL_WIDE}}}$)"
+    + rf"<email>+(?:\.<email>+)*@(?:[{ALNUM}]{{1,30}}(?:-[{ALNUM}]{{1,30}})?\.)+"
     + _special_use_tlds()
     + f"[{LETTER}]{{2,30}}"
 )

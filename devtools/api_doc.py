@@ -62,13 +62,14 @@ def record() -> str:
         return ", ".join(sorted(field.writers)) if field.writers else "nobody (the service)"
 
     return _table(
-        ("field", "rules", "who may write it", "shown to", "a bad value on import"),
+        ("field", "rules", "who may write it", "shown to", "personal", "a bad value on import"),
         (
             (
                 f"`{f.name}`" + (" (required)" if f.required else ""),
                 _rules(f),
                 writers(f),
                 "everyone who may list users" if f.public else "self and USER_MANAGEMENT",
+                "yes, erased with the user" if f.personal else "no",
                 f.on_import.replace("_", " "),
             )
             for f in USER.fields

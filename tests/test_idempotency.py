@@ -99,3 +99,15 @@ def test_retry_after_the_user_was_deleted_returns_410_and_makes_no_user(
     assert retry.status_code == 410, retry.body
     assert retry.json_body["Code"] == "UserDeleted"
     assert list(User.by_email.query("gone@example.org")) == []
+
+
+def test_a_malformed_body_is_400_whatever_its_key_answered_before(
+    client: Client, admin: Any
+) -> None:
+    first = post_user(client, admin, {"email": "once@example.org"}, "key-once")
+    assert first.status_code == 201
+    client.http.delete(f"{API}/user/{first.json_body['id']}", headers=admin.headers)
+    for body in ({"email": ""}, {"name": "no email"}, {"email": "x@example.org", "id": "u1"}):
+        response = post_user(client, admin, body, "key-once")
+        assert response.status_code in (400, 403), (body, response.body)
+    assert post_user(client, admin, {"email": "once@example.org"}, "key-once").status_code == 410

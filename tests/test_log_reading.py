@@ -135,3 +135,9 @@ def test_order_desc_lists_actions_newest_first(
 def test_an_unknown_order_is_refused(client: Client, admin: Account) -> None:
     response = client.http.get(f"{API}/user/{admin.id}/log?order=newest", headers=admin.headers)
     assert_error(response, 400, "InvalidInput")
+
+
+def test_actions_of_an_id_no_user_can_have_is_404(client: Client, admin: Account) -> None:
+    response = client.http.get(f"{API}/user/%C2%AC/actions", headers=admin.headers)
+    assert response.status_code == 404
+    assert response.json_body["Code"] == "UserNotFound"
