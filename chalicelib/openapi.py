@@ -11,7 +11,15 @@ from typing import Any
 from chalicelib import errors
 from chalicelib.operations import Operation, operation_of
 from chalicelib.permissions import PERMISSIONS
-from chalicelib.validation import API_KEY_LOGIN, API_KEY_REQUEST, MAX_PAGE, USER, Body
+from chalicelib.validation import (
+    API_KEY_LOGIN,
+    API_KEY_REQUEST,
+    API_KEY_ROTATION,
+    LEAKED_KEYS,
+    MAX_PAGE,
+    USER,
+    Body,
+)
 
 
 def _describe(status: int) -> str:
@@ -54,6 +62,13 @@ def _record(body: Body, names: tuple[str, ...]) -> dict[str, Any]:
 
 PUBLIC = ("id", "name", "email", "affiliation", "contact", "orcid", "url")
 NULLABLE_TEXT = {"type": ["string", "null"]}
+TIMESTAMP = {"type": "string", "format": "date-time"}
+KEY_EXPIRES = {
+    "API-Key-Expires": {
+        "description": "when the API key the request was made with expires (only then)",
+        "schema": TIMESTAMP,
+    }
+}
 CURSOR = {"type": ["string", "null"], "description": "the next page's cursor, null at the end"}
 ENTRY = {
     "id": {"type": "string"},
@@ -74,14 +89,35 @@ SCHEMAS: dict[str, Any] = {
     "PublicUser": _record(USER, PUBLIC),
     "ApiKeyRequest": API_KEY_REQUEST.schema(),
     "ApiKeyLogin": API_KEY_LOGIN.schema(),
+    "ApiKeyRotation": API_KEY_ROTATION.schema(),
+    "LeakedKeys": LEAKED_KEYS.schema(),
     "NewApiKey": _object({"key": {"type": "string"}, "id": {"type": "string"}}),
+    "NewApiKeyWithExpiry": _object(
+        {"key": {"type": "string"}, "id": {"type": "string"}, "expires": TIMESTAMP}
+    ),
+    "RotatedApiKey": _object(
+        {
+            "key": {"type": "string"},
+            "id": {"type": "string"},
+            "expires": TIMESTAMP,
+            "old_key_expires": {**TIMESTAMP, "description": "until when the old key works"},
+        }
+    ),
+    "RevokedCount": _object({"revoked": {"type": "integer", "minimum": 0}}),
     "ApiKeyInfo": _object(
         {
             "id": {"type": "string"},
             "name": {"type": "string"},
             "created": {"type": "string"},
-            "expires": NULLABLE_TEXT,
+            "expires": TIMESTAMP,
             "last_used": NULLABLE_TEXT,
+            "last_used_ip": {**NULLABLE_TEXT, "description": "the address of the last use"},
+            "permissions": {
+                "type": ["array", "null"],
+                "items": {"enum": list(PERMISSIONS)},
+                "description": "the key's scope; null: all of its owner's",
+            },
+            "read_only": {"type": "boolean"},
         }
     ),
     "LogEntry": _object({**ENTRY, "user": {"type": "string"}, "data": {"type": "object"}}),
@@ -152,6 +188,8 @@ def _operation(view: Callable[..., Any], path_args: list[str], secured: bool) ->
     success: dict[str, Any] = {"description": op.summary}
     if op.reply is not None:
         success["content"] = {op.media: {"schema": _ref(op.reply)}}
+    if secured or op.key_expires:
+        success["headers"] = KEY_EXPIRES
     responses: dict[str, Any] = {str(op.status): success}
     for status in op.errors:
         responses[str(status)] = {

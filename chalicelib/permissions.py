@@ -35,10 +35,17 @@ def expand(stored: Iterable[str]) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: a user id and the effective (expanded) permissions."""
+    """Who is calling: a user id and the effective (expanded) permissions.
+
+    A caller with an API key, or a session made with one, is ``scoped`` when the
+    key holds a ``permissions`` list or is ``read_only`` (API.md section 11):
+    ``permissions`` are then already the key's share of its owner's.
+    """
 
     id: str
     permissions: frozenset[str]
+    scoped: bool = False
+    read_only: bool = False
 
     def has(self, permission: str) -> bool:
         """True when ``permission`` is in the caller's effective permissions."""

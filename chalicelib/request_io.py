@@ -24,9 +24,13 @@ MAX_DEPTH = 4  # {"user": {"permissions": [...]}} is 3 deep; nothing the API tak
 IF_MATCH_RE = re.compile(r'(?:W/)?(?:"([0-9]{1,15})"|([0-9]{1,15}))')
 
 
-def caller(request: Request, session_secret: Callable[[], bytes]) -> Caller:
+READS = ("GET", "HEAD")
+
+
+def caller(request: Request, session_secret: Callable[[], bytes], settings: Settings) -> Caller:
     """The caller the authorizer verified; InvalidCredentials when it verified nobody,
-    StorageUnavailable when it could not check.
+    StorageUnavailable when it could not check, KeyReadOnly for a write made with a
+    read-only key or its session.
 
     API Gateway keeps a decision for the authorizer's TTL; one that a storage
     fault kept the authorizer from making is made again here, so that a passing
@@ -34,14 +38,28 @@ def caller(request: Request, session_secret: Callable[[], bytes]) -> Caller:
     """
     context = request.context.get("authorizer") or {}
     if context.get("unavailable"):
-        context = auth.decide(request.headers.get("authorization"), session_secret).context()
+        header = request.headers.get("authorization")
+        context = auth.decide(header, session_secret, settings).context()
         if context["unavailable"]:
             raise errors.StorageUnavailable(context["error"])
     user_id = context.get("user_id")
     if not user_id:
         raise errors.InvalidCredentials(context.get("error") or "credentials are required")
+    if context.get("read_only") and request.method not in READS:
+        raise errors.KeyReadOnly("this API key (or its session) may only read")
     permissions = frozenset(p for p in context.get("permissions", "").split(",") if p)
-    return Caller(id=user_id, permissions=permissions)
+    return Caller(
+        id=user_id,
+        permissions=permissions,
+        scoped=bool(context.get("scoped")),
+        read_only=bool(context.get("read_only")),
+    )
+
+
+def source_ip(request: Request) -> str:
+    """The caller's address as API Gateway saw it ("" when it says none)."""
+    identity = (request.context or {}).get("identity") or {}
+    return str(identity.get("sourceIp") or "")
 
 
 def cookies(request: Request) -> dict[str, str]:

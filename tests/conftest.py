@@ -20,7 +20,7 @@ from moto import mock_aws
 
 from app import app
 from bench import environment
-from chalicelib import auth, config, container, models
+from chalicelib import apikeys, config, container, models
 from chalicelib.changes import SYSTEM
 from chalicelib.permissions import PERMISSIONS
 from chalicelib.users import create_user
@@ -117,7 +117,7 @@ def make_user(aws: None) -> Any:
         body = {"email": email, "name": fields.pop("name", "Test User"), **fields}
         body["permissions"] = permissions or []
         user = create_user(SYSTEM, body, may_set_permissions=True)
-        key = auth.make_api_key(SYSTEM, user.id)["key"]
+        key = apikeys.make_api_key(SYSTEM, user.id, container.settings())["key"]
         return Account(user.id, key, email)
 
     return make

@@ -12,7 +12,7 @@ from botocore.awsrequest import AWSResponse
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException
 
-from chalicelib import auth, container, models, retries, sessions
+from chalicelib import apikeys, auth, container, models, retries, sessions
 from chalicelib.changes import SYSTEM
 from chalicelib.models import MODELS
 from chalicelib.users import create_user
@@ -22,8 +22,11 @@ from tests.faults import THROTTLING, inject_faults
 
 def test_every_model_and_transaction_share_one_botocore_client(aws: None) -> None:
     user = create_user(SYSTEM, {"email": "one@example.org"}, may_set_permissions=True)
-    key = auth.make_api_key(SYSTEM, user.id)["key"]
-    assert auth.decide(f"Bearer {key}", container.session_secret).user_id == user.id
+    key = apikeys.make_api_key(SYSTEM, user.id, container.settings())["key"]
+    assert (
+        auth.decide(f"Bearer {key}", container.session_secret, container.settings()).user_id
+        == user.id
+    )
     sessions.start_session(user.id)
     assert models.User.get(user.id).email == "one@example.org"
 

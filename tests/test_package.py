@@ -425,11 +425,21 @@ def test_authorizer_role_allows_what_the_authorizer_sends(
 ) -> None:
     account = make_user(permissions=["USER_SEARCH"])
     session = sessions.start_session(account.id)
-    token = str(sessions.issue_token(session.cookie, container.session_secret())["token"])
+    token = str(
+        sessions.issue_token(
+            session.cookie, container.session_secret(), container.settings().api_key_max_days
+        )["token"]
+    )
     dynamodb_requests.clear()
 
-    assert auth.decide(f"Bearer {account.key}", container.session_secret).user_id == account.id
-    assert auth.decide(f"Bearer {token}", container.session_secret).user_id == account.id
+    assert (
+        auth.decide(f"Bearer {account.key}", container.session_secret, container.settings()).user_id
+        == account.id
+    )
+    assert (
+        auth.decide(f"Bearer {token}", container.session_secret, container.settings()).user_id
+        == account.id
+    )
 
     assert dynamodb_requests
     allowed = grants(template, role_of(template, "Authorizer"))

@@ -37,7 +37,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from chalicelib import auth, models
+from chalicelib import apikeys, container, models
 from chalicelib.changes import SYSTEM
 from chalicelib.invariants import Violation, check
 from chalicelib.permissions import PERMISSIONS
@@ -278,7 +278,7 @@ def _run(client: Client) -> Soak:
     for index in range(THREADS):
         body = {"email": f"manager-{index}@example.org", "permissions": list(PERMISSIONS)}
         manager = create_user(SYSTEM, body, may_set_permissions=True)
-        managers.append(auth.make_api_key(SYSTEM, manager.id)["key"])
+        managers.append(apikeys.make_api_key(SYSTEM, manager.id, container.settings())["key"])
     users, emails = [], []
     for index in range(SEED_USERS):
         email = f"seed-{index}@example.org"
