@@ -10,7 +10,10 @@ key-value read verifies it), a secret scanner can recognise it, and a typo or
 a truncation is refused before any storage read.
 
 Keys made before this form read ``uk_<user id>.<key id>.<secret>`` and keep
-working until they expire or are revoked; ``parse`` reads both.
+working until they expire or are revoked; ``parse`` reads both. The README
+publishes the regular expression secret scanners look for, and
+``scanners/users_service_keys.py`` a detect-secrets plugin that checks the
+check digits too.
 """
 
 from __future__ import annotations
@@ -98,23 +101,6 @@ def make_key(prefix: str, user_id: str, key_id: str) -> tuple[str, str]:
     raw = bytes([form]) + owner + bytes.fromhex(key_id) + secret
     text = f"{prefix}_{_base62(int.from_bytes(raw, 'big'), BODY_LENGTH)}"
     return text + check_digits(text), secret.hex()
-
-
-def key_pattern(prefix: str) -> str:
-    """The regular expression of a key of this form (checked by ``parse``)."""
-    return f"{re.escape(prefix)}_[0-9A-Za-z]{{{BODY_LENGTH + CHECK_LENGTH}}}"
-
-
-def scanner_pattern(prefix: str) -> str:
-    """What secret scanners look for: a key of either form, not inside a longer word.
-
-    The README publishes it for the default prefix.
-    """
-    legacy = LEGACY_RE.pattern.replace("(", "(?:").replace("(?:?:", "(?:")
-    return (
-        rf"(?<![0-9A-Za-z_])(?:{key_pattern(prefix)}(?![0-9A-Za-z_])"
-        rf"|{legacy}(?![0-9A-Za-z_-]))"
-    )
 
 
 def parse(token: str, prefix: str) -> KeyParts | None:
