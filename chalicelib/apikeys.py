@@ -285,20 +285,21 @@ def rotate_api_key(
         answer, new_key_id = _new_key(
             transaction, user_id, request, _days_from(old, settings), settings
         )
-        ids: list[Action] = [User.api_key_ids.add({new_key_id})]
+        ids: Action = User.api_key_ids.add({new_key_id})
         if overlap_hours:
             transaction.update(
                 old, [ApiKey.expires.set(old_expires)], ApiKey.key_id.exists(), error=_gone
             )
         else:
-            ids.append(User.api_key_ids.delete({key_id}))
+            # One action per attribute: the version condition guards the set read.
+            ids = User.api_key_ids.set((existing - {key_id}) | {new_key_id})
             transaction.delete(old, condition=ApiKey.key_id.exists(), error=_gone)
         comment = (
             f"API key {new_key_id} made by rotating API key {key_id}, "
             f"which works until {old_expires} ({NOT_LOGGED})"
         )
         data = {"key_id": new_key_id, "name": old.name}
-        add_edit(transaction, user, caller.id, data, comment, actions=ids)
+        add_edit(transaction, user, caller.id, data, comment, actions=[ids])
         transaction.commit()
         return {**answer, "old_key_expires": old_expires}
 
