@@ -12,6 +12,7 @@ from moto import mock_aws
 from app import app
 from bench import coldstart, webui_size
 from bench.authorizer import authorizer_cpu, authorizer_rows
+from bench.key_use import key_use_rows
 from bench.pages import PageSubjects, measure_pages, page_rows, seed
 from bench.routes import route_row
 from bench.table import Row, quiet_request_log, report
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(route_row(sc, counted, timing))
             cpu = authorizer_cpu(world, args.cpu_calls)
             rows += authorizer_rows(world, args.iterations, cpu)
+            rows += key_use_rows()
         pages = measure_pages(client, sizes, args.page_iterations)
     rows += [row for result in pages for row in page_rows(result, sizes)]
     rows += coldstart.rows(cold)
