@@ -385,7 +385,8 @@ def get_web_asset(name: str) -> Response:
 def _openapi_document() -> dict[str, Any]:
     from chalicelib import openapi
 
-    return openapi.document(app.routes)
+    config = settings()
+    return openapi.document(app.routes, (config.api_key_default_days, config.api_key_max_days))
 
 
 def _request() -> Request:

@@ -4,6 +4,7 @@ request bodies (``validation.py``) and the errors of ``errors.py``."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
@@ -214,8 +215,20 @@ def _operation(view: Callable[..., Any], path_args: list[str], secured: bool) ->
     return result
 
 
-def document(routes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """The OpenAPI 3.1 document for Chalice's route table (path -> method -> entry)."""
+def _with_key_days(schemas: dict[str, Any], default_days: int, max_days: int) -> dict[str, Any]:
+    """``schemas`` with this deployment's API key lifetimes (API_KEY_DEFAULT_DAYS,
+    API_KEY_MAX_DAYS) on ``expires_in_days``, where the web UI reads them."""
+    request = copy.deepcopy(schemas["ApiKeyRequest"])
+    days = request["properties"]["expires_in_days"]
+    days["maximum"], days["default"] = max_days, default_days
+    return {**schemas, "ApiKeyRequest": request}
+
+
+def document(
+    routes: Mapping[str, Mapping[str, Any]], key_days: tuple[int, int]
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for Chalice's route table (path -> method -> entry);
+    ``key_days``: the deployment's default and longest API key lifetime."""
     paths: dict[str, Any] = {}
     for path, methods in sorted(routes.items()):
         for method, entry in sorted(methods.items()):
@@ -233,7 +246,7 @@ def document(routes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": _with_key_days(SCHEMAS, *key_days),
             "securitySchemes": {
                 "bearer": {
                     "type": "http",
