@@ -11,6 +11,7 @@ export interface User {
   orcid?: string
   url?: string
   permissions?: string[]
+  effective_permissions?: string[]
   version?: number
   created?: string
   updated?: string
@@ -22,6 +23,34 @@ export interface ApiKeyInfo {
   created: string
   expires: string | null
   last_used: string | null
+  last_used_ip?: string | null
+  /** The key's scope: null (or absent) is all of its owner's permissions. */
+  permissions?: string[] | null
+  read_only?: boolean
+}
+
+export interface KeyRequest {
+  name: string
+  expiresInDays: number | null
+  /** null: all of the owner's permissions, now and later. */
+  permissions: string[] | null
+  readOnly: boolean
+}
+
+export interface NewKey {
+  key: string
+  id: string
+  expires?: string
+}
+
+export interface RotatedKey extends NewKey {
+  old_key_expires: string
+}
+
+/** How long a new key may live: the deployment's default and maximum, in days. */
+export interface KeyDays {
+  default: number | null
+  maximum: number | null
 }
 
 export interface LogEntry {
@@ -314,11 +343,29 @@ export class Api {
     )
   }
 
-  createApiKey(userId: string, name: string, expiresInDays: number | null): Promise<{ key: string; id: string }> {
+  createApiKey(userId: string, request: KeyRequest): Promise<NewKey> {
     const body: Record<string, unknown> = {}
-    if (name) body.name = name
-    if (expiresInDays !== null) body.expires_in_days = expiresInDays
+    if (request.name) body.name = request.name
+    if (request.expiresInDays !== null) body.expires_in_days = request.expiresInDays
+    if (request.permissions !== null) body.permissions = request.permissions
+    if (request.readOnly) body.read_only = true
     return this.call('POST', `user/${encodeURIComponent(userId)}/apikeys`, { body })
+  }
+
+  rotateApiKey(userId: string, keyId: string): Promise<RotatedKey> {
+    return this.call('POST', `user/${encodeURIComponent(userId)}/apikeys/${encodeURIComponent(keyId)}/rotate`, {
+      body: {},
+    })
+  }
+
+  /** The deployment's key lifetimes, as the OpenAPI document states them. */
+  async keyDays(): Promise<KeyDays> {
+    const document = (await this.openapi()) as {
+      components?: { schemas?: { ApiKeyRequest?: { properties?: { expires_in_days?: Record<string, unknown> } } } }
+    }
+    const days = document.components?.schemas?.ApiKeyRequest?.properties?.expires_in_days ?? {}
+    const whole = (value: unknown) => (typeof value === 'number' ? value : null)
+    return { default: whole(days.default), maximum: whole(days.maximum) }
   }
 
   revokeApiKey(userId: string, keyId: string): Promise<void> {
