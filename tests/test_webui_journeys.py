@@ -231,10 +231,12 @@ def test_manager_finds_changes_meets_412_deletes_and_cannot_delete_the_last_mana
     expect(page.get_by_role("heading", level=1)).to_have_text("User Erin")
     expect(page.get_by_label("Email", exact=True)).to_have_value("erin@example.org")
 
-    # Permissions: one checkbox per name; saved with If-Match.
+    # Permissions: one checkbox per name; saved with If-Match. (The page's other
+    # form makes API keys for the user.)
+    record = page.get_by_role("form", name="User record")
     for name in ("DATA_EDIT", "OWNERS_READ", "USER_ADD", "USER_SEARCH", "USER_MANAGEMENT"):
-        expect(page.get_by_label(name, exact=True)).not_to_be_checked()
-    page.get_by_label("USER_SEARCH", exact=True).check()
+        expect(record.get_by_label(name, exact=True)).not_to_be_checked()
+    record.get_by_label("USER_SEARCH", exact=True).check()
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_have_text("The user is saved.")
     assert stack.call("GET", f"/user/{erin}").json()["user"]["permissions"] == ["USER_SEARCH"]
@@ -243,12 +245,12 @@ def test_manager_finds_changes_meets_412_deletes_and_cannot_delete_the_last_mana
     # Someone else changes the record: the next save meets 412 and offers a reload.
     changed = stack.call("PATCH", f"/user/{erin}", json={"user": {"affiliation": "Elsewhere"}})
     assert changed.ok
-    page.get_by_label("Name", exact=True).fill("Erin Changed")
+    record.get_by_label("Name", exact=True).fill("Erin Changed")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("alert")).to_contain_text("changed this user since you opened")
     page.get_by_role("button", name="Reload").click()
     expect(page.get_by_label("Affiliation")).to_have_value("Elsewhere")
-    expect(page.get_by_label("Name", exact=True)).to_have_value("Erin")
+    expect(record.get_by_label("Name", exact=True)).to_have_value("Erin")
     expect(page.get_by_role("region", name="Changes to this record")).to_contain_text("Elsewhere")
 
     page.get_by_role("button", name="Delete user").click()
