@@ -62,7 +62,11 @@ def test_routes_behind_the_authorizer_and_only_those_need_a_bearer_token() -> No
 def test_request_schemas_are_the_definitions_that_validate_bodies() -> None:
     schemas = DOCUMENT["components"]["schemas"]
     assert schemas["UserFields"] == validation.USER.schema()
-    assert schemas["ApiKeyRequest"] == validation.API_KEY_REQUEST.schema()
+    key_request = validation.API_KEY_REQUEST.schema()
+    key_request["properties"]["expires_in_days"].update(
+        default=SETTINGS.api_key_default_days, maximum=SETTINGS.api_key_max_days
+    )
+    assert schemas["ApiKeyRequest"] == key_request
     assert schemas["ApiKeyLogin"] == validation.API_KEY_LOGIN.schema()
 
 
