@@ -1,13 +1,14 @@
 """What an API key looks like (API.md section 1), with no storage in sight.
 
 A key reads ``<prefix>_<body><check>``: ``<prefix>`` is ``API_KEY_PREFIX``
-(default ``uk``); ``<body>`` is 77 base62 characters (``0-9A-Za-z``) holding,
-as one big-endian number, a byte naming the owner's id form, the owner's id
-(16 bytes), the key's id (8 bytes) and a secret of 256 random bits;
-``<check>`` is 6 base62 characters, the CRC32 of everything before it
-(prefix and underscore included). So a key carries its own lookup ids (one
-key-value read verifies it), a secret scanner can recognise it, and a typo or
-a truncation is refused before any storage read.
+(default ``uk``); ``<body>`` is 92 base62 characters (``0-9A-Za-z``): a digit
+naming the form of the owner's id, the owner's id as 32 lower-case hex digits
+(a subset of base62), the key's id as 16, and a secret of 43 random base62
+characters (256 bits); ``<check>`` is 6 base62 characters, the CRC32 of
+everything before it (prefix and underscore included). So a key carries its
+own lookup ids, read without any decoding (one key-value read verifies it), a
+secret scanner can recognise it, and a typo or a truncation is refused before
+any storage read.
 
 Keys made before this form read ``uk_<user id>.<key id>.<secret>`` and keep
 working until they expire or are revoked; ``parse`` reads both. The README
@@ -26,16 +27,14 @@ from dataclasses import dataclass
 from chalicelib.changes import KEY_ID_PATTERN, USER_ID_PATTERN
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-BODY_LENGTH = 77  # base62 digits of 57 bytes: 1 + 16 + 8 + 32
+SECRET_LENGTH = 43  # random base62 characters: 43 x log2(62) > 256 bits
 CHECK_LENGTH = 6  # base62 digits of a CRC32
-SECRET_BYTES = 32
-_ID_BYTES = 16
-_KEY_ID_BYTES = 8
-# The forms of user id (changes.USER_ID_PATTERN), by the byte that names them.
-_OBJECT_ID, _HEX_ID, _TRACKER_ID = 0, 1, 2
+# The forms of user id (changes.USER_ID_PATTERN), by the digit that names them.
+_OBJECT_ID, _HEX_ID, _TRACKER_ID = "0", "1", "2"
 _TRACKER_RE = re.compile(
     r"u-([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})"
 )
+_BODY = rf"([012])([0-9a-f]{{32}})([0-9a-f]{{16}})([0-9A-Za-z]{{{SECRET_LENGTH}}})"
 LEGACY_PREFIX = "uk_"
 LEGACY_RE = re.compile(rf"uk_({USER_ID_PATTERN})\.({KEY_ID_PATTERN})\.([A-Za-z0-9_-]{{43}})")
 
@@ -54,16 +53,7 @@ def _base62(number: int, width: int) -> str:
     for _ in range(width):
         number, digit = divmod(number, 62)
         digits.append(ALPHABET[digit])
-    if number:
-        raise ValueError("the number does not fit")
     return "".join(reversed(digits))
-
-
-def _number(text: str) -> int:
-    number = 0
-    for char in text:
-        number = number * 62 + ALPHABET.index(char)
-    return number
 
 
 def check_digits(text: str) -> str:
@@ -71,24 +61,23 @@ def check_digits(text: str) -> str:
     return _base62(zlib.crc32(text.encode("ascii")), CHECK_LENGTH)
 
 
-def _id_bytes(user_id: str) -> tuple[int, bytes]:
+def _id_digits(user_id: str) -> str:
+    """The form digit and 32 hex digits of a user id."""
     tracker = _TRACKER_RE.fullmatch(user_id)
     if tracker is not None:
-        return _TRACKER_ID, bytes.fromhex("".join(tracker.groups()))
+        return _TRACKER_ID + "".join(tracker.groups())
     if len(user_id) == 24:
-        return _OBJECT_ID, bytes.fromhex(user_id).rjust(_ID_BYTES, b"\0")
-    return _HEX_ID, bytes.fromhex(user_id)
+        return _OBJECT_ID + user_id.rjust(32, "0")
+    return _HEX_ID + user_id
 
 
-def _user_id(form: int, raw: bytes) -> str | None:
-    if form == _OBJECT_ID and not any(raw[:4]):
-        return raw[4:].hex()
+def _user_id(form: str, digits: str) -> str | None:
+    if form == _OBJECT_ID:
+        return digits[8:] if digits.startswith("00000000") else None
     if form == _HEX_ID:
-        return raw.hex()
-    if form == _TRACKER_ID:
-        h = raw.hex()
-        return f"u-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-    return None
+        return digits
+    d = digits
+    return f"u-{d[:8]}-{d[8:12]}-{d[12:16]}-{d[16:20]}-{d[20:]}"
 
 
 def make_key(prefix: str, user_id: str, key_id: str) -> tuple[str, str]:
@@ -96,11 +85,9 @@ def make_key(prefix: str, user_id: str, key_id: str) -> tuple[str, str]:
 
     Only a hash of ``secret`` is stored; the key is shown once.
     """
-    secret = secrets.token_bytes(SECRET_BYTES)
-    form, owner = _id_bytes(user_id)
-    raw = bytes([form]) + owner + bytes.fromhex(key_id) + secret
-    text = f"{prefix}_{_base62(int.from_bytes(raw, 'big'), BODY_LENGTH)}"
-    return text + check_digits(text), secret.hex()
+    secret = "".join(secrets.choice(ALPHABET) for _ in range(SECRET_LENGTH))
+    text = f"{prefix}_{_id_digits(user_id)}{key_id}{secret}"
+    return text + check_digits(text), secret
 
 
 def parse(token: str, prefix: str) -> KeyParts | None:
@@ -111,26 +98,24 @@ def parse(token: str, prefix: str) -> KeyParts | None:
     legacy = LEGACY_RE.fullmatch(token)
     if legacy is not None:
         return KeyParts(*legacy.groups())
-    expected = len(prefix) + 1 + BODY_LENGTH + CHECK_LENGTH
-    if (
-        len(token) != expected
-        or not token.startswith(f"{prefix}_")
-        or not token.isascii()
-        or not token[len(prefix) + 1 :].isalnum()
-    ):
+    match = _pattern(prefix).fullmatch(token)
+    if match is None or check_digits(token[:-CHECK_LENGTH]) != match.group(5):
         return None
-    text, check = token[:-CHECK_LENGTH], token[-CHECK_LENGTH:]
-    if check_digits(text) != check:
-        return None
-    number = _number(text[len(prefix) + 1 :])
-    if number >> (8 * (1 + _ID_BYTES + _KEY_ID_BYTES + SECRET_BYTES)):
-        return None
-    raw = number.to_bytes(1 + _ID_BYTES + _KEY_ID_BYTES + SECRET_BYTES, "big")
-    user_id = _user_id(raw[0], raw[1 : 1 + _ID_BYTES])
-    if user_id is None:
-        return None
-    key_id = raw[1 + _ID_BYTES : 1 + _ID_BYTES + _KEY_ID_BYTES].hex()
-    return KeyParts(user_id, key_id, raw[1 + _ID_BYTES + _KEY_ID_BYTES :].hex())
+    form, digits, key_id, secret, _ = match.groups()
+    user_id = _user_id(form, digits)
+    return None if user_id is None else KeyParts(user_id, key_id, secret)
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _pattern(prefix: str) -> re.Pattern[str]:
+    found = _PATTERNS.get(prefix)
+    if found is None:
+        found = _PATTERNS[prefix] = re.compile(
+            rf"{re.escape(prefix)}_{_BODY}([0-9A-Za-z]{{{CHECK_LENGTH}}})"
+        )
+    return found
 
 
 def looks_like_key(token: str, prefix: str) -> bool:

@@ -224,9 +224,7 @@ def _with_key_days(schemas: dict[str, Any], default_days: int, max_days: int) ->
     return {**schemas, "ApiKeyRequest": request}
 
 
-def document(
-    routes: Mapping[str, Mapping[str, Any]], key_days: tuple[int, int]
-) -> dict[str, Any]:
+def document(routes: Mapping[str, Mapping[str, Any]], key_days: tuple[int, int]) -> dict[str, Any]:
     """The OpenAPI 3.1 document for Chalice's route table (path -> method -> entry);
     ``key_days``: the deployment's default and longest API key lifetime."""
     paths: dict[str, Any] = {}

@@ -70,7 +70,7 @@ def not_keys(prefix: str = "uk") -> list[str]:
         "x" + key,
         key.replace(f"{prefix}_", "ghp_"),  # another service's prefix
         "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl",  # an access token
-        "uk_" + "a" * 83,  # the shape without a valid check
+        "uk_1" + "a" * 97,  # the shape without a valid check
     ]
 
 
@@ -80,7 +80,7 @@ def not_keys(prefix: str = "uk") -> list[str]:
 @pytest.mark.parametrize("user_id", USER_IDS)
 def test_key_names_its_owner_key_and_secret(user_id: str) -> None:
     key, secret = key_format.make_key("uk", user_id, "0123456789abcdef")
-    assert re.fullmatch(r"uk_[0-9A-Za-z]{83}", key)
+    assert re.fullmatch(r"uk_[0-9A-Za-z]{98}", key)
     assert key_format.parse(key, "uk") == key_format.KeyParts(user_id, "0123456789abcdef", secret)
 
 
@@ -218,7 +218,7 @@ def test_readme_regex_matches_nothing_but_keys() -> None:
         for found in pattern.finditer(text):
             assert key_format.parse(found.group(0), "uk") is None, text
             # A string of a key's shape matches; only its check refuses it.
-            assert len(found.group(0)) == 86
+            assert len(found.group(0)) == 101
 
 
 def scan(tmp_path: Path, text: str) -> list[str]:
