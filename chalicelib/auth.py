@@ -116,7 +116,7 @@ def _scoped(user: User, key: ApiKey, max_days: int, **decision: Any) -> Decision
         key_id=key.key_id,
         scoped=key.permissions is not None or bool(key.read_only),
         read_only=bool(key.read_only),
-        key_expires=timestamps.stamp(key.expiry(max_days)),
+        key_expires=key.expires or timestamps.stamp(key.expiry(max_days)),
         **decision,
     )
 
