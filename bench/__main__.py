@@ -10,7 +10,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from bench import coldstart, webui_size
+from bench import coldstart, local_store, webui_size
 from bench.authorizer import authorizer_cpu, authorizer_rows
 from bench.key_use import key_use_rows
 from bench.pages import PageSubjects, measure_pages, page_rows, seed
@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             rows += key_use_rows()
         pages = measure_pages(client, sizes, args.page_iterations)
     rows += [row for result in pages for row in page_rows(result, sizes)]
+    rows += local_store.rows(args.page_iterations)
     rows += coldstart.rows(cold)
     rows.append(webui_size.row(webui_size.first_page()))
 

@@ -201,7 +201,7 @@ def run_once(
 
 
 def lambda_env(endpoint: str) -> dict[str, str]:
-    """A Lambda function's environment: the prod stage's settings, DynamoDB on moto."""
+    """A Lambda function's environment: the prod stage's settings, DynamoDB at ``endpoint``."""
     keep = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR")
     env = {name: os.environ[name] for name in keep if name in os.environ}
     env.update(
@@ -281,8 +281,10 @@ def measure(package: Path, folder: Path, iterations: int) -> ColdStarts:
         name: (path.stat().st_size, len(zipfile.ZipFile(path).namelist()))
         for name, path in (("shipped", package), ("vendored", vendored_zip), ("floor", floor_zip))
     }
-    with moto_server() as endpoint:
-        env = lambda_env(endpoint)
+    # A moto server, as in the runs before DynamoDB Local: the first DynamoDB calls of
+    # each cold start are in the figures, which stay comparable that way.
+    with moto_server() as store:
+        env = lambda_env(store.endpoint)
         manage(env, "create-tables")
         made = json.loads(manage(env, "create-user", "--email", "bench@example.org", "--api-key"))
         header = f"Bearer {made['key']}"

@@ -11,7 +11,7 @@ from typing import Any
 from chalice.test import Client
 
 from bench.harness import Counts, counting, replay
-from chalicelib import apikeys, auth, container, sessions
+from chalicelib import apikeys, auth, container, cookies, sessions
 from chalicelib.changes import SYSTEM, new_id
 from chalicelib.permissions import PERMISSIONS
 from chalicelib.users import create_user
@@ -139,7 +139,7 @@ def _send(method: str, path: str, body: Any = None) -> Callable[[World, Subject]
 
 
 def _token_request(world: World, subject: Subject) -> Request:
-    cookie = f"{sessions.SESSION_COOKIE}={world.session_cookie}; {sessions.CSRF_COOKIE}={CSRF}"
+    cookie = f"{cookies.SESSION}={world.session_cookie}; {cookies.CSRF}={CSRF}"
     return Request("POST", f"{API}/login/token", {"Cookie": cookie, "X-CSRF-Token": CSRF})
 
 

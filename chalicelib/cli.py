@@ -7,6 +7,7 @@ before a command runs: ``manage.py --help`` works without any settings.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -73,10 +74,13 @@ class ProgressBar:
 
 
 def import_users(args: argparse.Namespace) -> int:
-    """Import users from the research-data tracker's export and print the JSON summary.
+    """Import users from the research-data tracker's export: each record's outcome as
+    a JSON line the moment it is known (to ``--report FILE``, else standard output),
+    then the JSON summary on standard output.
 
     Exit 0 when no record was rejected, 1 when some were (the others are
-    imported), 2 when the file could not be read.
+    imported) or a storage fault stopped the run (the report has every record
+    done before it), 2 when the file could not be read.
     """
     try:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8-sig")
@@ -84,7 +88,16 @@ def import_users(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError too
         print(f"import-users: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
-    summary = importer.import_users(records, args.dry_run, ProgressBar(sys.stderr))
+    with contextlib.ExitStack() as stack:
+        lines = sys.stdout
+        if args.report is not None:
+            lines = stack.enter_context(Path(args.report).open("w", encoding="utf-8"))
+
+        def report(outcome: dict[str, object]) -> None:
+            lines.write(json.dumps(outcome) + "\n")
+            lines.flush()  # a run killed now still leaves this line
+
+        summary = importer.import_users(records, args.dry_run, ProgressBar(sys.stderr), report)
     print(json.dumps(summary.as_dict()))
     return 1 if summary.rejections else 0
 
@@ -145,12 +158,18 @@ def parser() -> argparse.ArgumentParser:
         "import-users",
         help="import users from the research-data tracker's JSON export",
         description="Import the research-data tracker's users export (a JSON array or JSON "
-        "lines); users already imported are skipped. Prints a JSON summary; exit 1 when a "
-        "record was rejected.",
+        "lines); users already imported are skipped. Writes each record's outcome as a JSON "
+        "line as it happens, then prints a JSON summary; exit 1 when a record was rejected or "
+        "storage failed, 2 when the file cannot be read.",
     )
     imports.add_argument("file", help="the export file, or - for standard input")
     imports.add_argument(
         "--dry-run", action="store_true", help="check every record and write nothing"
+    )
+    imports.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write each record's outcome as a JSON line to FILE (default: standard output)",
     )
     imports.set_defaults(run=import_users)
     invariants = commands.add_parser(

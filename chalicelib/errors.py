@@ -97,6 +97,12 @@ class VersionMismatch(ChaliceViewError):
     STATUS_CODE = 412
 
 
+class UserDeleted(ChaliceViewError):
+    """An ``Idempotency-Key`` retry of a create whose user has been deleted since."""
+
+    STATUS_CODE = 410
+
+
 class RequestTooLarge(ChaliceViewError):
     """The request body is larger than the service accepts."""
 

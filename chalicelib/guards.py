@@ -23,8 +23,14 @@ IDENTITY_SEPARATOR = "::"
 
 
 def normalise_email(email: str) -> str:
-    """The form two addresses are compared in: NFKC, case-folded (stored as ``email_lower``)."""
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", email).casefold())
+    """The form two addresses are compared in (stored as ``email_lower``): the stored
+    form of a valid address (domain as IDNA A-label, chalicelib/addresses.py), NFKC,
+    case-folded."""
+    from chalicelib.addresses import comparable
+
+    return unicodedata.normalize(
+        "NFKC", unicodedata.normalize("NFKC", comparable(email)).casefold()
+    )
 
 
 def is_identity(auth_id: str) -> bool:

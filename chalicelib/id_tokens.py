@@ -1,5 +1,11 @@
 """What a login trusts from an OpenID Provider: its discovery document and keys
-(cached per container) and the ID token checked against them."""
+(cached per container) and the ID token checked against them.
+
+A provider that is down costs a login at most ``CONNECT_TIMEOUT`` plus
+``READ_TIMEOUT`` seconds, and a failed fetch of its discovery document or keys
+is remembered for ``FAILURE_TTL`` seconds, during which logins end at once in
+``provider_unavailable``: an outage does not become a crowd of waiting Lambdas.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +18,24 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from chalicelib import guards
+from chalicelib import errors, guards
 from chalicelib.config import Provider
-from chalicelib.text import is_clean
+from chalicelib.text import invisible, is_clean
+from chalicelib.validation import USER
 
-HTTP_TIMEOUT = 10
+CONNECT_TIMEOUT = 2
+READ_TIMEOUT = 3
+HTTP_TIMEOUT = (CONNECT_TIMEOUT, READ_TIMEOUT)
 METADATA_TTL = 3600
+FAILURE_TTL = 30
+# DynamoDB keys hold at most 2,048 bytes; an identity's guard key holds the sub.
+MAX_SUB_BYTES = 1000
 CLOCK_LEEWAY = 60
 ID_TOKEN_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
 
 _metadata: dict[str, tuple[float, dict[str, Any]]] = {}
 _jwks: dict[str, tuple[float, KeySet]] = {}
+_failed: dict[str, float] = {}  # URL -> until when a fetch of it is not tried again
 
 
 class LoginFailed(Exception):
@@ -34,11 +47,19 @@ class LoginFailed(Exception):
 
 
 def _fetch_json(url: str) -> dict[str, Any]:
-    response = requests.get(url, timeout=HTTP_TIMEOUT)
-    response.raise_for_status()
-    document = response.json()
-    if not isinstance(document, dict):
-        raise ValueError(f"{url} did not return a JSON object")
+    """The JSON object at ``url``; LoginFailed("provider_unavailable") when the fetch
+    fails, or failed less than ``FAILURE_TTL`` seconds ago."""
+    if _failed.get(url, 0.0) > time.monotonic():
+        raise LoginFailed("provider_unavailable")
+    try:
+        response = requests.get(url, timeout=HTTP_TIMEOUT)
+        response.raise_for_status()
+        document = response.json()
+        if not isinstance(document, dict):
+            raise ValueError(f"{url} did not return a JSON object")
+    except (requests.RequestException, ValueError) as exc:
+        _failed[url] = time.monotonic() + FAILURE_TTL
+        raise LoginFailed("provider_unavailable") from exc
     return document
 
 
@@ -47,12 +68,10 @@ def metadata(chosen: Provider) -> dict[str, Any]:
     cached = _metadata.get(chosen.server_metadata_url)
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]
-    try:
-        document = _fetch_json(chosen.server_metadata_url)
-    except (requests.RequestException, ValueError) as exc:
-        raise LoginFailed("provider_unavailable") from exc
+    document = _fetch_json(chosen.server_metadata_url)
     needed = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
     if not all(isinstance(document.get(key), str) for key in needed):
+        _failed[chosen.server_metadata_url] = time.monotonic() + FAILURE_TTL
         raise LoginFailed("provider_unavailable")
     _metadata[chosen.server_metadata_url] = (time.monotonic() + METADATA_TTL, document)
     return document
@@ -62,9 +81,11 @@ def _keys(jwks_uri: str, refresh: bool = False) -> KeySet:
     cached = _jwks.get(jwks_uri)
     if cached is not None and cached[0] > time.monotonic() and not refresh:
         return cached[1]
+    document = _fetch_json(jwks_uri)
     try:
-        keys = KeySet.import_key_set(_fetch_json(jwks_uri))  # type: ignore[arg-type]
-    except (requests.RequestException, ValueError, JoseError) as exc:
+        keys = KeySet.import_key_set(document)  # type: ignore[arg-type]
+    except (ValueError, JoseError) as exc:
+        _failed[jwks_uri] = time.monotonic() + FAILURE_TTL
         raise LoginFailed("provider_unavailable") from exc
     _jwks[jwks_uri] = (time.monotonic() + METADATA_TTL, keys)
     return keys
@@ -74,15 +95,26 @@ def profile(claims: Mapping[str, Any]) -> tuple[str | None, bool, str]:
     """The email, whether the provider asserts it verified, and the name of ID token claims.
 
     Only a JSON ``true`` asserts a verified email: an absent claim, ``false`` or
-    a string such as ``"true"`` does not.
+    a string such as ``"true"`` does not. A name the record cannot hold (too
+    long, or with control or invisible characters) is left out, and the login
+    goes on without it: the person can set it later.
     """
     email = claims.get("email")
-    name = claims.get("name")
     return (
         email if isinstance(email, str) else None,
         claims.get("email_verified") is True,
-        name if isinstance(name, str) and is_clean(name) else "",
+        _storable_name(claims.get("name")),
     )
+
+
+def _storable_name(name: Any) -> str:
+    if not isinstance(name, str) or any(invisible(char) for char in name):
+        return ""
+    try:
+        USER.by_name["name"].check(name)
+    except errors.InvalidInput:
+        return ""
+    return name
 
 
 def validate_id_token(
@@ -112,9 +144,13 @@ def validate_id_token(
         raise LoginFailed("invalid_id_token") from exc
     claims = dict(decoded.claims)
     audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
-    if len(audiences) > 1 and claims.get("azp") != client_id:
+    # OpenID Connect Core 1.0 section 3.1.3.7 items 4 and 5: an azp, when present,
+    # must name this client, with one audience as with several.
+    if (len(audiences) > 1 or "azp" in claims) and claims.get("azp") != client_id:
         raise LoginFailed("invalid_id_token")
     sub = claims["sub"]
     if not isinstance(sub, str) or not sub or not is_clean(sub) or guards.IDENTITY_SEPARATOR in sub:
         raise LoginFailed("invalid_id_token")
+    if len(sub.encode()) > MAX_SUB_BYTES:
+        raise LoginFailed("invalid_profile")
     return claims

@@ -2,7 +2,9 @@
 
 The key's record is written in the same transaction as the user it made, so
 concurrent retries make one user; the same key with another body is refused.
-Keys are scoped to the caller and remembered for a day.
+Keys are scoped to the caller and remembered for a day. A retry after the user
+it made was deleted gets 410 ``UserDeleted``, neither the id of a user that is
+gone nor a second user the caller did not ask for.
 """
 
 from __future__ import annotations
@@ -50,12 +52,19 @@ def _first_answer(record_key: str, body_hash: str) -> str | None:
         return None
     if found.body_hash != body_hash:
         raise errors.IdempotencyKeyReused("this Idempotency-Key was used with another body")
+    with storage_errors():
+        try:
+            User.get(found.user_id, consistent_read=True, attributes_to_get=["id"])
+        except User.DoesNotExist:
+            raise errors.UserDeleted(
+                "the user this Idempotency-Key created has been deleted since"
+            ) from None
     return found.user_id
 
 
 def create_once(actor: str, key: str, body: Mapping[str, Any], create: Callable[..., User]) -> str:
     """The id of the user made for this key: made now by ``create(also=...)``, or the
-    first time. Raises IdempotencyKeyReused, and whatever ``create`` raises."""
+    first time. Raises IdempotencyKeyReused, UserDeleted, and whatever ``create`` raises."""
     check_key(key)
     record_key = _record_key(actor, key)
     body_hash = _body_hash(body)

@@ -7,7 +7,9 @@ a JSON array, or one JSON object per line. Each record becomes a user made by
 first made and skips it. An optional field whose value today's rules refuse
 (an ORCID failing its check digit, a URL that is not http(s), an unknown
 permission) is cleared, and the summary lists each such change; a record that
-cannot be stored at all (no valid email, no id) is rejected and listed.
+cannot be stored at all (no valid email, no id) is rejected and listed. Each
+record's outcome is reported the moment it is known (``Outcome``), so a run
+that is killed or stopped by a storage fault still leaves what it did.
 The tracker's ``api_key`` and ``api_salt`` hold key hashes that cannot carry
 over: they are never read, copied, printed or logged; imported users make new
 keys.
@@ -44,6 +46,7 @@ REJECTING = (
 )
 
 Progress = Callable[[int, int], None]
+Report = Callable[[dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,15 @@ class Rejection:
 
     index: int
     id: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A record imported before, or whose user was deleted since: its position, id, why."""
+
+    index: int
+    id: str
     reason: str
 
 
@@ -72,6 +84,7 @@ class Summary:
     dry_run: bool
     imported: int = 0
     skipped: int = 0
+    skips: list[Skip] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
 
@@ -83,6 +96,7 @@ class Summary:
             "rejected": len(self.rejections),
             "changed": len(self.changes),
             "dry_run": self.dry_run,
+            "skips": [asdict(skip) for skip in self.skips],
             "rejections": [asdict(rejection) for rejection in self.rejections],
             "changes": [asdict(change) for change in self.changes],
         }
@@ -153,9 +167,9 @@ def _taken_in_file(key: str, index: int) -> Exception:
     return errors.AuthIdTaken(f"record {index} of this file holds the same login identity")
 
 
-def _create(candidate: _Candidate) -> bool:
-    """Create the user; False when a user with its id exists already or existed
-    (a user deleted after its import stays deleted)."""
+def _create(candidate: _Candidate) -> str | None:
+    """Create the user; the reason to skip it when a user with its id exists already
+    or existed (a user deleted after its import stays deleted), else None."""
     try:
         create_user(
             SYSTEM,
@@ -165,23 +179,25 @@ def _create(candidate: _Candidate) -> bool:
             comment=COMMENT,
             user_id=candidate.id,
         )
-    except errors.UserExists:
-        return False
-    return True
+    except errors.UserExists as exc:
+        return str(exc)
+    return None
 
 
-def _check_table(candidate: _Candidate) -> bool:
-    """What ``_create`` would do, read only: False when the id exists or existed;
-    raises EmailTaken or AuthIdTaken as ``create_user`` would."""
+def _check_table(candidate: _Candidate) -> str | None:
+    """What ``_create`` would do, read only: the reason to skip when the id exists or
+    existed; raises EmailTaken or AuthIdTaken as ``create_user`` would."""
     with storage_errors():
-        if _exists(User, candidate.id) or _has_log(candidate.id):
-            return False
+        if _exists(User, candidate.id):
+            return f"a user with id {candidate.id!r} exists already"
+        if _has_log(candidate.id):
+            return f"a user with id {candidate.id!r} existed and was deleted; ids are not reused"
         email, *auth_keys = candidate.guard_keys
         if _exists(Guard, email):
             raise errors.EmailTaken(f"another user has the email {candidate.body['email']!r}")
         if any(_exists(Guard, key) for key in auth_keys):
             raise errors.AuthIdTaken("another user holds this login identity")
-    return True
+    return None
 
 
 def _exists(model: type[User] | type[Guard], key: str) -> bool:
@@ -197,21 +213,27 @@ def _has_log(user_id: str) -> bool:
 
 
 def import_users(
-    records: Sequence[Any], dry_run: bool = False, progress: Progress | None = None
+    records: Sequence[Any],
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    report: Report | None = None,
 ) -> Summary:
     """Import the records in order; with ``dry_run`` check them and write nothing.
 
     Values of optional fields that break today's rules are cleared, each listed
     in ``summary.changes``. A record whose id exists already, or existed (a user deleted since), is
-    skipped as imported before. A record that breaks the rules, repeats an
+    skipped as imported before, with the reason. A record that breaks the rules, repeats an
     earlier record's id, or has an email or login identity that an earlier
-    record of the file or another user holds, is rejected. ``progress(done,
-    total)`` is called after each record. Raises StorageUnavailable when the
-    storage fails; running again is safe.
+    record of the file or another user holds, is rejected. ``report(outcome)``
+    gets each record's outcome as soon as it is known (``imported``,
+    ``skipped``, ``rejected``, or ``stopped`` for the record a storage fault
+    stopped the run at); ``progress(done, total)`` is called after each record.
+    Raises StorageUnavailable when the storage fails; running again is safe.
     """
     summary = Summary(dry_run)
     ids: dict[str, int] = {}  # id -> the first record that has it
     claimed: dict[str, int] = {}  # guard key -> the record that holds it
+    tell: Report = report or (lambda outcome: None)
     for index, record in enumerate(records):
         user_id: str | None = None
         try:
@@ -223,16 +245,39 @@ def import_users(
             for key in candidate.guard_keys:
                 if key in claimed:
                     raise _taken_in_file(key, claimed[key])
-            if _check_table(candidate) if dry_run else _create(candidate):
+            skip = _check_table(candidate) if dry_run else _create(candidate)
+            if skip is None:
                 summary.imported += 1
-                summary.changes += [Change(index, user_id, name, why) for name, why in cleared]
+                changes = [Change(index, user_id, name, why) for name, why in cleared]
+                summary.changes += changes
+                tell(_outcome(index, user_id, "imported", changes=changes))
             else:
                 summary.skipped += 1
+                summary.skips.append(Skip(index, user_id, skip))
+                tell(_outcome(index, user_id, "skipped", skip))
             for key in candidate.guard_keys:
                 claimed.setdefault(key, index)
         except REJECTING as exc:
             shown = user_id if user_id is not None else _shown_id(record)
-            summary.rejections.append(Rejection(index, shown, f"{type(exc).__name__}: {exc}"))
+            reason = f"{type(exc).__name__}: {exc}"
+            summary.rejections.append(Rejection(index, shown, reason))
+            tell(_outcome(index, shown, "rejected", reason))
+        except errors.StorageUnavailable as exc:
+            shown = user_id if user_id is not None else _shown_id(record)
+            tell(_outcome(index, shown, "stopped", f"{type(exc).__name__}: {exc}"))
+            raise
         if progress is not None:
             progress(index + 1, len(records))
     return summary
+
+
+def _outcome(
+    index: int, user_id: str | None, outcome: str, reason: str = "", changes: Sequence[Change] = ()
+) -> dict[str, Any]:
+    """One record's line of the report."""
+    line: dict[str, Any] = {"index": index, "id": user_id, "outcome": outcome}
+    if reason:
+        line["reason"] = reason
+    if changes:
+        line["changes"] = [{"field": c.field, "reason": c.reason} for c in changes]
+    return line

@@ -12,7 +12,8 @@ Tables, all named ``TABLE_PREFIX`` + name:
   so a record's history reads in order with one Query; index ``by_actor``
   (actor, timestamp) gives what one user did, in order.
 - ``apikeys``: keyed by owner ``user_id`` and ``key_id``; only a hash of the key.
-- ``sessions``: browser sessions, keyed by ``id``, expiring through DynamoDB TTL.
+- ``sessions``: browser sessions, keyed by ``id``, expiring through DynamoDB TTL;
+  index ``by_user`` (user, created) finds a user's sessions, oldest first.
 - ``idempotency``: the first answer to each ``Idempotency-Key`` of ``POST /user``,
   written in the same transaction as the user it made; expires through TTL.
 """
@@ -229,6 +230,17 @@ class ApiKey(_Table):
         return self.expiry(max_days) <= at
 
 
+class SessionUserIndex(GlobalSecondaryIndex["Session"]):
+    """A user's sessions in the order they began, to end the oldest beyond the cap."""
+
+    class Meta:
+        index_name = "by_user"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    created = UnicodeAttribute(range_key=True)
+
+
 class Session(_Table):
     """A browser session, named by the ``session`` cookie."""
 
@@ -242,6 +254,8 @@ class Session(_Table):
     api_key_id = UnicodeAttribute(null=True)
     created = UnicodeAttribute()
     expires_at = TTLAttribute()
+
+    by_user = SessionUserIndex()
 
 
 class IdempotentRequest(_Table):
@@ -277,25 +291,28 @@ def bind(settings: Settings) -> None:
 
 
 def create_tables() -> list[str]:
-    """Create every table that does not exist yet, with TTL where items expire.
+    """Create every table that does not exist yet, and turn on TTL where items expire
+    and it is off; run again, it changes nothing.
 
     Returns the names of the tables created.
     """
     created = []
     for model in MODELS:
         if not model.exists():
+            # PynamoDB turns TTL on itself for a model with a TTLAttribute.
             model.create_table(wait=True)
             created.append(model.Meta.table_name)
-    for model in TTL_MODELS:
-        if model.Meta.table_name in created:
-            connection().dispatch(
-                "UpdateTimeToLive",
-                {
-                    "TableName": model.Meta.table_name,
-                    "TimeToLiveSpecification": {"Enabled": True, "AttributeName": "expires_at"},
-                },
-            )
+        elif model in TTL_MODELS and not ttl_enabled(model):
+            # DynamoDB refuses to turn on a TTL that is already on.
+            model.update_ttl(ignore_update_ttl_errors=False)
     return created
+
+
+def ttl_enabled(model: type[Model]) -> bool:
+    """Whether the table of ``model`` expires items (TTL on, or being turned on)."""
+    client: Any = connection().client  # dispatch() would add ReturnConsumedCapacity
+    described = client.describe_time_to_live(TableName=model.Meta.table_name)
+    return described["TimeToLiveDescription"]["TimeToLiveStatus"] in ("ENABLED", "ENABLING")
 
 
 @contextmanager

@@ -26,12 +26,12 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
-from chalicelib import errors, guards, identities, sessions
+from chalicelib import cookies, errors, guards, identities, sessions
 from chalicelib.config import Provider, Secrets
-from chalicelib.id_tokens import LoginFailed, metadata, profile, validate_id_token
+from chalicelib.id_tokens import HTTP_TIMEOUT, LoginFailed, metadata, profile, validate_id_token
 from chalicelib.urls import Base
 
-LOGIN_COOKIE = "oidc_login"
+LOGIN_COOKIE = cookies.OIDC_LOGIN
 LOGIN_ROUTE = "/login/oidc"
 LOGIN_LIFETIME = 600
 ATTEMPT_AUDIENCE = "users-service-oidc-login"
@@ -67,8 +67,9 @@ def redirect_uri(base: Base, name: str) -> str:
 
 
 def _login_cookie(value: str, max_age: int, base: Base) -> str:
-    """The ``oidc_login`` cookie, sent back only to ``<prefix>/api/v1/login/oidc``."""
-    return sessions.set_cookie(LOGIN_COOKIE, value, max_age, base.path(LOGIN_ROUTE), base.secure)
+    """The ``oidc_login`` cookie, sent back only to ``<prefix>/api/v1/login/oidc`` (to
+    every path over HTTPS, where its ``__Host-`` name needs ``Path=/``)."""
+    return cookies.set_cookie(LOGIN_COOKIE, value, max_age, base.path(LOGIN_ROUTE), base.secure)
 
 
 def provider(name: str, configured: Mapping[str, Provider]) -> Provider:
@@ -119,6 +120,7 @@ def _client(chosen: Provider, callback: str) -> OAuth2Session:
         scope=chosen.scope,
         redirect_uri=callback,
         code_challenge_method="S256",
+        default_timeout=HTTP_TIMEOUT,
     )
 
 
@@ -219,6 +221,10 @@ def _complete(
     if not code:
         raise LoginFailed("invalid_request")
     document = metadata(chosen)
+    # RFC 9207 section 2.4: an authorization response that names its issuer must
+    # name this provider's, or it may come from another provider (mix-up attack).
+    if "iss" in params and params["iss"] != document["issuer"]:
+        raise LoginFailed("invalid_issuer")
     try:
         token = _client(chosen, callback).fetch_token(
             document["token_endpoint"], code=code, code_verifier=attempt.verifier

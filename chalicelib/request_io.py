@@ -14,7 +14,7 @@ from typing import Any
 
 from chalice.app import Request, Response
 
-from chalicelib import auth, errors, sessions, urls, webui
+from chalicelib import auth, cookies, errors, sessions, urls, webui
 from chalicelib.config import Settings
 from chalicelib.permissions import Caller
 from chalicelib.text import whole_number
@@ -62,9 +62,10 @@ def source_ip(request: Request) -> str:
     return str(identity.get("sourceIp") or "")
 
 
-def cookies(request: Request) -> dict[str, str]:
-    """The request's cookies by name."""
-    return sessions.parse_cookies(request.headers.get("cookie"))
+def request_cookies(request: Request, settings: Settings) -> cookies.Jar:
+    """The service's cookies in the request, under the names of its base
+    (``__Host-`` over HTTPS, chalicelib/cookies.py)."""
+    return cookies.parse(request.headers.get("cookie"), base(request, settings).secure)
 
 
 def query(request: Request) -> dict[str, str]:
@@ -101,12 +102,14 @@ def _sets_cookie(response: Response, name: str) -> bool:
 def issue_csrf_cookie(request: Request, response: Response, settings: Settings) -> None:
     """Hand a readable ``_csrf_token`` cookie to a caller that has none, except on
     answers that shared caches may keep (the web UI's files)."""
+    here = base(request, settings)
+    jar = request_cookies(request, settings)
     if (
-        sessions.CSRF_COOKIE not in cookies(request)
-        and not _sets_cookie(response, sessions.CSRF_COOKIE)
+        not jar.holds(cookies.CSRF)
+        and not _sets_cookie(response, cookies.wire_name(cookies.CSRF, here.secure))
         and not webui.shared_cacheable(response.headers.get("Cache-Control"))
     ):
-        _, cookie = sessions.csrf_token(cookies(request), base(request, settings))
+        _, cookie = sessions.csrf_token(jar, here)
         if cookie is not None:
             add_cookies(response, [cookie])
 

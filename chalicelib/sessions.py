@@ -19,15 +19,14 @@ import hmac
 import re
 import secrets
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING
 
 from chalicelib import errors, timestamps
 from chalicelib.batch import get_many
 from chalicelib.changes import KEY_ID_PATTERN, KEY_ID_RE, USER_ID_PATTERN
+from chalicelib.cookies import CSRF, SESSION, Jar, set_cookie
 from chalicelib.models import ApiKey, Session, User, storage_errors
 from chalicelib.urls import Base
 
@@ -39,10 +38,9 @@ if TYPE_CHECKING:
 # that sign or check tokens, so that routes called with an API key, and the
 # cold start of every route, do not pay for loading it.
 
-SESSION_COOKIE = "session"
-CSRF_COOKIE = "_csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SESSION_LIFETIME = timedelta(hours=12)
+MAX_SESSIONS = 20  # live sessions per user (API.md section 5); a new one ends the oldest
 TOKEN_LIFETIME = 15 * 60
 ALGORITHM = "HS256"
 ISSUER = "users-service"
@@ -64,49 +62,26 @@ def _key(secret: bytes) -> OctKey:
     return OctKey.import_key(secret)
 
 
-def parse_cookies(header: str | None) -> dict[str, str]:
-    """The cookies of a ``Cookie`` header; a malformed header holds none."""
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(header or "")
-    except CookieError:
-        return {}
-    return {name: morsel.value for name, morsel in jar.items()}
-
-
-def set_cookie(
-    name: str, value: str, max_age: int, path: str, secure: bool, http_only: bool = True
-) -> str:
-    """A ``Set-Cookie`` value: SameSite=Lax, and Secure when ``secure`` (outside local
-    development: ``Base.secure``)."""
-    parts = [f"{name}={value}", f"Path={path}", f"Max-Age={max_age}", "SameSite=Lax"]
-    if http_only:
-        parts.append("HttpOnly")
-    if secure:
-        parts.append("Secure")
-    return "; ".join(parts)
-
-
-def csrf_token(cookies: Mapping[str, str], base: Base) -> tuple[str, str | None]:
+def csrf_token(cookies: Jar, base: Base) -> tuple[str, str | None]:
     """The caller's CSRF token, and the ``Set-Cookie`` value that hands it out when
-    the caller had none: a cookie readable by the deployment's pages (``<prefix>/``)."""
-    token = cookies.get(CSRF_COOKIE)
+    the caller had none (or two): a cookie readable by the deployment's pages
+    (``<prefix>/``)."""
+    token = cookies.get(CSRF)
     if token:
         return token, None
     token = secrets.token_urlsafe(32)
-    return token, set_cookie(
-        CSRF_COOKIE, token, CSRF_LIFETIME, base.site_path, base.secure, http_only=False
-    )
+    return token, set_cookie(CSRF, token, CSRF_LIFETIME, base.site_path, base.secure, False)
 
 
-def check_csrf(cookies: Mapping[str, str], header: str | None) -> None:
-    """Double submit: a cookie holder must echo the ``_csrf_token`` cookie in ``X-CSRF-Token``.
+def check_csrf(cookies: Jar, header: str | None) -> None:
+    """Double submit: a cookie holder must echo the ``_csrf_token`` cookie in ``X-CSRF-Token``;
+    one that sent either cookie twice cannot.
 
     Raises CsrfTokenMismatch.
     """
-    if SESSION_COOKIE not in cookies and CSRF_COOKIE not in cookies:
+    if not cookies.holds(SESSION) and not cookies.holds(CSRF):
         return
-    expected = cookies.get(CSRF_COOKIE, "")
+    expected = cookies.get(CSRF) or ""
     if not expected or not header or not same_secret(expected, header):
         raise errors.CsrfTokenMismatch("X-CSRF-Token must equal the _csrf_token cookie")
 
@@ -128,29 +103,46 @@ class NewSession:
     def set_cookie(self, base: Base) -> str:
         """The ``Set-Cookie`` value that hands the session to the browser (``<prefix>/api/v1``)."""
         lifetime = int(SESSION_LIFETIME.total_seconds())
-        return set_cookie(SESSION_COOKIE, self.cookie, lifetime, base.api_path, base.secure)
+        return set_cookie(SESSION, self.cookie, lifetime, base.api_path, base.secure)
 
 
 def clear_session_cookie(base: Base) -> str:
     """A ``Set-Cookie`` value that removes the session cookie."""
-    return set_cookie(SESSION_COOKIE, "", 0, base.api_path, base.secure)
+    return set_cookie(SESSION, "", 0, base.api_path, base.secure)
 
 
 def start_session(user_id: str, api_key_id: str = "") -> NewSession:
-    """Store a new session for a user; one made with an API key is bound to that key."""
+    """Store a new session for a user; one made with an API key is bound to that key.
+
+    A user keeps at most ``MAX_SESSIONS`` live sessions: starting one more ends
+    the oldest, so that a script logging in in a loop cannot fill the table.
+    """
     key_part = f"{api_key_id}." if api_key_id else ""
     cookie = f"{user_id}.{key_part}{secrets.token_urlsafe(32)}"
     created = datetime.now(UTC)
     expires = created + SESSION_LIFETIME
+    new = Session(
+        id=session_id(cookie),
+        user_id=user_id,
+        api_key_id=api_key_id or None,
+        created=timestamps.stamp(created, "microseconds"),
+        expires_at=expires,
+    )
     with storage_errors():
-        Session(
-            id=session_id(cookie),
-            user_id=user_id,
-            api_key_id=api_key_id or None,
-            created=timestamps.stamp(created),
-            expires_at=expires,
-        ).save()
+        beyond_cap = _sessions_beyond_cap(user_id, created)
+        new.save()
+        for session in beyond_cap:
+            session.delete()
     return NewSession(cookie, expires)
+
+
+def _sessions_beyond_cap(user_id: str, now: datetime) -> list[Session]:
+    """The user's live sessions that the one about to start pushes past ``MAX_SESSIONS``:
+    all but the newest ``MAX_SESSIONS - 1``. Read before the new session is written,
+    so that a storage fault here leaves nothing written."""
+    newest_first = Session.by_user.query(user_id, scan_index_forward=False)
+    live = [session for session in newest_first if session.expires_at > now]
+    return live[MAX_SESSIONS - 1 :]
 
 
 def end_session(cookie: str | None) -> None:

@@ -32,8 +32,16 @@ def read_export(text: str) -> list[Any]:
     """The records of an export: a JSON array, one JSON object, or JSON lines.
 
     A JSON line that does not parse becomes an ``Unparsed`` record, rejected at
-    its position. Raises ValueError for a JSON array that does not parse.
+    its position. Raises ValueError for a JSON array that does not parse, and
+    for JSON nested deeper than Python's reader goes (no user record nests).
     """
+    try:
+        return _read(text)
+    except RecursionError as exc:
+        raise ValueError("the JSON is nested too deeply to be a users export") from exc
+
+
+def _read(text: str) -> list[Any]:
     if text.lstrip().startswith("["):
         array: list[Any] = json.loads(text)  # a JSON text starting with [ is an array
         return array

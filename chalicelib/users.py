@@ -13,7 +13,7 @@ from typing import Any
 
 from pynamodb.expressions.update import Action
 
-from chalicelib import errors, guards
+from chalicelib import addresses, errors, guards
 from chalicelib.changes import (
     add_edit,
     check_version,
@@ -89,7 +89,7 @@ def create_user(
     if permissions and not may_set_permissions:
         raise errors.FieldNotWritable(f"setting permissions needs {USER_MANAGEMENT}")
     stamp = now()
-    email = body["email"]
+    email = addresses.normalise(body["email"])
     user = User(
         id=user_id or new_id(),
         email=email,
@@ -188,6 +188,8 @@ def update_user(
     VersionMismatch.
     """
     USER.check(body)
+    if "email" in body:
+        body = {**body, "email": addresses.normalise(body["email"])}
 
     def attempt() -> dict[str, Any]:
         user = load_user(user_id)
@@ -203,7 +205,9 @@ def update_user(
 def _write_changes(actor: str, user: User, changes: dict[str, Any], if_match: int | None) -> None:
     """Write ``changes`` and their log entry. A new email (only a manager or the
     creator may set one) counts as vouched for, and takes the old one's place in
-    ``auth_ids``, so that the old address is free again."""
+    ``auth_ids``, so that the old address is free again. Another case or form of
+    the same address vouches for nothing: ``email_verified`` stays as it was, or
+    an unverified login's account would receive the address owner's identity."""
     transaction = Transaction()
     actions: list[Action] = [getattr(User, name).set(value) for name, value in changes.items()]
     also: dict[str, Any] = {}
@@ -212,7 +216,7 @@ def _write_changes(actor: str, user: User, changes: dict[str, Any], if_match: in
         old = guards.normalise_email(user.email)
         also = {
             "email_lower": guards.normalise_email(new_email),
-            "email_verified": True,
+            "email_verified": guards.normalise_email(new_email) != old or bool(user.email_verified),
             "auth_ids": [
                 new_email if guards.normalise_email(a) == old else a for a in user.auth_ids
             ],

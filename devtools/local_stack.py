@@ -1,6 +1,7 @@
-"""Start and stop the local pieces of the service: a moto server as DynamoDB and
-``chalice local``. Used by ``make run`` and by the end-to-end tests; everything
-binds to 127.0.0.1.
+"""Start and stop the local pieces of the service: ``chalice local`` and a moto
+server as DynamoDB (DynamoDB Local, the usual store, is ``devtools/dynamodb_local.py``).
+Used by ``make run``, the end-to-end tests and the benchmark; everything binds to
+127.0.0.1.
 """
 
 from __future__ import annotations
@@ -16,11 +17,33 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Store:
+    """A DynamoDB endpoint served by a process of this machine."""
+
+    endpoint: str
+    process: subprocess.Popen[bytes]
+
+    def peak_memory(self) -> int:
+        """The most resident memory the process has held so far, in bytes (Linux)."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text(encoding="ascii")
+        line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+        return int(line.split()[1]) * 1024
+
+
+def fresh_prefix(name: str) -> str:
+    """``TABLE_PREFIX`` ``name`` with a random part added, so that the servers sharing
+    one store each get tables of their own."""
+    return f"{name}{secrets.token_hex(4)}-"
 
 
 class PortInUse(RuntimeError):
@@ -53,7 +76,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+def wait_for(url: str, process: subprocess.Popen[Any], timeout: float = 60.0) -> None:
     """Wait until ``url`` answers any HTTP status; fail if the process dies first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -110,9 +133,9 @@ def service_env(dynamodb_endpoint: str, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def moto_server(port: int | None = None) -> Iterator[str]:
+def moto_server(port: int | None = None) -> Iterator[Store]:
     """A moto server on 127.0.0.1 answering one request at a time
-    (``devtools/serial_moto.py``); yields its endpoint URL."""
+    (``devtools/serial_moto.py``)."""
     port = port or free_port()
     process = subprocess.Popen(
         [str(BIN / "python"), "-m", "devtools.serial_moto", "--port", str(port)],
@@ -120,10 +143,10 @@ def moto_server(port: int | None = None) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    endpoint = f"http://{HOST}:{port}"
+    store = Store(f"http://{HOST}:{port}", process)
     try:
-        wait_for(f"{endpoint}/moto-api/", process)
-        yield endpoint
+        wait_for(f"{store.endpoint}/moto-api/", process)
+        yield store
     finally:
         stop(process)
 
@@ -146,9 +169,15 @@ def manage(env: Mapping[str, str], *args: str) -> str:
 def tables_and_admin(env: Mapping[str, str], email: str, name: str = "") -> dict[str, str]:
     """Create the tables and a user holding every permission, with an API key, through
     ``manage.py``; returns ``{"id": ..., "key": ...}`` (the key shown this once)."""
+    manage(env, "create-tables")
+    return make_admin(env, email, name)
+
+
+def make_admin(env: Mapping[str, str], email: str, name: str = "") -> dict[str, str]:
+    """Make a user holding every permission, with an API key, through ``manage.py``;
+    returns ``{"id": ..., "key": ...}`` (the key shown this once)."""
     from chalicelib.permissions import PERMISSIONS
 
-    manage(env, "create-tables")
     named = ["--name", name] if name else []
     permissions = ",".join(PERMISSIONS)
     made = manage(

@@ -12,8 +12,8 @@ It reaches 127.0.0.1 only: every other host name fails to resolve.
 
 Use::
 
-    def test_something(browser_page: BrowserPage) -> None:
-        with running_service(free_port()) as service:
+    def test_something(browser_page: BrowserPage, local_store: Store) -> None:
+        with running_service(local_store, free_port()) as service:
             page = browser_page.page
             page.goto(f"{service.url}/api/v1/login/oidc/local?origin=/")
             fill_provider_login(page, ALICE["username"], ALICE["password"])
@@ -37,7 +37,14 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, sync_playwright
 
-from devtools.local_stack import chalice_local, manage, moto_server, provider_settings, service_env
+from devtools.local_stack import (
+    Store,
+    chalice_local,
+    fresh_prefix,
+    manage,
+    provider_settings,
+    service_env,
+)
 from devtools.oidc_provider import ALICE, login_subject, running_provider
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,13 +142,15 @@ class Service:
 
 @contextmanager
 def running_service(
+    store: Store,
     port: int,
     public_url: str | None = None,
     allowed_origins: tuple[str, ...] = (),
     accounts: tuple[Mapping[str, Any], ...] = (ALICE,),
     table_prefix: str = "users-browser-",
 ) -> Iterator[Service]:
-    """moto, the tables, the local OpenID Provider and ``chalice local`` on ``port``.
+    """Tables of their own on ``store``, the local OpenID Provider and ``chalice local``
+    on ``port``.
 
     ``public_url`` (PUBLIC_URL) is where browsers reach the service when a proxy
     stands in front; the provider accepts exactly the callback under it.
@@ -154,15 +163,15 @@ def running_service(
         "redirect_uris": [f"{url}/api/v1/login/oidc/local/authorize"],
     }
     config = {"clients": [client], "accounts": [dict(account) for account in accounts]}
-    with moto_server() as endpoint, running_provider(config) as issuer:
+    with running_provider(config) as issuer:
         settings = {
-            "TABLE_PREFIX": table_prefix,
+            "TABLE_PREFIX": fresh_prefix(table_prefix),
             "OIDC_PROVIDERS": provider_settings(issuer, CLIENT_ID, secret),
             "ALLOWED_ORIGINS": ",".join(allowed_origins),
         }
         if public_url:
             settings["PUBLIC_URL"] = public_url
-        env = service_env(endpoint, **settings)
+        env = service_env(store.endpoint, **settings)
         if not public_url:
             env.pop("PUBLIC_URL", None)
         manage(env, "create-tables")

@@ -1,4 +1,5 @@
-"""Fixtures: moto-backed tables, the Chalice test client, users with API keys.
+"""Fixtures: moto-backed tables, the Chalice test client, users with API keys, and
+DynamoDB Local for the tests that serve HTTP.
 
 Every test starts with the service on the test settings (``bench/environment.py``,
 shared with the benchmark); ``configure`` gives it others.
@@ -24,6 +25,8 @@ from chalicelib import apikeys, config, container, models
 from chalicelib.changes import SYSTEM
 from chalicelib.permissions import PERMISSIONS
 from chalicelib.users import create_user
+from devtools.dynamodb_local import dynamodb_local
+from devtools.local_stack import Store
 
 # The browser harness: Chromium through Playwright, the ``browser_page`` fixture.
 pytest_plugins = ["tests.browser"]
@@ -52,6 +55,15 @@ def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return out
+
+
+@pytest.fixture(scope="session")
+def local_store() -> Iterator[Store]:
+    """DynamoDB Local, the store of every test that serves HTTP: one per test process
+    (each pytest-xdist worker starts its own, when a test first asks), as a JVM takes
+    seconds to start. Each server on it takes tables of its own (``fresh_prefix``)."""
+    with dynamodb_local() as store:
+        yield store
 
 
 @pytest.fixture

@@ -8,9 +8,11 @@ Both run in a thread of the test process (the standard library's
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -132,3 +134,43 @@ def reverse_proxy(
     handler = type("ProxyHandler", (_Handler,), attributes)
     with _serve(handler, port) as origin:
         yield origin
+
+
+@dataclass
+class HangingServer:
+    """A server that takes connections and never answers: a provider that is down
+    in the worst way. ``connections`` counts the connections it took."""
+
+    url: str
+    connections: int = 0
+
+
+@contextmanager
+def hanging_server() -> Iterator[HangingServer]:
+    """Listen on 127.0.0.1, accept every connection and say nothing; yields the
+    server, whose ``url`` is its origin."""
+    listener = socket.create_server((HOST, 0))
+    listener.settimeout(0.2)
+    held: list[socket.socket] = []
+    stopping = threading.Event()
+    server = HangingServer(f"http://{HOST}:{listener.getsockname()[1]}")
+
+    def accept() -> None:
+        while not stopping.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            server.connections += 1
+            held.append(connection)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        stopping.set()
+        thread.join(timeout=10)
+        for connection in held:
+            connection.close()
+        listener.close()

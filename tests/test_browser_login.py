@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from devtools.local_stack import free_port
+from devtools.local_stack import Store, free_port
 from tests.browser import ALICE, BrowserPage, Service, fill_provider_login, running_service
 from tests.servers import page_server, reverse_proxy
 
@@ -95,13 +95,13 @@ def unexpected_console_errors(browser_page: BrowserPage, *expected: str) -> list
 
 
 @pytest.fixture(scope="module")
-def proxied() -> Iterator[str]:
+def proxied(local_store: Store) -> Iterator[str]:
     """The service at http://127.0.0.1:<proxy>/users (PUBLIC_URL); an app page at
     /users/app/ on the same origin. Yields the proxy's origin."""
     proxy_port = free_port()
     public_url = f"http://127.0.0.1:{proxy_port}{PREFIX}"
     with (
-        running_service(free_port(), public_url=public_url) as service,
+        running_service(local_store, free_port(), public_url=public_url) as service,
         reverse_proxy(
             service.local, PREFIX, pages={f"{PREFIX}/app/": APP_PAGE}, port=proxy_port
         ) as origin,
@@ -145,14 +145,14 @@ def test_login_token_me_and_logout_under_a_path_prefix(
 
 
 @pytest.fixture(scope="module")
-def sites() -> Iterator[dict[str, Any]]:
+def sites(local_store: Store) -> Iterator[dict[str, Any]]:
     """The API on 127.0.0.1:<port>; an allowed app on 127.0.0.1:<another port>; a page
     on a third port, which is not allowed."""
     app_pages: dict[str, str] = {}
     with (
         page_server(app_pages) as app,
         page_server({"/": "<!doctype html><title>Elsewhere</title>"}) as foreign,
-        running_service(free_port(), allowed_origins=(app,)) as service,
+        running_service(local_store, free_port(), allowed_origins=(app,)) as service,
     ):
         login = f"{service.url}/api/v1/login/oidc/local?origin={app}/"
         app_pages["/"] = f'{APP_PAGE}<a id="login" href="{login}">Sign in</a>'

@@ -1,5 +1,5 @@
-"""End to end over real HTTP: a moto server, ``manage.py`` and ``chalice local``,
-started and stopped here, on 127.0.0.1."""
+"""End to end over real HTTP: DynamoDB Local, ``manage.py`` and ``chalice local``
+on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import requests
 from devtools.local_stack import (
     BIN,
     ROOT,
+    Store,
     chalice_local,
-    moto_server,
+    fresh_prefix,
     service_env,
     tables_and_admin,
 )
@@ -45,12 +46,11 @@ class Api:
 
 
 @pytest.fixture(scope="module")
-def api() -> Iterator[Api]:
-    with moto_server() as endpoint:
-        env = service_env(endpoint, TABLE_PREFIX="users-e2e-")
-        created = tables_and_admin(env, "root@example.org")
-        with chalice_local(env) as base:
-            yield Api(base, created["key"], env)
+def api(local_store: Store) -> Iterator[Api]:
+    env = service_env(local_store.endpoint, TABLE_PREFIX=fresh_prefix("users-e2e-"))
+    created = tables_and_admin(env, "root@example.org")
+    with chalice_local(env) as base:
+        yield Api(base, created["key"], env)
 
 
 def test_key_from_manage_py_reads_own_record(api: Api) -> None:

@@ -9,7 +9,14 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from devtools.local_stack import chalice_local, manage, moto_server, provider_settings, service_env
+from devtools.local_stack import (
+    Store,
+    chalice_local,
+    fresh_prefix,
+    manage,
+    provider_settings,
+    service_env,
+)
 from devtools.oidc_provider import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, running_provider
 from tests.oidc_helpers import submit_login_form
 
@@ -29,11 +36,11 @@ def _fresh_connections(session: requests.Session, response: requests.Response, *
 
 
 @pytest.fixture(scope="module")
-def service() -> Iterator[str]:
-    with moto_server() as endpoint, running_provider() as issuer:
+def service(local_store: Store) -> Iterator[str]:
+    with running_provider() as issuer:
         env = service_env(
-            endpoint,
-            TABLE_PREFIX="users-e2e-login-",
+            local_store.endpoint,
+            TABLE_PREFIX=fresh_prefix("users-e2e-login-"),
             OIDC_PROVIDERS=provider_settings(issuer, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET),
         )
         manage(env, "create-tables")

@@ -441,6 +441,21 @@ def test_login_whose_session_cannot_be_stored_answers_503_and_writes_nothing(
     assert snapshot() == before
 
 
+def test_login_whose_older_sessions_cannot_be_read_answers_503_and_writes_nothing(
+    world: World,
+) -> None:
+    before = snapshot()
+    with inject_faults(share=1.0, kinds=[TIMEOUT], only=["Query"]) as injector:
+        response = world.client.http.post(
+            f"{API}/login/apikey",
+            headers={"Content-Type": "application/json"},
+            body=json.dumps({"api-key": world.target.key}),
+        )
+    assert injector.total > 0
+    assert_error(response, 503, "StorageUnavailable")
+    assert snapshot() == before
+
+
 def test_access_token_when_storage_fails_answers_503(world: World) -> None:
     session = _login(world)
     with inject_faults(share=1.0, kinds=[TIMEOUT]) as injector:

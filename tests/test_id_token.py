@@ -14,7 +14,9 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet, OctKey, RSAKey
 
+from chalicelib import id_tokens
 from chalicelib.id_tokens import LoginFailed, validate_id_token
+from tests.servers import hanging_server
 
 # Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
 # so that a port picked as free is not taken by the other worker meanwhile.
@@ -94,6 +96,11 @@ TAMPERED = [
     pytest.param({"iat": None}, id="no-issued-at"),
     pytest.param({"sub": ""}, id="empty-subject"),
     pytest.param({"key": OTHER_KEY}, id="bad-signature"),
+    pytest.param({"azp": "another-client"}, id="authorized-party-another-client"),
+    pytest.param(
+        {"aud": [CLIENT_ID, "another-client"], "azp": "another-client"},
+        id="shared-audience-for-another-client",
+    ),
 ]
 
 
@@ -121,3 +128,35 @@ def test_garbage_instead_of_an_id_token_is_refused(document: dict[str, str]) -> 
     with pytest.raises(LoginFailed) as refused:
         validate_id_token("not.a.token", document, CLIENT_ID, NONCE)
     assert refused.value.code == "invalid_id_token"
+
+
+def test_id_token_naming_this_client_as_authorized_party_is_accepted(
+    document: dict[str, str],
+) -> None:
+    assert validate_id_token(id_token(azp=CLIENT_ID), document, CLIENT_ID, NONCE)["sub"]
+
+
+@pytest.mark.parametrize("sub", ["s" * 1001, "\u00e9" * 501])
+def test_subject_longer_than_storage_holds_is_refused_as_invalid_profile(
+    document: dict[str, str], sub: str
+) -> None:
+    with pytest.raises(LoginFailed) as refused:
+        validate_id_token(id_token(sub=sub), document, CLIENT_ID, NONCE)
+    assert refused.value.code == "invalid_profile"
+
+
+def test_subject_of_1000_characters_is_accepted(document: dict[str, str]) -> None:
+    assert validate_id_token(id_token(sub="s" * 1000), document, CLIENT_ID, NONCE)["sub"]
+
+
+def test_keys_that_do_not_come_are_given_up_on_and_not_asked_for_again_soon() -> None:
+    """A JWKS endpoint that takes the connection and never answers: the fetch ends
+    after the read timeout, and the next login within 30 s does not try again."""
+    with hanging_server() as server:
+        document = {"issuer": ISSUER, "jwks_uri": f"{server.url}/jwks"}
+        for _ in range(3):
+            with pytest.raises(LoginFailed) as refused:
+                validate_id_token(id_token(), document, CLIENT_ID, NONCE)
+            assert refused.value.code == "provider_unavailable"
+        assert server.connections == 1
+    assert id_tokens.FAILURE_TTL >= 30

@@ -89,3 +89,17 @@ def test_concurrent_retries_with_one_key_make_one_user(client: Client, admin: An
     assert len(ids) == 1
     assert [r.status_code for r in responses] == [201] * 6
     assert len(list(User.by_email.query("concurrent@example.org"))) == 1
+
+
+def test_retry_after_the_user_was_deleted_returns_410_and_makes_no_user(
+    client: Client, admin: Any
+) -> None:
+    body = {"email": "gone@example.org", "name": "Gone"}
+    first = post_user(client, admin, body, "key-gone")
+    assert first.status_code == 201
+    deleted = client.http.delete(f"{API}/user/{first.json_body['id']}", headers=admin.headers)
+    assert deleted.status_code == 204
+    retry = post_user(client, admin, body, "key-gone")
+    assert retry.status_code == 410, retry.body
+    assert retry.json_body["Code"] == "UserDeleted"
+    assert list(User.by_email.query("gone@example.org")) == []

@@ -28,6 +28,7 @@ from chalicelib.invariants import check
 from chalicelib.models import LogEntry, User
 from chalicelib.tracker_export import normalise_id
 from tests.conftest import Account
+from tests.faults import THROTTLING, inject_faults
 
 SAMPLE = Path(__file__).parent / "data" / "tracker_users.json"
 RECORDS: list[dict[str, Any]] = json.loads(SAMPLE.read_text())
@@ -77,10 +78,22 @@ KEY_MATERIAL = [
 MakeUser = Callable[..., Account]
 
 
+def summary_of(out: str) -> dict[str, Any]:
+    """The summary ``import-users`` prints last, after each record's outcome line."""
+    summary: dict[str, Any] = json.loads(out.splitlines()[-1])
+    return summary
+
+
+def outcomes_of(text: str) -> list[dict[str, Any]]:
+    """The outcome lines of a report: every line but a summary."""
+    lines = [json.loads(line) for line in text.splitlines()]
+    return [line for line in lines if "outcome" in line]
+
+
 def run_import(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
     """Run ``import-users`` on the sample; the exit code and the printed summary."""
     code = main(["import-users", str(SAMPLE), *args])
-    return code, json.loads(capsys.readouterr().out)
+    return code, summary_of(capsys.readouterr().out)
 
 
 def item_counts() -> dict[str, int]:
@@ -239,7 +252,7 @@ def test_json_lines_export_imports_the_same_users(
     lines = tmp_path / "users.jsonl"
     lines.write_text("".join(json.dumps(record) + "\n" for record in RECORDS))
     main(["import-users", str(lines)])
-    summary = json.loads(capsys.readouterr().out)
+    summary = summary_of(capsys.readouterr().out)
     assert summary["rejections"] == REJECTED
     assert sorted(user.id for user in User.scan()) == sorted(IMPORTED.values())
 
@@ -250,7 +263,7 @@ def test_line_that_is_not_json_is_rejected_at_its_position(
     lines = tmp_path / "users.jsonl"
     lines.write_text(json.dumps(RECORDS[0]) + '\n{"_id": \n' + json.dumps(RECORDS[1]) + "\n")
     code = main(["import-users", str(lines)])
-    summary = json.loads(capsys.readouterr().out)
+    summary = summary_of(capsys.readouterr().out)
     assert (code, summary["imported"]) == (1, 2)
     assert [(r["index"], r["id"]) for r in summary["rejections"]] == [(1, None)]
     assert summary["rejections"][0]["reason"].startswith("InvalidInput: not valid JSON")
@@ -263,7 +276,7 @@ def test_export_without_bad_records_exits_0(
     good.write_text(json.dumps([RECORDS[index] for index in AS_EXPORTED]))
     code = main(["import-users", str(good)])
     assert code == 0
-    assert json.loads(capsys.readouterr().out)["rejected"] == 0
+    assert summary_of(capsys.readouterr().out)["rejected"] == 0
 
 
 def test_unreadable_file_exits_2_and_imports_nothing(
@@ -393,7 +406,7 @@ def import_export(
     export = tmp_path / "users.json"
     export.write_text(json.dumps(records))
     code = main(["import-users", str(export)])
-    return code, json.loads(capsys.readouterr().out)
+    return code, summary_of(capsys.readouterr().out)
 
 
 def test_tracker_export_keeps_every_users_id(
@@ -486,3 +499,103 @@ def test_user_imported_with_a_tracker_id_logs_in_with_a_key_and_a_session(
     assert token.status_code == 200, token.body
     for path in (f"/user/{record['_id']}/log", f"/user/{record['_id']}/apikeys"):
         assert client.http.get(f"/api/v1{path}", headers=headers).status_code == 200
+
+
+# -- the report: each record's outcome as it happens --------------------------------
+
+
+def tracker_record(email: str, **fields: Any) -> dict[str, Any]:
+    return {"_id": f"u-{uuid.uuid4()}", "email": email, **fields}
+
+
+def test_each_records_outcome_is_a_json_line_before_the_summary(
+    aws: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    records = [
+        tracker_record("one@example.org", orcid="1234-5678-9012-3456"),
+        {"_id": "u-not-a-uuid", "email": "two@example.org"},
+        tracker_record("three@example.org"),
+    ]
+    import_export(records, tmp_path, capsys)
+    main(["import-users", str(tmp_path / "users.json")])
+    out = capsys.readouterr().out
+    lines = outcomes_of(out)
+    assert [(line["index"], line["outcome"]) for line in lines] == [
+        (0, "skipped"),
+        (1, "rejected"),
+        (2, "skipped"),
+    ]
+    assert all("exists already" in lines[i]["reason"] for i in (0, 2))
+    assert summary_of(out)["skips"] == [
+        {"index": i, "id": records[i]["_id"], "reason": lines[i]["reason"]} for i in (0, 2)
+    ]
+
+
+def test_dry_run_after_an_import_reports_each_record_skipped(
+    aws: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    records = [tracker_record("one@example.org", orcid="1234-5678-9012-3456")]
+    import_export(records, tmp_path, capsys)
+    main(["import-users", str(tmp_path / "users.json"), "--dry-run"])
+    (line,) = outcomes_of(capsys.readouterr().out)
+    assert line["outcome"] == "skipped"
+
+
+def test_report_file_takes_the_lines_and_stdout_only_the_summary(
+    aws: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    export, report = tmp_path / "users.json", tmp_path / "report.jsonl"
+    records = [tracker_record("one@example.org", orcid="1234-5678-9012-3456")]
+    export.write_text(json.dumps(records))
+    assert main(["import-users", str(export), "--report", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and summary_of(out)["imported"] == 1
+    (line,) = outcomes_of(report.read_text())
+    assert line["outcome"] == "imported"
+    assert [change["field"] for change in line["changes"]] == ["orcid"]
+
+
+def test_a_user_deleted_since_its_import_is_skipped_saying_so(
+    client: Client, admin: Account, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    records = [tracker_record("gone@example.org")]
+    import_export(records, tmp_path, capsys)
+    deleted = client.http.delete(f"/api/v1/user/{records[0]['_id']}", headers=admin.headers)
+    assert deleted.status_code == 204
+    _, summary = import_export(records, tmp_path, capsys)
+    assert "deleted" in summary["skips"][0]["reason"]
+
+
+def test_a_storage_fault_stops_the_run_and_the_report_keeps_what_it_did(
+    aws: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    existing = tracker_record("existing@example.org")
+    import_export([existing], tmp_path, capsys)
+    export, report = tmp_path / "more.json", tmp_path / "report.jsonl"
+    first = tracker_record("first@example.org", orcid="1234-5678-9012-3456")
+    export.write_text(json.dumps([first, existing, tracker_record("never@example.org")]))
+    # Importing ``first`` writes without reading; meeting ``existing`` reads, and fails.
+    with inject_faults(share=1.0, kinds=[THROTTLING], only=["GetItem"]):
+        code = main(["import-users", str(export), "--report", str(report)])
+    assert code == 1
+    assert "StorageUnavailable" in capsys.readouterr().err
+    lines = outcomes_of(report.read_text())
+    assert [line["outcome"] for line in lines] == ["imported", "stopped"]
+    assert lines[0]["changes"][0]["field"] == "orcid"
+    assert lines[1]["id"] == existing["_id"]
+    assert lines[1]["reason"].startswith("StorageUnavailable")
+
+
+@pytest.mark.parametrize("layout", ["array", "lines"])
+def test_json_nested_too_deeply_exits_2(
+    aws: None, capsys: pytest.CaptureFixture[str], tmp_path: Path, layout: str
+) -> None:
+    deep = '{"_id": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    export = tmp_path / "deep.json"
+    good = json.dumps(tracker_record("ok@example.org"))
+    export.write_text(f"[{deep}]" if layout == "array" else f"{good}\n{deep}\n")
+    code = main(["import-users", str(export)])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert "nested too deeply" in err
+    assert not list(User.scan())

@@ -20,7 +20,7 @@ import pytest
 
 from bench import coldstart
 from deploy import lambda_zip
-from devtools.local_stack import manage, moto_server
+from devtools.local_stack import Store, manage
 
 # Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
 # so that a port picked as free is not taken by the other worker meanwhile.
@@ -201,22 +201,21 @@ def test_every_package_in_the_zip_is_imported_by_the_service(
 
 
 def test_unzipped_package_decides_and_answers_as_its_two_functions(
-    unzipped: Path, tmp_path: Path
+    unzipped: Path, tmp_path: Path, local_store: Store
 ) -> None:
-    """Both handlers run from the package on a Lambda-like path, DynamoDB a moto
-    server: the authorizer allows an API key, the API handler answers with its context."""
+    """Both handlers run from the package on a Lambda-like path, DynamoDB Local the
+    store: the authorizer allows an API key, the API handler answers with its context."""
     runtime = Path(runtime_paths()[0])
-    with moto_server() as endpoint:
-        env = coldstart.lambda_env(endpoint)
-        manage(env, "create-tables")
-        made = json.loads(manage(env, "create-user", "--email", "zip@example.org", "--api-key"))
-        header = f"Bearer {made['key']}"
-        event = {"type": "TOKEN", "authorizationToken": header, "methodArn": coldstart.ARN}
-        decided = coldstart.run_once(unzipped, runtime, "app.authorizer", event, env).answer
-        assert decided["policyDocument"]["Statement"][0]["Effect"] == "Allow"
-        assert decided["context"]["user_id"] == made["id"]
-        context = {"principalId": decided["principalId"], **decided["context"]}
-        route = coldstart.api_event("/api/v1/user/me", header, context)
-        answer = coldstart.run_once(unzipped, runtime, "app.app", route, env).answer
+    env = coldstart.lambda_env(local_store.endpoint)
+    manage(env, "create-tables")
+    made = json.loads(manage(env, "create-user", "--email", "zip@example.org", "--api-key"))
+    header = f"Bearer {made['key']}"
+    event = {"type": "TOKEN", "authorizationToken": header, "methodArn": coldstart.ARN}
+    decided = coldstart.run_once(unzipped, runtime, "app.authorizer", event, env).answer
+    assert decided["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert decided["context"]["user_id"] == made["id"]
+    context = {"principalId": decided["principalId"], **decided["context"]}
+    route = coldstart.api_event("/api/v1/user/me", header, context)
+    answer = coldstart.run_once(unzipped, runtime, "app.app", route, env).answer
     assert answer["statusCode"] == 200, answer
     assert json.loads(answer["body"])["user"]["id"] == made["id"]

@@ -43,6 +43,14 @@ ACCOUNTS = [
         "email_verified": False,
         "name": "Squatter",
     },
+    {  # the shared address in capitals, unverified
+        "username": "shouter",
+        "password": "shouter-password",
+        "sub": "shouter-sub",
+        "email": SHARED.upper(),
+        "email_verified": False,
+        "name": "Shouter",
+    },
     {  # no email_verified claim at all
         "username": "silent",
         "password": "silent-password",
@@ -178,6 +186,44 @@ def test_login_links_into_a_user_a_manager_made_only_when_trusted_and_verified(
     else:
         assert_refused(browser, landed, "email_in_use")
     assert [user["id"] for user in holders(client, admin)] == [made.id]
+
+
+# -- a manager's email change vouches only for a different address ------------------
+
+
+def change_email(client: Client, admin: Account, user_id: str, email: str) -> dict[str, Any]:
+    response = client.http.patch(
+        f"/api/v1/user/{user_id}",
+        headers=admin.json_headers(),
+        body=json.dumps({"user": {"email": email}}),
+    )
+    assert response.status_code == 200, response.body
+    return dict(response.json_body["user"])
+
+
+@pytest.mark.parametrize("same", [SHARED, SHARED.replace("e", "\uff45", 1), SHARED.title()])
+def test_manager_changing_only_the_case_or_form_of_an_email_keeps_it_unverified(
+    client: Client, browsers: Any, admin: Account, same: str
+) -> None:
+    opener, _ = login(browsers, "shouter", "local")
+    opened = me(client, opener.cookies["session"])
+    assert opened["email_verified"] is False
+    changed = change_email(client, admin, opened["id"], json.loads(f'"{same}"'))
+    assert changed["email_verified"] is False
+    browser, landed = login(browsers, "owner", "local")
+    assert_refused(browser, landed, "email_in_use")
+    assert me(client, opener.cookies["session"])["auth_ids"] == [
+        changed["email"] if "::" not in a else a for a in opened["auth_ids"]
+    ]
+
+
+def test_manager_changing_an_email_to_another_address_vouches_for_it(
+    client: Client, browsers: Any, admin: Account
+) -> None:
+    opener, _ = login(browsers, "shouter", "local")
+    opened = me(client, opener.cookies["session"])
+    changed = change_email(client, admin, opened["id"], "someone.else@example.org")
+    assert changed["email_verified"] is True
 
 
 # -- what counts as an assertion ---------------------------------------------------

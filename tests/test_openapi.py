@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
 from app import app
 from bench import environment
 from chalicelib import openapi, validation
-from devtools.local_stack import chalice_local, moto_server, service_env, tables_and_admin
+from devtools.local_stack import Store, chalice_local, fresh_prefix, service_env, tables_and_admin
 
 # Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
 # so that a port picked as free is not taken by the other worker meanwhile.
@@ -77,12 +77,11 @@ def test_service_serves_the_document(client: Client) -> None:
 
 
 @pytest.fixture(scope="module")
-def service() -> Iterator[tuple[str, str]]:
-    with moto_server() as endpoint:
-        env = service_env(endpoint, TABLE_PREFIX="users-openapi-")
-        admin = tables_and_admin(env, "fuzz@example.org")
-        with chalice_local(env) as base:
-            yield base, admin["key"]
+def service(local_store: Store) -> Iterator[tuple[str, str]]:
+    env = service_env(local_store.endpoint, TABLE_PREFIX=fresh_prefix("users-openapi-"))
+    admin = tables_and_admin(env, "fuzz@example.org")
+    with chalice_local(env) as base:
+        yield base, admin["key"]
 
 
 SCHEMA = schemathesis.openapi.from_dict(DOCUMENT)

@@ -1,16 +1,19 @@
-"""``make run`` as a new user meets it: origins, the manage.py line, a taken port."""
+"""``make run`` as a new user meets it: origins, the manage.py line, a taken port, a
+fresh run on DynamoDB Local."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 
 import pytest
+import requests
 
-from devtools.local_stack import ROOT, PortInUse, service_env
+from devtools.local_stack import ROOT, PortInUse, free_port, service_env, wait_for
 from devtools.oidc_provider import running_provider
 from devtools.run_local import allowed_origins, manage_line
 
@@ -73,3 +76,43 @@ def test_run_on_a_taken_port_says_which_and_how_to_change_it_in_one_line(taken_p
 def test_provider_on_a_taken_port_names_oidc_port(taken_port: int) -> None:
     with pytest.raises(PortInUse, match="OIDC_PORT"), running_provider(port=taken_port):
         pass
+
+
+def test_fresh_run_serves_on_dynamodb_local_and_shows_the_new_admins_key() -> None:
+    env = {
+        **os.environ,
+        "FRESH": "1",
+        "PORT": str(free_port()),
+        "OIDC_PORT": str(free_port()),
+        "PYTHONUNBUFFERED": "1",
+    }
+    with subprocess.Popen(
+        [sys.executable, "-m", "devtools.run_local"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as run:
+        try:
+            assert run.stdout is not None
+            lines = []
+            for line in run.stdout:
+                lines.append(line)
+                if line.startswith("Ctrl-C"):
+                    break
+            shown = dict(line.split(":", 1) for line in lines if line[:1].isalpha() and ":" in line)
+            assert "FRESH=1: in memory" in shown["DynamoDB Local"]
+            key = shown["Admin API key"].split()[0]
+            api = f"http://127.0.0.1:{env['PORT']}/api/v1"
+            wait_for(f"{api}/user/permissions", run)
+            me = requests.get(
+                f"{api}/user/me",
+                headers={"Authorization": f"Bearer {key}", "Connection": "close"},
+                timeout=30,
+            )
+            assert me.status_code == 200
+            assert me.json()["user"]["email"] == "admin@example.org"
+        finally:
+            run.send_signal(signal.SIGINT)
+            run.wait(timeout=60)

@@ -545,3 +545,28 @@ def test_token_for_a_key_session_reads_session_user_and_key_in_one_round_trip(
         assert post_token(client, session).status_code == 200
     assert counted.operations() == Counter({"BatchGetItem": 1})
     assert counted.items_read == 3
+
+
+# -- at most 20 live sessions per user (API.md section 5) -------------------------------
+
+
+def test_the_21st_session_of_a_user_ends_the_oldest(client: Client, make_user: Any) -> None:
+    owner, other = make_user(), make_user()
+    bystander = login(client, other)
+    opened = [login(client, owner) for _ in range(21)]
+    assert_error(post_token(client, opened[0]), 401, "InvalidCredentials")
+    for session in opened[1:]:
+        assert post_token(client, session).status_code == 200
+    assert post_token(client, bystander).status_code == 200
+
+
+def test_sessions_ended_or_expired_do_not_count_towards_the_cap(
+    client: Client, make_user: Any
+) -> None:
+    owner = make_user()
+    first = login(client, owner)
+    for _ in range(25):
+        assert logout(client, login(client, owner)).status_code == 204
+    opened = [login(client, owner) for _ in range(19)]
+    for session in [first, *opened]:
+        assert post_token(client, session).status_code == 200

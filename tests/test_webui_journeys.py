@@ -1,5 +1,5 @@
-"""The web UI end to end: Debian's Chromium against ``chalice local``, moto and the
-local OpenID Provider, doing what people do on the site (API.md section 9)."""
+"""The web UI end to end: Debian's Chromium against ``chalice local``, DynamoDB Local
+and the local OpenID Provider, doing what people do on the site (API.md section 9)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
+from devtools.local_stack import Store
 from tests.browser import BrowserPage, fill_provider_login
 from tests.servers import page_server
 from tests.webui_pages import (
@@ -34,8 +35,8 @@ def patient_expectations() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    yield from running_stack("users-webui-")
+def stack(local_store: Store) -> Iterator[Stack]:
+    yield from running_stack(local_store, "users-webui-")
 
 
 def sign_in_with_key(page: Page, stack: Stack, key: str) -> None:
@@ -335,9 +336,9 @@ def test_page_checks_find_an_unlabelled_control_and_one_out_of_keyboard_reach(
 
 
 @pytest.fixture(scope="module")
-def prefixed() -> Iterator[Stack]:
+def prefixed(local_store: Store) -> Iterator[Stack]:
     """The service at http://127.0.0.1:<proxy>/users/ behind a reverse proxy."""
-    yield from running_stack("users-webui-prefix-", path_prefix="/users")
+    yield from running_stack(local_store, "users-webui-prefix-", path_prefix="/users")
 
 
 def test_page_works_under_a_path_prefix(prefixed: Stack, browser_page: BrowserPage) -> None:

@@ -19,9 +19,10 @@ import requests
 from playwright.sync_api import Page
 
 from devtools.local_stack import (
+    Store,
     chalice_local,
     free_port,
-    moto_server,
+    fresh_prefix,
     provider_settings,
     service_env,
     tables_and_admin,
@@ -63,8 +64,9 @@ class Stack:
         return requests.request(method, f"{self.api}{path}", headers=headers, timeout=30, **kwargs)
 
 
-def running_stack(table_prefix: str, path_prefix: str = "") -> Iterator[Stack]:
-    """moto, the local OpenID Provider and ``chalice local``, with one user manager.
+def running_stack(store: Store, table_prefix: str, path_prefix: str = "") -> Iterator[Stack]:
+    """Tables of their own on ``store``, the local OpenID Provider and ``chalice local``,
+    with one user manager.
 
     With a ``path_prefix`` (``/users``), a reverse proxy serves the service under it,
     and ``PUBLIC_URL`` says so: the page is at ``<proxy>/users/``.
@@ -79,10 +81,10 @@ def running_stack(table_prefix: str, path_prefix: str = "") -> Iterator[Stack]:
         "redirect_uris": [f"{base}/api/v1/login/oidc/local/authorize"],
     }
     config = {"clients": [client], "accounts": ACCOUNTS}
-    with moto_server() as endpoint, running_provider(config) as issuer:
+    with running_provider(config) as issuer:
         env = service_env(
-            endpoint,
-            TABLE_PREFIX=table_prefix,
+            store.endpoint,
+            TABLE_PREFIX=fresh_prefix(table_prefix),
             OIDC_PROVIDERS=provider_settings(issuer, client["client_id"], client["client_secret"]),
         )
         if path_prefix:

@@ -81,6 +81,12 @@ export class ApiError extends Error {
 }
 
 export const CSRF_COOKIE = '_csrf_token'
+
+/** The name the CSRF cookie travels under for an API at `root`: over HTTPS the service
+ * gives its cookies the `__Host-` prefix, which no other site on the domain can set. */
+export function csrfCookieName(root: string): string {
+  return new URL(root).protocol === 'https:' ? `__Host-${CSRF_COOKIE}` : CSRF_COOKIE
+}
 const RENEW_MARGIN_MS = 30_000
 
 type Fetch = typeof fetch
@@ -100,11 +106,19 @@ export function apiRoot(pageUrl: string): string {
 
 /** The value of one cookie in a `document.cookie` string. */
 export function readCookie(cookies: string, name: string): string | null {
+  // Two cookies of one name are ambiguous; the service counts them as none, and so
+  // does the page.
+  const found: string[] = []
   for (const part of cookies.split(';')) {
     const [key, ...rest] = part.trim().split('=')
-    if (key === name) return decodeURIComponent(rest.join('='))
+    if (key === name) found.push(rest.join('='))
   }
-  return null
+  if (found.length !== 1) return null
+  try {
+    return decodeURIComponent(found[0])
+  } catch {
+    return null
+  }
 }
 
 /**
@@ -155,7 +169,7 @@ export class Api {
 
   /** The CSRF token: the `_csrf_token` cookie, else what GET /login/csrf hands out. */
   async csrfToken(): Promise<string> {
-    const fromCookie = readCookie(this.cookies(), CSRF_COOKIE)
+    const fromCookie = readCookie(this.cookies(), csrfCookieName(this.root))
     if (fromCookie) return fromCookie
     const response = await this.fetcher(this.url('login/csrf'), { credentials: 'same-origin' })
     if (response.ok) {
@@ -165,7 +179,7 @@ export class Api {
       await discard(response)
     }
     // Any answer of the service sets the cookie on a browser that has none.
-    const again = readCookie(this.cookies(), CSRF_COOKIE)
+    const again = readCookie(this.cookies(), csrfCookieName(this.root))
     if (again) return again
     throw new ApiError(403, 'CsrfTokenMismatch', 'The page could not get a CSRF token.')
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 
-import { ApiError, apiRoot, readCookie } from '../src/api'
+import { ApiError, apiRoot, csrfCookieName, readCookie } from '../src/api'
 import { error, FakeService, json } from './fakeService'
 
 describe('apiRoot', () => {
@@ -17,6 +17,19 @@ describe('readCookie', () => {
   it('finds one cookie among several', () => {
     expect(readCookie('a=1; _csrf_token=abc%3D; b=2', '_csrf_token')).toBe('abc=')
     expect(readCookie('a=1', '_csrf_token')).toBeNull()
+  })
+
+  it('counts a name sent twice, or a malformed value, as no cookie', () => {
+    expect(readCookie('_csrf_token=mine; _csrf_token=tossed', '_csrf_token')).toBeNull()
+    expect(readCookie('prefs={"a":1}; _csrf_token=%E0%A4%A', '_csrf_token')).toBeNull()
+    expect(readCookie('prefs={"a":1}; lang=en GB; _csrf_token=ok', '_csrf_token')).toBe('ok')
+  })
+})
+
+describe('csrfCookieName', () => {
+  it('reads the __Host- name over HTTPS and the plain name over http', () => {
+    expect(csrfCookieName('https://example.org/users/api/v1/')).toBe('__Host-_csrf_token')
+    expect(csrfCookieName('http://127.0.0.1:8000/api/v1/')).toBe('_csrf_token')
   })
 })
 

@@ -11,6 +11,7 @@ describe('loginErrorMessage', () => {
       'invalid_state',
       'provider_error',
       'provider_unavailable',
+      'invalid_issuer',
       'token_exchange_failed',
       'invalid_id_token',
       'email_missing',

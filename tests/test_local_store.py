@@ -1,0 +1,203 @@
+"""DynamoDB Local as the local store: ``create-tables`` converging on it, ``make
+run``'s kept data and its admin made once, ``make admin-key``, and the one-line
+reasons it cannot start."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from bench import environment
+from bench import local_store as bench_local_store
+from chalicelib import models
+from devtools import admin_key, dynamodb_local, run_local
+from devtools.local_stack import Store, free_port, fresh_prefix, manage, service_env
+
+# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
+# so that a port picked as free is not taken by the other worker meanwhile.
+pytestmark = pytest.mark.xdist_group("servers")
+
+PREFIX = environment.ENVIRON["TABLE_PREFIX"]  # the tables' names as bound at import
+TABLES = {model.Meta.table_name.removeprefix(PREFIX) for model in models.MODELS}
+EXPIRING = {model.Meta.table_name.removeprefix(PREFIX) for model in models.TTL_MODELS}
+EXPECTED = {name: name in EXPIRING for name in TABLES}  # each table: whether TTL is on
+
+
+@pytest.fixture
+def env(local_store: Store) -> dict[str, str]:
+    """The service's environment on DynamoDB Local, with tables of its own (none yet)."""
+    return service_env(local_store.endpoint, TABLE_PREFIX=fresh_prefix("users-store-"))
+
+
+def dynamodb(env: dict[str, str]) -> Any:
+    """A DynamoDB client of the store ``env`` names."""
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=env["DYNAMODB_ENDPOINT"],
+        region_name=env["AWS_DEFAULT_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def tables_with_ttl(env: dict[str, str]) -> dict[str, bool]:
+    """Each of the service's tables in the store: whether TTL is on for it."""
+    client = dynamodb(env)
+    prefix = env["TABLE_PREFIX"]
+    names = [n for n in client.list_tables()["TableNames"] if n.startswith(prefix)]
+    status = {
+        name: client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        for name in names
+    }
+    return {
+        name.removeprefix(prefix): described["TimeToLiveStatus"] == "ENABLED"
+        and described.get("AttributeName") == "expires_at"
+        for name, described in status.items()
+    }
+
+
+# -- create-tables converges ------------------------------------------------------
+
+
+def test_create_tables_on_an_empty_store_makes_every_table_with_ttl(env: dict[str, str]) -> None:
+    made = manage(env, "create-tables")
+    assert tables_with_ttl(env) == EXPECTED
+    assert '"created"' in made
+
+
+def test_create_tables_on_a_store_with_every_table_changes_nothing(env: dict[str, str]) -> None:
+    manage(env, "create-tables")
+    again = manage(env, "create-tables")
+    assert again.strip() == '{"created": []}'
+    assert tables_with_ttl(env) == EXPECTED
+
+
+def test_create_tables_turns_ttl_on_where_a_table_has_none(env: dict[str, str]) -> None:
+    manage(env, "create-tables")
+    client = dynamodb(env)
+    for name in EXPIRING:
+        client.update_time_to_live(
+            TableName=f"{env['TABLE_PREFIX']}{name}",
+            TimeToLiveSpecification={"Enabled": False, "AttributeName": "expires_at"},
+        )
+    assert not any(tables_with_ttl(env).values())
+
+    assert manage(env, "create-tables").strip() == '{"created": []}'
+    assert tables_with_ttl(env) == EXPECTED
+
+
+def test_create_tables_makes_only_the_missing_table(env: dict[str, str]) -> None:
+    manage(env, "create-tables")
+    sessions = f"{env['TABLE_PREFIX']}sessions"
+    dynamodb(env).delete_table(TableName=sessions)
+    assert manage(env, "create-tables").strip() == f'{{"created": ["{sessions}"]}}'
+    assert tables_with_ttl(env) == EXPECTED
+
+
+# -- make run's admin, made once, and make admin-key -------------------------------
+
+
+@pytest.fixture
+def tables(env: dict[str, str]) -> Iterator[dict[str, str]]:
+    manage(env, "create-tables")
+    yield env
+
+
+def test_admin_is_made_once_and_its_key_shown_only_then(tables: dict[str, str]) -> None:
+    made = run_local.admin_once(tables)
+    assert made is not None
+    assert made["key"]
+    assert run_local.admin_once(tables) is None
+    assert run_local.admin_id(tables) == made["id"]
+
+
+def test_admin_key_makes_a_new_key_and_revokes_the_earlier_ones(tables: dict[str, str]) -> None:
+    first = run_local.admin_once(tables)
+    assert first is not None
+    renewed = admin_key.new_key(tables)
+    assert renewed["user_id"] == first["id"]
+    assert renewed["key"] != first["key"]
+    assert models.User.get(first["id"]).api_key_ids == {renewed["id"]}
+
+
+def test_admin_key_without_an_admin_says_make_run_makes_it(tables: dict[str, str]) -> None:
+    with pytest.raises(admin_key.NoAdmin, match="make run makes it"):
+        admin_key.new_key(tables)
+
+
+def test_admin_key_finds_the_running_store_and_not_a_stopped_one(
+    local_store: Store, tmp_path: Path
+) -> None:
+    record = tmp_path / "store.json"
+    assert admin_key.running_store(record) is None
+    running = {"DYNAMODB_ENDPOINT": local_store.endpoint, "TABLE_PREFIX": "users-local-"}
+    record.write_text(json.dumps(running))
+    assert admin_key.running_store(record) == running
+    stopped = {**running, "DYNAMODB_ENDPOINT": f"http://127.0.0.1:{free_port()}"}
+    record.write_text(json.dumps(stopped))
+    assert admin_key.running_store(record) is None
+
+
+def test_kept_data_outlives_the_store_and_fresh_runs_in_memory(tmp_path: Path) -> None:
+    data = tmp_path / "kept"
+    with dynamodb_local.dynamodb_local(data=data) as store:
+        env = service_env(store.endpoint, TABLE_PREFIX="users-kept-")
+        manage(env, "create-tables")
+        first = run_local.admin_once(env)
+    with dynamodb_local.dynamodb_local(data=data) as store:
+        env = service_env(store.endpoint, TABLE_PREFIX="users-kept-")
+        assert manage(env, "create-tables").strip() == '{"created": []}'
+        assert first is not None
+        assert run_local.admin_once(env) is None
+        assert run_local.admin_id(env) == first["id"]
+    assert "data kept in" in run_local.kept_or_fresh(data)
+    assert "FRESH=1" in run_local.kept_or_fresh(data)
+    assert "in memory" in run_local.kept_or_fresh(None)
+
+
+# -- what is missing, said in one line ----------------------------------------------
+
+
+def test_missing_java_is_named_with_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(dynamodb_local.StoreMissing, match="Java is missing") as raised:
+        dynamodb_local.java()
+    assert "apt-get install" in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_missing_jar_says_how_to_install_it(tmp_path: Path) -> None:
+    with pytest.raises(dynamodb_local.StoreMissing, match="make dynamodb-local"):
+        dynamodb_local.checked_jar(tmp_path / "DynamoDBLocal.jar", dynamodb_local.CHECKSUM)
+
+
+def test_a_jar_that_is_not_the_pinned_one_is_refused(tmp_path: Path) -> None:
+    jar = tmp_path / "DynamoDBLocal.jar"
+    jar.write_bytes(b"not the jar")
+    with pytest.raises(dynamodb_local.StoreMissing, match="not the pinned"):
+        dynamodb_local.checked_jar(jar, dynamodb_local.CHECKSUM)
+    checksum = tmp_path / "DynamoDBLocal.jar.sha256"
+    checksum.write_text(f"{hashlib.sha256(b'not the jar').hexdigest()}  DynamoDBLocal.jar\n")
+    assert dynamodb_local.checked_jar(jar, checksum) == jar
+
+
+def test_the_installed_jar_is_the_pinned_one() -> None:
+    assert dynamodb_local.checked_jar() == dynamodb_local.JAR
+
+
+# -- the benchmark's import, at smoke size (make bench runs 1,000 and 10,000) --------
+
+
+def test_tracker_shaped_export_is_imported_whole(local_store: Store, tmp_path: Path) -> None:
+    result = bench_local_store.measure_import(25, local_store, tmp_path)
+    assert result.imported == 25
+    assert result.store_peak_bytes > 0
+    assert bench_local_store.import_row(result).result == "pass"
