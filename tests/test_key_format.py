@@ -9,6 +9,7 @@ import json
 import re
 import secrets
 import subprocess
+import sys
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -227,11 +228,11 @@ def scan(tmp_path: Path, text: str) -> list[str]:
     target.write_text(text)
     done = subprocess.run(
         [
-            str(ROOT / ".venv" / "bin" / "detect-secrets"),
+            str(Path(sys.executable).parent / "detect-secrets"),
             "scan",
             "--plugin",
             str(PLUGIN),
-            str(target),
+            target.name,
         ],
         capture_output=True,
         text=True,
