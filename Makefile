@@ -91,10 +91,12 @@ soak: $(STAMP)
 # chalice package writes the template and deployment.zip; deploy/lambda_zip.py then
 # leaves out what the Lambda runtime provides or no request reads, and compiles
 # every module to byte code checked against its source's hash, so no cold start
-# compiles anything (docs/DEPLOY.md, README "The Lambda package").
+# compiles anything (docs/DEPLOY.md, README "The Lambda package"); deploy/template.py
+# points API Gateway at each function's published alias.
 package: $(STAMP)
 	$(BIN)/chalice package --stage prod --merge-template deploy/merge-template.yaml $(OUT)
 	$(BIN)/python -m deploy.lambda_zip $(OUT)/deployment.zip
+	$(BIN)/python -m deploy.template $(OUT)/sam.yaml
 
 # The web UI (frontend/): npm ci from the committed lockfile, then vite build into
 # chalicelib/webui_dist/ (ignored by git, shipped by chalice package). Each step

@@ -20,6 +20,7 @@ from chalicelib import (
     middleware,
     request_io,
     sessions,
+    snapshots,
     timestamps,
     urls,
     user_views,
@@ -54,6 +55,7 @@ def authorizer(auth_request: AuthRequest) -> AuthResponse:
 
 
 middleware.register(app, settings)
+snapshots.install(snapshots.runtime_registry())  # SnapStart's restore hook, where it runs
 
 
 @app.route(f"{API}/openapi.json", methods=["GET"])

@@ -10,7 +10,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from bench import coldstart, local_store, webui_size
+from bench import coldstart, cost, local_store, webui_size
 from bench.authorizer import authorizer_cpu, authorizer_rows
 from bench.key_use import key_use_rows
 from bench.pages import PageSubjects, measure_pages, page_rows, seed
@@ -20,6 +20,7 @@ from bench.timing import time_scenario
 from bench.world import PAGE, ROOT, count_scenario, make_world, scenarios
 from chalicelib import models
 from chalicelib.changes import new_id
+from devtools.dynamodb_local import dynamodb_local
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         pages = measure_pages(client, sizes, args.page_iterations)
     rows += [row for result in pages for row in page_rows(result, sizes)]
     rows += local_store.rows(args.page_iterations)
+    with dynamodb_local() as store:
+        rows += cost.rows(store.endpoint, args.iterations)
     rows += coldstart.rows(cold)
     rows.append(webui_size.row(webui_size.first_page()))
 

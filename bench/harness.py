@@ -58,9 +58,7 @@ def fresh_clients() -> None:
     its cache: without this, one test's failed calls would drain the retries
     that a later test expects to ride out a fault.
     """
-    models.connection.cache_clear()
-    for model in models.MODELS:
-        model._connection = None
+    models.reset_connections()
 
 
 class _Body(io.BytesIO):

@@ -271,6 +271,16 @@ class IdempotentRequest(_Table):
 
 
 MODELS: tuple[type[Model], ...] = (User, Guard, LogEntry, ApiKey, Session, IdempotentRequest)
+
+
+def reset_connections() -> None:
+    """Drop this container's DynamoDB connection; the next request builds a new one
+    (a new botocore client: fresh credentials, no open sockets, its own retry quota)."""
+    connection.cache_clear()
+    for model in MODELS:
+        model._connection = None
+
+
 TTL_MODELS: tuple[type[Model], ...] = (Session, IdempotentRequest)
 _NAMES = {model: model.Meta.table_name for model in MODELS}
 

@@ -35,6 +35,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from subprocess import DEVNULL, STDOUT, Popen
 from typing import IO, Any
+from urllib.parse import urlsplit
+
+import requests
 
 from devtools.local_stack import ROOT, PortInUse, port_is_free, stop
 
@@ -85,6 +88,36 @@ def login_subject(issuer: str, username: str, password: str) -> str:
         if account.get("username") == username and account.get("password") == password:
             return str(account["sub"])
     raise LookupError(f"no account {username!r} with that password at {issuer}")
+
+
+def submit_login_form(authorize_url: str, username: str, password: str) -> str:
+    """Open the provider's form at ``authorize_url``, sign in as the account
+    ``username`` (its ``sub`` entered, as the form asks) and return the ``Location``
+    the provider redirects the browser to."""
+    return press(authorize_url, {"sub": login_subject(_issuer(authorize_url), username, password)})
+
+
+def _issuer(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def press(authorize_url: str, fields: dict[str, str]) -> str:
+    """Open the provider's form at ``authorize_url``, post ``fields`` as its buttons
+    do, and return the ``Location`` the provider redirects the browser to."""
+    browser = requests.Session()
+    headers = {"Connection": "close"}
+    page = browser.get(authorize_url, timeout=10, headers=headers)
+    page.raise_for_status()
+    if 'name="sub"' not in page.text:
+        raise RuntimeError(f"no login form at {authorize_url}: {page.text[:500]}")
+    # The form has no action: it posts back to the page's own URL.
+    reply = browser.post(
+        authorize_url, data=fields, allow_redirects=False, timeout=10, headers=headers
+    )
+    if reply.status_code not in (302, 303):
+        raise RuntimeError(f"the form answered {reply.status_code}: {reply.text[:500]}")
+    return str(reply.headers["Location"])
 
 
 @contextmanager

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import ast
 from collections import Counter
+from typing import Any
 
 import boto3
+import pytest
 from chalice.test import Client
 
-from bench import harness, pages, routes
+from bench import cost, harness, pages, routes
 from bench import world as bench_world
 from chalicelib.models import User
+from devtools.local_stack import Store
 from tests.conftest import ROOT
 
 
@@ -97,3 +100,83 @@ def test_key_use_rows_stay_within_the_contracts_bound(client: Client) -> None:
     assert len(rows) == 4
     assert all(row.result == "pass" for row in rows), [(r.measure, r.calls) for r in rows]
     assert rows[0].calls == "1 UpdateItem"  # one address, within the hour: the first use only
+
+
+def test_item_size_counts_names_and_values_as_dynamodb_does() -> None:
+    item = {
+        "id": {"S": "abc"},  # 2 + 3
+        "n": {"N": "12345"},  # 1 + (5 digits + 1) // 2 + 1 = 1 + 4
+        "ok": {"BOOL": True},  # 2 + 1
+        "tags": {"L": [{"S": "ab"}, {"S": "c"}]},  # 4 + 3 + (1 + 2) + (1 + 1)
+        "m": {"M": {"k": {"S": "vv"}}},  # 1 + 3 + 1 + 1 + 2
+    }
+
+    assert cost.item_size(item) == 5 + 5 + 3 + 12 + 8
+
+
+def test_transaction_write_units_follow_dynamodbs_rule_of_two_per_item_per_kib() -> None:
+    big = {"id": {"S": "x"}, "v": {"S": "y" * 3000}}  # 3,003 bytes: 3 KiB started
+    stored = {("t", "a"): {"id": {"S": "a"}, "name": {"S": "Ada"}}}
+
+    def read(table: str, key: dict[str, Any]) -> dict[str, Any]:
+        return stored.get((table, key["id"]["S"]), {})
+
+    items = [
+        {"Put": {"TableName": "t", "Item": big}},
+        {"Update": {"TableName": "t", "Key": {"id": {"S": "a"}}}},
+        {"ConditionCheck": {"TableName": "t", "Key": {"id": {"S": "gone"}}}},
+    ]
+
+    assert cost.transaction_write_units(items, read) == 2 * 3 + 2 + 2
+
+
+def test_cost_per_million_adds_gateway_lambda_and_dynamodb_prices() -> None:
+    request = cost.Cost("r", read_units=2, write_units=4, invocation_ms=[0.2, 9.1], memory_mb=1024)
+
+    parts = request.per_million()
+
+    assert request.billed_ms == 1 + 10  # each invocation rounded up to the millisecond
+    assert parts["Lambda requests"] == 2 * cost.LAMBDA_REQUESTS_PER_MILLION
+    assert parts["Lambda duration"] == pytest.approx(cost.LAMBDA_PER_GB_SECOND * 0.011 * 1e6)
+    assert parts["DynamoDB reads"] == 2 * cost.DYNAMODB_READ_UNITS_PER_MILLION
+    assert parts["DynamoDB writes"] == 4 * cost.DYNAMODB_WRITE_UNITS_PER_MILLION
+    assert request.total_per_million() == pytest.approx(sum(parts.values()))
+
+
+def test_consumed_capacity_is_asked_for_and_added_up_per_request(client: Client) -> None:
+    world = bench_world.make_world(client)
+    request = bench_world.scenario("GET /user/me").request(world, world.subject)
+
+    with harness.counting() as counts, cost.consumed() as capacity:
+        bench_world.send(world, request, 200)
+
+    assert all(call.params.get("ReturnConsumedCapacity") == "TOTAL" for call in counts.calls)
+    assert capacity.read > 0
+    assert capacity.write == 0
+
+
+@pytest.mark.xdist_group("servers")
+def test_cost_rows_measure_each_request_on_dynamodb_local(local_store: Store) -> None:
+    rows = cost.rows(local_store.endpoint, iterations=1)
+
+    by_name = {row.measure.removeprefix("cost: "): row for row in rows}
+    assert list(by_name) == [
+        "who-am-I (GET /user/me)",
+        "who-am-I, authorizer's decision cached",
+        "PATCH /user/{id}",
+        "POST /user",
+        "GET /user (limit 100)",
+        "OIDC login, returning user (start + callback)",
+    ]
+    units = {
+        name: dict(part.split(" ") for part in row.calls.split(", "))
+        for name, row in by_name.items()
+    }
+    for name in ("who-am-I (GET /user/me)", "GET /user (limit 100)"):
+        assert float(units[name]["RRU"]) > 0
+        assert float(units[name]["WRU"]) == 0
+    for name in ("PATCH /user/{id}", "POST /user"):  # a transaction: 2 per item, 2+ items
+        assert float(units[name]["WRU"]) >= 4
+    cached = float(units["who-am-I, authorizer's decision cached"]["RRU"])
+    assert 0 < cached < float(units["who-am-I (GET /user/me)"]["RRU"])
+    assert all(row.floor.endswith(" per million") for row in rows)

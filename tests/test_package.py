@@ -26,6 +26,7 @@ from chalice.test import Client
 
 from app import app
 from chalicelib import auth, container, models, sessions
+from deploy.template import route_to_aliases
 
 # Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
 # so that a port picked as free is not taken by the other worker meanwhile.
@@ -653,3 +654,38 @@ def test_preflights_reach_the_function_on_every_path_without_the_authorizer(
     for operations in paths.values():
         for operation in operations.values():
             assert operation["x-amazon-apigateway-integration"]["type"] != "mock"
+
+
+def test_snapstart_is_one_setting_for_both_functions_and_off_by_default(
+    template: dict[str, Any],
+) -> None:
+    parameter = template["Parameters"]["SnapStart"]
+    functions = resources_of(template, "AWS::Serverless::Function")
+
+    assert parameter["Default"] == "None"
+    assert set(parameter["AllowedValues"]) == {"None", "PublishedVersions"}
+    assert set(functions) == {"APIHandler", "Authorizer"}
+    for function in functions.values():
+        assert function["Properties"]["SnapStart"] == {"ApplyOn": {"Ref": "SnapStart"}}
+
+
+def test_api_gateway_calls_each_function_through_its_published_alias(
+    template: dict[str, Any],
+) -> None:
+    text = json.dumps(template)
+    functions = resources_of(template, "AWS::Serverless::Function")
+    permissions = resources_of(template, "AWS::Lambda::Permission")
+
+    assert "${APIHandler.Arn}/invocations" not in text
+    assert "${Authorizer.Arn}/invocations" not in text
+    assert text.count("/functions/${APIHandlerAliaslive}/invocations") == len(app_routes())
+    assert text.count("/functions/${AuthorizerAliaslive}/invocations") == 1
+    for name, function in functions.items():
+        assert function["Properties"]["AutoPublishAlias"] == "live"
+        invoke = permissions[f"{name}InvokePermission"]["Properties"]
+        assert invoke["FunctionName"] == {"Ref": f"{name}Aliaslive"}
+
+
+def test_route_to_aliases_refuses_a_template_without_the_uris_it_rewrites() -> None:
+    with pytest.raises(ValueError, match="APIHandler"):
+        route_to_aliases({"Resources": {}})
