@@ -122,9 +122,9 @@ $(WEBUI_BUILT): $(WEBUI_DEPS) $(WEBUI_SOURCES)
 
 webui: $(WEBUI_BUILT)
 
-# Vitest unit and component tests and the vue-tsc type check.
+# The vue-tsc type check, ESLint, Prettier (check only), and the Vitest tests.
 webui-test: $(WEBUI_DEPS)
-	cd frontend && $(NPM) run typecheck && $(NPM) test
+	cd frontend && $(NPM) run typecheck && $(NPM) run lint && $(NPM) run format:check && $(NPM) test
 
 # The gzipped weight of the JS and CSS the first page loads, printed alone
 # (make bench writes it as a row of BENCHMARKS.md).

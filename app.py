@@ -7,6 +7,7 @@ Routes are thin adapters: read the request, call one function of
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any
 
 from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response
@@ -34,9 +35,26 @@ from chalicelib.cookies import Jar
 from chalicelib.middleware import API_KEY_EXPIRES
 from chalicelib.operations import CSRF, IDEMPOTENT, IF_MATCH, PAGE, PAGED, READ, WRITE, documented
 from chalicelib.permissions import PERMISSIONS, USER_ADD, USER_MANAGEMENT, USER_SEARCH, Caller
-from chalicelib.validation import MANAGER_FIELDS, PROFILE_FIELDS
+from chalicelib.validation import CREATOR_FIELDS, MANAGER_FIELDS, PROFILE_FIELDS
 
-app = Chalice(app_name="users-service")
+
+class _Chalice(Chalice):
+    """Chalice with the request being served kept per thread: Lambda serves one
+    request per container at a time, ``chalice local`` and the test client serve
+    several at once (``chalice local`` swaps in its own class for the same reason)."""
+
+    _served = threading.local()
+
+    @property
+    def current_request(self) -> Request | None:
+        return getattr(self._served, "request", None)
+
+    @current_request.setter
+    def current_request(self, request: Request | None) -> None:
+        self._served.request = request
+
+
+app = _Chalice(app_name="users-service")
 
 API = urls.API_PREFIX
 AUTHORIZER_TTL = 60  # seconds API Gateway may cache a decision; the contract allows 60
@@ -94,7 +112,8 @@ def create_user() -> Response:
     caller = _caller()
     caller.require(USER_ADD)
     body = _user_body()
-    create = functools.partial(users.create_user, caller.id, body, caller.has(USER_MANAGEMENT))
+    writable = MANAGER_FIELDS if caller.has(USER_MANAGEMENT) else CREATOR_FIELDS
+    create = functools.partial(users.create_user, caller.id, users.NewUser(body, writable))
     key = _request().headers.get("idempotency-key")
     user_id = create().id if key is None else idempotency.create_once(caller.id, key, body, create)
     return Response(body={"id": user_id}, status_code=201)
@@ -111,7 +130,8 @@ def get_me() -> dict[str, Any]:
 def update_me() -> dict[str, Any]:
     caller = _caller()
     body = _user_body()
-    return {"user": users.update_user(caller.id, caller.id, body, PROFILE_FIELDS, expanded=True)}
+    view = user_views.own_view
+    return {"user": view(users.update_user(caller.id, caller.id, body, PROFILE_FIELDS, view=view))}
 
 
 @app.route(f"{API}/user/{{user_id}}", methods=["GET"], authorizer=authorizer)
@@ -130,7 +150,7 @@ def update_user(user_id: str) -> dict[str, Any]:
     caller.require(USER_MANAGEMENT)
     body = _user_body()
     user = users.update_user(caller.id, user_id, body, MANAGER_FIELDS, if_match=_if_match())
-    return {"user": user}
+    return {"user": user_views.user_view(user)}
 
 
 @app.route(f"{API}/user/{{user_id}}", methods=["DELETE"], authorizer=authorizer)

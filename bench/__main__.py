@@ -19,7 +19,7 @@ from bench.table import Row, quiet_request_log, report
 from bench.timing import time_scenario
 from bench.world import PAGE, ROOT, count_scenario, make_world, scenarios
 from chalicelib import models
-from chalicelib.changes import new_id
+from chalicelib.ids import new_id
 from devtools.dynamodb_local import dynamodb_local
 
 

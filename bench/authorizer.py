@@ -15,7 +15,7 @@ from bench.table import Row, _ms, _ops
 from bench.timing import time_decide
 from bench.world import World, count_decide
 from chalicelib import apikeys, auth, batch, container, key_format, sessions, timestamps
-from chalicelib.changes import SYSTEM
+from chalicelib.ids import SYSTEM
 from chalicelib.models import ApiKey, Session, User
 from chalicelib.permissions import expand
 

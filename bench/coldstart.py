@@ -110,7 +110,7 @@ class Runs:
     runs: list[Run] = field(default_factory=list)
 
     def median(self, what: str) -> float:
-        return statistics.median(getattr(run, what) for run in self.runs)
+        return float(statistics.median(getattr(run, what) for run in self.runs))
 
 
 @contextlib.contextmanager

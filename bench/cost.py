@@ -291,7 +291,7 @@ def costs(endpoint: str, iterations: int) -> list[Cost]:
         headers = {"Authorization": world.api_key_header}
 
         def decide() -> Any:
-            return auth.decide(world.api_key_header, container.session_secret)
+            return auth.decide(world.api_key_header, container.session_secret, container.settings())
 
         def request(method: str, path: str, body: Callable[[], Any] | None = None) -> Any:
             def send() -> Any:
@@ -349,7 +349,7 @@ def _authorizer_reads(header: str) -> float:
     from chalicelib import auth, container
 
     with consumed() as capacity:
-        auth.decide(header, container.session_secret)
+        auth.decide(header, container.session_secret, container.settings())
     return capacity.read
 
 

@@ -20,10 +20,6 @@ ENVIRON = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
     "SESSION_SECRET": "test-session-secret-0123456789abcdef",
-    # No wait between DynamoDB retries: injected faults are retried as in
-    # AWS (same attempts and retry quota) without botocore's seconds of
-    # backoff; tests/test_connection.py covers the backoff itself.
-    "DYNAMODB_MAX_BACKOFF": "0",
 }
 
 

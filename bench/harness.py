@@ -7,6 +7,9 @@
   counts a call, ``after-call.dynamodb`` reads what it brought back,
   ``provide-client-params.dynamodb`` keeps its parameters), and ``replay``,
   the same calls issued bare.
+- ``without_backoff``: botocore's standard-mode retries on a client, with no
+  wait between attempts, so that injected faults are ridden out as in AWS
+  (same attempts and retry quota) without seconds of sleep.
 - ``answer_instead`` and ``error_response``: a ``before-send`` handler that
   answers in DynamoDB's place (a recorded reply, an injected fault);
   everything after the HTTP exchange runs for real: botocore's parsing and
@@ -29,8 +32,15 @@ from typing import Any
 from botocore import xform_name
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.client import BaseClient
+from botocore.retries import quota
+from botocore.retries import standard as _standard
 
 from chalicelib import auth, models
+
+# botocore-stubs describe an older botocore's retry classes (int backoffs,
+# handlers typed as returning None).
+standard: Any = _standard
+_NO_BACKOFF = "harness-no-backoff"
 
 # A request answered in DynamoDB's place is pointed here before the remaining
 # before-send handlers run: botocore calls all of them and takes the first
@@ -61,6 +71,47 @@ def fresh_clients() -> None:
     models.reset_connections()
 
 
+def cap_backoff(client: BaseClient, max_backoff: float) -> None:
+    """Give ``client`` botocore's standard-mode retries (same attempts, conditions
+    and retry quota) with waits between attempts of at most ``max_backoff`` seconds.
+
+    botocore takes no backoff setting: its standard retry handler is replaced by
+    one built the way botocore builds it, with that maximum.
+    """
+    service = client.meta.service_model.service_id.hyphenize()
+    config: Any = client.meta.config  # botocore-stubs' Config lacks ``retries``
+    retries = config.retries or {}
+    attempts = retries.get("total_max_attempts", standard.DEFAULT_MAX_ATTEMPTS)
+    adapter = standard.RetryEventAdapter()
+    throttling = standard.ThrottlingErrorDetector(adapter)
+    retry_quota = standard.RetryQuotaChecker(quota.RetryQuota(), throttling)
+    backoff = standard.ExponentialBackoff(
+        max_backoff=max_backoff, service_name=service, throttling_detector=throttling
+    )
+    handler = standard.RetryHandler(
+        retry_policy=standard.RetryPolicy(
+            retry_checker=standard.StandardRetryConditions(max_attempts=attempts),
+            retry_backoff=backoff,
+        ),
+        retry_event_adapter=adapter,
+        retry_quota=retry_quota,
+        service_name=service,
+    )
+    events = client.meta.events
+    unique_id = f"retry-config-{service}"  # the id botocore registers its handler under
+    events.unregister(f"needs-retry.{service}", unique_id=unique_id)
+    events.register(f"needs-retry.{service}", handler.needs_retry, unique_id=unique_id)
+    events.register(f"after-call.{service}", retry_quota.release_retry_quota)
+
+
+def without_backoff(client: BaseClient) -> None:
+    """``cap_backoff(client, 0)``, once per client: no wait between retries."""
+    if getattr(client.meta, _NO_BACKOFF, False):
+        return
+    cap_backoff(client, 0.0)
+    setattr(client.meta, _NO_BACKOFF, True)
+
+
 class _Body(io.BytesIO):
     """A raw response body as ``AWSResponse`` reads it."""
 
@@ -73,7 +124,8 @@ def answer_instead(
 ) -> AWSResponse:
     """The response a ``before-send`` handler returns to answer in DynamoDB's place."""
     url, request.url = request.url, NOWHERE
-    return AWSResponse(url, status, headers, _Body(body))
+    raw: Any = headers  # AWSResponse takes any mapping; botocore-stubs say HTTPHeaders
+    return AWSResponse(url, status, raw, _Body(body))
 
 
 def error_response(

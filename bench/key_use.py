@@ -14,13 +14,17 @@ from datetime import UTC, datetime, timedelta
 from bench.harness import counting
 from bench.table import Row
 from chalicelib import apikeys, auth, container, key_use
-from chalicelib.changes import SYSTEM, new_id
-from chalicelib.users import create_user
+from chalicelib.ids import SYSTEM, new_id
+from chalicelib.users import NewUser, create_user
 
 REQUESTS = 1_000
 # (seconds between requests, the addresses they alternate between)
-CASES = ((1, ("192.0.2.1",)), (1, ("192.0.2.1", "198.51.100.7")), (10, ("192.0.2.1",)))
-CASES += ((10, ("192.0.2.1", "198.51.100.7")),)
+CASES: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (1, ("192.0.2.1",)),
+    (1, ("192.0.2.1", "198.51.100.7")),
+    (10, ("192.0.2.1",)),
+    (10, ("192.0.2.1", "198.51.100.7")),
+)
 
 
 class _Clock:
@@ -34,7 +38,7 @@ class _Clock:
 def writes(interval: int, addresses: tuple[str, ...]) -> int:
     """UpdateItem calls for REQUESTS uses of a fresh key, ``interval`` seconds apart,
     from ``addresses`` in turn."""
-    user = create_user(SYSTEM, {"email": f"bench-{new_id()}@example.org"}, True)
+    user = create_user(SYSTEM, NewUser({"email": f"bench-{new_id()}@example.org"}))
     header = f"Bearer {apikeys.make_api_key(SYSTEM, user.id, container.settings())['key']}"
     clock = _Clock()
     recorder = key_use.UseRecorder(clock)

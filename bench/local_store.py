@@ -28,7 +28,7 @@ from bench.table import Row, _ops, quiet_request_log, table
 from bench.timing import time_scenario
 from bench.world import PAGE, ROOT, count_scenario, make_world
 from chalicelib import config, container, models
-from chalicelib.changes import new_id
+from chalicelib.ids import new_id
 from devtools.dynamodb_local import dynamodb_local
 from devtools.local_stack import Store, fresh_prefix, manage, service_env
 

@@ -18,7 +18,7 @@ from bench.table import Row, _ops
 from bench.timing import Timing, time_scenario
 from bench.world import PAGE, Scenario, Subject, _get, count_scenario, make_world, send
 from chalicelib import models
-from chalicelib.changes import SYSTEM, new_id
+from chalicelib.ids import SYSTEM, new_id
 from chalicelib.models import LogEntry, User
 
 MAX_PAGE_RATIO = 1.3  # a page's time at the large size over the small one
@@ -147,7 +147,9 @@ def answered_from_recording(record: Callable[[], object]) -> Iterator[Recording]
     for client in clients:
         events = client.meta.events
         events.register("response-received.dynamodb", recording._received, unique_id="bench-rec")
-        events.register_first("before-send.dynamodb", recording._before_send, unique_id="bench-ans")
+        # botocore-stubs type handlers as returning None; a before-send handler answers.
+        answer: Any = recording._before_send
+        events.register_first("before-send.dynamodb", answer, unique_id="bench-ans")
     try:
         record()
         recording.replaying = True

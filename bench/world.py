@@ -12,9 +12,10 @@ from chalice.test import Client
 
 from bench.harness import Counts, counting, replay
 from chalicelib import apikeys, auth, container, cookies, sessions
-from chalicelib.changes import SYSTEM, new_id
+from chalicelib.ids import SYSTEM, new_id
 from chalicelib.permissions import PERMISSIONS
-from chalicelib.users import create_user
+from chalicelib.users import NewUser, create_user
+from chalicelib.validation import MANAGER_FIELDS
 
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1"
@@ -50,7 +51,7 @@ def managed_user(actor: str, keys: int = 0) -> Subject:
     """A user made by ``actor``; each key is made by the user (so it has actions)."""
     user_id = new_id()
     email = f"u-{user_id}@example.org"
-    create_user(actor, {"email": email, "name": "Bench User"}, False, user_id=user_id)
+    create_user(actor, NewUser({"email": email, "name": "Bench User"}, user_id=user_id))
     key_id = ""
     for _ in range(keys):
         request = apikeys.KeyRequest(name="bench")
@@ -63,7 +64,7 @@ def make_world(client: Client) -> World:
     admin_id = new_id()
     email = f"admin-{admin_id}@example.org"
     body = {"email": email, "name": "Admin", "permissions": list(PERMISSIONS)}
-    create_user(SYSTEM, body, True, user_id=admin_id)
+    create_user(SYSTEM, NewUser(body, MANAGER_FIELDS, user_id=admin_id))
     header = f"Bearer {apikeys.make_api_key(SYSTEM, admin_id, container.settings())['key']}"
     # The first use of a key records it (the route writes); later ones are steady state.
     client.http.get(f"{API}/user/me", headers={"Authorization": header})

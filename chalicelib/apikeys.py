@@ -20,20 +20,15 @@ from pynamodb.expressions.update import Action
 
 from chalicelib import errors, key_format, timestamps
 from chalicelib.batch import get_many
-from chalicelib.changes import (
-    KEY_ID_RE,
-    SYSTEM,
-    add_edit,
-    check_user_id,
-    load_user,
-    new_id,
-    retrying,
-)
+from chalicelib.changes import add_edit
 from chalicelib.config import Settings
+from chalicelib.ids import KEY_ID_RE, SYSTEM, new_id
 from chalicelib.models import ApiKey, User, storage_errors
 from chalicelib.permissions import Caller, expand
 from chalicelib.transactions import Transaction
+from chalicelib.user_reads import check_user_id, load_user
 from chalicelib.validation import API_KEY_REQUEST, API_KEY_ROTATION, LEAKED_KEYS
+from chalicelib.versions import retrying
 
 MAX_API_KEYS = 20
 DEFAULT_OVERLAP_HOURS = 24

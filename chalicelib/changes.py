@@ -1,71 +1,30 @@
-"""One change of a user record: the record's new version and its log entry.
+"""One change of a user record, computed whole before anything is written.
 
-Every change (create, edit, delete, API key made or revoked, identity linked)
-goes through ``Transaction`` with the log entry built here, so a record and its
-entry are written together or not at all (API.md section 7).
+``creation`` (a new record) and ``edit`` (a record and a patch) are pure: they
+return a ``Change`` holding the record as it will be, the attributes an edit
+sets (the update actions, derived fields included), the guard items taken and
+freed, the count of user managers, and the log entry. ``transaction`` turns a
+change into the one ``Transaction`` that writes the record and its log entry
+together or not at all (API.md section 7).
 """
 
 from __future__ import annotations
 
-import functools
-import re
-import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from pynamodb.expressions.update import Action
 
-from chalicelib import errors
-from chalicelib.models import LogEntry, User, storage_errors
+from chalicelib import errors, guards
+from chalicelib.ids import new_id
+from chalicelib.models import USER_MANAGERS_COUNTER, Guard, LogEntry, User
+from chalicelib.permissions import USER_MANAGEMENT
 from chalicelib.timestamps import now
-from chalicelib.transactions import ConcurrentChange, Transaction
-
-SYSTEM = "system"
-MAX_ATTEMPTS = 5
-
-T = TypeVar("T")
-
-
-# A user id: 32 hex characters as new_id makes them; for users imported from the
-# older tracker, its own ids kept: 24 hex characters (a MongoDB ObjectId) or
-# ``u-`` and a UUID with dashes, as the tracker makes them. Every parser of a
-# user id (API keys, session cookies, routes) uses this pattern.
-USER_ID_PATTERN = (
-    "[0-9a-f]{24}|[0-9a-f]{32}|u-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-)
-USER_ID_RE = re.compile(USER_ID_PATTERN)
-# An API key's id: 16 hex characters.
-KEY_ID_PATTERN = "[0-9a-f]{16}"
-KEY_ID_RE = re.compile(KEY_ID_PATTERN)
-
-
-def new_id() -> str:
-    """A new opaque id (128 random bits, hex)."""
-    return uuid.uuid4().hex
-
-
-def check_user_id(user_id: str) -> None:
-    """Raise UserNotFound, before any read, for an id no user can have.
-
-    DynamoDB refuses an overlong key as a bad request: this keeps such an id
-    from reaching it and coming back as a storage fault.
-    """
-    if not USER_ID_RE.fullmatch(user_id):
-        raise errors.UserNotFound(f"no user has id {user_id[:64]!r}")
-
-
-def load_user(user_id: str) -> User:
-    """Read a user with a consistent read; raises UserNotFound."""
-    check_user_id(user_id)
-    with storage_errors():
-        try:
-            return User.get(user_id, consistent_read=True)
-        except User.DoesNotExist as exc:
-            raise errors.UserNotFound(f"no user has id {user_id!r}") from exc
-
-
-class StaleVersion(Exception):
-    """The record changed between read and write; read it again."""
+from chalicelib.transactions import ErrorFactory, Transaction
+from chalicelib.user_views import user_view
+from chalicelib.validation import CREATOR_FIELDS, PROFILE_FIELDS
+from chalicelib.versions import stale_error
 
 
 def log_entry(
@@ -89,6 +48,217 @@ def log_entry(
         timestamp=timestamp or now(),
         data=data,
     )
+
+
+@dataclass(frozen=True)
+class NewUser:
+    """A record to create: the caller's ``body``, the fields the caller may write
+    (``validation``'s table), and what the service sets itself.
+
+    ``user_id`` keeps an id given from outside (an import); by default the
+    service makes one. ``email_verified`` is false only for an address no
+    trusted party vouched for (a login at a provider not trusted for linking,
+    or without a verified email). ``auth_ids`` defaults to the email.
+    """
+
+    body: Mapping[str, Any]
+    writable: tuple[str, ...] = CREATOR_FIELDS
+    auth_ids: tuple[str, ...] | None = None
+    email_verified: bool = True
+    user_id: str | None = None
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change of a user record and everything written with it."""
+
+    record: User  # the record as it will be stored
+    entry: LogEntry
+    read: User | None = None  # the record an edit was computed from; None: a new record
+    values: Mapping[str, Any] = field(default_factory=dict)  # the attributes an edit sets
+    stale: ErrorFactory | None = None  # an edit's error when the stored version moved on
+    taken: tuple[tuple[str, ErrorFactory], ...] = ()  # guard keys taken, and their error
+    freed: tuple[str, ...] = ()  # guard keys given up
+    managers: int = 0  # +1 or -1: the change of the count of user managers
+
+
+def _taken_email(email: str) -> ErrorFactory:
+    return lambda: errors.EmailTaken(f"another user has the email {email!r}")
+
+
+def _taken_identity() -> Exception:
+    return errors.AuthIdTaken("another user holds this login identity")
+
+
+def check_writable(body: Mapping[str, Any], writable: tuple[str, ...]) -> None:
+    """FieldNotWritable for a field of a new record the caller may not set (an
+    empty ``permissions`` list sets nothing)."""
+    for name, value in body.items():
+        if name in writable or (name == "permissions" and not value):
+            continue
+        if name == "permissions":
+            raise errors.FieldNotWritable(f"setting permissions needs {USER_MANAGEMENT}")
+        raise errors.FieldNotWritable(f"{name} is set by the service")
+
+
+def creation(actor: str, new: NewUser, stamp: str) -> Change:
+    """The change that creates a record: the record, its guards and its ``add`` entry.
+
+    ``new.body`` is validated already. Raises InvalidInput without an email,
+    FieldNotWritable for a field the caller may not set.
+    """
+    body = new.body
+    if "email" not in body:
+        raise errors.InvalidInput("email is required")
+    check_writable(body, new.writable)
+    email = body["email"]
+    auth_ids = list(new.auth_ids) if new.auth_ids is not None else [email]
+    permissions = list(body.get("permissions", []))
+    user = User(
+        id=new.user_id or new_id(),
+        email=email,
+        email_lower=guards.normalise_email(email),
+        email_verified=new.email_verified,
+        permissions=permissions,
+        auth_ids=auth_ids,
+        version=1,
+        created=stamp,
+        updated=stamp,
+        **{name: body.get(name, "") for name in PROFILE_FIELDS},
+    )
+    email_key, *identity_keys = guards.user_keys(email, auth_ids)
+    return Change(
+        record=user,
+        entry=log_entry(user.id, 1, "add", actor, user_view(user), new.comment, stamp),
+        taken=(
+            (email_key, _taken_email(email)),
+            *((key, _taken_identity) for key in identity_keys),
+        ),
+        managers=+1 if USER_MANAGEMENT in permissions else 0,
+    )
+
+
+def edit(
+    user: User,
+    patch: Mapping[str, Any],
+    writable: tuple[str, ...],
+    shown: Callable[[], Mapping[str, Any]],
+    actor: str,
+    stamp: str,
+    if_match: int | None = None,
+    comment: str = "",
+) -> Change | None:
+    """The change ``patch`` makes to ``user``, or None when it changes nothing.
+
+    A field the caller may not write may be sent back as the caller reads it
+    (``shown()``, asked only then); any other value of it is FieldNotWritable.
+    A new email (only a manager or the creator may set one) counts as vouched
+    for, moves its guard, and takes the old one's place in ``auth_ids``, so
+    that the old address is free again. Another case or form of the same
+    address vouches for nothing: ``email_verified`` stays as it was, or an
+    unverified login's account would receive the address owner's identity.
+    """
+    changed: dict[str, Any] = {}
+    for name, value in patch.items():
+        if name not in writable:
+            if value != shown()[name]:
+                raise errors.FieldNotWritable(f"you may not change {name}")
+            continue
+        if value != getattr(user, name):
+            changed[name] = value
+    if not changed:
+        return None
+    values = dict(changed)
+    taken: tuple[tuple[str, ErrorFactory], ...] = ()
+    freed: tuple[str, ...] = ()
+    if "email" in changed:
+        email = changed["email"]
+        new, old = guards.normalise_email(email), guards.normalise_email(user.email)
+        values.update(
+            email_lower=new,
+            email_verified=new != old or bool(user.email_verified),
+            auth_ids=[
+                email if not guards.is_identity(a) and guards.normalise_email(a) == old else a
+                for a in user.auth_ids
+            ],
+        )
+        if new != old:
+            taken = ((guards.normalised_email_key(new), _taken_email(email)),)
+            freed = (guards.normalised_email_key(old),)
+    managers = 0
+    if "permissions" in changed:
+        was = USER_MANAGEMENT in user.permissions
+        will = USER_MANAGEMENT in changed["permissions"]
+        managers = 0 if was == will else (+1 if will else -1)
+    version = int(user.version) + 1
+    values.update(version=version, updated=stamp)
+    return Change(
+        record=User(**{**user.attribute_values, **values}),
+        entry=log_entry(user.id, version, "edit", actor, changed, comment, stamp),
+        read=user,
+        values=values,
+        stale=stale_error(if_match),
+        taken=taken,
+        freed=freed,
+        managers=managers,
+    )
+
+
+def transaction(change: Change) -> Transaction:
+    """The one transaction that writes ``change``: the record (an edit holds only
+    while the stored version is still the one it was computed from), its guards,
+    the count of user managers, and the log entry.
+
+    A new record whose id is taken raises UserExists, and so does one whose
+    id has a change log (a deleted user's): ids are never given again.
+    """
+    record, read = change.record, change.read
+    written = Transaction()
+    if read is None:
+        written.put(
+            record,
+            condition=User.id.does_not_exist(),
+            error=lambda: errors.UserExists(f"a user with id {record.id!r} exists already"),
+        )
+    else:
+        actions: list[Action] = [getattr(User, n).set(v) for n, v in change.values.items()]
+        written.update(read, actions, condition=User.version == read.version, error=change.stale)
+    for key in change.freed:
+        written.delete(Guard(key=key), condition=Guard.user_id == record.id)
+    for key, error in change.taken:
+        written.put(
+            Guard(key=key, user_id=record.id), condition=Guard.key.does_not_exist(), error=error
+        )
+    if change.managers:
+        count_user_managers(written, change.managers)
+    if read is None:
+        written.put(
+            change.entry,
+            condition=LogEntry.version.does_not_exist(),
+            error=lambda: errors.UserExists(
+                f"a user with id {record.id!r} existed and was deleted; ids are not reused"
+            ),
+        )
+    else:
+        written.put(change.entry, condition=LogEntry.version.does_not_exist())
+    return written
+
+
+def count_user_managers(transaction: Transaction, delta: int) -> None:
+    """Keep the count of user managers; refuse to take away the last one."""
+    counter = Guard(key=USER_MANAGERS_COUNTER)
+    if delta > 0:
+        transaction.update(counter, [Guard.total.add(delta)])
+    else:
+        transaction.update(
+            counter,
+            [Guard.total.add(delta)],
+            condition=Guard.total > -delta,
+            error=lambda: errors.LastUserManager(
+                f"this would leave no user with {USER_MANAGEMENT}"
+            ),
+        )
 
 
 def add_edit(
@@ -120,32 +290,3 @@ def add_edit(
         condition=LogEntry.version.does_not_exist(),
     )
     return version, stamp
-
-
-def stale_error(if_match: int | None) -> Callable[[], Exception]:
-    """The error for a record that changed since it was read: VersionMismatch
-    when the caller named the version it expected, StaleVersion (retry) otherwise."""
-    if if_match is None:
-        return StaleVersion
-    return functools.partial(
-        errors.VersionMismatch, f"the record is no longer at version {if_match}"
-    )
-
-
-def retrying(attempt: Callable[[], T]) -> T:
-    """Run a read-then-write until no concurrent change got in between.
-
-    Raises EditConflict when the record keeps changing.
-    """
-    for _ in range(MAX_ATTEMPTS):
-        try:
-            return attempt()
-        except (StaleVersion, ConcurrentChange):
-            continue
-    raise errors.EditConflict("the record kept changing; try again")
-
-
-def check_version(user: User, if_match: int | None) -> None:
-    """Raise VersionMismatch when ``If-Match`` names another version than the record's."""
-    if if_match is not None and user.version != if_match:
-        raise errors.VersionMismatch(f"the record is at version {user.version}, not {if_match}")

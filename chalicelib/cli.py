@@ -24,9 +24,10 @@ from botocore.exceptions import (
 )
 
 from chalicelib import apikeys, errors, importer, models, tracker_export, users
-from chalicelib.changes import SYSTEM
 from chalicelib.config import ConfigError, load_settings
+from chalicelib.ids import SYSTEM
 from chalicelib.invariants import check as check_tables
+from chalicelib.validation import MANAGER_FIELDS
 
 
 def create_tables(_: argparse.Namespace) -> int:
@@ -42,7 +43,7 @@ def create_user(args: argparse.Namespace) -> int:
     if args.name is not None:
         body["name"] = args.name
     body["permissions"] = [p.strip() for p in (args.permissions or "").split(",") if p.strip()]
-    user = users.create_user(SYSTEM, body, may_set_permissions=True)
+    user = users.create_user(SYSTEM, users.NewUser(body, MANAGER_FIELDS))
     result = {"id": user.id}
     if args.api_key:
         request = apikeys.KeyRequest(name="created by manage.py")

@@ -36,9 +36,6 @@ class Settings:
     table_prefix: str
     allowed_origins: tuple[str, ...]
     public_url: str | None
-    # The longest wait, in seconds, between retries of a DynamoDB request;
-    # None: botocore's own (20 s). Tests that inject faults set it to 0.
-    dynamodb_max_backoff: float | None = None
     # API keys (API.md section 11): the prefix scanners know them by, and
     # their lifetimes in days.
     api_key_prefix: str = "uk"
@@ -132,13 +129,6 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     endpoint = _get(environ, "DYNAMODB_ENDPOINT")
     if endpoint is not None and not endpoint.startswith(("http://", "https://")):
         raise ConfigError("DYNAMODB_ENDPOINT must be an http(s) URL")
-    max_backoff = _get(environ, "DYNAMODB_MAX_BACKOFF")
-    try:
-        backoff = float(max_backoff) if max_backoff is not None else None
-    except ValueError:
-        backoff = -1.0
-    if backoff is not None and not 0 <= backoff <= 20:
-        raise ConfigError("DYNAMODB_MAX_BACKOFF must be a number of seconds from 0 to 20")
     return Settings(
         environment=environment,
         region=region,
@@ -146,7 +136,6 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         table_prefix=prefix,
         allowed_origins=_origins(_get(environ, "ALLOWED_ORIGINS")),
         public_url=_public_url(_get(environ, "PUBLIC_URL")),
-        dynamodb_max_backoff=backoff,
         **_api_key_settings(environ),
     )
 

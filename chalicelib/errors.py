@@ -125,15 +125,6 @@ class StorageUnavailable(ChaliceViewError):
     STATUS_CODE = 503
 
 
-class LoginRefused(ForbiddenError):
-    """An OpenID Connect login that the service refuses; ``reason`` is the
-    ``login_error`` code the browser lands with."""
-
-    def __init__(self, reason: str, message: str = "") -> None:
-        super().__init__(message or reason)
-        self.reason = reason
-
-
 class ServiceMisconfigured(ChaliceViewError):
     """A setting the request needs is missing (the message names it); 500."""
 
@@ -145,7 +136,13 @@ DOMAIN_ERRORS: tuple[type[ChaliceViewError], ...] = tuple(
     and issubclass(value, ChaliceViewError)
     and value.__module__ == __name__
 )
-"""Every error above, in the order declared."""
+"""Every error a route answers with, in the order declared."""
 
-ANSWERED = tuple(error for error in DOMAIN_ERRORS if error is not LoginRefused)
-"""The errors a route answers with: LoginRefused ends a login on its origin instead."""
+
+class LoginFailed(Exception):
+    """An OpenID Connect login that ends on its origin with ``?login_error=<code>``
+    (API.md section 6), never an answer of its own: no HTTP status."""
+
+    def __init__(self, code: str, message: str = "") -> None:
+        super().__init__(message or code)
+        self.code = code

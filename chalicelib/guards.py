@@ -45,7 +45,12 @@ def identity(sub: str, provider: str) -> str:
 
 def email_key(email: str) -> str:
     """The guard key that keeps ``email`` to one user."""
-    return EMAIL_PREFIX + normalise_email(email)
+    return normalised_email_key(normalise_email(email))
+
+
+def normalised_email_key(normalised: str) -> str:
+    """The guard key of an address already in ``normalise_email``'s form."""
+    return EMAIL_PREFIX + normalised
 
 
 def identity_key(auth_id: str) -> str:

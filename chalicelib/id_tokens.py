@@ -20,6 +20,7 @@ from joserfc.jwk import KeySet
 
 from chalicelib import errors, guards
 from chalicelib.config import Provider
+from chalicelib.errors import LoginFailed
 from chalicelib.text import invisible, is_clean
 from chalicelib.validation import USER
 
@@ -36,14 +37,6 @@ ID_TOKEN_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES
 _metadata: dict[str, tuple[float, dict[str, Any]]] = {}
 _jwks: dict[str, tuple[float, KeySet]] = {}
 _failed: dict[str, float] = {}  # URL -> until when a fetch of it is not tried again
-
-
-class LoginFailed(Exception):
-    """A login that ends on the origin with ``?login_error=<code>``."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 def _fetch_json(url: str) -> dict[str, Any]:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from chalicelib import errors, guards
-from chalicelib.changes import SYSTEM, add_edit, load_user, retrying
-from chalicelib.models import Guard, User, storage_errors
+from chalicelib.batch import get_many
+from chalicelib.changes import NewUser, add_edit
+from chalicelib.errors import LoginFailed
+from chalicelib.ids import SYSTEM
+from chalicelib.models import Guard, User
 from chalicelib.transactions import Transaction
+from chalicelib.user_reads import load_user
 from chalicelib.users import create_user
-
-
-def _guard_owner(key: str) -> str | None:
-    with storage_errors():
-        try:
-            return Guard.get(key, consistent_read=True).user_id
-        except Guard.DoesNotExist:
-            return None
+from chalicelib.versions import retrying
 
 
 def login_identity(
@@ -29,45 +26,52 @@ def login_identity(
     user's own email is vouched for: an account opened with an address its
     opener could not prove never receives the verified identity of the
     address's owner. Both are logged as done by ``system``. Raises
-    LoginRefused otherwise.
+    LoginFailed otherwise.
+
+    The identity's and the email's guards are read in one round trip, the
+    user to link into once: a login is at most that read, the user's, the
+    change, and the session.
     """
-    owner = _guard_owner(guards.identity_key(identity))
-    if owner is not None:
-        return owner
+    keys = [guards.identity_key(identity), *([guards.email_key(email)] if email else [])]
+    found = get_many([(Guard, {"key": key}) for key in keys])
+    identity_owner, email_owner = [
+        str(g.user_id) if isinstance(g, Guard) else None for g in [*found, None][:2]
+    ]
+    if identity_owner is not None:
+        return identity_owner
     if not email:
-        raise errors.LoginRefused("email_missing", "the provider did not give an email address")
+        raise LoginFailed("email_missing", "the provider did not give an email address")
     vouched = may_link and email_verified
-    owner = _guard_owner(guards.email_key(email))
-    if owner is None:
+    if email_owner is None:
         body = {"email": email, **({"name": name} if name.strip() else {})}
+        new = NewUser(
+            body, auth_ids=(identity,), email_verified=vouched, comment="created at first login"
+        )
         try:
-            user = create_user(
-                SYSTEM,
-                body,
-                False,
-                auth_ids=[identity],
-                comment="created at first login",
-                email_verified=vouched,
-            )
+            return create_user(SYSTEM, new).id
         except errors.EmailTaken as exc:
-            raise errors.LoginRefused("email_in_use", "another user has this email") from exc
+            raise LoginFailed("email_in_use", "another user has this email") from exc
         except (errors.InvalidInput, errors.AuthIdTaken) as exc:
-            raise errors.LoginRefused("invalid_profile", str(exc)) from exc
-        return user.id
-    if not (vouched and load_user(owner).email_verified):
-        raise errors.LoginRefused("email_in_use", "another user has this email")
-    link_identity(owner, identity)
-    return owner
+            raise LoginFailed("invalid_profile", str(exc)) from exc
+    if not vouched:
+        raise LoginFailed("email_in_use", "another user has this email")
+    user = load_user(email_owner)
+    if not user.email_verified:
+        raise LoginFailed("email_in_use", "another user has this email")
+    link_identity(email_owner, identity, read=user)
+    return email_owner
 
 
-def link_identity(user_id: str, identity: str) -> None:
+def link_identity(user_id: str, identity: str, read: User | None = None) -> None:
     """Add an OpenID Connect identity to a user's ``auth_ids``, logged as done by ``system``.
 
-    Raises UserNotFound, AuthIdTaken.
+    ``read`` is the user as just read, if it was: the first attempt writes over
+    it; a retry reads the user again. Raises UserNotFound, AuthIdTaken.
     """
+    first = [read] if read is not None else []
 
     def attempt() -> None:
-        user = load_user(user_id)
+        user = first.pop() if first else load_user(user_id)
         auth_ids = [*user.auth_ids, identity]
         transaction = Transaction()
         add_edit(

@@ -23,13 +23,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chalicelib import errors, guards
-from chalicelib.changes import SYSTEM
+from chalicelib.ids import SYSTEM
 from chalicelib.models import Guard, LogEntry, User, storage_errors
 from chalicelib.permissions import PERMISSIONS
 from chalicelib.text import is_clean
 from chalicelib.tracker_export import record_id
-from chalicelib.users import create_user
-from chalicelib.validation import CREATOR_FIELDS, MAX_SHORT, USER
+from chalicelib.users import NewUser, create_user
+from chalicelib.validation import CREATOR_FIELDS, MANAGER_FIELDS, MAX_SHORT, USER
 
 COMMENT = "imported from the research-data tracker export"
 FIELDS = (*CREATOR_FIELDS, "permissions")
@@ -171,14 +171,11 @@ def _create(candidate: _Candidate) -> str | None:
     """Create the user; the reason to skip it when a user with its id exists already
     or existed (a user deleted after its import stays deleted), else None."""
     try:
-        create_user(
-            SYSTEM,
-            candidate.body,
-            may_set_permissions=True,
-            auth_ids=candidate.auth_ids,
-            comment=COMMENT,
-            user_id=candidate.id,
+        auth_ids = tuple(candidate.auth_ids) if candidate.auth_ids is not None else None
+        new = NewUser(
+            candidate.body, MANAGER_FIELDS, auth_ids, user_id=candidate.id, comment=COMMENT
         )
+        create_user(SYSTEM, new)
     except errors.UserExists as exc:
         return str(exc)
     return None

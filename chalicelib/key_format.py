@@ -24,12 +24,12 @@ import secrets
 import zlib
 from dataclasses import dataclass
 
-from chalicelib.changes import KEY_ID_PATTERN, USER_ID_PATTERN
+from chalicelib.ids import KEY_ID_PATTERN, USER_ID_PATTERN
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 SECRET_LENGTH = 43  # random base62 characters: 43 x log2(62) > 256 bits
 CHECK_LENGTH = 6  # base62 digits of a CRC32
-# The forms of user id (changes.USER_ID_PATTERN), by the digit that names them.
+# The forms of user id (ids.USER_ID_PATTERN), by the digit that names them.
 _OBJECT_ID, _HEX_ID, _TRACKER_ID = "0", "1", "2"
 _TRACKER_RE = re.compile(
     r"u-([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})"

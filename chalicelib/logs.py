@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import errors
-from chalicelib.changes import SYSTEM, USER_ID_RE, check_user_id
 from chalicelib.cursors import decode_cursor, encode_cursor
+from chalicelib.ids import SYSTEM, USER_ID_RE
 from chalicelib.models import LogEntry, storage_errors
+from chalicelib.user_reads import check_user_id
 from chalicelib.validation import Page
 
 

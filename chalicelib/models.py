@@ -21,6 +21,7 @@ Tables, all named ``TABLE_PREFIX`` + name:
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -43,7 +44,6 @@ from pynamodb.models import Model
 
 from chalicelib import errors, timestamps
 from chalicelib.config import ConfigError, Settings
-from chalicelib.retries import cap_backoff
 
 USER_MANAGERS_COUNTER = "count#user_managers"
 
@@ -69,19 +69,6 @@ def _bound() -> Settings:
     return _Bound.settings
 
 
-class _Connection(Connection):
-    """PynamoDB's connection; its client's retry waits capped by the settings."""
-
-    @property
-    def client(self) -> Any:
-        built = self._client
-        client = super().client
-        max_backoff = _bound().dynamodb_max_backoff
-        if client is not built and max_backoff is not None:
-            cap_backoff(client, max_backoff)
-        return client
-
-
 @functools.cache
 def connection() -> Connection:
     """The one DynamoDB connection of this container, made on first use.
@@ -91,7 +78,7 @@ def connection() -> Connection:
     DynamoDB's service model once per container, not once per table.
     """
     settings = _bound()
-    return _Connection(
+    return Connection(
         region=settings.region,
         host=settings.dynamodb_endpoint,
         connect_timeout_seconds=_Meta.connect_timeout_seconds,
@@ -312,10 +299,47 @@ def create_tables() -> list[str]:
             # PynamoDB turns TTL on itself for a model with a TTLAttribute.
             model.create_table(wait=True)
             created.append(model.Meta.table_name)
-        elif model in TTL_MODELS and not ttl_enabled(model):
-            # DynamoDB refuses to turn on a TTL that is already on.
-            model.update_ttl(ignore_update_ttl_errors=False)
+        else:
+            add_missing_indexes(model)
+            if model in TTL_MODELS and not ttl_enabled(model):
+                # DynamoDB refuses to turn on a TTL that is already on.
+                model.update_ttl(ignore_update_ttl_errors=False)
     return created
+
+
+def add_missing_indexes(model: type[Model], poll_seconds: float = 1.0) -> list[str]:
+    """Add to an existing table the global secondary indexes ``model`` declares and
+    the table lacks (one made before the index was), and wait until they serve;
+    the names of those added."""
+    client: Any = connection().client
+    name = model.Meta.table_name
+    described = client.describe_table(TableName=name)["Table"]
+    present = {index["IndexName"] for index in described.get("GlobalSecondaryIndexes", [])}
+    added = []
+    for index in model._get_schema()["global_secondary_indexes"]:
+        if index["index_name"] in present:
+            continue
+        client.update_table(
+            TableName=name,
+            AttributeDefinitions=index["attribute_definitions"],
+            GlobalSecondaryIndexUpdates=[
+                {
+                    "Create": {
+                        "IndexName": index["index_name"],
+                        # DynamoDB wants the hash key first; PynamoDB lists them in any order
+                        "KeySchema": sorted(index["key_schema"], key=lambda k: k["KeyType"]),
+                        "Projection": index["projection"],
+                    }
+                }
+            ],
+        )
+        added.append(index["index_name"])
+    while added and any(
+        index.get("IndexStatus") != "ACTIVE"
+        for index in client.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"]
+    ):
+        time.sleep(poll_seconds)
+    return added
 
 
 def ttl_enabled(model: type[Model]) -> bool:

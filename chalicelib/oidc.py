@@ -15,7 +15,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from urllib.parse import urlencode, urlsplit
 
 import requests
@@ -28,8 +28,9 @@ from joserfc.jwk import OctKey
 
 from chalicelib import cookies, errors, guards, identities, sessions
 from chalicelib.config import Provider, Secrets
-from chalicelib.id_tokens import HTTP_TIMEOUT, LoginFailed, metadata, profile, validate_id_token
-from chalicelib.urls import Base
+from chalicelib.errors import LoginFailed
+from chalicelib.id_tokens import HTTP_TIMEOUT, metadata, profile, validate_id_token
+from chalicelib.public_base import Base
 
 LOGIN_COOKIE = cookies.OIDC_LOGIN
 LOGIN_ROUTE = "/login/oidc"
@@ -54,6 +55,19 @@ class Attempt:
     nonce: str
     verifier: str
     origin: str
+
+    def to_claims(self, expires: int) -> dict[str, object]:
+        """The claims of the ``oidc_login`` cookie: every field by name, and its expiry."""
+        return {"aud": ATTEMPT_AUDIENCE, "exp": expires, **asdict(self)}
+
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, object]) -> Attempt:
+        """The attempt a cookie's (validated) claims carry; TypeError for a field
+        missing or not a string."""
+        values = {f.name: claims.get(f.name) for f in fields(cls)}
+        if not all(isinstance(value, str) for value in values.values()):
+            raise TypeError("the login cookie misses a field of the attempt")
+        return cls(**{name: str(value) for name, value in values.items()})
 
 
 def providers(base: Base, configured: Mapping[str, Provider]) -> dict[str, str]:
@@ -156,15 +170,7 @@ def start_login(
         nonce=attempt.nonce,
         code_verifier=attempt.verifier,
     )
-    claims = {
-        "aud": ATTEMPT_AUDIENCE,
-        "exp": int(time.time()) + LOGIN_LIFETIME,
-        "p": attempt.provider,
-        "s": attempt.state,
-        "n": attempt.nonce,
-        "v": attempt.verifier,
-        "o": attempt.origin,
-    }
+    claims = attempt.to_claims(int(time.time()) + LOGIN_LIFETIME)
     cookie = jwt.encode(
         {"alg": "HS256"}, claims, _attempt_key(login_secrets.session_secret), algorithms=["HS256"]
     )
@@ -180,8 +186,7 @@ def _read_attempt(cookie: str | None, secret: bytes) -> Attempt | None:
     try:
         token = jwt.decode(cookie, _attempt_key(secret), algorithms=["HS256"])
         registry.validate(token.claims)
-        claims = token.claims
-        return Attempt(claims["p"], claims["s"], claims["n"], claims["v"], claims["o"])
+        return Attempt.from_claims(token.claims)
     except (JoseError, ValueError, KeyError, TypeError):
         return None
 
@@ -199,8 +204,6 @@ def finish_login(
         user_id = _complete(chosen, params, attempt, redirect_uri(base, name))
     except LoginFailed as exc:
         return Redirect(_with_error(origin, exc.code), [cleared])
-    except errors.LoginRefused as exc:
-        return Redirect(_with_error(origin, exc.reason), [cleared])
     session = sessions.start_session(user_id)
     return Redirect(origin, [cleared, session.set_cookie(base)])
 

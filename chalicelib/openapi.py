@@ -26,14 +26,16 @@ from chalicelib.validation import (
 def _describe(status: int) -> str:
     """The description of an error status: its phrase and each ``Code`` with its meaning."""
     lines = [f"{HTTPStatus(status).phrase}. The body's `Code` is one of:"]
-    for error in errors.ANSWERED:
+    for error in errors.DOMAIN_ERRORS:
         if status == error.STATUS_CODE:
             meaning = (error.__doc__ or "").strip().splitlines()[0]
             lines.append(f"- `{error.__name__}`: {meaning}")
     return "\n".join(lines)
 
 
-ERRORS = {status: _describe(status) for status in sorted({e.STATUS_CODE for e in errors.ANSWERED})}
+ERRORS = {
+    status: _describe(status) for status in sorted({e.STATUS_CODE for e in errors.DOMAIN_ERRORS})
+}
 """Each error status the service answers, described from ``errors.py``."""
 
 

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING
 
 from chalicelib import errors, timestamps
 from chalicelib.batch import get_many
-from chalicelib.changes import KEY_ID_PATTERN, KEY_ID_RE, USER_ID_PATTERN
 from chalicelib.cookies import CSRF, SESSION, Jar, set_cookie
+from chalicelib.ids import KEY_ID_PATTERN, KEY_ID_RE, USER_ID_PATTERN
 from chalicelib.models import ApiKey, Session, User, storage_errors
-from chalicelib.urls import Base
+from chalicelib.public_base import Base
 
 if TYPE_CHECKING:
     from joserfc.jwk import OctKey

@@ -1,4 +1,4 @@
-"""Where browsers see the service: the API's path prefix and each request's public base.
+"""Where browsers see the service: each request's public base (``public_base.Base``).
 
 The service may sit under a path prefix (API.md section 5): the API Gateway stage
 on an ``execute-api`` host (``/api/api/v1/...``), or the path of ``PUBLIC_URL``
@@ -22,48 +22,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from chalicelib import errors
 from chalicelib.config import Settings
+from chalicelib.public_base import API_PREFIX, Base
 
-API_PREFIX = "/api/v1"
+__all__ = ["API_PREFIX", "Base", "public_url_base", "request_base"]
+
 EXECUTE_API = ".execute-api."
 HOST_RE = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
 STAGE_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 LOCAL_HOST = "localhost"
-
-
-@dataclass(frozen=True)
-class Base:
-    """The service as browsers see it: ``origin`` (scheme, host, port) and ``prefix``
-    (``""`` or a path such as ``/api`` or ``/users``, without a trailing slash)."""
-
-    origin: str
-    prefix: str = ""
-    # Whether cookies set for this base carry ``Secure``: everywhere but local
-    # development and tests.
-    secure: bool = True
-
-    @property
-    def api_path(self) -> str:
-        """The path every route hangs off: ``<prefix>/api/v1``."""
-        return f"{self.prefix}{API_PREFIX}"
-
-    def path(self, route: str) -> str:
-        """The path a browser uses for ``route``: ``/login`` -> ``<prefix>/api/v1/login``."""
-        return f"{self.api_path}{route}"
-
-    def url(self, route: str) -> str:
-        """The absolute URL of ``route``."""
-        return f"{self.origin}{self.path(route)}"
-
-    @property
-    def site_path(self) -> str:
-        """The path of the whole deployment, ``<prefix>/``: where a cookie for its pages goes."""
-        return f"{self.prefix}/"
 
 
 def public_url_base(public_url: str, secure: bool = True) -> Base:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import errors, guards
-from chalicelib.changes import load_user
 from chalicelib.cursors import decode_cursor, encode_cursor
 from chalicelib.models import User, storage_errors
 from chalicelib.permissions import USER_MANAGEMENT, Caller, expand
+from chalicelib.user_reads import load_user
 from chalicelib.validation import MAX_SHORT, Page
 
 
@@ -38,6 +38,11 @@ def user_view(user: User, *, full: bool = True, expanded: bool = False) -> dict[
     return record
 
 
+def own_view(user: User) -> dict[str, Any]:
+    """A user's own record as ``/user/me`` shows it: permissions expanded and sorted."""
+    return user_view(user, expanded=True)
+
+
 def get_user(user_id: str) -> dict[str, Any]:
     """The full record of a user; raises UserNotFound."""
     return user_view(load_user(user_id))
@@ -45,7 +50,7 @@ def get_user(user_id: str) -> dict[str, Any]:
 
 def get_me(caller: Caller) -> dict[str, Any]:
     """The caller's own record with expanded, sorted permissions."""
-    return user_view(load_user(caller.id), expanded=True)
+    return own_view(load_user(caller.id))
 
 
 def list_users(caller: Caller, page: Page, email: str | None = None) -> dict[str, Any]:

@@ -44,8 +44,8 @@ def new_key(env: Mapping[str, str]) -> dict[str, str]:
     """A new API key for the admin in the store ``env`` names, its other keys revoked:
     ``{"user_id", "key", "id"}``. Raises NoAdmin."""
     from chalicelib import apikeys
-    from chalicelib.changes import SYSTEM
     from chalicelib.config import load_settings
+    from chalicelib.ids import SYSTEM
 
     user_id = admin_id(env)
     if user_id is None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -19,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -70,10 +72,48 @@ def port_is_free(port: int) -> bool:
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now (for a server that
+    cannot be handed a socket nor report its own port, and for an address known to
+    refuse connections); see Listener."""
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
+
+
+class Listener:
+    """A listening socket on 127.0.0.1, on a port the system picks, bound now and
+    handed to the server that will serve on it: its address is known before that
+    server starts, and no other process can take the port in between."""
+
+    def __init__(self) -> None:
+        self.socket = socket.create_server((HOST, 0))
+        self.socket.set_inheritable(True)
+
+    @property
+    def port(self) -> int:
+        return int(self.socket.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+def listening_url(process: subprocess.Popen[bytes], log: IO[bytes], timeout: float = 60.0) -> str:
+    """The URL a server started with port 0 reports (``listening on <url>``, a line
+    of its output in ``log``): the port it bound itself, so none is raced for."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        log.seek(0)
+        found = re.search(rb"^listening on (http://\S+)$", log.read(), re.MULTILINE)
+        if found:
+            return found.group(1).decode()
+        time.sleep(0.1)
+    log.seek(0)
+    output = log.read().decode("utf-8", "replace")
+    raise RuntimeError(f"{process.args!r} reported no address:\n{output}")
 
 
 def wait_for(url: str, process: subprocess.Popen[Any], timeout: float = 60.0) -> None:
@@ -135,20 +175,16 @@ def service_env(dynamodb_endpoint: str, **extra: str) -> dict[str, str]:
 @contextmanager
 def moto_server(port: int | None = None) -> Iterator[Store]:
     """A moto server on 127.0.0.1 answering one request at a time
-    (``devtools/serial_moto.py``)."""
-    port = port or free_port()
-    process = subprocess.Popen(
-        [str(BIN / "python"), "-m", "devtools.serial_moto", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    store = Store(f"http://{HOST}:{port}", process)
-    try:
-        wait_for(f"{store.endpoint}/moto-api/", process)
-        yield store
-    finally:
-        stop(process)
+    (``devtools/serial_moto.py``), on ``port`` or one it picks itself and reports."""
+    command = [str(BIN / "python"), "-m", "devtools.serial_moto", "--port", str(port or 0)]
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            store = Store(listening_url(process, log), process)
+            wait_for(f"{store.endpoint}/moto-api/", process)
+            yield store
+        finally:
+            stop(process)
 
 
 def manage(env: Mapping[str, str], *args: str) -> str:
@@ -188,31 +224,37 @@ def make_admin(env: Mapping[str, str], email: str, name: str = "") -> dict[str, 
 
 @contextmanager
 def chalice_local(
-    env: Mapping[str, str], port: int | None = None, quiet: bool = True
+    env: Mapping[str, str],
+    port: int | None = None,
+    quiet: bool = True,
+    listener: Listener | None = None,
 ) -> Iterator[str]:
-    """``chalice local`` on 127.0.0.1 with the ``local`` stage; yields its base URL."""
-    port = port or free_port()
-    output = subprocess.DEVNULL if quiet else None
-    process = subprocess.Popen(
-        [
-            str(BIN / "chalice"),
-            "local",
-            "--stage",
-            "local",
-            "--no-autoreload",
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=dict(env),
-        stdout=output,
-        stderr=output,
-    )
-    base = f"http://{HOST}:{port}"
-    try:
-        wait_for(f"{base}/api/v1/user/permissions", process)
-        yield base
-    finally:
-        stop(process)
+    """``chalice local`` on 127.0.0.1 with the ``local`` stage (``devtools/chalice_local.py``):
+    on ``listener``'s socket, on ``port``, or on a port it picks itself and reports;
+    yields its base URL."""
+    command = [str(BIN / "python"), "-m", "devtools.chalice_local", "--stage", "local"]
+    handed: tuple[int, ...] = ()
+    base: str | None = None
+    if listener is not None:
+        handed = (listener.socket.fileno(),)
+        command += ["--fd", str(handed[0])]
+        base = listener.url
+    else:
+        command += ["--port", str(port or 0)]
+        base = f"http://{HOST}:{port}" if port else None
+    with tempfile.TemporaryFile() as log:
+        # Its output is read for the address only when it picks the port itself.
+        output: IO[bytes] | int | None = (
+            log if base is None else (subprocess.DEVNULL if quiet else None)
+        )
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=dict(env), stdout=output, stderr=output, pass_fds=handed
+        )
+        if listener is not None:
+            listener.close()  # the server holds it now; a port left open here would hang callers
+        try:
+            base = base or listening_url(process, log)
+            wait_for(f"{base}/api/v1/user/permissions", process)
+            yield base
+        finally:
+            stop(process)

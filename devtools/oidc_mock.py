@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # The mock is imported here, in its own process: it imports authlib.jose,
     # which warns of its deprecation.
-    import oidc_provider_mock
+    import oidc_provider_mock  # type: ignore[import-untyped]  # no type hints
     from jinja2 import ChoiceLoader, DictLoader
     from werkzeug.serving import make_server
 

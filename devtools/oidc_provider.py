@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from devtools.local_stack import ROOT, PortInUse, port_is_free, stop
+from devtools.local_stack import ROOT, PortInUse, listening_url, port_is_free, stop
 
 DEFAULT_CLIENT_ID = "users-service-local"
 DEFAULT_CLIENT_SECRET = "local-dev-secret-not-for-production"
@@ -153,12 +152,12 @@ def _start(arguments: list[str], port: int | None, log: IO[bytes]) -> tuple[Pope
     command = [sys.executable, "-m", "devtools.oidc_mock", "--port", str(port or 0), *arguments]
     process = Popen(command, cwd=ROOT, stdin=DEVNULL, stdout=log, stderr=STDOUT)
     deadline = time.monotonic() + STARTUP_TIMEOUT
-    issuer = None
-    while time.monotonic() < deadline and process.poll() is None:
-        log.seek(0)
-        found = re.search(rb"^listening on (http://\S+)$", log.read(), re.MULTILINE)
-        issuer = found.group(1).decode() if found else None
-        if issuer is not None and _answers(issuer):
+    try:
+        issuer = listening_url(process, log, STARTUP_TIMEOUT)
+    except RuntimeError:
+        issuer = None
+    while issuer is not None and time.monotonic() < deadline and process.poll() is None:
+        if _answers(issuer):
             return process, issuer
         time.sleep(0.1)
     stop(process)

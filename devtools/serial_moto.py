@@ -48,7 +48,7 @@ def one_at_a_time(app: WsgiApp) -> WsgiApp:
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until terminated; a port in use is one line on stderr, exit 2."""
     parser = argparse.ArgumentParser(prog="python -m devtools.serial_moto")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, default=0, help="0 (default): a free one")
     args = parser.parse_args(argv)
     app = one_at_a_time(DomainDispatcherApplication(create_backend_app))
     try:
@@ -58,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, SystemExit):
         print(f"serial_moto: port {args.port} on {HOST} is in use", file=sys.stderr)
         return 2
+    # The port is the server's own choice when asked for 0: it is bound before
+    # anyone learns it, so no other process can take it in between.
+    print(f"listening on http://{HOST}:{server.server_port}", flush=True)
     server.serve_forever()
     return 0
 

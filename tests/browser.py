@@ -13,7 +13,7 @@ It reaches 127.0.0.1 only: every other host name fails to resolve.
 Use::
 
     def test_something(browser_page: BrowserPage, local_store: Store) -> None:
-        with running_service(local_store, free_port()) as service:
+        with running_service(local_store, Listener()) as service:
             page = browser_page.page
             page.goto(f"{service.url}/api/v1/login/oidc/local?origin=/")
             fill_provider_login(page, ALICE["username"], ALICE["password"])
@@ -38,6 +38,7 @@ import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, sync_playwright
 
 from devtools.local_stack import (
+    Listener,
     Store,
     chalice_local,
     fresh_prefix,
@@ -143,19 +144,19 @@ class Service:
 @contextmanager
 def running_service(
     store: Store,
-    port: int,
+    listener: Listener,
     public_url: str | None = None,
     allowed_origins: tuple[str, ...] = (),
     accounts: tuple[Mapping[str, Any], ...] = (ALICE,),
     table_prefix: str = "users-browser-",
 ) -> Iterator[Service]:
     """Tables of their own on ``store``, the local OpenID Provider and ``chalice local``
-    on ``port``.
+    on ``listener``.
 
     ``public_url`` (PUBLIC_URL) is where browsers reach the service when a proxy
     stands in front; the provider accepts exactly the callback under it.
     """
-    url = public_url or f"http://127.0.0.1:{port}"
+    url = public_url or listener.url
     secret = secrets.token_urlsafe(24)
     client = {
         "client_id": CLIENT_ID,
@@ -175,7 +176,7 @@ def running_service(
         if not public_url:
             env.pop("PUBLIC_URL", None)
         manage(env, "create-tables")
-        with chalice_local(env, port=port) as local:
+        with chalice_local(env, listener=listener) as local:
             yield Service(url=url, local=local, issuer=issuer)
 
 

@@ -43,7 +43,7 @@ from botocore.exceptions import ReadTimeoutError
 from pynamodb.connection import Connection
 from pynamodb.signals import pre_dynamodb_send
 
-from bench.harness import dynamodb_clients, error_response, fresh_clients
+from bench.harness import dynamodb_clients, error_response, fresh_clients, without_backoff
 
 THROTTLING = "throttling"
 TRANSACTION_CONFLICT = "transaction"
@@ -153,6 +153,9 @@ class FaultInjector:
         """Register on one client; False when it was hooked already."""
         if id(client) in self._hooked:
             return False
+        # botocore retries the faults as in AWS (same attempts and retry
+        # quota), without its seconds of backoff.
+        without_backoff(client)
         client.meta.events.register(_EVENT, self._before_send, unique_id=self._unique_id)
         self._hooked[id(client)] = client
         self.clients.append(client)

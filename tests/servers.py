@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+from devtools.local_stack import Listener
+
 HOST = "127.0.0.1"
 # Headers that belong to one connection, not to the request or answer (RFC 9110 section 7.6.1).
 HOP_BY_HOP = {
@@ -98,8 +100,14 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def _serve(handler: type[_Handler], port: int = 0) -> Iterator[str]:
-    server = ThreadingHTTPServer((HOST, port), handler)
+def _serve(handler: type[_Handler], listener: Listener | None = None) -> Iterator[str]:
+    """Serve on ``listener``'s socket (its address known before), or on a port
+    the server picks itself."""
+    server = ThreadingHTTPServer((HOST, 0), handler, bind_and_activate=listener is None)
+    if listener is not None:
+        server.socket.close()
+        server.socket = listener.socket
+        server.server_address = listener.socket.getsockname()[:2]
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -112,19 +120,22 @@ def _serve(handler: type[_Handler], port: int = 0) -> Iterator[str]:
 
 
 @contextmanager
-def page_server(pages: Mapping[str, str], port: int = 0) -> Iterator[str]:
+def page_server(pages: Mapping[str, str], listener: Listener | None = None) -> Iterator[str]:
     """Serve HTML ``pages`` (path -> document) on 127.0.0.1; yields the origin.
 
     ``pages`` is read on each request, so pages that name the origin can be added
     once it is known."""
     handler = type("PageHandler", (_Handler,), {"pages": pages})
-    with _serve(handler, port) as origin:
+    with _serve(handler, listener) as origin:
         yield origin
 
 
 @contextmanager
 def reverse_proxy(
-    upstream: str, prefix: str, pages: Mapping[str, str] | None = None, port: int = 0
+    upstream: str,
+    prefix: str,
+    pages: Mapping[str, str] | None = None,
+    listener: Listener | None = None,
 ) -> Iterator[str]:
     """Serve ``upstream`` under ``prefix`` (``/users/api/v1/x`` -> ``<upstream>/api/v1/x``)
     and ``pages`` by exact path, on 127.0.0.1; yields the proxy's origin."""
@@ -132,7 +143,7 @@ def reverse_proxy(
         raise ValueError("prefix must start with / and not end with one")
     attributes = {"pages": {} if pages is None else pages, "upstream": upstream, "prefix": prefix}
     handler = type("ProxyHandler", (_Handler,), attributes)
-    with _serve(handler, port) as origin:
+    with _serve(handler, listener) as origin:
         yield origin
 
 

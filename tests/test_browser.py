@@ -11,14 +11,13 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from devtools.local_stack import free_port
+from devtools.local_stack import Listener
 from devtools.oidc_provider import running_provider
 from tests.browser import BrowserPage, fill_provider_login
 from tests.oidc_helpers import query_of
 from tests.servers import page_server
 
-# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
-# so that a port picked as free is not taken by the other worker meanwhile.
+# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another.
 pytestmark = pytest.mark.xdist_group("servers")
 
 ACCOUNT = {
@@ -52,8 +51,8 @@ def test_hosts_other_than_127_0_0_1_do_not_resolve(browser_page: BrowserPage) ->
 
 
 def test_provider_login_form_is_filled_and_returns_a_code(browser_page: BrowserPage) -> None:
-    port = free_port()
-    redirect_uri = f"http://127.0.0.1:{port}/callback"
+    callback = Listener()
+    redirect_uri = f"{callback.url}/callback"
     client = {"client_id": "harness", "client_secret": secrets.token_urlsafe(16)}
     config = {"clients": [{**client, "redirect_uris": [redirect_uri]}], "accounts": [ACCOUNT]}
     verifier = secrets.token_urlsafe(48)
@@ -71,7 +70,7 @@ def test_provider_login_form_is_filled_and_returns_a_code(browser_page: BrowserP
     }
     with (
         running_provider(config) as issuer,
-        page_server({"/callback": "<p>back</p>"}, port=port),
+        page_server({"/callback": "<p>back</p>"}, listener=callback),
     ):
         discovery = f"{issuer}/.well-known/openid-configuration"
         authorize = requests.get(discovery, timeout=10).json()["authorization_endpoint"]

@@ -12,12 +12,11 @@ from typing import Any
 
 import pytest
 
-from devtools.local_stack import Store, free_port
+from devtools.local_stack import Listener, Store
 from tests.browser import ALICE, BrowserPage, Service, fill_provider_login, running_service
 from tests.servers import page_server, reverse_proxy
 
-# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
-# so that a port picked as free is not taken by the other worker meanwhile.
+# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another.
 pytestmark = pytest.mark.xdist_group("servers")
 
 PREFIX = "/users"
@@ -98,12 +97,12 @@ def unexpected_console_errors(browser_page: BrowserPage, *expected: str) -> list
 def proxied(local_store: Store) -> Iterator[str]:
     """The service at http://127.0.0.1:<proxy>/users (PUBLIC_URL); an app page at
     /users/app/ on the same origin. Yields the proxy's origin."""
-    proxy_port = free_port()
-    public_url = f"http://127.0.0.1:{proxy_port}{PREFIX}"
+    proxy = Listener()
+    public_url = f"{proxy.url}{PREFIX}"
     with (
-        running_service(local_store, free_port(), public_url=public_url) as service,
+        running_service(local_store, Listener(), public_url=public_url) as service,
         reverse_proxy(
-            service.local, PREFIX, pages={f"{PREFIX}/app/": APP_PAGE}, port=proxy_port
+            service.local, PREFIX, pages={f"{PREFIX}/app/": APP_PAGE}, listener=proxy
         ) as origin,
     ):
         yield origin
@@ -152,7 +151,7 @@ def sites(local_store: Store) -> Iterator[dict[str, Any]]:
     with (
         page_server(app_pages) as app,
         page_server({"/": "<!doctype html><title>Elsewhere</title>"}) as foreign,
-        running_service(local_store, free_port(), allowed_origins=(app,)) as service,
+        running_service(local_store, Listener(), allowed_origins=(app,)) as service,
     ):
         login = f"{service.url}/api/v1/login/oidc/local?origin={app}/"
         app_pages["/"] = f'{APP_PAGE}<a id="login" href="{login}">Sign in</a>'

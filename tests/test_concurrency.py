@@ -26,9 +26,9 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.models import LogEntry
-from tests.conftest import assert_error
+from tests.conftest import ROOT, assert_error
 from tests.faults import FaultInjector, inject_faults, serialized_storage
-from tests.threads import environ_restored, own_request_per_thread
+from tests.threads import ThreadSafeClient
 
 API = "/api/v1"
 CREATORS = 10
@@ -40,9 +40,15 @@ SWITCH_INTERVAL = 1e-5
 
 @pytest.fixture(autouse=True)
 def like_aws() -> Iterator[None]:
-    """moto runs one request at a time and each thread has its own Chalice request."""
-    with environ_restored(), serialized_storage(), own_request_per_thread(app):
+    """moto runs one request at a time, as DynamoDB applies each atomically."""
+    with serialized_storage():
         yield
+
+
+@pytest.fixture
+def client(aws: None) -> ThreadSafeClient:
+    """The service's HTTP entry, called from several threads at once."""
+    return ThreadSafeClient(app, "test", str(ROOT))
 
 
 @pytest.fixture(autouse=True)

@@ -109,22 +109,6 @@ def test_table_prefix_is_required_in_aws(environment: dict[str, str]) -> None:
         config.load_settings(environment)
 
 
-def test_dynamodb_max_backoff_is_botocores_own_unless_set(environment: dict[str, str]) -> None:
-    environment.pop("DYNAMODB_MAX_BACKOFF", None)
-    assert config.load_settings(environment).dynamodb_max_backoff is None
-    environment["DYNAMODB_MAX_BACKOFF"] = "0.5"
-    assert config.load_settings(environment).dynamodb_max_backoff == 0.5
-
-
-@pytest.mark.parametrize("value", ["soon", "-1", "21", "nan"])
-def test_dynamodb_max_backoff_that_is_not_seconds_is_refused_by_name(
-    environment: dict[str, str], value: str
-) -> None:
-    environment["DYNAMODB_MAX_BACKOFF"] = value
-    with pytest.raises(config.ConfigError, match="DYNAMODB_MAX_BACKOFF"):
-        config.load_settings(environment)
-
-
 def test_app_and_every_module_import_with_an_empty_environment() -> None:
     """Nothing reads a setting at import: the settings are read on first use."""
     modules = ["app", *(f"chalicelib.{p.stem}" for p in sorted(ROOT.glob("chalicelib/*.py")))]

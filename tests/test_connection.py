@@ -12,16 +12,17 @@ from botocore.awsrequest import AWSResponse
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException
 
-from chalicelib import apikeys, auth, container, models, retries, sessions
-from chalicelib.changes import SYSTEM
+from bench.harness import fresh_clients, without_backoff
+from chalicelib import apikeys, auth, container, models, sessions
+from chalicelib.ids import SYSTEM
 from chalicelib.models import MODELS
-from chalicelib.users import create_user
+from chalicelib.users import NewUser, create_user
 from tests.conftest import ROOT
 from tests.faults import THROTTLING, inject_faults
 
 
 def test_every_model_and_transaction_share_one_botocore_client(aws: None) -> None:
-    user = create_user(SYSTEM, {"email": "one@example.org"}, may_set_permissions=True)
+    user = create_user(SYSTEM, NewUser({"email": "one@example.org"}))
     key = apikeys.make_api_key(SYSTEM, user.id, container.settings())["key"]
     assert (
         auth.decide(f"Bearer {key}", container.session_secret, container.settings()).user_id
@@ -81,22 +82,21 @@ def retry_delay(client: Any, attempts: int) -> float:
     return float(delays[0])
 
 
-def test_botocore_waits_between_throttled_attempts_unless_capped(aws: None) -> None:
-    plain = Connection(region=models.User.Meta.region).client  # botocore's own handler
-    assert max(retry_delay(plain, 3) for _ in range(5)) > 0.5  # up to 4 s, drawn at random
-    capped = Connection(region=models.User.Meta.region).client
-    retries.cap_backoff(capped, 0.25)
-    assert 0 < max(retry_delay(capped, 3) for _ in range(5)) <= 0.25
+def test_the_services_client_waits_between_throttled_attempts_as_botocore_does(
+    aws: None,
+) -> None:
+    fresh_clients()  # one no earlier fault injection has taken the waits off
+    client = models.connection().client
+    assert max(retry_delay(client, 3) for _ in range(5)) > 0.5  # up to 4 s, drawn at random
 
 
-def test_the_services_client_takes_its_backoff_from_the_settings(aws: None) -> None:
-    assert (
-        container.settings().dynamodb_max_backoff == 0
-    )  # tests run without waits (bench/environment.py)
-    assert retry_delay(models.connection().client, 3) == 0
+def test_harness_without_backoff_retries_with_no_wait(aws: None) -> None:
+    client = Connection(region=models.User.Meta.region).client
+    without_backoff(client)
+    assert max(retry_delay(client, 3) for _ in range(5)) == 0
 
 
-def test_capped_client_still_retries_with_botocores_attempts_and_quota(aws: None) -> None:
+def test_client_without_backoff_still_retries_with_botocores_attempts_and_quota(aws: None) -> None:
     with (
         inject_faults(share=1.0, kinds=[THROTTLING], full_retries=True) as injector,
         pytest.raises(PynamoDBException),

@@ -15,7 +15,8 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, OctKey, RSAKey
 
 from chalicelib import id_tokens
-from chalicelib.id_tokens import LoginFailed, validate_id_token
+from chalicelib.errors import LoginFailed
+from chalicelib.id_tokens import validate_id_token
 from tests.servers import hanging_server
 
 # Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,

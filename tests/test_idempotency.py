@@ -11,8 +11,9 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.models import IdempotentRequest, LogEntry, User
+from tests.conftest import ROOT
 from tests.faults import serialized_storage
-from tests.threads import environ_restored, own_request_per_thread
+from tests.threads import ThreadSafeClient
 
 API = "/api/v1"
 
@@ -68,22 +69,17 @@ def test_malformed_key_returns_400(client: Client, admin: Any) -> None:
     assert response.json_body["Code"] == "InvalidInput"
 
 
-def test_concurrent_retries_with_one_key_make_one_user(client: Client, admin: Any) -> None:
+def test_concurrent_retries_with_one_key_make_one_user(admin: Any) -> None:
     body = {"email": "concurrent@example.org"}
     barrier = threading.Barrier(6)
+    client = ThreadSafeClient(app, "test", str(ROOT))
 
     def send(_: int) -> Any:
         barrier.wait()
         return post_user(client, admin, body, "key-4")
 
-    # moto's backend serves one request at a time, as DynamoDB applies each
-    # atomically; each thread has its own Chalice request, as on Lambda.
-    with (
-        environ_restored(),
-        serialized_storage(),
-        own_request_per_thread(app),
-        ThreadPoolExecutor(6) as pool,
-    ):
+    # moto's backend serves one request at a time, as DynamoDB applies each atomically.
+    with serialized_storage(), ThreadPoolExecutor(6) as pool:
         responses = list(pool.map(send, range(6)))
     ids = {r.json_body["id"] for r in responses if r.status_code == 201}
     assert len(ids) == 1

@@ -21,8 +21,8 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import apikeys, container, models
-from chalicelib.changes import SYSTEM
 from chalicelib.cli import ProgressBar, main
+from chalicelib.ids import SYSTEM
 from chalicelib.importer import COMMENT
 from chalicelib.invariants import check
 from chalicelib.models import LogEntry, User

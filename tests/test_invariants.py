@@ -16,11 +16,11 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import invariants
-from chalicelib.changes import SYSTEM
 from chalicelib.cli import main
 from chalicelib.guards import email_key as email_guard
 from chalicelib.guards import identity_key as auth_guard
 from chalicelib.identities import link_identity
+from chalicelib.ids import SYSTEM
 from chalicelib.invariants import Violation, check
 from chalicelib.models import USER_MANAGERS_COUNTER, ApiKey, Guard, LogEntry, User
 from tests.conftest import Account

@@ -20,7 +20,7 @@ from chalice.test import Client
 
 from bench.harness import counting
 from chalicelib import auth, container, key_format, timestamps
-from chalicelib.changes import new_id
+from chalicelib.ids import new_id
 from chalicelib.models import ApiKey, User
 from tests.conftest import ROOT, assert_error
 

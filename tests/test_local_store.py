@@ -100,6 +100,26 @@ def test_create_tables_makes_only_the_missing_table(env: dict[str, str]) -> None
     assert tables_with_ttl(env) == EXPECTED
 
 
+def test_create_tables_adds_an_index_a_table_made_before_it_lacks(env: dict[str, str]) -> None:
+    """A store kept from before ``sessions.by_user`` existed gets it, sessions kept."""
+    manage(env, "create-tables")
+    client = dynamodb(env)
+    sessions = f"{env['TABLE_PREFIX']}sessions"
+    client.delete_table(TableName=sessions)
+    client.create_table(
+        TableName=sessions,
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client.put_item(TableName=sessions, Item={"id": {"S": "kept"}})
+    assert manage(env, "create-tables").strip() == '{"created": []}'
+    indexes = client.describe_table(TableName=sessions)["Table"]["GlobalSecondaryIndexes"]
+    assert [(i["IndexName"], i["IndexStatus"]) for i in indexes] == [("by_user", "ACTIVE")]
+    assert client.get_item(TableName=sessions, Key={"id": {"S": "kept"}})["Item"]
+    assert tables_with_ttl(env) == EXPECTED
+
+
 # -- make run's admin, made once, and make admin-key -------------------------------
 
 

@@ -80,7 +80,8 @@ def test_provider_on_a_taken_port_names_oidc_port(taken_port: int) -> None:
 
 def test_fresh_run_serves_on_dynamodb_local_and_shows_the_new_admins_key() -> None:
     env = {
-        **os.environ,
+        # As a new shell has it: no AWS credentials, the stack makes up its own.
+        **{name: value for name, value in os.environ.items() if not name.startswith("AWS_")},
         "FRESH": "1",
         "PORT": str(free_port()),
         "OIDC_PORT": str(free_port()),
@@ -114,5 +115,5 @@ def test_fresh_run_serves_on_dynamodb_local_and_shows_the_new_admins_key() -> No
             assert me.status_code == 200
             assert me.json()["user"]["email"] == "admin@example.org"
         finally:
-            run.send_signal(signal.SIGINT)
+            run.send_signal(signal.SIGTERM)  # as Ctrl-C; SIGINT may be ignored in the background
             run.wait(timeout=60)

@@ -9,8 +9,9 @@ sets the number of operations (120 by default; ``make soak`` runs 1,000);
 seed. botocore retries a failed attempt up to three times, so at 10% almost
 every fault is ridden out; a larger share (0.5) makes 503s common.
 
-Bounded: the operations are a fixed list, drawn from a seed; the workers stop
-taking new ones after a time budget, and a test checks that they all ran.
+Bounded: the operations are a fixed list, drawn from a seed; the workers take
+them until none is left, and a test checks that each one was answered. How
+long a run takes is printed (``pytest -s``), never asserted.
 Each thread's requests run on that thread, faults are counted per thread, so a
 503 is matched to the faults of its own request.
 
@@ -33,17 +34,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chalice.test import Client
 from moto import mock_aws
 
 from app import app
 from chalicelib import apikeys, container, models
-from chalicelib.changes import SYSTEM
+from chalicelib.ids import SYSTEM
 from chalicelib.invariants import Violation, check
 from chalicelib.permissions import PERMISSIONS
-from chalicelib.users import create_user
+from chalicelib.users import NewUser, create_user
+from chalicelib.validation import MANAGER_FIELDS
 from tests.faults import KINDS, inject_faults, serialized_storage
-from tests.threads import environ_restored, own_request_per_thread
+from tests.threads import ThreadSafeClient
 
 API = "/api/v1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +54,6 @@ FAULT_SHARE = float(os.environ.get("SOAK_FAULT_SHARE", "0.1"))
 SEED = int(os.environ.get("SOAK_SEED", "1729"))
 SEED_USERS = 12
 # Seconds: generous for moto on a slow machine, small enough to notice a hang.
-TIME_BUDGET = 60 + 0.5 * OPERATIONS
 
 # What the contract allows each operation to answer, as (status, code); 503
 # StorageUnavailable is allowed only when faults hit the request.
@@ -129,7 +129,6 @@ class Soak:
     violations: list[Violation]
     faults: Counter[str]
     elapsed: float
-    skipped: int
     errors: list[str] = field(default_factory=list)
 
 
@@ -168,7 +167,7 @@ class Pool:
 class Worker:
     """One thread's caller: a user manager whose key no operation touches."""
 
-    def __init__(self, client: Client, key: str, pool: Pool, rng: random.Random) -> None:
+    def __init__(self, client: ThreadSafeClient, key: str, pool: Pool, rng: random.Random) -> None:
         self.client = client
         self.headers = {"Authorization": f"Bearer {key}"}
         self.pool = pool
@@ -272,17 +271,17 @@ def _plan(count: int, rng: random.Random) -> list[str]:
     return rng.choices(names, weights=[WEIGHTS[name] for name in names], k=count)
 
 
-def _run(client: Client) -> Soak:
+def _run(client: ThreadSafeClient) -> Soak:
     rng = random.Random(SEED)
     managers = []
     for index in range(THREADS):
         body = {"email": f"manager-{index}@example.org", "permissions": list(PERMISSIONS)}
-        manager = create_user(SYSTEM, body, may_set_permissions=True)
+        manager = create_user(SYSTEM, NewUser(body, MANAGER_FIELDS))
         managers.append(apikeys.make_api_key(SYSTEM, manager.id, container.settings())["key"])
     users, emails = [], []
     for index in range(SEED_USERS):
         email = f"seed-{index}@example.org"
-        users.append(create_user(SYSTEM, {"email": email}, may_set_permissions=True).id)
+        users.append(create_user(SYSTEM, NewUser({"email": email}, MANAGER_FIELDS)).id)
         emails.append(email)
     pool = Pool(users, emails)
     workers = [Worker(client, key, pool, random.Random(rng.getrandbits(64))) for key in managers]
@@ -293,11 +292,10 @@ def _run(client: Client) -> Soak:
     outcomes: list[Outcome] = []
     errors: list[str] = []
     started = time.monotonic()
-    deadline = started + TIME_BUDGET
 
     def next_operation() -> str | None:
         with plan_lock:
-            return plan.pop() if plan and time.monotonic() < deadline else None
+            return plan.pop() if plan else None
 
     def work(worker: Worker) -> None:
         thread = threading.get_ident()
@@ -326,22 +324,19 @@ def _run(client: Client) -> Soak:
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(TIME_BUDGET + 30)
-        hung = [thread.name for thread in threads if thread.is_alive()]
-        assert not hung, f"workers still running after the time budget: {hung}"
+            thread.join()
         elapsed = time.monotonic() - started
         faults = injector.counts
     with serialized_storage():
         violations = check()
-    return Soak(outcomes, violations, faults, elapsed, len(plan), errors)
+    return Soak(outcomes, violations, faults, elapsed, errors)
 
 
 @pytest.fixture(scope="module")
 def soak() -> Iterator[Soak]:
-    with environ_restored(), own_request_per_thread(app), mock_aws():
+    with mock_aws():
         models.create_tables()
-        with Client(app, stage_name="test", project_dir=str(ROOT)) as client:
-            result = _run(client)
+        result = _run(ThreadSafeClient(app, "test", str(ROOT)))
         # What the run did, shown with ``pytest -s``.
         print(f"\n{len(result.outcomes)} operations in {result.elapsed:.1f} s; ", end="")
         print(f"faults {dict(result.faults)}\n{_table(result.outcomes)}")
@@ -376,9 +371,8 @@ def test_soak_answers_only_what_the_contract_allows(soak: Soak) -> None:
     assert bad == [], _table(bad)
 
 
-def test_soak_runs_every_operation_within_its_time_budget(soak: Soak) -> None:
+def test_soak_answers_every_operation(soak: Soak) -> None:
     assert soak.errors == []
-    assert soak.skipped == 0, f"{soak.skipped} operations left after {soak.elapsed:.0f} s"
     assert len(soak.outcomes) == OPERATIONS
 
 

@@ -1,59 +1,55 @@
-"""Running the Chalice test client from several threads as Lambda would serve them.
+"""Running requests through the service from several threads as Lambda would serve them.
 
-Two parts of the test harness are shared where AWS keeps them apart:
-
-- Chalice keeps the request being served in ``app.current_request``, one
-  attribute of the one app object. Lambda serves one request per container at
-  a time; the test client runs every thread's request on the same object, so
-  a view could read another thread's request. ``own_request_per_thread`` gives
-  each thread its own.
-- ``chalice.test.Client`` swaps ``os.environ`` for a copy during each request
-  and puts back the object it found; overlapping requests can leave a copy
-  behind. ``environ_restored`` puts back the original afterwards.
-
-Neither touches boto, PynamoDB or the service's code; ``own_request_per_thread``
-changes the class of the service's ``app`` object while it runs, to a subclass
-whose ``current_request`` is kept per thread.
+``chalice.test.Client`` swaps ``os.environ`` for a copy holding the stage's
+variables during each request and puts back the object it found, so
+overlapping requests can leave a copy behind. The service reads no setting
+from the environment at request time (the tests give it ``Settings``), so
+``ThreadSafeClient`` sends requests through the same local gateway without
+that swap. Each thread's request is its own: ``app.py`` keeps the request
+being served per thread.
 """
 
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from chalice import Chalice
+from chalice.cli.factory import CLIFactory
+from chalice.local import LocalGateway, LocalGatewayException
+from chalice.test import HTTPResponse
 
 
-@contextmanager
-def own_request_per_thread(app: Chalice) -> Iterator[None]:
-    """Each thread sees its own ``app.current_request`` while the block runs."""
-    state = threading.local()
-    original = type(app)
+class ThreadSafeClient:
+    """The HTTP side of ``chalice.test.Client`` (``client.http.get(...)``), safe to
+    call from several threads at once."""
 
-    class PerThreadRequest(original):  # type: ignore[valid-type,misc]
-        @property
-        def current_request(self) -> Any:
-            return getattr(state, "request", None)
+    def __init__(self, app: Chalice, stage_name: str, project_dir: str) -> None:
+        config = CLIFactory(project_dir).create_config_obj(chalice_stage_name=stage_name)
+        self._gateway = LocalGateway(app, config)
 
-        @current_request.setter
-        def current_request(self, request: Any) -> None:
-            state.request = request
+    @property
+    def http(self) -> ThreadSafeClient:
+        return self
 
-    app.__class__ = PerThreadRequest
-    try:
-        yield
-    finally:
-        app.__class__ = original
+    def request(
+        self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes | str = b""
+    ) -> HTTPResponse:
+        try:
+            answer = self._gateway.handle_request(
+                method=method.upper(), path=path, headers=headers or {}, body=body
+            )
+        except LocalGatewayException as exc:
+            return HTTPResponse(headers=exc.headers, body=exc.body or b"", status_code=exc.CODE)
+        return HTTPResponse.create_from_dict(answer)
 
+    def get(self, path: str, **kwargs: Any) -> HTTPResponse:
+        return self.request("GET", path, **kwargs)
 
-@contextmanager
-def environ_restored() -> Iterator[None]:
-    """Put back the ``os.environ`` object found on entry."""
-    original = os.environ
-    try:
-        yield
-    finally:
-        os.environ = original  # type: ignore[assignment]  # noqa: B003 (put back the object)
+    def post(self, path: str, **kwargs: Any) -> HTTPResponse:
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> HTTPResponse:
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> HTTPResponse:
+        return self.request("DELETE", path, **kwargs)

@@ -19,9 +19,9 @@ import requests
 from playwright.sync_api import Page
 
 from devtools.local_stack import (
+    Listener,
     Store,
     chalice_local,
-    free_port,
     fresh_prefix,
     provider_settings,
     service_env,
@@ -71,10 +71,10 @@ def running_stack(store: Store, table_prefix: str, path_prefix: str = "") -> Ite
     With a ``path_prefix`` (``/users``), a reverse proxy serves the service under it,
     and ``PUBLIC_URL`` says so: the page is at ``<proxy>/users/``.
     """
-    port = free_port()
-    proxy_port = free_port()
-    local = f"http://127.0.0.1:{port}"
-    base = f"http://127.0.0.1:{proxy_port}{path_prefix}" if path_prefix else local
+    service = Listener()
+    proxy = Listener()
+    local = service.url
+    base = f"{proxy.url}{path_prefix}" if path_prefix else local
     client = {
         "client_id": "users-webui",
         "client_secret": secrets.token_urlsafe(24),
@@ -90,9 +90,11 @@ def running_stack(store: Store, table_prefix: str, path_prefix: str = "") -> Ite
         if path_prefix:
             env["PUBLIC_URL"] = base
         admin = tables_and_admin(env, "manager@example.org", "Mona Manager")
-        with chalice_local(env, port=port), contextlib.ExitStack() as proxy:
+        with chalice_local(env, listener=service), contextlib.ExitStack() as proxied:
             if path_prefix:
-                proxy.enter_context(reverse_proxy(local, path_prefix, port=proxy_port))
+                proxied.enter_context(reverse_proxy(local, path_prefix, listener=proxy))
+            else:
+                proxy.close()
             yield Stack(base, admin["key"], admin["id"], env)
 
 

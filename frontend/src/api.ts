@@ -1,6 +1,20 @@
 // The one module that speaks to the service: fetch, the access token (held in
 // memory only), its renewal through POST /login/token, and the error body.
 
+import {
+  answer,
+  isApiKeyInfo,
+  isLogEntry,
+  isNumber,
+  isRecord,
+  isString,
+  isStringOrNull,
+  isUser,
+  listOf,
+  member,
+  recordOf,
+} from './answers'
+
 export interface User {
   id: string
   email: string
@@ -139,13 +153,22 @@ async function errorOf(response: Response): Promise<ApiError> {
   let code = `HTTP${response.status}`
   let message = response.statusText || `the service answered ${response.status}`
   try {
-    const body = (await response.json()) as { Code?: unknown; Message?: unknown }
-    if (typeof body.Code === 'string') code = body.Code
-    if (typeof body.Message === 'string') message = body.Message
+    const body: unknown = await response.json()
+    if (isRecord(body) && isString(body.Code)) code = body.Code
+    if (isRecord(body) && isString(body.Message)) message = body.Message
   } catch {
     // not the service's error body (a gateway page, say): keep the status line
   }
   return new ApiError(response.status, code, message)
+}
+
+/** A new key's answer (made or rotated): the key itself, shown this once. */
+function newKey(body: unknown): NewKey {
+  return {
+    key: member(body, 'key', isString),
+    id: member(body, 'id', isString),
+    expires: member(body, 'expires', isString),
+  }
 }
 
 export class Api {
@@ -173,8 +196,8 @@ export class Api {
     if (fromCookie) return fromCookie
     const response = await this.fetcher(this.url('login/csrf'), { credentials: 'same-origin' })
     if (response.ok) {
-      const body = (await response.json()) as { csrf_token?: string }
-      if (body.csrf_token) return body.csrf_token
+      const body: unknown = await response.json()
+      if (isRecord(body) && isString(body.csrf_token) && body.csrf_token) return body.csrf_token
     } else {
       await discard(response)
     }
@@ -207,9 +230,9 @@ export class Api {
       return false
     }
     if (!response.ok) throw await errorOf(response)
-    const body = (await response.json()) as { token: string; expires_in: number }
-    this.token = body.token
-    this.expiresAt = this.now() + body.expires_in * 1000
+    const body: unknown = await response.json()
+    this.token = member(body, 'token', isString)
+    this.expiresAt = this.now() + member(body, 'expires_in', isNumber) * 1000
     return true
   }
 
@@ -247,11 +270,14 @@ export class Api {
 
   /**
    * Call the API; renews the access token when it is about to expire or a call
-   * answers 401, once. Resolves to the JSON body (undefined for 204); rejects
-   * with ApiError.
+   * answers 401, once. Resolves to the JSON body (undefined for 204), unchecked:
+   * the route methods below check what they read of it. Rejects with ApiError.
    */
-  async call<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    if (!options.anonymous && (this.token === null || this.now() > this.expiresAt - RENEW_MARGIN_MS)) {
+  async call(method: string, path: string, options: RequestOptions = {}): Promise<unknown> {
+    if (
+      !options.anonymous &&
+      (this.token === null || this.now() > this.expiresAt - RENEW_MARGIN_MS)
+    ) {
       await this.renew()
     }
     let response = await this.send(method, path, options)
@@ -264,12 +290,13 @@ export class Api {
       }
     }
     if (!response.ok) throw await errorOf(response)
-    if (response.status === 204) return undefined as T
-    return (await response.json()) as T
+    if (response.status === 204) return undefined
+    const body: unknown = await response.json()
+    return body
   }
 
-  get<T>(path: string, options?: RequestOptions): Promise<T> {
-    return this.call<T>('GET', path, options)
+  get(path: string, options?: RequestOptions): Promise<unknown> {
+    return this.call('GET', path, options)
   }
 
   private send(method: string, path: string, options: RequestOptions): Promise<Response> {
@@ -291,7 +318,8 @@ export class Api {
   url(path: string, query?: RequestOptions['query']): string {
     const url = new URL(path, this.root)
     for (const [name, value] of Object.entries(query ?? {})) {
-      if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, String(value))
+      if (value !== undefined && value !== null && value !== '')
+        url.searchParams.set(name, String(value))
     }
     return url.href
   }
@@ -299,61 +327,71 @@ export class Api {
   // The service's routes, in its own words.
 
   me(): Promise<User> {
-    return this.get<{ user: User }>('user/me').then((r) => r.user)
+    return this.get('user/me').then((r) => member(r, 'user', isUser))
   }
 
   updateMe(fields: Partial<User>): Promise<User> {
-    return this.call<{ user: User }>('PATCH', 'user/me', { body: { user: fields } }).then((r) => r.user)
+    return this.call('PATCH', 'user/me', { body: { user: fields } }).then((r) =>
+      member(r, 'user', isUser),
+    )
   }
 
   providers(): Promise<Record<string, string>> {
-    return this.get('login/oidc', { anonymous: true })
+    return this.get('login/oidc', { anonymous: true }).then((r) =>
+      answer(r, recordOf(isString), 'providers'),
+    )
   }
 
   permissionNames(): Promise<string[]> {
-    return this.get<{ permissions: string[] }>('user/permissions', { anonymous: true }).then(
-      (r) => r.permissions,
+    return this.get('user/permissions', { anonymous: true }).then((r) =>
+      member(r, 'permissions', listOf(isString)),
     )
   }
 
   openapi(): Promise<Record<string, unknown>> {
-    return this.get('openapi.json', { anonymous: true })
+    return this.get('openapi.json', { anonymous: true }).then((r) =>
+      answer(r, isRecord, 'document'),
+    )
   }
 
-  listUsers(query: { email?: string; cursor?: string | null; limit?: number }): Promise<Page<User>> {
-    return this.get<{ users: User[]; next: string | null }>('user', { query }).then((r) => ({
-      items: r.users,
-      next: r.next,
+  listUsers(query: {
+    email?: string
+    cursor?: string | null
+    limit?: number
+  }): Promise<Page<User>> {
+    return this.get('user', { query }).then((r) => ({
+      items: member(r, 'users', listOf(isUser)),
+      next: member(r, 'next', isStringOrNull),
     }))
   }
 
   createUser(fields: Partial<User>, idempotencyKey: string): Promise<string> {
-    return this.call<{ id: string }>('POST', 'user', {
+    return this.call('POST', 'user', {
       body: { user: fields },
       headers: { 'Idempotency-Key': idempotencyKey },
-    }).then((r) => r.id)
+    }).then((r) => member(r, 'id', isString))
   }
 
   getUser(id: string): Promise<User> {
-    return this.get<{ user: User }>(`user/${encodeURIComponent(id)}`).then((r) => r.user)
+    return this.get(`user/${encodeURIComponent(id)}`).then((r) => member(r, 'user', isUser))
   }
 
   updateUser(id: string, fields: Partial<User>, version: number): Promise<User> {
-    return this.call<{ user: User }>('PATCH', `user/${encodeURIComponent(id)}`, {
+    return this.call('PATCH', `user/${encodeURIComponent(id)}`, {
       body: { user: fields },
       headers: { 'If-Match': String(version) },
-    }).then((r) => r.user)
+    }).then((r) => member(r, 'user', isUser))
   }
 
   deleteUser(id: string, version: number): Promise<void> {
     return this.call('DELETE', `user/${encodeURIComponent(id)}`, {
       headers: { 'If-Match': String(version) },
-    })
+    }).then(() => undefined)
   }
 
   listApiKeys(userId: string): Promise<ApiKeyInfo[]> {
-    return this.get<{ apikeys: ApiKeyInfo[] }>(`user/${encodeURIComponent(userId)}/apikeys`).then(
-      (r) => r.apikeys,
+    return this.get(`user/${encodeURIComponent(userId)}/apikeys`).then((r) =>
+      member(r, 'apikeys', listOf(isApiKeyInfo)),
     )
   }
 
@@ -363,34 +401,43 @@ export class Api {
     if (request.expiresInDays !== null) body.expires_in_days = request.expiresInDays
     if (request.permissions !== null) body.permissions = request.permissions
     if (request.readOnly) body.read_only = true
-    return this.call('POST', `user/${encodeURIComponent(userId)}/apikeys`, { body })
+    return this.call('POST', `user/${encodeURIComponent(userId)}/apikeys`, { body }).then(newKey)
   }
 
   rotateApiKey(userId: string, keyId: string): Promise<RotatedKey> {
-    return this.call('POST', `user/${encodeURIComponent(userId)}/apikeys/${encodeURIComponent(keyId)}/rotate`, {
-      body: {},
-    })
+    return this.call(
+      'POST',
+      `user/${encodeURIComponent(userId)}/apikeys/${encodeURIComponent(keyId)}/rotate`,
+      {
+        body: {},
+      },
+    ).then((r) => ({ ...newKey(r), old_key_expires: member(r, 'old_key_expires', isString) }))
   }
 
   /** The deployment's key lifetimes, as the OpenAPI document states them. */
   async keyDays(): Promise<KeyDays> {
-    const document = (await this.openapi()) as {
-      components?: { schemas?: { ApiKeyRequest?: { properties?: { expires_in_days?: Record<string, unknown> } } } }
-    }
-    const days = document.components?.schemas?.ApiKeyRequest?.properties?.expires_in_days ?? {}
-    const whole = (value: unknown) => (typeof value === 'number' ? value : null)
+    let found: unknown = await this.openapi()
+    for (const name of ['components', 'schemas', 'ApiKeyRequest', 'properties', 'expires_in_days'])
+      found = isRecord(found) ? found[name] : undefined
+    const days = isRecord(found) ? found : {}
+    const whole = (value: unknown) => (isNumber(value) ? value : null)
     return { default: whole(days.default), maximum: whole(days.maximum) }
   }
 
   revokeApiKey(userId: string, keyId: string): Promise<void> {
-    return this.call('DELETE', `user/${encodeURIComponent(userId)}/apikeys/${encodeURIComponent(keyId)}`)
+    return this.call(
+      'DELETE',
+      `user/${encodeURIComponent(userId)}/apikeys/${encodeURIComponent(keyId)}`,
+    ).then(() => undefined)
   }
 
   history(userId: string, kind: 'log' | 'actions', cursor: string | null): Promise<Page<LogEntry>> {
-    return this.get<{ logs: LogEntry[]; next: string | null }>(
-      `user/${encodeURIComponent(userId)}/${kind}`,
-      { query: { cursor, limit: 20 } },
-    ).then((r) => ({ items: r.logs, next: r.next }))
+    return this.get(`user/${encodeURIComponent(userId)}/${kind}`, {
+      query: { cursor, limit: 20 },
+    }).then((r) => ({
+      items: member(r, 'logs', listOf(isLogEntry)),
+      next: member(r, 'next', isStringOrNull),
+    }))
   }
 }
 

@@ -34,7 +34,9 @@ function sameSet(a: string[], b: string[]): boolean {
 /** The values a person filled in, empty ones left out (for creating a record). */
 export function filledFields(form: Record<string, unknown>): Partial<User> {
   return Object.fromEntries(
-    Object.entries(form).filter(([, value]) => (Array.isArray(value) ? value.length : value !== '')),
+    Object.entries(form).filter(([, value]) =>
+      Array.isArray(value) ? value.length : value !== '',
+    ),
   ) as Partial<User>
 }
 

@@ -20,7 +20,13 @@ function valueText(value: unknown): string {
 export function describe(entry: LogEntry, selfId: string): EntryText {
   const actor = entry.user
   const who =
-    actor === selfId ? 'you' : actor === 'system' ? 'the service' : actor ? `user ${actor}` : 'someone'
+    actor === selfId
+      ? 'you'
+      : actor === 'system'
+        ? 'the service'
+        : actor
+          ? `user ${actor}`
+          : 'someone'
   const verb = ACTIONS[entry.action] ?? entry.action
   const record = entry.entry_id === selfId ? 'your record' : `the record of user ${entry.entry_id}`
   const what = `${verb} ${record}${entry.comment ? ` (${entry.comment})` : ''}`

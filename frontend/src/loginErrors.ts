@@ -2,13 +2,13 @@
 const MESSAGES: Record<string, string> = {
   invalid_state:
     'The sign-in took too long or was started in another window. Please sign in again.',
-  provider_error: 'The sign-in provider refused the sign-in. Please try again, or use another way to sign in.',
+  provider_error:
+    'The sign-in provider refused the sign-in. Please try again, or use another way to sign in.',
   provider_unavailable:
     'The sign-in provider could not be reached. Please try again in a few minutes.',
   invalid_issuer:
     'The answer did not come from the sign-in provider you chose. Please sign in again; if it keeps failing, tell the administrators.',
-  token_exchange_failed:
-    'The sign-in provider did not confirm the sign-in. Please try again.',
+  token_exchange_failed: 'The sign-in provider did not confirm the sign-in. Please try again.',
   invalid_id_token:
     'The sign-in provider’s answer could not be trusted. Please try again; if it keeps failing, tell the administrators.',
   email_missing:

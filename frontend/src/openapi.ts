@@ -27,7 +27,8 @@ export interface Operation {
 }
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete']
-const PERMISSION = /\b(?:DATA_EDIT|OWNERS_READ|USER_ADD|USER_SEARCH|USER_MANAGEMENT|DATA_MANAGEMENT)\b/g
+const PERMISSION =
+  /\b(?:DATA_EDIT|OWNERS_READ|USER_ADD|USER_SEARCH|USER_MANAGEMENT|DATA_MANAGEMENT)\b/g
 
 function obj(value: unknown): Json {
   return value !== null && typeof value === 'object' ? (value as Json) : {}
@@ -45,7 +46,8 @@ export function schemaText(schema: unknown, doc: Json): string {
 }
 
 function who(op: Json): string {
-  if (!Array.isArray(op.security) || op.security.length === 0) return 'Anyone, no credentials needed.'
+  if (!Array.isArray(op.security) || op.security.length === 0)
+    return 'Anyone, no credentials needed.'
   const named = [...new Set(String(op.summary ?? '').match(PERMISSION) ?? [])]
   const summary = String(op.summary ?? '')
   const self = /\bself\b/i.test(summary) ? 'the user themself or ' : ''

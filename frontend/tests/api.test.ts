@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 
+import { UnexpectedAnswer } from '../src/answers'
 import { ApiError, apiRoot, csrfCookieName, readCookie } from '../src/api'
 import { error, FakeService, json } from './fakeService'
 
@@ -57,7 +58,9 @@ describe('Api.call', () => {
 
   it('reports an ended session when renewal after a 401 finds none', async () => {
     let ended = 0
-    const service = new FakeService().on('GET user/me', () => error(401, 'InvalidCredentials', 'session ended'))
+    const service = new FakeService().on('GET user/me', () =>
+      error(401, 'InvalidCredentials', 'session ended'),
+    )
     const api = service.api()
     api.onSessionEnded = () => {
       ended += 1
@@ -92,14 +95,27 @@ describe('Api.call', () => {
     const service = new FakeService().on('PATCH user/me', () =>
       error(400, 'InvalidInput', 'orcid: not a valid ORCID iD'),
     )
-    const failure = await service.api().updateMe({ orcid: 'x' }).catch((e: unknown) => e)
+    const failure = await service
+      .api()
+      .updateMe({ orcid: 'x' })
+      .catch((e: unknown) => e)
     expect(failure).toBeInstanceOf(ApiError)
-    expect(failure).toMatchObject({ status: 400, code: 'InvalidInput', message: 'orcid: not a valid ORCID iD' })
+    expect(failure).toMatchObject({
+      status: 400,
+      code: 'InvalidInput',
+      message: 'orcid: not a valid ORCID iD',
+    })
   })
 
   it('keeps the status when the error body is not the service’s', async () => {
-    const service = new FakeService().on('GET user/me', () => new Response('<html>bad gateway</html>', { status: 502 }))
-    const failure = await service.api().me().catch((e: unknown) => e)
+    const service = new FakeService().on(
+      'GET user/me',
+      () => new Response('<html>bad gateway</html>', { status: 502 }),
+    )
+    const failure = await service
+      .api()
+      .me()
+      .catch((e: unknown) => e)
     expect(failure).toMatchObject({ status: 502, code: 'HTTP502' })
   })
 
@@ -113,7 +129,9 @@ describe('Api.call', () => {
   })
 
   it('calls public routes without a token', async () => {
-    const service = new FakeService().on('GET login/oidc', () => json(200, { local: '/api/v1/login/oidc/local' }))
+    const service = new FakeService().on('GET login/oidc', () =>
+      json(200, { local: '/api/v1/login/oidc/local' }),
+    )
     expect(await service.api().providers()).toEqual({ local: '/api/v1/login/oidc/local' })
     expect(service.calls('POST login/token')).toHaveLength(0)
     expect(service.calls('GET login/oidc')[0].headers.Authorization).toBeUndefined()
@@ -122,14 +140,18 @@ describe('Api.call', () => {
 
 describe('sessions', () => {
   it('asks GET /login/csrf for the token when the cookie is not readable', async () => {
-    const service = new FakeService().on('GET login/csrf', () => json(200, { csrf_token: 'from-endpoint' }))
+    const service = new FakeService().on('GET login/csrf', () =>
+      json(200, { csrf_token: 'from-endpoint' }),
+    )
     service.cookies = ''
     expect(await service.api().renew()).toBe(true)
     expect(service.calls('POST login/token')[0].headers['X-CSRF-Token']).toBe('from-endpoint')
   })
 
   it('reports no session when /login/token answers 401', async () => {
-    const service = new FakeService().on('POST login/token', () => error(401, 'InvalidCredentials', 'no session'))
+    const service = new FakeService().on('POST login/token', () =>
+      error(401, 'InvalidCredentials', 'no session'),
+    )
     const api = service.api()
     expect(await api.renew()).toBe(false)
     expect(api.hasToken).toBe(false)
@@ -146,7 +168,9 @@ describe('sessions', () => {
   })
 
   it('refuses a bad API key with 401', async () => {
-    const service = new FakeService().on('POST login/apikey', () => error(401, 'InvalidCredentials', 'bad key'))
+    const service = new FakeService().on('POST login/apikey', () =>
+      error(401, 'InvalidCredentials', 'bad key'),
+    )
     await expect(service.api().signInWithKey('nope')).rejects.toMatchObject({ status: 401 })
   })
 
@@ -173,7 +197,9 @@ describe('sessions', () => {
 // A browser keeps the request of a no-store answer open until its body is read.
 describe('answers nobody needs', () => {
   it('are read when /login/token finds no session', async () => {
-    const service = new FakeService().on('POST login/token', () => error(401, 'InvalidCredentials', 'no session'))
+    const service = new FakeService().on('POST login/token', () =>
+      error(401, 'InvalidCredentials', 'no session'),
+    )
     expect(await service.api().renew()).toBe(false)
     expect(service.unread()).toEqual([])
   })
@@ -210,5 +236,26 @@ describe('answers nobody needs', () => {
     expect(await service.api().renew()).toBe(true)
     expect(service.calls('POST login/token')[0].headers['X-CSRF-Token']).toBe('set-by-the-answer')
     expect(service.unread()).toEqual([])
+  })
+})
+
+describe('answers of another shape', () => {
+  it('are refused, not typed as what they are not', async () => {
+    const service = new FakeService()
+      .on('GET user/me', () => json(200, { user: 'u1' }))
+      .on('GET user', () => json(200, { users: [{ id: 'u1' }], next: 7 }))
+    const api = service.api()
+    await expect(api.me()).rejects.toThrow(UnexpectedAnswer)
+    await expect(api.listUsers({})).rejects.toThrow(/no valid next/)
+  })
+
+  it('are read when they hold what the page needs', async () => {
+    const service = new FakeService().on('GET user', () =>
+      json(200, { users: [{ id: 'u1', email: 'a@example.org' }], next: null }),
+    )
+    expect(await service.api().listUsers({})).toEqual({
+      items: [{ id: 'u1', email: 'a@example.org' }],
+      next: null,
+    })
   })
 })

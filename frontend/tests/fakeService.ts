@@ -75,6 +75,11 @@ export class FakeService {
   }
 
   api(): Api {
-    return new Api(ROOT, this.fetch, () => this.cookies, () => this.now)
+    return new Api(
+      ROOT,
+      this.fetch,
+      () => this.cookies,
+      () => this.now,
+    )
   }
 }

@@ -12,7 +12,13 @@ import { formatTime } from '../src/time'
 import { error, FakeService, json } from './fakeService'
 import { button, field, mountView } from './mounting'
 
-const ME = { id: 'me', email: 'me@example.org', name: 'Me', permissions: [] as string[], version: 1 }
+const ME = {
+  id: 'me',
+  email: 'me@example.org',
+  name: 'Me',
+  permissions: [] as string[],
+  version: 1,
+}
 
 afterEach(() => {
   document.body.innerHTML = ''
@@ -22,7 +28,10 @@ afterEach(() => {
 describe('sign-in page', () => {
   it('offers one button per provider and an API key field', async () => {
     const service = new FakeService().on('GET login/oidc', () =>
-      json(200, { local: '/users/api/v1/login/oidc/local', elixir: '/users/api/v1/login/oidc/elixir' }),
+      json(200, {
+        local: '/users/api/v1/login/oidc/local',
+        elixir: '/users/api/v1/login/oidc/elixir',
+      }),
     )
     const { wrapper } = await mountView(SignInView, service)
     expect(wrapper.findAll('button').map((b) => b.text())).toEqual([
@@ -37,7 +46,9 @@ describe('sign-in page', () => {
     window.history.replaceState(null, '', '/?login_error=email_in_use')
     const service = new FakeService().on('GET login/oidc', () => json(200, {}))
     const { wrapper } = await mountView(SignInView, service)
-    expect(wrapper.find('[role="alert"]').text()).toMatch(/account with your email address already exists/)
+    expect(wrapper.find('[role="alert"]').text()).toMatch(
+      /account with your email address already exists/,
+    )
     expect(window.location.search).toBe('')
   })
 
@@ -59,7 +70,9 @@ describe('navigation', () => {
     const plain = await mountView(AppNav, service, { user: ME })
     expect(plain.wrapper.text()).not.toContain('Users')
     expect(plain.wrapper.text()).toContain('API keys')
-    const searcher = await mountView(AppNav, service, { user: { ...ME, permissions: ['USER_SEARCH'] } })
+    const searcher = await mountView(AppNav, service, {
+      user: { ...ME, permissions: ['USER_SEARCH'] },
+    })
     expect(searcher.wrapper.text()).toContain('Users')
   })
 })
@@ -75,12 +88,16 @@ describe('profile', () => {
     await flushPromises()
     expect(service.calls('PATCH user/me')[0].body).toEqual({ user: { orcid: '1234' } })
     expect(wrapper.find('.beside [role="alert"]').text()).toBe('orcid: not a valid ORCID iD')
+    // An alert is its own live region: inside another it would be announced twice.
+    expect(wrapper.findAll('[aria-live] [role="alert"]')).toHaveLength(0)
   })
 
   it('says the profile is saved', async () => {
     const service = new FakeService()
       .on('GET user/me', () => json(200, { user: ME }))
-      .on('PATCH user/me', (req) => json(200, { user: { ...ME, ...(req.body as { user: object }).user } }))
+      .on('PATCH user/me', (req) =>
+        json(200, { user: { ...ME, ...(req.body as { user: object }).user } }),
+      )
     const { wrapper } = await mountView(ProfileView, service, { user: ME })
     await field(wrapper, 'Name').setValue('Me Too')
     await wrapper.find('form').trigger('submit')
@@ -90,7 +107,13 @@ describe('profile', () => {
 })
 
 describe('API keys', () => {
-  const KEY = { id: 'k1', name: 'laptop', created: '2026-01-01T00:00:00Z', expires: null, last_used: null }
+  const KEY = {
+    id: 'k1',
+    name: 'laptop',
+    created: '2026-01-01T00:00:00Z',
+    expires: null,
+    last_used: null,
+  }
 
   it('shows a new key once, with Copy and a warning', async () => {
     let keys = [] as (typeof KEY)[]
@@ -98,22 +121,34 @@ describe('API keys', () => {
       .on('GET user/me/apikeys', () => json(200, { apikeys: keys }))
       .on('POST user/me/apikeys', () => {
         keys = [KEY]
-        return json(201, { key: 'uk_me.k1.secret', id: 'k1' })
+        return json(201, { key: 'uk_me.k1.secret', id: 'k1', expires: '2026-01-31T00:00:00Z' })
       })
-    const { wrapper } = await mountView(KeyList, service, { user: ME, props: { userId: 'me', allowCreate: true } })
+    const { wrapper } = await mountView(KeyList, service, {
+      user: ME,
+      props: { userId: 'me', allowCreate: true },
+    })
     await field(wrapper, 'Name').setValue('laptop')
     await field(wrapper, 'Expires in days').setValue('30')
     await wrapper.find('form').trigger('submit')
     await flushPromises()
-    expect(service.calls('POST user/me/apikeys')[0].body).toEqual({ name: 'laptop', expires_in_days: 30 })
-    expect((field(wrapper, 'New API key').element as HTMLInputElement).value).toBe('uk_me.k1.secret')
+    expect(service.calls('POST user/me/apikeys')[0].body).toEqual({
+      name: 'laptop',
+      expires_in_days: 30,
+    })
+    expect((field(wrapper, 'New API key').element as HTMLInputElement).value).toBe(
+      'uk_me.k1.secret',
+    )
     expect(wrapper.text()).toContain('This key will not be shown again.')
     expect(button(wrapper, 'Copy').exists()).toBe(true)
     expect(wrapper.find('table').text()).toContain('laptop')
   })
 
   const DAYS = {
-    components: { schemas: { ApiKeyRequest: { properties: { expires_in_days: { default: 90, maximum: 365 } } } } },
+    components: {
+      schemas: {
+        ApiKeyRequest: { properties: { expires_in_days: { default: 90, maximum: 365 } } },
+      },
+    },
   }
   const OWNER = { ...ME, permissions: ['USER_ADD', 'USER_SEARCH'] }
 
@@ -139,7 +174,10 @@ describe('API keys', () => {
     expect(wrapper.text()).toContain('At most 365 days.')
     expect(wrapper.find('fieldset legend').text()).toBe('This key may')
     const boxes = wrapper.findAll('fieldset input[type="checkbox"]')
-    expect(boxes.map((b) => (b.element as HTMLInputElement).value)).toEqual(['USER_ADD', 'USER_SEARCH'])
+    expect(boxes.map((b) => (b.element as HTMLInputElement).value)).toEqual([
+      'USER_ADD',
+      'USER_SEARCH',
+    ])
     expect(boxes.every((b) => (b.element as HTMLInputElement).checked)).toBe(true)
     expect((field(wrapper, 'Read only').element as HTMLInputElement).checked).toBe(false)
   })
@@ -177,8 +215,16 @@ describe('API keys', () => {
   })
 
   it('lists each key’s scope, expiry, last use and its address', async () => {
-    const used = { ...KEY, expires: '2026-06-01T00:00:00Z', last_used: '2026-02-01T00:00:00Z', last_used_ip: '192.0.2.7', permissions: null }
-    const service = new FakeService().on('GET user/me/apikeys', () => json(200, { apikeys: [used] }))
+    const used = {
+      ...KEY,
+      expires: '2026-06-01T00:00:00Z',
+      last_used: '2026-02-01T00:00:00Z',
+      last_used_ip: '192.0.2.7',
+      permissions: null,
+    }
+    const service = new FakeService().on('GET user/me/apikeys', () =>
+      json(200, { apikeys: [used] }),
+    )
     const { wrapper } = await mountView(KeyList, service, { user: ME, props: { userId: 'me' } })
     const headers = wrapper.findAll('th').map((th) => th.text())
     expect(headers).toEqual(expect.arrayContaining(['Scope', 'Expires', 'Last used', 'from']))
@@ -191,7 +237,12 @@ describe('API keys', () => {
     const service = new FakeService()
       .on('GET user/me/apikeys', () => json(200, { apikeys: [KEY] }))
       .on('POST user/me/apikeys/k1/rotate', () =>
-        json(201, { key: 'uk_rotated', id: 'k3', expires: '2026-05-01T00:00:00Z', old_key_expires: '2026-01-02T00:00:00Z' }),
+        json(201, {
+          key: 'uk_rotated',
+          id: 'k3',
+          expires: '2026-05-01T00:00:00Z',
+          old_key_expires: '2026-01-02T00:00:00Z',
+        }),
       )
     const { wrapper } = await mountView(KeyList, service, { user: ME, props: { userId: 'me' } })
     await button(wrapper, 'Rotate').trigger('click')
@@ -201,7 +252,9 @@ describe('API keys', () => {
     expect(service.calls('POST user/me/apikeys/k1/rotate')).toHaveLength(1)
     expect((field(wrapper, 'New API key').element as HTMLInputElement).value).toBe('uk_rotated')
     expect(wrapper.text()).toContain('This key will not be shown again.')
-    expect(wrapper.find('[role="status"]').text()).toContain(`works until ${formatTime('2026-01-02T00:00:00Z')}`)
+    expect(wrapper.find('[role="status"]').text()).toContain(
+      `works until ${formatTime('2026-01-02T00:00:00Z')}`,
+    )
   })
 
   it('revokes a key only after confirmation', async () => {
@@ -222,13 +275,28 @@ describe('API keys', () => {
 
 describe('a user’s page', () => {
   const MANAGER = { ...ME, permissions: ['USER_ADD', 'USER_MANAGEMENT', 'USER_SEARCH'] }
-  const OTHER = { id: 'u2', email: 'u2@example.org', name: 'Two', permissions: ['USER_ADD'], version: 4 }
+  const OTHER = {
+    id: 'u2',
+    email: 'u2@example.org',
+    name: 'Two',
+    permissions: ['USER_ADD'],
+    version: 4,
+  }
 
   function service(): FakeService {
     return new FakeService()
       .on('GET user/u2', () => json(200, { user: OTHER }))
       .on('GET user/permissions', () =>
-        json(200, { permissions: ['DATA_EDIT', 'OWNERS_READ', 'USER_ADD', 'USER_SEARCH', 'USER_MANAGEMENT', 'DATA_MANAGEMENT'] }),
+        json(200, {
+          permissions: [
+            'DATA_EDIT',
+            'OWNERS_READ',
+            'USER_ADD',
+            'USER_SEARCH',
+            'USER_MANAGEMENT',
+            'DATA_MANAGEMENT',
+          ],
+        }),
       )
       .on('GET user/u2/apikeys', () => json(200, { apikeys: [] }))
       .on('GET user/u2/log', () => json(200, { logs: [], next: null }))
@@ -236,7 +304,9 @@ describe('a user’s page', () => {
   }
 
   it('has one checkbox per permission and saves changes with If-Match', async () => {
-    const fake = service().on('PATCH user/u2', () => json(200, { user: { ...OTHER, permissions: ['USER_ADD', 'USER_SEARCH'], version: 5 } }))
+    const fake = service().on('PATCH user/u2', () =>
+      json(200, { user: { ...OTHER, permissions: ['USER_ADD', 'USER_SEARCH'], version: 5 } }),
+    )
     const { wrapper } = await mountView(UserView, fake, { user: MANAGER, props: { id: 'u2' } })
     expect(wrapper.findAll('form[aria-label="User record"] input[type="checkbox"]')).toHaveLength(6)
     expect((field(wrapper, 'USER_ADD').element as HTMLInputElement).checked).toBe(true)
@@ -264,7 +334,9 @@ describe('a user’s page', () => {
     await field(wrapper, 'Name').setValue('Changed')
     await wrapper.find('form').trigger('submit')
     await flushPromises()
-    expect(wrapper.find('[role="alert"]').text()).toMatch(/changed this user since you opened the page/)
+    expect(wrapper.find('[role="alert"]').text()).toMatch(
+      /changed this user since you opened the page/,
+    )
     await button(wrapper, 'Reload').trigger('click')
     await flushPromises()
     expect(fake.calls('GET user/u2')).toHaveLength(2)
@@ -278,12 +350,17 @@ describe('a user’s page', () => {
     await button(wrapper, 'Yes, delete').trigger('click')
     await flushPromises()
     expect(fake.calls('DELETE user/u2')[0].headers['If-Match']).toBe('4')
-    expect(wrapper.find('[role="alert"]').text()).toMatch(/last one who can manage users.*cannot be deleted/)
+    expect(wrapper.find('[role="alert"]').text()).toMatch(
+      /last one who can manage users.*cannot be deleted/,
+    )
   })
 
   it('goes back to the users after deleting', async () => {
     const fake = service().on('DELETE user/u2', () => json(204))
-    const { wrapper, router } = await mountView(UserView, fake, { user: MANAGER, props: { id: 'u2' } })
+    const { wrapper, router } = await mountView(UserView, fake, {
+      user: MANAGER,
+      props: { id: 'u2' },
+    })
     await button(wrapper, 'Delete user').trigger('click')
     await button(wrapper, 'Yes, delete').trigger('click')
     await flushPromises()
@@ -325,10 +402,16 @@ describe('history', () => {
 describe('users', () => {
   it('searches by email and pages with More', async () => {
     const people = (from: number, count: number) =>
-      Array.from({ length: count }, (_, i) => ({ id: `u${from + i}`, email: `u${from + i}@x.org`, name: `U${from + i}` }))
+      Array.from({ length: count }, (_, i) => ({
+        id: `u${from + i}`,
+        email: `u${from + i}@x.org`,
+        name: `U${from + i}`,
+      }))
     const service = new FakeService().on('GET user', (req) => {
       if (req.query.get('email')) return json(200, { users: people(7, 1), next: null })
-      return req.query.get('cursor') ? json(200, { users: people(50, 3), next: null }) : json(200, { users: people(0, 50), next: 'n' })
+      return req.query.get('cursor')
+        ? json(200, { users: people(50, 3), next: null })
+        : json(200, { users: people(0, 50), next: 'n' })
     })
     const manager = { ...ME, permissions: ['USER_SEARCH', 'USER_MANAGEMENT', 'USER_ADD'] }
     const { wrapper } = await mountView(UsersView, service, { user: manager })

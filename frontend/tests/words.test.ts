@@ -35,7 +35,12 @@ describe('history entries', () => {
 
   it('name the actor, the action and the changed fields', () => {
     const text = describeEntry(
-      { ...base, action: 'edit', user: 'me', data: { name: 'New', permissions: ['USER_ADD'], version: 3 } },
+      {
+        ...base,
+        action: 'edit',
+        user: 'me',
+        data: { name: 'New', permissions: ['USER_ADD'], version: 3 },
+      },
       'me',
     )
     expect(text.who).toBe('you')
@@ -47,8 +52,13 @@ describe('history entries', () => {
   })
 
   it('say when the service or another user acted, with the comment', () => {
-    expect(describeEntry({ ...base, action: 'add', user: 'system', data: {} }, 'me').who).toBe('the service')
-    const other = describeEntry({ ...base, entry_id: 'u9', action: 'edit', user: 'u2', comment: 'API key revoked' }, 'me')
+    expect(describeEntry({ ...base, action: 'add', user: 'system', data: {} }, 'me').who).toBe(
+      'the service',
+    )
+    const other = describeEntry(
+      { ...base, entry_id: 'u9', action: 'edit', user: 'u2', comment: 'API key revoked' },
+      'me',
+    )
     expect(other.who).toBe('user u2')
     expect(other.what).toBe('changed the record of user u9 (API key revoked)')
   })
@@ -56,15 +66,31 @@ describe('history entries', () => {
 
 describe('form helpers', () => {
   it('send only what changed', () => {
-    const user = { id: 'u', email: 'a@x.org', name: 'A', orcid: '', permissions: ['USER_ADD', 'DATA_EDIT'] }
+    const user = {
+      id: 'u',
+      email: 'a@x.org',
+      name: 'A',
+      orcid: '',
+      permissions: ['USER_ADD', 'DATA_EDIT'],
+    }
     expect(
-      changedFields(user, { email: 'a@x.org', name: 'B', orcid: '', url: '', permissions: ['DATA_EDIT', 'USER_ADD'] }),
+      changedFields(user, {
+        email: 'a@x.org',
+        name: 'B',
+        orcid: '',
+        url: '',
+        permissions: ['DATA_EDIT', 'USER_ADD'],
+      }),
     ).toEqual({ name: 'B' })
-    expect(changedFields(user, { permissions: ['DATA_EDIT'] })).toEqual({ permissions: ['DATA_EDIT'] })
+    expect(changedFields(user, { permissions: ['DATA_EDIT'] })).toEqual({
+      permissions: ['DATA_EDIT'],
+    })
   })
 
   it('leave out empty fields of a new record', () => {
-    expect(filledFields({ email: 'a@x.org', name: '', permissions: [] })).toEqual({ email: 'a@x.org' })
+    expect(filledFields({ email: 'a@x.org', name: '', permissions: [] })).toEqual({
+      email: 'a@x.org',
+    })
   })
 
   it('make a fresh 128-bit idempotency key each time', () => {
@@ -86,16 +112,30 @@ describe('operations', () => {
             { name: 'user_id', in: 'path', required: true, schema: { type: 'string' } },
             { name: 'If-Match', in: 'header', schema: { type: 'string' } },
           ],
-          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/UserBody' } } } },
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/UserBody' } } },
+          },
           responses: {
             '412': { description: 'If-Match names another version (VersionMismatch)' },
-            '200': { description: 'ok', content: { 'application/json': { schema: { type: 'object' } } } },
+            '200': {
+              description: 'ok',
+              content: { 'application/json': { schema: { type: 'object' } } },
+            },
           },
         },
       },
-      '/api/v1/login': { get: { operationId: 'list_login_types', summary: 'Login types', responses: { '200': { description: 'ok' } } } },
+      '/api/v1/login': {
+        get: {
+          operationId: 'list_login_types',
+          summary: 'Login types',
+          responses: { '200': { description: 'ok' } },
+        },
+      },
     },
-    components: { schemas: { UserBody: { type: 'object', properties: { user: { type: 'object' } } } } },
+    components: {
+      schemas: { UserBody: { type: 'object', properties: { user: { type: 'object' } } } },
+    },
   }
 
   it('list who may call each operation, its parameters, body and answers', () => {
