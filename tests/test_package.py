@@ -554,7 +554,8 @@ def test_api_stage_is_throttled(template: dict[str, Any]) -> None:
 
 def test_leaked_key_revocation_has_its_own_small_method_throttle(template: dict[str, Any]) -> None:
     method_settings = template["Resources"]["RestAPI"]["Properties"]["MethodSettings"]
-    path = "/" + f"{API}/apikeys/revoke".lstrip("/").replace("/", "~1")
+    # API Gateway's form of a resource path: a leading "/", then each "/" as "~1".
+    path = "/" + f"{API}/apikeys/revoke".replace("/", "~1")
     (revoke,) = [
         s for s in method_settings if (s["ResourcePath"], s["HttpMethod"]) == (path, "POST")
     ]
