@@ -94,14 +94,14 @@ def list_permissions() -> dict[str, Any]:
     200,
     "UserPage",
     PAGE,
-    query=("limit", "cursor", "email"),
+    query=("limit", "cursor", "email", "q"),
 )
 def list_users() -> dict[str, Any]:
     caller = _caller()
     caller.require(USER_SEARCH)
     params = _query()
-    page = validation.parse_page(params, extra=("email",))
-    return user_views.list_users(caller, page, email=params.get("email"))
+    page = validation.parse_page(params, extra=("email", "q"))
+    return user_views.list_users(caller, page, email=params.get("email"), query=params.get("q"))
 
 
 @app.route(f"{API}/user", methods=["POST"], authorizer=authorizer)
@@ -254,28 +254,32 @@ def revoke_leaked_api_keys() -> dict[str, int]:
 
 @app.route(f"{API}/user/{{user_id}}/log", methods=["GET"], authorizer=authorizer)
 @documented(
-    "A record's change history, oldest first (self or USER_MANAGEMENT)",
+    "A record's change history, oldest first or ?order=desc (self or USER_MANAGEMENT)",
     200,
     "LogPage",
     (*PAGE, 404),
-    query=PAGED,
+    query=(*PAGED, "order"),
 )
 def get_user_log(user_id: str) -> dict[str, Any]:
     _caller().require_self_or_manager(user_id)
-    return logs.get_log(user_id, validation.parse_page(_query()))
+    params = _query()
+    page = validation.parse_page(params, extra=("order",))
+    return logs.get_log(user_id, page, logs.parse_order(params.get("order")))
 
 
 @app.route(f"{API}/user/{{user_id}}/actions", methods=["GET"], authorizer=authorizer)
 @documented(
-    "The changes a user made, oldest first (self or USER_MANAGEMENT)",
+    "The changes a user made, oldest first or ?order=desc (self or USER_MANAGEMENT)",
     200,
     "ActionPage",
     PAGE,
-    query=PAGED,
+    query=(*PAGED, "order"),
 )
 def get_user_actions(user_id: str) -> dict[str, Any]:
     _caller().require_self_or_manager(user_id)
-    return logs.get_actions(user_id, validation.parse_page(_query()))
+    params = _query()
+    page = validation.parse_page(params, extra=("order",))
+    return logs.get_actions(user_id, page, logs.parse_order(params.get("order")))
 
 
 @app.route(f"{API}/login", methods=["GET"])

@@ -10,7 +10,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from bench import coldstart, cost, local_store, webui_size
+from bench import coldstart, cost, local_store, search, webui_size
 from bench.authorizer import authorizer_cpu, authorizer_rows
 from bench.key_use import key_use_rows
 from bench.pages import PageSubjects, measure_pages, page_rows, seed
@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
             rows += authorizer_rows(world, args.iterations, cpu)
             rows += key_use_rows()
         pages = measure_pages(client, sizes, args.page_iterations)
+        searches = search.measure(client, sizes)
     rows += [row for result in pages for row in page_rows(result, sizes)]
+    rows += searches
     rows += local_store.rows(args.page_iterations)
     with dynamodb_local() as store:
         rows += cost.rows(store.endpoint, args.iterations)

@@ -16,7 +16,7 @@ from typing import Any
 
 from pynamodb.expressions.update import Action
 
-from chalicelib import errors, guards
+from chalicelib import errors, guards, search
 from chalicelib.ids import new_id
 from chalicelib.models import USER_MANAGERS_COUNTER, Guard, LogEntry, User
 from chalicelib.permissions import USER_MANAGEMENT
@@ -35,8 +35,10 @@ def log_entry(
     data: dict[str, Any],
     comment: str = "",
     timestamp: str | None = None,
+    old: dict[str, Any] | None = None,
 ) -> LogEntry:
-    """The log entry of version ``version`` of a user record."""
+    """The log entry of version ``version`` of a user record; ``old`` holds the changed
+    fields' values before an ``edit`` (API.md section 7), ``{}`` by default."""
     return LogEntry(
         entry_id=user_id,
         version=version,
@@ -47,6 +49,7 @@ def log_entry(
         user=actor,
         timestamp=timestamp or now(),
         data=data,
+        old=old if old is not None else {},
     )
 
 
@@ -195,7 +198,9 @@ def edit(
     values.update(version=version, updated=stamp)
     return Change(
         record=User(**{**user.attribute_values, **values}),
-        entry=log_entry(user.id, version, "edit", actor, changed, comment, stamp),
+        entry=log_entry(
+            user.id, version, "edit", actor, changed, comment, stamp, _before(user, changed)
+        ),
         read=user,
         values=values,
         stale=stale_error(if_match),
@@ -205,10 +210,17 @@ def edit(
     )
 
 
+def _before(user: User, changed: Mapping[str, Any]) -> dict[str, Any]:
+    """The values before of the fields ``changed`` names, as the API shows them: an
+    ``edit`` entry's ``old``."""
+    shown = user_view(user)
+    return {name: shown[name] for name in changed}
+
+
 def transaction(change: Change) -> Transaction:
     """The one transaction that writes ``change``: the record (an edit holds only
     while the stored version is still the one it was computed from), its guards,
-    the count of user managers, and the log entry.
+    the count of user managers, the search items (``search.py``), and the log entry.
 
     A new record whose id is taken raises UserExists, and so does one whose
     id has a change log (a deleted user's): ids are never given again.
@@ -232,6 +244,7 @@ def transaction(change: Change) -> Transaction:
         )
     if change.managers:
         count_user_managers(written, change.managers)
+    search.write_entries(written, read, record)
     if read is None:
         written.put(
             change.entry,
@@ -269,12 +282,15 @@ def add_edit(
     comment: str = "",
     actions: list[Action] | None = None,
     if_match: int | None = None,
+    old: dict[str, Any] | None = None,
 ) -> tuple[int, str]:
     """Add a new version of ``user`` and its ``edit`` log entry to a transaction.
 
-    ``actions`` set the changed attributes. The write holds only while the
-    stored version is still ``user.version``; it then raises VersionMismatch
-    when the caller named that version (``If-Match``), StaleVersion otherwise.
+    ``actions`` set the changed attributes; ``old`` holds the values before of the
+    record fields ``data`` changes (``{}`` when it names none, as for an API key).
+    The write holds only while the stored version is still ``user.version``; it
+    then raises VersionMismatch when the caller named that version (``If-Match``),
+    StaleVersion otherwise.
     Returns the new version and its timestamp.
     """
     version = int(user.version) + 1
@@ -286,7 +302,7 @@ def add_edit(
         error=stale_error(if_match),
     )
     transaction.put(
-        log_entry(user.id, version, "edit", actor, data, comment, stamp),
+        log_entry(user.id, version, "edit", actor, data, comment, stamp, old),
         condition=LogEntry.version.does_not_exist(),
     )
     return version, stamp

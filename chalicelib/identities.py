@@ -81,6 +81,7 @@ def link_identity(user_id: str, identity: str, read: User | None = None) -> None
             {"auth_ids": auth_ids},
             f"identity {identity} linked",
             actions=[User.auth_ids.set(auth_ids)],
+            old={"auth_ids": list(user.auth_ids)},
         )
         transaction.put(
             Guard(key=guards.identity_key(identity), user_id=user.id),

@@ -17,10 +17,15 @@ these hold at every moment:
 - no two users share an email (compared normalised) or an auth id;
 - the ``count#user_managers`` counter equals the live users whose stored
   permissions hold ``USER_MANAGEMENT``;
+- a log entry's ``old`` (when it has one: entries written before it was kept
+  have none) names only fields its ``data`` names, and is empty for an
+  ``add`` or a ``delete``;
+- each live user's ``search`` items are exactly those of its email and name
+  (``search.entries``), and every search item names a live user;
 - every API key belongs to a live user that lists its id in ``api_key_ids``,
   and every id a user lists names a stored key.
 
-``check()`` scans the users, guards, logs and apikeys tables. A Scan is not a
+``check()`` scans the users, guards, logs, search and apikeys tables. A Scan is not a
 snapshot: on a busy service a change may land between two tables' scans, so
 run it again before acting on what it finds.
 """
@@ -34,11 +39,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import guards as guard_keys
+from chalicelib import search
 from chalicelib.models import (
     USER_MANAGERS_COUNTER,
     ApiKey,
     Guard,
     LogEntry,
+    SearchEntry,
     User,
     storage_errors,
 )
@@ -59,6 +66,9 @@ MANAGER_COUNT_MISMATCH = "manager_count_mismatch"
 APIKEY_ORPHANED = "apikey_orphaned"
 APIKEY_UNLISTED = "apikey_unlisted"
 APIKEY_MISSING = "apikey_missing"
+OLD_UNMATCHED = "old_unmatched"
+SEARCH_STALE = "search_stale"
+SEARCH_ORPHANED = "search_orphaned"
 
 Key = Mapping[str, str | int]
 
@@ -85,9 +95,14 @@ def check() -> list[Violation]:
         users = {user.id: user for user in User.scan(consistent_read=True)}
         guards = {guard.key: guard for guard in Guard.scan(consistent_read=True)}
         logs: dict[str, dict[int, str]] = defaultdict(dict)
+        unmatched: list[Violation] = []
         for entry in LogEntry.scan(consistent_read=True):
             logs[entry.entry_id][int(entry.version)] = entry.action
+            unmatched += _old(entry)
         keys = list(ApiKey.scan(consistent_read=True))
+        found_by: dict[str, list[SearchEntry]] = defaultdict(list)
+        for item in SearchEntry.scan(consistent_read=True):
+            found_by[item.user_id].append(item)
     violations = [
         *_logs(users, logs),
         *_guards(users, guards),
@@ -95,6 +110,8 @@ def check() -> list[Violation]:
         *_shared(users),
         *_manager_count(users, guards),
         *_api_keys(users, keys),
+        *unmatched,
+        *_search(users, found_by),
     ]
     return sorted(violations, key=lambda v: (v.kind, json.dumps(dict(v.key), sort_keys=True)))
 
@@ -272,4 +289,49 @@ def _api_keys(users: Mapping[str, User], keys: Iterable[ApiKey]) -> list[Violati
                         "the user lists a key id in api_key_ids that names no stored key",
                     )
                 )
+    return found
+
+
+def _old(entry: LogEntry) -> list[Violation]:
+    if entry.old is None:
+        return []  # written before ``old`` was kept
+    names = set(entry.old)
+    if entry.action == "edit" and names <= set(entry.data):
+        return []
+    if entry.action != "edit" and not names:
+        return []
+    return [
+        Violation(
+            OLD_UNMATCHED,
+            {"entry_id": entry.entry_id, "version": int(entry.version)},
+            f"the {entry.action} entry's old names {sorted(names)}, its data {sorted(entry.data)}",
+        )
+    ]
+
+
+def _search(
+    users: Mapping[str, User], found_by: Mapping[str, list[SearchEntry]]
+) -> list[Violation]:
+    found = []
+    for user_id, items in found_by.items():
+        if user_id not in users:
+            found.append(
+                Violation(
+                    SEARCH_ORPHANED,
+                    {"user_id": user_id},
+                    f"{len(items)} search items name a user that does not exist",
+                )
+            )
+    for user in users.values():
+        stored = sorted((i.prefix, i.sort, list(i.texts)) for i in found_by.get(user.id, []))
+        wanted = sorted((i.prefix, i.sort, list(i.texts)) for i in search.entries(user))
+        if stored != wanted:
+            found.append(
+                Violation(
+                    SEARCH_STALE,
+                    {"id": user.id},
+                    "the user's search items are not those of its email and name, "
+                    "so ?q= finds it wrongly",
+                )
+            )
     return found

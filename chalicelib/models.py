@@ -11,6 +11,9 @@ Tables, all named ``TABLE_PREFIX`` + name:
 - ``logs``: the change log, keyed by record id (``entry_id``) and ``version``,
   so a record's history reads in order with one Query; index ``by_actor``
   (actor, timestamp) gives what one user did, in order.
+- ``search``: the items ``GET /user?q=`` reads, keyed by a prefix of a user's
+  email or name and the user's place in name order (``search.py``), written in
+  the same transaction as the user.
 - ``apikeys``: keyed by owner ``user_id`` and ``key_id``; only a hash of the key.
 - ``sessions``: browser sessions, keyed by ``id``, expiring through DynamoDB TTL;
   index ``by_user`` (user, created) finds a user's sessions, oldest first.
@@ -180,8 +183,24 @@ class LogEntry(_Table):
     user = UnicodeAttribute()
     timestamp = UnicodeAttribute()
     data = JSONAttribute(default=dict)
+    # The changed fields' values before the change; entries written before the
+    # attribute existed have none.
+    old = JSONAttribute(null=True)
 
     by_actor = LogActorIndex()
+
+
+class SearchEntry(_Table):
+    """One prefix a user is found by, in the user's place in name order (``search.py``)."""
+
+    class Meta(_Meta):
+        table_name = "search"  # prefixed by bind()
+
+    prefix = UnicodeAttribute(hash_key=True)
+    sort = UnicodeAttribute(range_key=True)
+    user_id = UnicodeAttribute()
+    # The user's folded search texts, for a query longer than the prefix.
+    texts = ListAttribute[str](default=list)
 
 
 class ApiKey(_Table):
@@ -257,7 +276,15 @@ class IdempotentRequest(_Table):
     expires_at = TTLAttribute()
 
 
-MODELS: tuple[type[Model], ...] = (User, Guard, LogEntry, ApiKey, Session, IdempotentRequest)
+MODELS: tuple[type[Model], ...] = (
+    User,
+    Guard,
+    LogEntry,
+    SearchEntry,
+    ApiKey,
+    Session,
+    IdempotentRequest,
+)
 
 
 def reset_connections() -> None:

@@ -9,7 +9,8 @@ from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
-from chalicelib import errors
+from chalicelib import errors, search
+from chalicelib.logs import ORDERS
 from chalicelib.operations import Operation, operation_of
 from chalicelib.permissions import PERMISSIONS
 from chalicelib.validation import (
@@ -81,6 +82,8 @@ ENTRY = {
     "entry_id": {"type": "string"},
     "timestamp": {"type": "string"},
 }
+# The fields' values before an edit; entries written before it was kept have none.
+OLD = {"old": {"type": "object"}}
 SCHEMAS: dict[str, Any] = {
     "Error": _object({"Code": {"type": "string"}, "Message": {"type": "string"}}),
     "UserFields": USER.schema(),
@@ -123,8 +126,16 @@ SCHEMAS: dict[str, Any] = {
             "read_only": {"type": "boolean"},
         }
     ),
-    "LogEntry": _object({**ENTRY, "user": {"type": "string"}, "data": {"type": "object"}}),
-    "Action": _object(ENTRY),
+    "LogEntry": {
+        **_object({**ENTRY, "user": {"type": "string"}, "data": {"type": "object"}}),
+        "properties": {**ENTRY, "user": {"type": "string"}, "data": {"type": "object"}, **OLD},
+    },
+    "Action": {**_object(ENTRY), "properties": {**ENTRY, **OLD}},
+    "People": {
+        "type": "object",
+        "description": "each user id's current name (null when none) and whether the user is gone",
+        "additionalProperties": _object({"name": NULLABLE_TEXT, "deleted": {"type": "boolean"}}),
+    },
     "OpenApiDocument": {"type": "object"},
     "PermissionList": _object(
         {"permissions": {"type": "array", "items": {"enum": list(PERMISSIONS)}}}
@@ -146,10 +157,17 @@ SCHEMAS: dict[str, Any] = {
             "entry_id": {"type": "string"},
             "data_type": {"type": "string"},
             "logs": {"type": "array", "items": _ref("LogEntry")},
+            "actors": _ref("People"),
             "next": CURSOR,
         }
     ),
-    "ActionPage": _object({"logs": {"type": "array", "items": _ref("Action")}, "next": CURSOR}),
+    "ActionPage": _object(
+        {
+            "logs": {"type": "array", "items": _ref("Action")},
+            "records": _ref("People"),
+            "next": CURSOR,
+        }
+    ),
     "LoginTypes": _object({"types": {"type": "array", "items": {"type": "string"}}}),
     "CsrfToken": _object({"csrf_token": {"type": "string"}}),
     "ProviderPaths": {"type": "object", "additionalProperties": {"type": "string"}},
@@ -163,6 +181,8 @@ QUERY = {
     "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 100},
     "cursor": {"type": "string"},
     "email": {"type": "string"},
+    "q": {"type": "string", "minLength": search.MIN_QUERY, "maxLength": search.MAX_QUERY},
+    "order": {"type": "string", "enum": list(ORDERS), "default": ORDERS[0]},
     "origin": {"type": "string"},
     "code": {"type": "string"},
     "state": {"type": "string"},

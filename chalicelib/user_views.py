@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import errors, guards
+from chalicelib import errors, guards, search
 from chalicelib.cursors import decode_cursor, encode_cursor
 from chalicelib.models import User, storage_errors
 from chalicelib.permissions import USER_MANAGEMENT, Caller, expand
@@ -53,9 +53,20 @@ def get_me(caller: Caller) -> dict[str, Any]:
     return own_view(load_user(caller.id))
 
 
-def list_users(caller: Caller, page: Page, email: str | None = None) -> dict[str, Any]:
-    """One page of users; only public fields without USER_MANAGEMENT."""
+def list_users(
+    caller: Caller, page: Page, email: str | None = None, query: str | None = None
+) -> dict[str, Any]:
+    """One page of users, all, by exact ``email``, or found by ``query`` in name order
+    (``search.py``); only public fields without USER_MANAGEMENT.
+
+    Raises InvalidInput for a query of the wrong length or one given with ``email``.
+    """
     full = caller.has(USER_MANAGEMENT)
+    if query is not None:
+        if email is not None:
+            raise errors.InvalidInput("give email or q, not both")
+        found, next_page = search.search(query, page)
+        return {"users": [user_view(user, full=full) for user in found], "next": next_page}
     if email is not None and not 0 < len(email) <= MAX_SHORT:
         return {"users": [], "next": None}  # no stored email is empty or this long
     with storage_errors():

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from chalicelib import addresses, changes, errors, guards
+from chalicelib import addresses, changes, errors, guards, search
 from chalicelib.changes import NewUser, count_user_managers, log_entry
 from chalicelib.models import ApiKey, Guard, LogEntry, User, storage_errors
 from chalicelib.permissions import PERMISSIONS, USER_MANAGEMENT
@@ -131,6 +131,7 @@ def delete_user(actor: str, user_id: str, if_match: int | None = None) -> None:
             count_user_managers(transaction, -1)
         for key_id in user.api_key_ids or ():
             transaction.delete(ApiKey(user_id=user.id, key_id=key_id))
+        search.write_entries(transaction, user, None)
         transaction.put(log_entry(user.id, int(user.version) + 1, "delete", actor, {}))
         transaction.commit()
 

@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib import invariants
+from chalicelib import invariants, search
 from chalicelib.cli import main
 from chalicelib.guards import email_key as email_guard
 from chalicelib.guards import identity_key as auth_guard
 from chalicelib.identities import link_identity
 from chalicelib.ids import SYSTEM
 from chalicelib.invariants import Violation, check
-from chalicelib.models import USER_MANAGERS_COUNTER, ApiKey, Guard, LogEntry, User
+from chalicelib.models import USER_MANAGERS_COUNTER, ApiKey, Guard, LogEntry, SearchEntry, User
 from tests.conftest import Account
 from tests.faults import TIMEOUT, inject_faults
 
@@ -182,6 +182,8 @@ def test_deleted_record_whose_last_entry_is_not_a_delete_is_found(tables: Tables
         Guard(key=auth_guard(auth_id)).delete()
     for key in ApiKey.query(record.id):
         key.delete()
+    for entry in search.entries(record):
+        entry.delete()
     Guard(key=USER_MANAGERS_COUNTER).update(actions=[Guard.total.add(-1)])
     found = check()
     assert kinds(found) == [invariants.DELETE_NOT_LOGGED]
@@ -252,14 +254,16 @@ def test_email_lower_that_is_only_lower_cased_is_found(tables: Tables) -> None:
     Guard(key=email_guard(record.email)).delete()
     Guard(key=email_guard(email), user_id=record.id).save()
     record.update(actions=[User.email.set(email), User.email_lower.set(email.lower())])
-    assert kinds(check()) == [invariants.EMAIL_LOWER_STALE]
+    # Its search items still hold the email before, too.
+    assert kinds(check()) == [invariants.EMAIL_LOWER_STALE, invariants.SEARCH_STALE]
 
 
 def test_email_changed_without_its_guards_is_found(tables: Tables) -> None:
     record = user(tables.keyed)
     moved = "moved@example.org"
     record.update(actions=[User.email.set(moved), User.email_lower.set(moved)])
-    assert kinds(check()) == [invariants.GUARD_MISSING, invariants.GUARD_STALE]
+    found = kinds(check())
+    assert found == [invariants.GUARD_MISSING, invariants.GUARD_STALE, invariants.SEARCH_STALE]
 
 
 # -- uniqueness --------------------------------------------------------------
@@ -360,3 +364,40 @@ def test_email_lower_that_is_not_the_email_lower_cased_is_found(tables: Tables) 
     found = check()
     assert kinds(found) == [invariants.EMAIL_LOWER_STALE]
     assert found[0].key == {"id": tables.edited}
+
+
+# -- log entries' old values and search items ---------------------------------
+
+
+def test_edit_entry_whose_old_names_a_field_its_data_does_not_is_found(tables: Tables) -> None:
+    entry = next(iter(LogEntry.query(tables.edited, scan_index_forward=False)))
+    entry.update(actions=[LogEntry.old.set({"orcid": ""})])
+    found = check()
+    assert kinds(found) == [invariants.OLD_UNMATCHED]
+    assert found[0].key == {"entry_id": tables.edited, "version": int(entry.version)}
+
+
+def test_add_entry_with_old_values_is_found(tables: Tables) -> None:
+    entry = LogEntry.get(tables.keyed, 1)
+    entry.update(actions=[LogEntry.old.set({"name": "x"})])
+    assert kinds(check()) == [invariants.OLD_UNMATCHED]
+
+
+def test_entry_written_before_old_was_kept_is_no_violation(tables: Tables) -> None:
+    entry = LogEntry.get(tables.keyed, 1)
+    entry.update(actions=[LogEntry.old.remove()])
+    assert check() == []
+
+
+def test_user_missing_a_search_item_is_found(tables: Tables) -> None:
+    search.entries(user(tables.edited))[0].delete()
+    found = check()
+    assert kinds(found) == [invariants.SEARCH_STALE]
+    assert found[0].key == {"id": tables.edited}
+
+
+def test_search_item_of_a_deleted_user_is_found(tables: Tables) -> None:
+    SearchEntry(prefix="zz", sort=f"zz {tables.deleted}", user_id=tables.deleted).save()
+    found = check()
+    assert kinds(found) == [invariants.SEARCH_ORPHANED]
+    assert found[0].key == {"user_id": tables.deleted}

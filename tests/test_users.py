@@ -32,7 +32,17 @@ FULL_FIELDS = PUBLIC_FIELDS | {
     "created",
     "updated",
 }
-LOG_FIELDS = {"id", "action", "comment", "data_type", "entry_id", "user", "timestamp", "data"}
+LOG_FIELDS = {
+    "id",
+    "action",
+    "comment",
+    "data_type",
+    "entry_id",
+    "user",
+    "timestamp",
+    "data",
+    "old",
+}
 ACTION_FIELDS = LOG_FIELDS - {"data", "user"}
 PROFILE_FIELDS = ("name", "affiliation", "contact", "orcid", "url")
 MAX_BODY = 64 * 1024
@@ -1367,6 +1377,7 @@ def test_create_user_writes_one_add_entry_holding_the_new_record(
     assert entry["entry_id"] == user_id
     assert entry["user"] == admin.id
     assert entry["data"] == record(client, admin, user_id)
+    assert entry["old"] == {}
     assert datetime.fromisoformat(entry["timestamp"]).utcoffset().total_seconds() == 0
 
 
@@ -1392,6 +1403,7 @@ def test_edit_writes_one_edit_entry_with_only_the_changed_fields(
         "url": "https://example.org",
         "permissions": ["OWNERS_READ"],
     }
+    assert edit["old"] == {"name": "Before", "url": "", "permissions": []}
     assert edit["user"] == admin.id
     assert edit["entry_id"] == user_id
 
@@ -1403,6 +1415,7 @@ def test_delete_writes_a_delete_entry_with_empty_data(client: Client, admin: Acc
     assert [entry["action"] for entry in entries] == ["add", "delete"]
     assert set(entries[1]) == LOG_FIELDS
     assert entries[1]["data"] == {}
+    assert entries[1]["old"] == {}
     assert entries[1]["user"] == admin.id
 
 
@@ -1451,7 +1464,7 @@ def test_actions_list_the_callers_changes_oldest_first_without_data_and_user(
     client.http.delete(f"{API}/user/{first}", headers=admin.headers)
     response = get(client, admin, f"/user/{admin.id}/actions")
     assert response.status_code == 200, response.body
-    assert set(response.json_body) == {"logs", "next"}
+    assert set(response.json_body) == {"logs", "records", "next"}
     logs = response.json_body["logs"]
     assert [(entry["action"], entry["entry_id"]) for entry in logs] == [
         ("add", first),
@@ -1480,7 +1493,7 @@ def test_actions_of_user_who_changed_nothing_are_empty(
     target = make_user()
     response = get(client, admin, f"/user/{target.id}/actions")
     assert response.status_code == 200, response.body
-    assert response.json_body == {"logs": [], "next": None}
+    assert response.json_body == {"logs": [], "records": {}, "next": None}
 
 
 def test_self_edit_appears_in_own_actions(client: Client, make_user: MakeUser) -> None:

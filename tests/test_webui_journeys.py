@@ -100,20 +100,25 @@ def test_first_provider_sign_in_profile_keys_history_and_sign_out(
 
     page.get_by_role("button", name="Revoke").click()
     page.get_by_role("button", name="Yes, revoke").click()
-    expect(page.get_by_role("status")).to_contain_text("revoked")
+    expect(page.get_by_role("status").filter(has_text="revoked")).to_contain_text("revoked")
     expect(page.get_by_text("No API keys.")).to_be_visible()
     assert stack.call("GET", "/user/me", key=key).status_code == 401
 
     nav(page, "History")
     changes = page.get_by_role("region", name="Changes to your record")
-    expect(changes.get_by_text("the service created your record")).to_be_visible()
-    edit = changes.locator("li.entry").filter(has_text="Example Institute")
-    expect(edit).to_contain_text("you changed your record")
-    expect(edit.locator("dt")).to_have_text(["affiliation", "orcid"])
     entries = changes.locator("li.entry")
     expect(entries).to_have_count(20)
+    # Newest first: the key revoked, by its name.
+    expect(entries.first).to_contain_text("you revoked the API key 'laptop' of your record")
     changes.get_by_role("button", name="More").click()
     expect(entries).to_have_count(25)  # made, profile, key made, 21 script edits, key revoked
+    expect(entries.last).to_contain_text("the service created your record")
+    edit = changes.locator("li.entry").filter(has_text="Example Institute")
+    expect(edit).to_contain_text("you changed your record")
+    expect(edit.locator("dt")).to_have_text(["Affiliation", "ORCID iD"])
+    expect(edit.locator("dd").first).to_have_text("from (empty) to Example Institute")
+    expect(changes).not_to_contain_text("auth_ids")
+    expect(changes).not_to_contain_text("email_verified")
     actions = page.get_by_role("region", name="Your actions")
     expect(actions.get_by_text("you changed your record").first).to_be_visible()
     check_page(page, "history")
@@ -138,8 +143,10 @@ def test_sign_in_with_an_api_key(stack: Stack, browser_page: BrowserPage) -> Non
     # The session outlives a reload: the access token is renewed from the cookie.
     page.reload()
     expect(page.get_by_role("banner")).to_contain_text("Mona Manager")
-    stored = page.evaluate("[localStorage.length, sessionStorage.length]")
-    assert stored == [0, 0]
+    # No token in web storage: only the id of the key the session was made with.
+    stored = page.evaluate("[localStorage.length, Object.values(sessionStorage)]")
+    assert stored[0] == 0
+    assert all(re.fullmatch("[0-9a-f]{16}", value) for value in stored[1]), stored
     # Signed out elsewhere (another tab): the next call finds no session and the
     # page goes back to signing in.
     ended = page.evaluate(
@@ -223,7 +230,7 @@ def test_manager_finds_changes_meets_412_deletes_and_cannot_delete_the_last_mana
     sign_in_with_key(page, stack, stack.manager_key)
 
     nav(page, "Users")
-    page.get_by_label("Search by email").fill("ERIN@example.org")
+    page.get_by_label("Search users").fill("ERIN@example.org")
     page.get_by_role("button", name="Search").click()
     rows = page.locator("table.users tbody tr")
     expect(rows).to_have_count(1)
@@ -239,7 +246,7 @@ def test_manager_finds_changes_meets_412_deletes_and_cannot_delete_the_last_mana
         expect(record.get_by_label(name, exact=True)).not_to_be_checked()
     record.get_by_label("USER_SEARCH", exact=True).check()
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_role("status")).to_have_text("The user is saved.")
+    expect(page.get_by_role("status").filter(has_text="saved")).to_have_text("The user is saved.")
     assert stack.call("GET", f"/user/{erin}").json()["user"]["permissions"] == ["USER_SEARCH"]
     check_page(page, "user")
 
@@ -256,7 +263,9 @@ def test_manager_finds_changes_meets_412_deletes_and_cannot_delete_the_last_mana
 
     page.get_by_role("button", name="Delete user").click()
     page.get_by_role("button", name="Yes, delete").click()
-    expect(page.get_by_role("status")).to_contain_text("erin@example.org is deleted")
+    expect(page.get_by_role("status").filter(has_text="deleted")).to_contain_text(
+        "erin@example.org is deleted"
+    )
     assert stack.call("GET", f"/user/{erin}").status_code == 404
 
     # New user, then the last manager (oneself) cannot be deleted.
@@ -289,7 +298,12 @@ def test_person_without_permissions_never_sees_users(
     expect(navigation.get_by_role("link", name="Profile")).to_be_visible()
     expect(navigation.get_by_role("link", name="Users")).to_have_count(0)
     page.goto(f"{stack.base}/#/users")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Profile")
+    # The page says why, instead of sending the person elsewhere.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Users")
+    expect(page.get_by_role("alert")).to_contain_text("You may not use this page")
+    expect(page.get_by_role("alert")).to_contain_text("USER_SEARCH")
+    check_page(page, "not-allowed")
+    page.get_by_role("link", name="Go to your profile").click()
     expect(page.get_by_text("Permissions")).to_be_visible()
 
 
@@ -381,3 +395,183 @@ def test_users_are_listed_a_page_at_a_time(stack: Stack, browser_page: BrowserPa
     page.get_by_role("button", name="More").click()
     expect(rows).to_have_count(total)
     expect(page.get_by_role("button", name="More")).to_have_count(0)
+
+
+# -- reading: search, history, phones, states, keys, keyboard ----------------------
+
+PHONE = {"width": 390, "height": 844}
+
+
+def sideways_scroll(page: Page) -> int:
+    """How far the page scrolls sideways (0 when it fits its window)."""
+    width: int = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    return max(width, 0)
+
+
+def test_a_manager_searches_by_name_and_reads_who_changed_what(
+    stack: Stack, browser_page: BrowserPage
+) -> None:
+    ada = stack.call(
+        "POST",
+        "/user",
+        json={"user": {"email": "countess@example.org", "name": "Ada Lovelace", "contact": "a"}},
+    ).json()["id"]
+    editor = stack.call(
+        "POST",
+        "/user",
+        json={"user": {"email": "ed@example.org", "name": "Ed Editor", "permissions": []}},
+    ).json()["id"]
+    assert stack.call(
+        "PATCH", f"/user/{editor}", json={"user": {"permissions": ["USER_MANAGEMENT"]}}
+    ).ok
+    ed_key = stack.call("POST", f"/user/{editor}/apikeys", json={}).json()["key"]
+    contact = {"user": {"contact": "Room 1\nSecond floor"}}
+    assert stack.call("PATCH", f"/user/{ada}", key=ed_key, json=contact).ok
+    page = browser_page.page
+    sign_in_with_key(page, stack, stack.manager_key)
+    nav(page, "Users")
+    page.get_by_label("Search users").fill("lové")
+    page.get_by_role("button", name="Search").click()
+    rows = page.locator("table.users tbody tr")
+    expect(rows).to_have_count(1)
+    expect(page.locator("caption")).to_have_text("Users matching “lové”")
+    page.get_by_label("Search users").fill("nobody-matches")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_text("No user matches “nobody-matches”.")).to_be_visible()
+    page.get_by_label("Search users").fill("COUNTESS@")
+    page.get_by_role("button", name="Search").click()
+    rows.get_by_role("link", name="Ada Lovelace").click()
+
+    changes = page.get_by_role("region", name="Changes to this record")
+    entries = changes.locator("li.entry")
+    expect(entries).to_have_count(2)
+    newest = entries.first
+    expect(newest).to_contain_text("Ed Editor changed this record")
+    expect(newest.locator("dd")).to_contain_text("from a to Room 1")
+    # The two lines stay two lines.
+    value = newest.locator("dd .value").last
+    assert value.evaluate("e => e.innerText") == "Room 1\nSecond floor"
+    newest.get_by_role("link", name="Ed Editor").focus()
+    changes.get_by_role("button", name="Oldest first").click()
+    expect(entries.first).to_contain_text("you created this record")
+    expect(changes.get_by_role("button", name="Newest first")).to_be_visible()
+    check_page(page, "user-history")
+
+
+def test_every_page_fits_a_phone_with_long_unbroken_values(
+    stack: Stack, browser_page: BrowserPage
+) -> None:
+    long = "W" * 300
+    made = stack.call(
+        "POST",
+        "/user",
+        json={"user": {"email": f"{'x' * 60}@example.org", "name": long, "affiliation": long}},
+    ).json()["id"]
+    key = stack.call("POST", f"/user/{made}/apikeys", json={"name": "k" * 60}).json()["key"]
+    assert stack.call("PATCH", f"/user/{made}", json={"user": {"contact": long}}).ok
+    page = browser_page.page
+    page.set_viewport_size(PHONE)
+    sign_in_with_key(page, stack, key)
+    assert sideways_scroll(page) == 0, "profile"
+    # The form is one column: each label sits above its field.
+    label = page.get_by_text("Affiliation", exact=True).first.bounding_box()
+    field = page.get_by_label("Affiliation").bounding_box()
+    assert label is not None and field is not None
+    assert field["y"] >= label["y"] + label["height"] - 1
+    check_page(page, "phone-profile")
+    for name in ("API keys", "History", "API"):
+        nav(page, name)
+        page.wait_for_load_state("networkidle")
+        assert sideways_scroll(page) == 0, name
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    sign_in_with_key(page, stack, stack.manager_key)
+    for path in ("/#/users", f"/#/users/{made}"):
+        page.goto(f"{stack.base}{path}")
+        page.wait_for_load_state("networkidle")
+        expect(page.get_by_text(long).first).to_be_visible()
+        assert sideways_scroll(page) == 0, path
+    check_page(page, "phone-user")
+
+
+def test_a_failed_section_says_what_failed_and_retries(
+    stack: Stack, browser_page: BrowserPage
+) -> None:
+    page = browser_page.page
+    sign_in_with_key(page, stack, stack.manager_key)
+    page.route("**/api/v1/user/*/log*", lambda route: route.abort())
+    nav(page, "History")
+    changes = page.get_by_role("region", name="Changes to your record")
+    expect(changes.get_by_role("alert")).to_contain_text("The history could not be loaded")
+    page.unroute("**/api/v1/user/*/log*")
+    changes.get_by_role("button", name="Try again").click()
+    expect(changes.locator("li.entry").first).to_be_visible()
+    expect(changes.get_by_role("alert")).to_have_count(0)
+
+
+def test_keys_notice_and_revoking_this_sessions_key(
+    stack: Stack, browser_page: BrowserPage
+) -> None:
+    made = stack.call("POST", "/user", json={"user": {"email": "kim@example.org", "name": "Kim"}})
+    kim = made.json()["id"]
+    key = stack.call("POST", f"/user/{kim}/apikeys", json={"name": "session"}).json()["key"]
+    page = browser_page.page
+    sign_in_with_key(page, stack, key)
+    nav(page, "API keys")
+    for name in ("first", "second"):
+        page.get_by_label("Name", exact=True).fill(name)
+        page.get_by_role("button", name="Create key").click()
+        expect(page.locator("table.keys")).to_contain_text(name)
+    expect(page.locator(".new-key")).to_have_count(1)
+    expect(page.locator(".new-key")).not_to_contain_text("Copied.")
+    second = page.locator("table.keys tbody tr", has_text="second")
+    second.get_by_role("button", name="Revoke").click()
+    expect(page.get_by_role("button", name="Cancel")).to_be_focused()
+    page.get_by_role("button", name="Yes, revoke").click()
+    expect(page.locator(".new-key")).to_have_count(0)
+    expect(page.get_by_role("status").filter(has_text="revoked")).to_be_focused()
+
+    own = page.locator("table.keys tbody tr", has_text="session")
+    own.get_by_role("button", name="Revoke").click()
+    expect(own).to_contain_text("this signs you out here")
+    check_page(page, "api-keys-own")
+    own.get_by_role("button", name="Yes, revoke").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="signed out")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
+
+
+def test_keyboard_skip_link_focus_confirmations_and_deep_links(
+    stack: Stack, browser_page: BrowserPage
+) -> None:
+    page = browser_page.page
+    # A signed-out deep link survives sign-in.
+    page.goto(f"{stack.base}/#/keys")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_focused()
+    page.get_by_label("API key", exact=True).fill(stack.manager_key)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("API keys")
+    # Focus is on the new page's heading, not left in the form.
+    expect(page.get_by_role("heading", level=1)).to_be_focused()
+    nav(page, "History")
+    expect(page.get_by_role("heading", level=1)).to_be_focused()
+
+    made = stack.call("POST", "/user", json={"user": {"email": "del@example.org", "name": "Del"}})
+    page.goto(f"{stack.base}/#/users/{made.json()['id']}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("User Del")
+    page.get_by_role("button", name="Delete user").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Cancel")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("button", name="Delete user")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Enter")  # Yes, delete
+    expect(page.get_by_role("status").filter(has_text="deleted")).to_contain_text(
+        "del@example.org is deleted"
+    )
+    expect(page.get_by_role("heading", level=1)).to_be_focused()

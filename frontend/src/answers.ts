@@ -1,6 +1,6 @@
 // What the service's answers hold, checked as they arrive: an answer of another
 // shape becomes an UnexpectedAnswer, never a value typed as what it is not.
-import type { ApiKeyInfo, LogEntry, User } from './api'
+import type { ApiKeyInfo, LogEntry, Person, User } from './api'
 
 export type Check<T> = (value: unknown) => value is T
 
@@ -53,6 +53,10 @@ export function isLogEntry(value: unknown): value is LogEntry {
     isString(value.entry_id) &&
     isString(value.timestamp)
   )
+}
+
+export function isPerson(value: unknown): value is Person {
+  return isRecord(value) && isStringOrNull(value.name) && typeof value.deleted === 'boolean'
 }
 
 /** `body[name]` when it passes `check`; UnexpectedAnswer otherwise. */

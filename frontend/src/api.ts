@@ -6,6 +6,7 @@ import {
   isApiKeyInfo,
   isLogEntry,
   isNumber,
+  isPerson,
   isRecord,
   isString,
   isStringOrNull,
@@ -75,6 +76,19 @@ export interface LogEntry {
   user?: string
   timestamp: string
   data?: Record<string, unknown>
+  /** The changed fields' values before; entries written before it was kept have none. */
+  old?: Record<string, unknown>
+}
+
+/** A person a log page names: their current name (null when none) and whether they are gone. */
+export interface Person {
+  name: string | null
+  deleted: boolean
+}
+
+/** A page of a change log, with the people its entries name (`actors` or `records`). */
+export interface LogPage extends Page<LogEntry> {
+  people: Record<string, Person>
 }
 
 export interface Page<T> {
@@ -356,6 +370,7 @@ export class Api {
 
   listUsers(query: {
     email?: string
+    q?: string
     cursor?: string | null
     limit?: number
   }): Promise<Page<User>> {
@@ -431,12 +446,18 @@ export class Api {
     ).then(() => undefined)
   }
 
-  history(userId: string, kind: 'log' | 'actions', cursor: string | null): Promise<Page<LogEntry>> {
+  history(
+    userId: string,
+    kind: 'log' | 'actions',
+    cursor: string | null,
+    order: 'asc' | 'desc' = 'asc',
+  ): Promise<LogPage> {
     return this.get(`user/${encodeURIComponent(userId)}/${kind}`, {
-      query: { cursor, limit: 20 },
+      query: { cursor, limit: 20, order },
     }).then((r) => ({
       items: member(r, 'logs', listOf(isLogEntry)),
       next: member(r, 'next', isStringOrNull),
+      people: member(r, kind === 'log' ? 'actors' : 'records', recordOf(isPerson)),
     }))
   }
 }

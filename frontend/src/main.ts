@@ -4,11 +4,11 @@ import { api } from './api'
 import App from './App.vue'
 import './assets/main.css'
 import { router } from './router'
-import { session } from './session'
+import { endedElsewhere } from './session'
 
 // A session that ended while the page was open: back to the sign-in page.
 api().onSessionEnded = () => {
-  session.user = null
+  endedElsewhere()
   void router.push('/')
 }
 

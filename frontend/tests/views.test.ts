@@ -382,8 +382,8 @@ describe('history', () => {
   it('shows each entry and fetches the next page with More', async () => {
     const service = new FakeService().on('GET user/me/log', (req) =>
       req.query.get('cursor') === 'c2'
-        ? json(200, { logs: [entry(3)], next: null })
-        : json(200, { logs: [entry(1), entry(2)], next: 'c2' }),
+        ? json(200, { logs: [entry(3)], actors: {}, next: null })
+        : json(200, { logs: [entry(1), entry(2)], actors: {}, next: 'c2' }),
     )
     const { wrapper } = await mountView(HistoryList, service, {
       user: ME,
@@ -391,7 +391,8 @@ describe('history', () => {
     })
     expect(wrapper.findAll('li.entry')).toHaveLength(2)
     expect(wrapper.find('li.entry').text()).toContain('you changed your record')
-    expect(wrapper.find('li.entry dl').text()).toContain('contactroom 1')
+    expect(wrapper.find('li.entry dt').text()).toBe('Contact')
+    expect(wrapper.find('li.entry dd').text()).toBe('changed to room 1')
     await button(wrapper, 'More').trigger('click')
     await flushPromises()
     expect(wrapper.findAll('li.entry')).toHaveLength(3)
@@ -400,7 +401,7 @@ describe('history', () => {
 })
 
 describe('users', () => {
-  it('searches by email and pages with More', async () => {
+  it('searches by a name or an address and pages with More', async () => {
     const people = (from: number, count: number) =>
       Array.from({ length: count }, (_, i) => ({
         id: `u${from + i}`,
@@ -408,7 +409,7 @@ describe('users', () => {
         name: `U${from + i}`,
       }))
     const service = new FakeService().on('GET user', (req) => {
-      if (req.query.get('email')) return json(200, { users: people(7, 1), next: null })
+      if (req.query.get('q')) return json(200, { users: people(7, 1), next: null })
       return req.query.get('cursor')
         ? json(200, { users: people(50, 3), next: null })
         : json(200, { users: people(0, 50), next: 'n' })
@@ -420,10 +421,10 @@ describe('users', () => {
     await button(wrapper, 'More').trigger('click')
     await flushPromises()
     expect(wrapper.findAll('tbody tr')).toHaveLength(53)
-    await field(wrapper, 'Search by email').setValue('u7@x.org')
+    await field(wrapper, 'Search users').setValue('u7@x.org')
     await wrapper.find('form').trigger('submit')
     await flushPromises()
-    expect(service.calls('GET user').at(-1)?.query.get('email')).toBe('u7@x.org')
+    expect(service.calls('GET user').at(-1)?.query.get('q')).toBe('u7@x.org')
     expect(wrapper.findAll('tbody tr')).toHaveLength(1)
     expect(wrapper.find('tbody a').attributes('href')).toBe('/users/u7')
   })

@@ -32,35 +32,116 @@ describe('loginErrorMessage', () => {
 
 describe('history entries', () => {
   const base = { id: 'l1', entry_id: 'me', timestamp: '2026-01-01T00:00:00Z' }
+  const reader = {
+    selfId: 'me',
+    manager: true,
+    kind: 'log' as const,
+    people: {
+      u2: { name: 'Grace Hopper', deleted: false },
+      u3: { name: null, deleted: true },
+    },
+  }
 
-  it('name the actor, the action and the changed fields', () => {
+  it('say per field what it was and what it became, in words, without internal fields', () => {
     const text = describeEntry(
       {
         ...base,
         action: 'edit',
-        user: 'me',
-        data: { name: 'New', permissions: ['USER_ADD'], version: 3 },
+        user: 'u2',
+        data: { name: 'New', permissions: ['USER_ADD'], email_verified: true, version: 3 },
+        old: { name: 'Old', permissions: [], email_verified: false, version: 2 },
       },
-      'me',
+      reader,
     )
-    expect(text.who).toBe('you')
-    expect(text.what).toBe('changed your record')
-    expect(text.fields).toEqual([
-      ['name', 'New'],
-      ['permissions', 'USER_ADD'],
+    expect(text.who).toEqual({ text: 'Grace Hopper', userId: 'u2' })
+    expect(text.what).toBe('changed')
+    expect(text.record?.text).toBe('your record')
+    expect(text.changes).toEqual([
+      { label: 'Name', from: 'Old', to: 'New' },
+      { label: 'Permissions', from: '(none)', to: 'USER_ADD' },
     ])
   })
 
-  it('say when the service or another user acted, with the comment', () => {
-    expect(describeEntry({ ...base, action: 'add', user: 'system', data: {} }, 'me').who).toBe(
-      'the service',
+  it('say only the new value of an entry written before old values were kept', () => {
+    const text = describeEntry(
+      { ...base, action: 'edit', user: 'me', data: { contact: 'a\nb' } },
+      reader,
     )
-    const other = describeEntry(
-      { ...base, entry_id: 'u9', action: 'edit', user: 'u2', comment: 'API key revoked' },
-      'me',
+    expect(text.who.text).toBe('you')
+    expect(text.changes).toEqual([{ label: 'Contact', from: null, to: 'a\nb' }])
+  })
+
+  it('name the service, a deleted user, and link a person only for a manager', () => {
+    expect(
+      describeEntry({ ...base, action: 'add', user: 'system', data: {} }, reader).who.text,
+    ).toBe('the service')
+    expect(describeEntry({ ...base, action: 'delete', user: 'u3' }, reader).who).toEqual({
+      text: 'a deleted user',
+      userId: null,
+    })
+    const plain = describeEntry(
+      { ...base, action: 'edit', user: 'u2', data: {} },
+      { ...reader, manager: false },
     )
-    expect(other.who).toBe('user u2')
-    expect(other.what).toBe('changed the record of user u9 (API key revoked)')
+    expect(plain.who).toEqual({ text: 'Grace Hopper', userId: null })
+  })
+
+  it('say which record an action changed', () => {
+    const actions = { ...reader, kind: 'actions' as const }
+    const text = describeEntry(
+      { ...base, entry_id: 'u2', action: 'add', data: { name: 'Grace Hopper' } },
+      actions,
+    )
+    expect(text.record).toEqual({ text: 'the record of Grace Hopper', userId: 'u2' })
+    expect(text.changes).toEqual([{ label: 'Name', from: null, to: 'Grace Hopper' }])
+    expect(describeEntry({ ...base, entry_id: 'u3', action: 'delete' }, actions).record?.text).toBe(
+      "a deleted user's record",
+    )
+  })
+
+  it('tell of API keys by their name, never by an id', () => {
+    const made = describeEntry(
+      {
+        ...base,
+        action: 'edit',
+        user: 'me',
+        comment: 'API key 9b9e0c1d2e3f4a5b made (the key itself is never logged)',
+        data: { key_id: '9b9e0c1d2e3f4a5b', name: 'laptop' },
+        old: {},
+      },
+      reader,
+    )
+    expect(made.what).toBe("made the API key 'laptop' for")
+    expect(made.changes).toEqual([])
+    const revoked = describeEntry(
+      {
+        ...base,
+        action: 'edit',
+        user: 'me',
+        comment: 'API key 9b9e revoked',
+        data: { key_id: '9b9e', name: '' },
+      },
+      reader,
+    )
+    expect(revoked.what).toBe('revoked an API key of')
+    expect(JSON.stringify([made, revoked])).not.toContain('9b9e')
+  })
+
+  it('tell of a first sign-in with a provider, not of auth_ids', () => {
+    const text = describeEntry(
+      {
+        ...base,
+        action: 'edit',
+        user: 'system',
+        comment: 'identity alice-sub::local linked',
+        data: { auth_ids: ['a@x.org', 'alice-sub::local'] },
+        old: { auth_ids: ['a@x.org'] },
+      },
+      reader,
+    )
+    expect(text.who.text).toBe('you')
+    expect(text.what).toBe('signed in with local for the first time')
+    expect(JSON.stringify(text)).not.toContain('alice-sub')
   })
 })
 

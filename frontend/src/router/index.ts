@@ -1,3 +1,4 @@
+import { nextTick } from 'vue'
 import { createRouter, createWebHashHistory, type RouteLocationNormalized } from 'vue-router'
 
 import { has, session, start } from '../session'
@@ -57,14 +58,41 @@ export const router = createRouter({
   ],
 })
 
-/** Where a visit may go: signed-out visitors to the sign-in page, people without
- * the page's permission to their profile, signed-in people past the sign-in page. */
-export function destination(to: RouteLocationNormalized): string | true {
+const NEXT_ITEM = 'users.next'
+
+/** A page of this UI to go to after sign-in: a path of it, never another site. */
+function safeNext(value: unknown): string | null {
+  return typeof value === 'string' && value.startsWith('/') && !value.startsWith('//')
+    ? value
+    : null
+}
+
+/** Remember where to go after a sign-in that leaves the page (an OpenID provider). */
+export function rememberNext(next: unknown): void {
+  const path = safeNext(next)
+  if (path) sessionStorage.setItem(NEXT_ITEM, path)
+}
+
+/** Where a visit may go: signed-out visitors to the sign-in page, with the page
+ * they asked for kept for after sign-in (`?next=`); signed-in people past the
+ * sign-in page, to that page or their profile. A page the person may not use
+ * shows so (``forbidden``) rather than sending them elsewhere. */
+export function destination(
+  to: RouteLocationNormalized,
+): string | true | { path: string; query: { next: string } } {
   const signedIn = session.user !== null
-  if (to.path === '/' && signedIn) return '/profile'
-  if (to.meta.signedIn && !signedIn) return '/'
-  if (to.meta.permission && !has(to.meta.permission)) return '/profile'
+  if (to.path === '/' && signedIn) {
+    const next = safeNext(to.query.next) ?? safeNext(sessionStorage.getItem(NEXT_ITEM))
+    sessionStorage.removeItem(NEXT_ITEM)
+    return next && next !== '/' ? next : '/profile'
+  }
+  if (to.meta.signedIn && !signedIn) return { path: '/', query: { next: to.fullPath } }
   return true
+}
+
+/** Whether the person may not use the page of `to` (they lack its permission). */
+export function forbidden(to: RouteLocationNormalized): boolean {
+  return Boolean(to.meta.permission && session.user && !has(to.meta.permission))
 }
 
 router.beforeEach(async (to) => {
@@ -72,6 +100,19 @@ router.beforeEach(async (to) => {
   return destination(to)
 })
 
-router.afterEach((to) => {
+let navigations = 0
+router.afterEach(async (to, _from, failure) => {
   document.title = `${to.meta.title} · Users`
+  if (failure || navigations++ === 0) return // the first page keeps the browser's own focus
+  await nextTick()
+  focusHeading()
 })
+
+/** Move focus to the page's heading, so a screen reader and the keyboard start there. */
+export function focusHeading(): void {
+  const heading =
+    document.querySelector<HTMLElement>('main h1') ?? document.querySelector<HTMLElement>('main')
+  if (!heading) return
+  heading.setAttribute('tabindex', '-1')
+  heading.focus()
+}
