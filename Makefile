@@ -95,6 +95,7 @@ soak: $(STAMP)
 # points API Gateway at each function's published alias.
 package: $(STAMP)
 	$(BIN)/chalice package --stage prod --merge-template deploy/merge-template.yaml $(OUT)
+	$(BIN)/python -m deploy.retention $(OUT)/sam.yaml
 	$(BIN)/python -m deploy.lambda_zip $(OUT)/deployment.zip
 	$(BIN)/python -m deploy.template $(OUT)/sam.yaml
 

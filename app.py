@@ -15,7 +15,9 @@ from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response
 from chalicelib import (
     apikeys,
     auth,
+    errors,
     idempotency,
+    identities,
     key_use,
     logs,
     middleware,
@@ -29,7 +31,7 @@ from chalicelib import (
     validation,
     webui,
 )
-from chalicelib.container import secrets, session_secret, settings
+from chalicelib.container import rulebook, secrets, session_secret, settings
 from chalicelib.cookies import SESSION as SESSION_COOKIE
 from chalicelib.cookies import Jar
 from chalicelib.middleware import API_KEY_EXPIRES
@@ -68,7 +70,7 @@ def authorizer(auth_request: AuthRequest) -> AuthResponse:
     permission checks happen in the routes.
     """
     settings()  # a container's first call binds the tables
-    decision = auth.decide(auth_request.token, session_secret, settings())
+    decision = auth.decide(auth_request.token, session_secret, settings(), rulebook())
     return AuthResponse(routes=["*"], principal_id=decision.principal, context=decision.context())
 
 
@@ -94,14 +96,21 @@ def list_permissions() -> dict[str, Any]:
     200,
     "UserPage",
     PAGE,
-    query=("limit", "cursor", "email", "q"),
+    query=("limit", "cursor", "email", "q", "suspended"),
 )
 def list_users() -> dict[str, Any]:
     caller = _caller()
     caller.require(USER_SEARCH)
     params = _query()
-    page = validation.parse_page(params, extra=("email", "q"))
-    return user_views.list_users(caller, page, email=params.get("email"), query=params.get("q"))
+    page = validation.parse_page(params, extra=("email", "q", "suspended"))
+    return user_views.list_users(
+        caller,
+        page,
+        email=params.get("email"),
+        query=params.get("q"),
+        suspended=params.get("suspended"),
+        rulebook=rulebook(),
+    )
 
 
 @app.route(f"{API}/user", methods=["POST"], authorizer=authorizer)
@@ -122,7 +131,7 @@ def create_user() -> Response:
 @app.route(f"{API}/user/me", methods=["GET"], authorizer=authorizer)
 @documented("The caller's record, permissions expanded", 200, "UserReply", READ)
 def get_me() -> dict[str, Any]:
-    return {"user": user_views.get_me(_caller())}
+    return {"user": user_views.get_me(_caller(), rulebook())}
 
 
 @app.route(f"{API}/user/me", methods=["PATCH"], authorizer=authorizer)
@@ -130,15 +139,52 @@ def get_me() -> dict[str, Any]:
 def update_me() -> dict[str, Any]:
     caller = _caller()
     body = _user_body()
-    view = user_views.own_view
+    rules = rulebook()
+    view = functools.partial(user_views.own_view, rulebook=rules)
     return {"user": view(users.update_user(caller.id, caller.id, body, PROFILE_FIELDS, view=view))}
+
+
+@app.route(f"{API}/user/me", methods=["DELETE"], authorizer=authorizer)
+@documented(
+    "Erase one's own account (a provider sign-in within 10 minutes; If-Match required)",
+    204,
+    None,
+    (400, 401, 403, 404, 409, 412, 428, 503),
+    **IF_MATCH,
+)
+def delete_me() -> Response:
+    caller = _caller()
+    version = _if_match()
+    if version is None:
+        raise errors.IfMatchRequired("If-Match must name the record's version")
+    sessions.require_recent_login(caller.method, caller.session_id)
+    users.delete_user(caller.id, caller.id, if_match=version)
+    return Response(body="", status_code=204)
+
+
+@app.route(f"{API}/user/me/export", methods=["GET"], authorizer=authorizer)
+@documented("Everything held about the caller (a file)", 200, "UserExport", READ)
+def export_me() -> Response:
+    return _export(_caller().id)
+
+
+@app.route(f"{API}/user/{{user_id}}/export", methods=["GET"], authorizer=authorizer)
+@documented(
+    "Everything held about a user, as a file (self or USER_MANAGEMENT)",
+    200,
+    "UserExport",
+    (*READ, 404),
+)
+def export_user(user_id: str) -> Response:
+    _caller().require_self_or_manager(user_id)
+    return _export(user_id)
 
 
 @app.route(f"{API}/user/{{user_id}}", methods=["GET"], authorizer=authorizer)
 @documented("A user's record (USER_MANAGEMENT)", 200, "UserReply", (*READ, 404))
 def get_user(user_id: str) -> dict[str, Any]:
     _caller().require(USER_MANAGEMENT)
-    return {"user": user_views.get_user(user_id)}
+    return {"user": user_views.get_user(user_id, rulebook())}
 
 
 @app.route(f"{API}/user/{{user_id}}", methods=["PATCH"], authorizer=authorizer)
@@ -149,18 +195,49 @@ def update_user(user_id: str) -> dict[str, Any]:
     caller = _caller()
     caller.require(USER_MANAGEMENT)
     body = _user_body()
-    user = users.update_user(caller.id, user_id, body, MANAGER_FIELDS, if_match=_if_match())
-    return {"user": user_views.user_view(user)}
+    view = functools.partial(user_views.user_view, rulebook=rulebook())
+    user = users.update_user(
+        caller.id, user_id, body, MANAGER_FIELDS, if_match=_if_match(), view=view
+    )
+    return {"user": view(user)}
 
 
 @app.route(f"{API}/user/{{user_id}}", methods=["DELETE"], authorizer=authorizer)
 @documented(
-    "Delete a user (USER_MANAGEMENT)", 204, None, (400, 401, 403, 404, 409, 412, 503), **IF_MATCH
+    "Erase a user (USER_MANAGEMENT)", 204, None, (400, 401, 403, 404, 409, 412, 503), **IF_MATCH
 )
 def delete_user(user_id: str) -> Response:
     caller = _caller()
     caller.require(USER_MANAGEMENT)
     users.delete_user(caller.id, user_id, if_match=_if_match())
+    return Response(body="", status_code=204)
+
+
+@app.route(f"{API}/user/{{user_id}}/permissions", methods=["GET"], authorizer=authorizer)
+@documented(
+    "Why the user has each effective permission (self or USER_MANAGEMENT)",
+    200,
+    "PermissionReasons",
+    (*READ, 404),
+)
+def get_user_permissions(user_id: str) -> dict[str, Any]:
+    _caller().require_self_or_manager(user_id)
+    return user_views.get_permissions(user_id, rulebook())
+
+
+@app.route(
+    f"{API}/user/{{user_id}}/identities/{{identity}}", methods=["DELETE"], authorizer=authorizer
+)
+@documented(
+    "Unlink one OpenID Connect identity, <sub>::<provider> URL-encoded (self or USER_MANAGEMENT)",
+    204,
+    None,
+    (401, 403, 404, 409, 503),
+)
+def unlink_identity(user_id: str, identity: str) -> Response:
+    caller = _caller()
+    caller.require_self_or_manager(user_id)
+    identities.unlink_identity(caller.id, user_id, request_io.path_value(identity, settings()))
     return Response(body="", status_code=204)
 
 
@@ -191,7 +268,7 @@ def replace_api_key(user_id: str) -> Response:
 def list_api_keys(user_id: str) -> dict[str, Any]:
     caller = _caller()
     caller.require_self_or_manager(user_id)
-    return apikeys.list_api_keys(user_id, caller, settings().api_key_max_days)
+    return apikeys.list_api_keys(user_id, caller, settings().api_key_max_days, rulebook())
 
 
 @app.route(f"{API}/user/{{user_id}}/apikeys", methods=["POST"], authorizer=authorizer)
@@ -236,7 +313,7 @@ def rotate_api_key(user_id: str, key_id: str) -> Response:
     caller = _caller()
     caller.require_self_or_manager(user_id)
     overlap = apikeys.check_rotation(_json_body(optional=True))
-    rotated = apikeys.rotate_api_key(caller, user_id, key_id, overlap, settings())
+    rotated = apikeys.rotate_api_key(caller, user_id, key_id, overlap, settings(), rulebook())
     return Response(body=rotated, status_code=201)
 
 
@@ -311,12 +388,21 @@ def list_oidc_providers() -> dict[str, str]:
 
 
 @app.route(f"{API}/login/oidc/{{provider}}", methods=["GET"])
-@documented("Go to the provider's login", 302, None, (404,), query=("origin",))
+@documented(
+    "Go to the provider's login; with link=1 and a session, to link an identity to its user",
+    302,
+    None,
+    (400, 404, 503),
+    query=("origin", "link"),
+    cookies=("session",),
+)
 def start_oidc_login(provider: str) -> Response:
     from chalicelib import oidc
 
+    query = _query()
+    link = request_io.link_user(query, _cookies(), settings().api_key_max_days)
     redirect = oidc.start_login(
-        provider, _query().get("origin"), _base(), secrets(), settings().allowed_origins
+        provider, query.get("origin"), _base(), secrets(), settings().allowed_origins, link
     )
     return request_io.redirect(redirect.location, redirect.cookies)
 
@@ -327,13 +413,22 @@ def start_oidc_login(provider: str) -> Response:
     302,
     errors=(404,),
     query=("code", "state", "error"),
-    cookies=("oidc_login",),
+    cookies=("oidc_login", "session"),
 )
 def finish_oidc_login(provider: str) -> Response:
     from chalicelib import oidc
 
-    cookie = _cookies().get(oidc.LOGIN_COOKIE)
-    redirect = oidc.finish_login(provider, _query(), cookie, _base(), secrets())
+    cookies = _cookies()
+    redirect = oidc.finish_login(
+        provider,
+        _query(),
+        cookies.get(oidc.LOGIN_COOKIE),
+        _base(),
+        secrets(),
+        session_cookie=cookies.get(SESSION_COOKIE),
+        clock=rulebook().clock,
+        key_max_days=settings().api_key_max_days,
+    )
     return request_io.redirect(redirect.location, redirect.cookies)
 
 
@@ -419,6 +514,14 @@ def _openapi_document() -> dict[str, Any]:
     return openapi.document(app.routes, (config.api_key_default_days, config.api_key_max_days))
 
 
+def _export(user_id: str) -> Response:
+    from chalicelib import export
+
+    document = export.export_user(user_id, settings().api_key_max_days)
+    disposition = f'attachment; filename="{export.filename(user_id, document["exported"])}"'
+    return Response(body=document, headers={"Content-Disposition": disposition})
+
+
 def _request() -> Request:
     request = app.current_request
     assert request is not None, "called outside a request"
@@ -426,7 +529,7 @@ def _request() -> Request:
 
 
 def _caller() -> Caller:
-    return request_io.caller(_request(), session_secret, settings())
+    return request_io.caller(_request(), session_secret, settings(), rulebook)
 
 
 def _cookies() -> Jar:

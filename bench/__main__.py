@@ -12,6 +12,7 @@ from moto import mock_aws
 from app import app
 from bench import coldstart, cost, local_store, search, webui_size
 from bench.authorizer import authorizer_cpu, authorizer_rows
+from bench.export import measure_exports
 from bench.key_use import key_use_rows
 from bench.pages import PageSubjects, measure_pages, page_rows, seed
 from bench.routes import route_row
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--package", type=Path, default=ROOT / "out" / "deployment.zip", help="make package's zip"
     )
+    parser.add_argument("--export-iterations", type=int, default=5, help="timed exports per size")
     parser.add_argument("--cpu-calls", type=int, default=2000, help="decisions per CPU batch")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -55,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
             rows += authorizer_rows(world, args.iterations, cpu)
             rows += key_use_rows()
         pages = measure_pages(client, sizes, args.page_iterations)
+        exports = measure_exports(client, args.export_iterations)
         searches = search.measure(client, sizes)
     rows += [row for result in pages for row in page_rows(result, sizes)]
+    rows += exports
     rows += searches
     rows += local_store.rows(args.page_iterations)
     with dynamodb_local() as store:

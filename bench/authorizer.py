@@ -17,7 +17,7 @@ from bench.world import World, count_decide
 from chalicelib import apikeys, auth, batch, container, key_format, sessions, timestamps
 from chalicelib.ids import SYSTEM
 from chalicelib.models import ApiKey, Session, User
-from chalicelib.permissions import expand
+from chalicelib.rules import effective_permissions
 
 # --- authorizer CPU -------------------------------------------------------------
 
@@ -52,7 +52,9 @@ def api_key_pure(header: str, key: ApiKey, user: User) -> Callable[[], dict[str,
         assert expiry > datetime.now(UTC)
         decision = auth.Decision(
             user_id=user.id,
-            permissions=apikeys.key_permissions(key, apikeys.owner_permissions(user)),
+            permissions=apikeys.key_permissions(
+                key, apikeys.owner_permissions(user, container.rulebook())
+            ),
             method="apikey",
             key_id=key.key_id,
             key_expires=timestamps.stamp(expiry),
@@ -79,7 +81,10 @@ def access_token_pure(header: str, session: Session, user: User) -> Callable[[],
         assert user_id == user.id and sid == session.id
         assert session.expires_at > datetime.now(UTC)
         decision = auth.Decision(
-            user_id=user.id, permissions=expand(user.permissions), method="token", session_id=sid
+            user_id=user.id,
+            permissions=effective_permissions(user, container.rulebook()),
+            method="token",
+            session_id=sid,
         )
         return decision.context()
 
@@ -117,14 +122,22 @@ def authorizer_cpu(world: World, calls: int) -> AuthorizerCpu:
         api_key_pure_us=cpu_us(api_key_pure(world.api_key_header, key, user), calls),
         api_key_decide_us=cpu_us(
             lambda: auth.decide(
-                world.api_key_header, container.session_secret, container.settings()
+                world.api_key_header,
+                container.session_secret,
+                container.settings(),
+                container.rulebook(),
             ),
             io_calls,
         )
         - key_bare,
         token_pure_us=cpu_us(access_token_pure(world.token_header, session, user), calls),
         token_decide_us=cpu_us(
-            lambda: auth.decide(world.token_header, container.session_secret, container.settings()),
+            lambda: auth.decide(
+                world.token_header,
+                container.session_secret,
+                container.settings(),
+                container.rulebook(),
+            ),
             io_calls,
         )
         - token_bare,

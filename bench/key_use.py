@@ -44,7 +44,9 @@ def writes(interval: int, addresses: tuple[str, ...]) -> int:
     recorder = key_use.UseRecorder(clock)
     with counting() as counts:
         for n in range(REQUESTS):
-            decision = auth.decide(header, container.session_secret, container.settings())
+            decision = auth.decide(
+                header, container.session_secret, container.settings(), container.rulebook()
+            )
             assert decision.user_id == user.id
             ip = addresses[n % len(addresses)]
             recorder.record(user.id, decision.key_id, decision.last_used, decision.last_used_ip, ip)

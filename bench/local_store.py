@@ -90,7 +90,8 @@ def measure_import(records: int, store: Store, folder: Path) -> Imported:
     export = folder / f"tracker-export-{records}.jsonl"
     export.write_text(tracker_export(records), encoding="utf-8")
     started = time.perf_counter()
-    summary = json.loads(manage(env, "import-users", str(export)))
+    # One JSON line per record as it is imported, then the summary.
+    summary = json.loads(manage(env, "import-users", str(export)).splitlines()[-1])
     seconds = time.perf_counter() - started
     return Imported(records, int(summary["imported"]), seconds, store.peak_memory())
 

@@ -10,6 +10,16 @@ from bench.world import Counted, Scenario
 MAX_AUTHORIZER_TRIPS = 1
 MAX_ROUTE_READS = 1
 CHANGE_TRANSACTIONS = 1
+# An erasure (API.md section 10) reads the user, then finds what else names the
+# person: its keys, sessions and log entries (a Query each) and its idempotency
+# records (a Scan of a table holding one day of creates); its writes after the
+# one transaction are one per log entry, session and key found, and one to finish.
+ERASURE = "DELETE /user/{id}"
+MAX_ERASURE_READS = 5
+# A page of a log names the people on it (API.md section 7: `actors`, `records`): the
+# page's Query, then one BatchGetItem of those people.
+NAMING_PAGES = frozenset({"GET /user/{id}/log", "GET /user/{id}/actions"})
+MAX_NAMING_PAGE_READS = 2
 
 
 def judge(sc: Scenario, counted: Counted) -> tuple[list[str], list[str]]:
@@ -25,14 +35,19 @@ def judge(sc: Scenario, counted: Counted) -> tuple[list[str], list[str]]:
         if max(authorizer.round_trips, alone) > MAX_AUTHORIZER_TRIPS:
             misses.append(f"authorizer {max(authorizer.round_trips, alone)}")
     if sc.kind == "read":
-        target.append(f"route ≤ {MAX_ROUTE_READS} read")
-        if route.round_trips > MAX_ROUTE_READS:
+        most = MAX_NAMING_PAGE_READS if sc.name in NAMING_PAGES else MAX_ROUTE_READS
+        target.append(f"route ≤ {most} read")
+        if route.round_trips > most:
             misses.append(f"route {route.round_trips} round trips")
     else:
-        target.append(f"{CHANGE_TRANSACTIONS} TransactWriteItems + ≤ {MAX_ROUTE_READS} read")
+        ops = route.operations()
+        most = MAX_ERASURE_READS if sc.name == ERASURE else MAX_ROUTE_READS
+        if sc.name == ERASURE:
+            reads = sum(ops[op] for op in ("GetItem", "Query", "Scan", "BatchGetItem"))
+        target.append(f"{CHANGE_TRANSACTIONS} TransactWriteItems + ≤ {most} read")
         if transactions != CHANGE_TRANSACTIONS:
             misses.append(f"{transactions} TransactWriteItems")
-        if reads > MAX_ROUTE_READS:
+        if reads > most:
             misses.append(f"{reads} reads")
     return target, misses
 

@@ -156,6 +156,10 @@ def report(rows: list[Row], args: argparse.Namespace, seconds: float, runtime: s
         "store's time stays constant and the ratio is the growth of the service's own work "
         "with a page: the target is judged there. The counts show the same calls and "
         "items read at both sizes.",
+        "- Exports (bench/export.py): `GET /user/{id}/export` of a record whose log holds "
+        "100 and 5,000 entries (seeded with `batch_write`), on moto, "
+        f"{args.export_iterations} timed requests each; the target is the contract's "
+        "5 MiB, past which the answer pages on with cursors.",
         "- The local store (bench/local_store.py): `manage.py import-users` of a tracker-shaped "
         "export (JSON lines, every record valid and new) into `make run`'s store, DynamoDB "
         "Local keeping its data on disk (`-dbPath`), one store per size, timed from the "

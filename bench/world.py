@@ -203,6 +203,7 @@ def scenarios() -> list[Scenario]:
             fresh=_fresh_user_with_key,
         ),
         Scenario("GET /user/{id}/apikeys", "read", _get("/user/{id}/apikeys"), 200),
+        Scenario("GET /user/{id}/permissions", "read", _get("/user/{id}/permissions"), 200),
         Scenario("GET /user/{id}/log", "read", _get(f"/user/{{id}}/log?limit={PAGE}"), 200),
         Scenario("GET /user/{id}/actions", "read", _get(f"/user/{{id}}/actions?limit={PAGE}"), 200),
         Scenario("POST /login/token (session cookie)", "read", _token_request, 200, ""),
@@ -247,7 +248,9 @@ def send(world: World, request: Request, status: int) -> Any:
 def count_decide(header: str) -> Counts:
     """The calls of one authorizer decision, counted around ``auth.decide``."""
     with counting() as counts:
-        decision = auth.decide(header, container.session_secret, container.settings())
+        decision = auth.decide(
+            header, container.session_secret, container.settings(), container.rulebook()
+        )
     if not decision.user_id:
         raise RuntimeError(f"the authorizer refused the benchmark's credentials: {decision}")
     return counts

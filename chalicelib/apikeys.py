@@ -25,6 +25,7 @@ from chalicelib.config import Settings
 from chalicelib.ids import KEY_ID_RE, SYSTEM, new_id
 from chalicelib.models import ApiKey, User, storage_errors
 from chalicelib.permissions import Caller, expand
+from chalicelib.rules import Rulebook, effective_permissions
 from chalicelib.transactions import Transaction
 from chalicelib.user_reads import check_user_id, load_user
 from chalicelib.validation import API_KEY_REQUEST, API_KEY_ROTATION, LEAKED_KEYS
@@ -41,9 +42,10 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def owner_permissions(user: User) -> frozenset[str]:
-    """What a key's owner may do now: its effective permissions (API.md section 2)."""
-    return expand(user.permissions)
+def owner_permissions(user: User, rulebook: Rulebook) -> frozenset[str]:
+    """What a key's owner may do now: its effective permissions (API.md section 2),
+    granted by hand or by a live rule."""
+    return effective_permissions(user, rulebook)
 
 
 def key_permissions(key: ApiKey, owner: frozenset[str]) -> frozenset[str]:
@@ -165,7 +167,7 @@ def make_api_key(
             for old_id in existing:
                 transaction.delete(ApiKey(user_id=user_id, key_id=old_id))
         ids = User.api_key_ids.set({key_id}) if replace else User.api_key_ids.add({key_id})
-        data = {"key_id": key_id, "name": request.name}
+        data = {"key_id": key_id, "name": request.name, "expires": answer["expires"]}
         add_edit(transaction, user, actor, data, f"{comment} ({NOT_LOGGED})", actions=[ids])
         transaction.commit()
         return answer
@@ -186,7 +188,9 @@ def _view(key: ApiKey, max_days: int) -> dict[str, Any]:
     }
 
 
-def list_api_keys(user_id: str, caller: Caller, max_days: int) -> dict[str, Any]:
+def list_api_keys(
+    user_id: str, caller: Caller, max_days: int, rulebook: Rulebook
+) -> dict[str, Any]:
     """The user's API keys with their scopes, never the keys themselves; a caller
     working through a scoped key sees those within its scope. Raises UserNotFound.
 
@@ -198,9 +202,16 @@ def list_api_keys(user_id: str, caller: Caller, max_days: int) -> dict[str, Any]
         keys = list(ApiKey.query(user_id, consistent_read=True))
     if keys and not caller.scoped:
         return {"apikeys": [_view(key, max_days) for key in keys]}
-    owner = owner_permissions(load_user(user_id))
+    owner = owner_permissions(load_user(user_id), rulebook)
     shown = [_view(key, max_days) for key in keys if _within(caller, key, owner)]
     return {"apikeys": shown}
+
+
+def owned_keys(user_id: str, max_days: int) -> list[dict[str, Any]]:
+    """Every API key of a user as the list shows it, never the key itself: its
+    scope, expiry and last use (for an export)."""
+    with storage_errors():
+        return [_view(key, max_days) for key in ApiKey.query(user_id, consistent_read=True)]
 
 
 def _read_key(user_id: str, key_id: str) -> tuple[ApiKey, User]:
@@ -251,7 +262,12 @@ def check_rotation(body: dict[str, Any]) -> int:
 
 
 def rotate_api_key(
-    caller: Caller, user_id: str, key_id: str, overlap_hours: int, settings: Settings
+    caller: Caller,
+    user_id: str,
+    key_id: str,
+    overlap_hours: int,
+    settings: Settings,
+    rulebook: Rulebook,
 ) -> dict[str, str]:
     """Replace a key by a new one with its name and scope and a fresh expiry; the old
     one keeps working ``overlap_hours`` more (never beyond its own expiry; with 0 it
@@ -264,7 +280,7 @@ def rotate_api_key(
 
     def attempt() -> dict[str, str]:
         old, user = _read_key(user_id, key_id)
-        if not _within(caller, old, owner_permissions(user)):
+        if not _within(caller, old, owner_permissions(user, rulebook)):
             raise errors.PermissionDenied("the key's scope is wider than the caller's")
         existing = user.api_key_ids or set()
         if overlap_hours and len(existing) >= MAX_API_KEYS:
@@ -293,7 +309,13 @@ def rotate_api_key(
             f"API key {new_key_id} made by rotating API key {key_id}, "
             f"which works until {old_expires} ({NOT_LOGGED})"
         )
-        data = {"key_id": new_key_id, "name": old.name}
+        data = {
+            "key_id": new_key_id,
+            "name": old.name,
+            "expires": answer["expires"],
+            "rotates": key_id,
+            "old_key_expires": old_expires,
+        }
         add_edit(transaction, user, caller.id, data, comment, actions=[ids])
         transaction.commit()
         return {**answer, "old_key_expires": old_expires}

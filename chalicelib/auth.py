@@ -24,6 +24,7 @@ from chalicelib.apikeys import hash_secret, key_permissions, owner_permissions
 from chalicelib.batch import get_many
 from chalicelib.config import Settings
 from chalicelib.models import ApiKey, User
+from chalicelib.rules import Rulebook
 from chalicelib.validation import API_KEY_LOGIN
 
 log = logging.getLogger(__name__)
@@ -84,19 +85,22 @@ def bearer_token(header: str | None) -> str | None:
     return token.strip()
 
 
-def decide(header: str | None, session_secret: Callable[[], bytes], settings: Settings) -> Decision:
+def decide(
+    header: str | None, session_secret: Callable[[], bytes], settings: Settings, rulebook: Rulebook
+) -> Decision:
     """Verify the bearer token of a request; never raises.
 
     API keys are told apart from access tokens by their prefix; ``session_secret``
-    gives the key access tokens are signed with, read only for an access token.
+    gives the key access tokens are signed with, read only for an access token;
+    ``rulebook`` says which of the caller's rule grants are live.
     """
     token = bearer_token(header)
     if token is None:
         return denied("expected an Authorization: Bearer <token> header")
     try:
         if key_format.looks_like_key(token, settings.api_key_prefix):
-            return verify_api_key(token, settings)
-        return verify_access_token(token, session_secret(), settings.api_key_max_days)
+            return verify_api_key(token, settings, rulebook)
+        return verify_access_token(token, session_secret(), settings.api_key_max_days, rulebook)
     except errors.InvalidCredentials as exc:
         return denied(str(exc))
     except errors.StorageUnavailable:
@@ -107,12 +111,15 @@ def decide(header: str | None, session_secret: Callable[[], bytes], settings: Se
         return denied("credentials could not be checked")
 
 
-def _scoped(user: User, key: ApiKey, max_days: int, **decision: Any) -> Decision:
+def _scoped(
+    user: User, key: ApiKey, max_days: int, rulebook: Rulebook | None, **decision: Any
+) -> Decision:
     """The decision for ``user`` acting through ``key``: the key's share of what the
-    user may do now."""
+    user may do now (nothing without a ``rulebook``)."""
+    owner = owner_permissions(user, rulebook) if rulebook else frozenset[str]()
     return Decision(
         user_id=user.id,
-        permissions=key_permissions(key, owner_permissions(user)),
+        permissions=key_permissions(key, owner),
         key_id=key.key_id,
         scoped=key.permissions is not None or bool(key.read_only),
         read_only=bool(key.read_only),
@@ -121,8 +128,10 @@ def _scoped(user: User, key: ApiKey, max_days: int, **decision: Any) -> Decision
     )
 
 
-def verify_api_key(token: str, settings: Settings) -> Decision:
-    """The caller named by an API key, or a denial for a bad, expired or revoked one.
+def verify_api_key(token: str, settings: Settings, rulebook: Rulebook | None) -> Decision:
+    """The caller named by an API key, or a denial for a bad, expired or revoked one
+    or a suspended owner; its permissions are the key's share of the owner's
+    effective ones (none without a ``rulebook``).
 
     A key that is malformed or fails its check is refused without a storage read.
     """
@@ -141,19 +150,24 @@ def verify_api_key(token: str, settings: Settings) -> Decision:
         return denied("unknown or revoked API key")
     if not isinstance(user, User):
         return denied("the key's user no longer exists")
+    if user.suspended:
+        return denied("the user is suspended")
     if key.has_expired(datetime.now(UTC), settings.api_key_max_days):
         return denied("the API key has expired")
     return _scoped(
         user,
         key,
         settings.api_key_max_days,
+        rulebook,
         method="apikey",
         last_used=key.last_used or "",
         last_used_ip=key.last_used_ip or "",
     )
 
 
-def verify_access_token(token: str, session_secret: bytes, key_max_days: int) -> Decision:
+def verify_access_token(
+    token: str, session_secret: bytes, key_max_days: int, rulebook: Rulebook
+) -> Decision:
     """The caller named by an access token whose session is still live; a session
     made with an API key carries the key's scope.
 
@@ -162,9 +176,12 @@ def verify_access_token(token: str, session_secret: bytes, key_max_days: int) ->
     user_id, sid, key_id = sessions.decode_access_token(token, session_secret)
     _, user, key = sessions.live_session(sid, user_id, key_id, key_max_days)
     if key is not None:
-        return _scoped(user, key, key_max_days, method="token", session_id=sid)
+        return _scoped(user, key, key_max_days, rulebook, method="keysession", session_id=sid)
     return Decision(
-        user_id=user.id, permissions=owner_permissions(user), method="token", session_id=sid
+        user_id=user.id,
+        permissions=owner_permissions(user, rulebook),
+        method="token",
+        session_id=sid,
     )
 
 
@@ -182,7 +199,7 @@ def login_with_api_key(
     API_KEY_LOGIN.check(body)
     key = body["api-key"]
     decision = (
-        verify_api_key(key, settings)
+        verify_api_key(key, settings, None)
         if key_format.looks_like_key(key, settings.api_key_prefix)
         else denied("not an API key")
     )

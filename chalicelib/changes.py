@@ -94,14 +94,22 @@ def _taken_identity() -> Exception:
     return errors.AuthIdTaken("another user holds this login identity")
 
 
+def counts_as_manager(permissions: list[str], suspended: bool) -> bool:
+    """Whether a user counts toward ``count#user_managers``: it holds USER_MANAGEMENT
+    by hand and is not suspended, so the last one who can act is never taken away."""
+    return USER_MANAGEMENT in permissions and not suspended
+
+
 def check_writable(body: Mapping[str, Any], writable: tuple[str, ...]) -> None:
     """FieldNotWritable for a field of a new record the caller may not set (an
-    empty ``permissions`` list sets nothing)."""
+    empty ``permissions`` list and ``suspended: false`` set nothing)."""
     for name, value in body.items():
-        if name in writable or (name == "permissions" and not value):
+        if name in writable or (name in ("permissions", "suspended") and not value):
             continue
         if name == "permissions":
             raise errors.FieldNotWritable(f"setting permissions needs {USER_MANAGEMENT}")
+        if name == "suspended":
+            raise errors.FieldNotWritable(f"suspending a user needs {USER_MANAGEMENT}")
         raise errors.FieldNotWritable(f"{name} is set by the service")
 
 
@@ -118,12 +126,14 @@ def creation(actor: str, new: NewUser, stamp: str) -> Change:
     email = body["email"]
     auth_ids = list(new.auth_ids) if new.auth_ids is not None else [email]
     permissions = list(body.get("permissions", []))
+    suspended = bool(body.get("suspended", False))
     user = User(
         id=new.user_id or new_id(),
         email=email,
         email_lower=guards.normalise_email(email),
         email_verified=new.email_verified,
         permissions=permissions,
+        suspended=suspended,
         auth_ids=auth_ids,
         version=1,
         created=stamp,
@@ -138,7 +148,7 @@ def creation(actor: str, new: NewUser, stamp: str) -> Change:
             (email_key, _taken_email(email)),
             *((key, _taken_identity) for key in identity_keys),
         ),
-        managers=+1 if USER_MANAGEMENT in permissions else 0,
+        managers=+1 if counts_as_manager(permissions, suspended) else 0,
     )
 
 
@@ -189,11 +199,12 @@ def edit(
         if new != old:
             taken = ((guards.normalised_email_key(new), _taken_email(email)),)
             freed = (guards.normalised_email_key(old),)
-    managers = 0
-    if "permissions" in changed:
-        was = USER_MANAGEMENT in user.permissions
-        will = USER_MANAGEMENT in changed["permissions"]
-        managers = 0 if was == will else (+1 if will else -1)
+    was = counts_as_manager(user.permissions, bool(user.suspended))
+    will = counts_as_manager(
+        changed.get("permissions", user.permissions),
+        bool(changed.get("suspended", user.suspended)),
+    )
+    managers = 0 if was == will else (+1 if will else -1)
     version = int(user.version) + 1
     values.update(version=version, updated=stamp)
     return Change(

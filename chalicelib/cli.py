@@ -1,4 +1,5 @@
-"""What ``manage.py`` runs: create-tables, create-user, import-users, check-invariants.
+"""What ``manage.py`` runs: create-tables, create-user, import-users, check-invariants,
+migrate-identities.
 
 ``main`` reads the settings from the environment and binds the tables to them
 before a command runs: ``manage.py --help`` works without any settings.
@@ -23,10 +24,11 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from chalicelib import apikeys, errors, importer, models, tracker_export, users
+from chalicelib import apikeys, errors, importer, migration, models, tracker_export, users
 from chalicelib.config import ConfigError, load_settings
 from chalicelib.ids import SYSTEM
 from chalicelib.invariants import check as check_tables
+from chalicelib.invariants import repair as repair_tables
 from chalicelib.validation import MANAGER_FIELDS
 
 
@@ -103,13 +105,19 @@ def import_users(args: argparse.Namespace) -> int:
     return 1 if summary.rejections else 0
 
 
-def check_invariants(_: argparse.Namespace) -> int:
+def check_invariants(args: argparse.Namespace) -> int:
     """Check the invariants across the tables; print each violation as a JSON line.
 
-    Exit 0 when none is found, 1 when some are, 2 when the tables could not be read.
+    With ``--repair``, finish unfinished erasures and end suspended users' sessions
+    first (each printed with ``"repaired": true``), then check again. Exit 0 when
+    no violation is left, 1 when some are, 2 when the tables could not be read.
     """
     try:
         violations = check_tables()
+        if args.repair:
+            for violation in repair_tables(violations):
+                print(json.dumps({**violation.as_dict(), "repaired": True}, sort_keys=True))
+            violations = check_tables()
     except errors.StorageUnavailable as exc:
         print(f"check-invariants: {storage_problem(exc) or exc}", file=sys.stderr)
         return 2
@@ -117,6 +125,30 @@ def check_invariants(_: argparse.Namespace) -> int:
         print(json.dumps(violation.as_dict(), sort_keys=True))
     print(f"check-invariants: {len(violations)} violation(s)", file=sys.stderr)
     return 1 if violations else 0
+
+
+def migrate_identities(args: argparse.Namespace) -> int:
+    """Link the identities of provider ``--from`` to their successors at ``--to``;
+    print one JSON line per identity, then a summary.
+
+    Exit 0 when nothing was skipped because another user holds it, 1 when
+    something was, 2 when the map could not be read.
+    """
+    mapping = None
+    if args.map is not None:
+        try:
+            with open(args.map, encoding="utf-8-sig", newline="") as stream:
+                mapping = migration.read_map(stream)
+        except (OSError, ValueError) as exc:  # MapError and UnicodeDecodeError too
+            print(f"migrate-identities: cannot read {args.map}: {exc}", file=sys.stderr)
+            return 2
+    counts: dict[str, int] = {}
+    for line in migration.migrate(args.old, args.new, mapping, args.dry_run):
+        print(json.dumps(line, sort_keys=True), flush=True)
+        key = line.get("reason", line["action"])
+        counts[key] = counts.get(key, 0) + 1
+    print(json.dumps({"summary": counts, "dry_run": args.dry_run}, sort_keys=True))
+    return 1 if counts.get("another user holds it") else 0
 
 
 def storage_problem(exc: BaseException) -> str | None:
@@ -179,7 +211,24 @@ def parser() -> argparse.ArgumentParser:
         description="Scan the tables and print each broken invariant as a JSON line; "
         "exit 1 when there is any.",
     )
+    invariants.add_argument(
+        "--repair",
+        action="store_true",
+        help="finish unfinished erasures and end suspended users' sessions, then check again",
+    )
     invariants.set_defaults(run=check_invariants)
+    migrate = commands.add_parser(
+        "migrate-identities",
+        help="link each identity of a replaced provider to its successor at the new one",
+        description="For each user holding <sub>::OLD, link <new sub>::NEW (the new sub from "
+        "--map, else the same sub), logged as done by system. Prints one JSON line per "
+        "identity and a summary; what another user holds is skipped (exit 1).",
+    )
+    migrate.add_argument("--from", dest="old", required=True, help="the old provider's name")
+    migrate.add_argument("--to", dest="new", required=True, help="the new provider's name")
+    migrate.add_argument("--map", help="a CSV file of old_sub,new_sub lines")
+    migrate.add_argument("--dry-run", action="store_true", help="print what it would link")
+    migrate.set_defaults(run=migrate_identities)
     return root
 
 

@@ -15,11 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+# The permission names: a declaration with no dependency on what reads settings.
+from chalicelib.permissions import PERMISSIONS
+
 ENVIRONMENTS = ("local", "test", "aws")
 MIN_SECRET_LENGTH = 32
 PROVIDER_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 API_KEY_PREFIX_RE = re.compile(r"[a-z][a-z0-9]{1,15}")
 DEFAULT_SCOPE = "openid profile email"
+DEFAULT_RULES_MAX_AGE_DAYS = 30
 
 
 class ConfigError(RuntimeError):
@@ -110,6 +114,24 @@ def _api_key_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+# The retention periods CloudWatch Logs accepts (PutRetentionPolicy), in days.
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
+DEFAULT_RETENTION_DAYS = 180  # LS Login's terms for services ask for at least 180 days
+
+
+def log_retention_days(environ: Mapping[str, str]) -> int:
+    """``LOG_RETENTION_DAYS``: how long the API's access log and the functions' logs
+    keep their lines (written into the deployment template by ``make package``).
+
+    Raises ConfigError unless it is a period CloudWatch Logs accepts.
+    """
+    raw = _get(environ, "LOG_RETENTION_DAYS", str(DEFAULT_RETENTION_DAYS))
+    if raw is None or not (raw.isascii() and raw.isdigit()) or int(raw) not in RETENTION_DAYS:
+        allowed = ", ".join(map(str, RETENTION_DAYS))
+        raise ConfigError(f"LOG_RETENTION_DAYS must be one of {allowed}")
+    return int(raw)
+
+
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Build the settings from ``environ`` (``os.environ`` at an entry point).
 
@@ -141,6 +163,24 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
 
 
 @dataclass(frozen=True)
+class Predecessor:
+    """The provider another replaced (API.md section 12): its name, and the claim of
+    the new provider's ID token naming the old ``sub`` (None: the same ``sub``)."""
+
+    provider: str
+    claim: str | None = None
+
+
+@dataclass(frozen=True)
+class PermissionRule:
+    """Grants ``grant`` to whoever's ``claim`` holds a value matching the glob ``match``."""
+
+    claim: str
+    match: str
+    grant: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Provider:
     """An OpenID Connect provider users may log in with."""
 
@@ -150,6 +190,9 @@ class Provider:
     client_secret: str
     scope: str = DEFAULT_SCOPE
     link_verified_email: bool = False
+    previous: Predecessor | None = None
+    permission_rules: tuple[PermissionRule, ...] = ()
+    rules_max_age_days: int = DEFAULT_RULES_MAX_AGE_DAYS
 
 
 @dataclass(frozen=True)
@@ -172,6 +215,9 @@ def _provider(name: str, raw: Any, resolve: Resolve) -> Provider:
         "client_secret",
         "scope",
         "link_verified_email",
+        "previous",
+        "permission_rules",
+        "rules_max_age_days",
     }
     if unknown:
         raise ConfigError(f"{where} has unknown keys {sorted(unknown)}")
@@ -193,7 +239,64 @@ def _provider(name: str, raw: Any, resolve: Resolve) -> Provider:
         client_secret=resolve(raw["client_secret"], f"{where}.client_secret") or "",
         scope=scope,
         link_verified_email=link,
+        previous=_previous(raw.get("previous"), where),
+        permission_rules=tuple(
+            _rule(rule, f"{where}.permission_rules[{index}]")
+            for index, rule in enumerate(_list(raw.get("permission_rules", []), where))
+        ),
+        rules_max_age_days=_max_age(raw.get("rules_max_age_days"), where),
     )
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > 400:
+        raise ConfigError(f"{where} must be a non-empty string of at most 400 characters")
+    return value
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}.permission_rules must be a list")
+    return value
+
+
+def _previous(raw: Any, where: str) -> Predecessor | None:
+    """``previous``: ``{"provider": <old name>, "claim": <claim naming the old sub>}``."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not set(raw) <= {"provider", "claim"} or "provider" not in raw:
+        raise ConfigError(f'{where}.previous must be {{"provider": ..., "claim": ...}}')
+    provider = _text(raw["provider"], f"{where}.previous.provider")
+    if not PROVIDER_NAME_RE.match(provider):
+        raise ConfigError(f"{where}.previous.provider is not a valid provider name")
+    claim = raw.get("claim")
+    return Predecessor(provider, None if claim is None else _text(claim, f"{where}.previous.claim"))
+
+
+def _rule(raw: Any, where: str) -> PermissionRule:
+    """One permission rule: ``{"claim", "match" (a glob), "grant": [permission, ...]}``."""
+    if not isinstance(raw, dict) or set(raw) != {"claim", "match", "grant"}:
+        raise ConfigError(f'{where} must be {{"claim": ..., "match": ..., "grant": [...]}}')
+    grant = raw["grant"]
+    if (
+        not isinstance(grant, list)
+        or not grant
+        or not all(isinstance(name, str) and name in PERMISSIONS for name in grant)
+    ):
+        raise ConfigError(f"{where}.grant must be a non-empty list of permission names")
+    return PermissionRule(
+        claim=_text(raw["claim"], f"{where}.claim"),
+        match=_text(raw["match"], f"{where}.match"),
+        grant=tuple(dict.fromkeys(grant)),
+    )
+
+
+def _max_age(raw: Any, where: str) -> int:
+    if raw is None:
+        return DEFAULT_RULES_MAX_AGE_DAYS
+    if not isinstance(raw, int) or isinstance(raw, bool) or not 1 <= raw <= 3650:
+        raise ConfigError(f"{where}.rules_max_age_days must be a whole number from 1 to 3650")
+    return raw
 
 
 SSM_PREFIX = "ssm:"

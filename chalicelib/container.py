@@ -8,9 +8,12 @@ call these: they are given what they need.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from datetime import datetime
 
 from chalicelib import config, models
 from chalicelib.config import Secrets, Settings
+from chalicelib.rules import Rulebook, utc_now
 
 
 class Service:
@@ -18,6 +21,7 @@ class Service:
 
     settings: Settings | None = None
     secrets: Secrets | None = None
+    clock: Callable[[], datetime] = staticmethod(utc_now)
 
 
 def use(settings: Settings, secrets: Secrets | None = None) -> None:
@@ -40,6 +44,17 @@ def secrets() -> Secrets:
     if Service.secrets is None:
         Service.secrets = config.load_secrets(os.environ, config.ssm_reader(settings().region))
     return Service.secrets
+
+
+def use_clock(clock: Callable[[], datetime] | None) -> None:
+    """Tell the time with ``clock`` (a test's), or with the system's (None)."""
+    Service.clock = staticmethod(clock or utc_now)
+
+
+def rulebook() -> Rulebook:
+    """What decides whether a rule grant is live: the providers (the secrets are
+    read only for a user holding a rule grant) and the clock."""
+    return Rulebook(lambda: secrets().providers, Service.clock)
 
 
 def session_secret() -> bytes:

@@ -47,6 +47,10 @@ class FieldNotWritable(ForbiddenError):
     """The caller may not change this field."""
 
 
+class RecentLoginRequired(ForbiddenError):
+    """Deleting one's own account needs a sign-in at a provider within the last minutes."""
+
+
 class CsrfTokenMismatch(ForbiddenError):
     """The ``X-CSRF-Token`` header does not match the ``_csrf_token`` cookie."""
 
@@ -57,6 +61,10 @@ class UserNotFound(NotFoundError):
 
 class ApiKeyNotFound(NotFoundError):
     """The user has no API key with this id."""
+
+
+class IdentityNotFound(NotFoundError):
+    """The user has no linked OpenID Connect identity of this name."""
 
 
 class ProviderNotFound(NotFoundError):
@@ -101,6 +109,12 @@ class UserDeleted(ChaliceViewError):
     """An ``Idempotency-Key`` retry of a create whose user has been deleted since."""
 
     STATUS_CODE = 410
+
+
+class IfMatchRequired(ChaliceViewError):
+    """The request must name the record's version in ``If-Match``."""
+
+    STATUS_CODE = 428
 
 
 class RequestTooLarge(ChaliceViewError):

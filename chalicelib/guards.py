@@ -43,6 +43,11 @@ def identity(sub: str, provider: str) -> str:
     return f"{sub}{IDENTITY_SEPARATOR}{provider}"
 
 
+def provider_of(auth_id: str) -> str | None:
+    """The provider of an OpenID Connect identity; None for an email."""
+    return auth_id.rpartition(IDENTITY_SEPARATOR)[2] if is_identity(auth_id) else None
+
+
 def email_key(email: str) -> str:
     """The guard key that keeps ``email`` to one user."""
     return normalised_email_key(normalise_email(email))

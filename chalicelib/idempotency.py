@@ -21,6 +21,9 @@ from chalicelib.transactions import Transaction
 
 MAX_KEY_LENGTH = 200
 REMEMBERED = timedelta(hours=24)
+ERASED_BODY = "erased"
+"""The body hash of a record whose user was erased: a hash of personal values no
+more, the record kept until it expires so that a retry gets 410, not a new user."""
 
 
 def _record_key(actor: str, key: str) -> str:
@@ -50,6 +53,8 @@ def _first_answer(record_key: str, body_hash: str) -> str | None:
             return None
     if found.expires_at <= datetime.now(UTC):
         return None
+    if found.body_hash == ERASED_BODY:
+        raise errors.UserDeleted("the user this Idempotency-Key created has been deleted since")
     if found.body_hash != body_hash:
         raise errors.IdempotencyKeyReused("this Idempotency-Key was used with another body")
     with storage_errors():

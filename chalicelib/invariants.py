@@ -23,9 +23,15 @@ these hold at every moment:
 - each live user's ``search`` items are exactly those of its email and name
   (``search.entries``), and every search item names a live user;
 - every API key belongs to a live user that lists its id in ``api_key_ids``,
-  and every id a user lists names a stored key.
+  and every id a user lists names a stored key;
+- a deleted user is erased (API.md section 10, ``erasure.py``): its ``delete``
+  entry's erasure is finished, no entry of its log holds a personal value
+  (``data``, ``old``, or quoted in a ``comment``), no session names it, and
+  an idempotency record that does holds no hash of its values;
+- a suspended user holds no session.
 
-``check()`` scans the users, guards, logs, search and apikeys tables. A Scan is not a
+``check()`` scans every table. ``repair()`` finishes the erasures and ends the
+sessions that these last rules find, and nothing else. A Scan is not a
 snapshot: on a busy service a change may land between two tables' scans, so
 run it again before acting on what it finds.
 """
@@ -38,18 +44,23 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib import erasure, search
 from chalicelib import guards as guard_keys
-from chalicelib import search
+from chalicelib.changes import counts_as_manager
+from chalicelib.idempotency import ERASED_BODY
 from chalicelib.models import (
     USER_MANAGERS_COUNTER,
     ApiKey,
     Guard,
+    IdempotentRequest,
     LogEntry,
     SearchEntry,
+    Session,
     User,
     storage_errors,
 )
 from chalicelib.permissions import USER_MANAGEMENT
+from chalicelib.sessions import end_user_sessions
 
 VERSION_MISMATCH = "version_mismatch"
 DELETE_NOT_LOGGED = "delete_not_logged"
@@ -69,6 +80,12 @@ APIKEY_MISSING = "apikey_missing"
 OLD_UNMATCHED = "old_unmatched"
 SEARCH_STALE = "search_stale"
 SEARCH_ORPHANED = "search_orphaned"
+ERASURE_UNFINISHED = "erasure_unfinished"
+PERSONAL_VALUE_LEFT = "personal_value_left"
+SESSION_ORPHANED = "session_orphaned"
+SESSION_OF_SUSPENDED = "session_of_suspended_user"
+IDEMPOTENCY_ORPHANED = "idempotency_orphaned"
+ERASURE_KINDS = (ERASURE_UNFINISHED, PERSONAL_VALUE_LEFT, SESSION_ORPHANED, IDEMPOTENCY_ORPHANED)
 
 Key = Mapping[str, str | int]
 
@@ -95,15 +112,22 @@ def check() -> list[Violation]:
         users = {user.id: user for user in User.scan(consistent_read=True)}
         guards = {guard.key: guard for guard in Guard.scan(consistent_read=True)}
         logs: dict[str, dict[int, str]] = defaultdict(dict)
+        entries: dict[str, list[LogEntry]] = defaultdict(list)
         unmatched: list[Violation] = []
         for entry in LogEntry.scan(consistent_read=True):
             logs[entry.entry_id][int(entry.version)] = entry.action
+            entries[entry.entry_id].append(entry)
             unmatched += _old(entry)
         keys = list(ApiKey.scan(consistent_read=True))
+        sessions = list(Session.scan(consistent_read=True))
+        requests = list(IdempotentRequest.scan(consistent_read=True))
         found_by: dict[str, list[SearchEntry]] = defaultdict(list)
         for item in SearchEntry.scan(consistent_read=True):
             found_by[item.user_id].append(item)
     violations = [
+        *_erased(users, entries),
+        *_sessions(users, sessions),
+        *_idempotency(users, requests),
         *_logs(users, logs),
         *_guards(users, guards),
         *_users_guards(users, guards),
@@ -252,7 +276,9 @@ def _shared(users: Mapping[str, User]) -> list[Violation]:
 
 
 def _manager_count(users: Mapping[str, User], guards: Mapping[str, Guard]) -> list[Violation]:
-    managers = sum(1 for user in users.values() if USER_MANAGEMENT in user.permissions)
+    managers = sum(
+        1 for user in users.values() if counts_as_manager(user.permissions, bool(user.suspended))
+    )
     counter = guards.get(USER_MANAGERS_COUNTER)
     total = int(counter.total) if counter is not None and counter.total is not None else 0
     if total == managers:
@@ -261,7 +287,8 @@ def _manager_count(users: Mapping[str, User], guards: Mapping[str, Guard]) -> li
         Violation(
             MANAGER_COUNT_MISMATCH,
             {"key": USER_MANAGERS_COUNTER},
-            f"the counter says {total}, {managers} live users hold {USER_MANAGEMENT}",
+            f"the counter says {total}, {managers} live users hold {USER_MANAGEMENT} "
+            "and are not suspended",
         )
     ]
 
@@ -335,3 +362,83 @@ def _search(
                 )
             )
     return found
+
+
+def _erased(users: Mapping[str, User], entries: Mapping[str, list[LogEntry]]) -> list[Violation]:
+    """Deleted records whose erasure is unfinished or left a personal value."""
+    found = []
+    for entry_id, record in entries.items():
+        if entry_id in users or not any(entry.action == "delete" for entry in record):
+            continue  # live, or a lost record that DELETE_NOT_LOGGED reports
+        if any(entry.action == "delete" and entry.erasing for entry in record):
+            found.append(
+                Violation(ERASURE_UNFINISHED, {"entry_id": entry_id}, "the erasure is unfinished")
+            )
+        values = erasure.personal_values(record)
+        if values:
+            holding = [
+                int(e.version)
+                for e in record
+                if erasure.personal_values([e])
+                or erasure.scrubbed_comment(e.comment or "", values) != (e.comment or "")
+            ]
+            found.append(
+                Violation(
+                    PERSONAL_VALUE_LEFT,
+                    {"entry_id": entry_id},
+                    f"the deleted user's log entries {_spans(holding)} hold personal values",
+                )
+            )
+    return found
+
+
+def _sessions(users: Mapping[str, User], sessions: Iterable[Session]) -> list[Violation]:
+    found = []
+    for session in sessions:
+        owner = users.get(session.user_id)
+        if owner is None:
+            found.append(
+                Violation(
+                    SESSION_ORPHANED, {"user_id": session.user_id}, "a session of no live user"
+                )
+            )
+        elif owner.suspended:
+            found.append(
+                Violation(
+                    SESSION_OF_SUSPENDED, {"user_id": session.user_id}, "a suspended user's session"
+                )
+            )
+    return list({(v.kind, v.key["user_id"]): v for v in found}.values())
+
+
+def _idempotency(
+    users: Mapping[str, User], requests: Iterable[IdempotentRequest]
+) -> list[Violation]:
+    orphaned = {
+        request.user_id
+        for request in requests
+        if request.user_id not in users and request.body_hash != ERASED_BODY
+    }
+    return [
+        Violation(
+            IDEMPOTENCY_ORPHANED,
+            {"user_id": user_id},
+            "an idempotency record of no live user still holds its body's hash",
+        )
+        for user_id in sorted(orphaned)
+    ]
+
+
+def repair(violations: Iterable[Violation]) -> list[Violation]:
+    """Finish the erasures and end the sessions that ``violations`` show; returns the
+    violations repaired. Others need a person's judgement and are left alone."""
+    repaired = []
+    for violation in violations:
+        if violation.kind in ERASURE_KINDS:
+            erasure.finish(str(violation.key.get("entry_id") or violation.key["user_id"]))
+        elif violation.kind == SESSION_OF_SUSPENDED:
+            end_user_sessions(str(violation.key["user_id"]))
+        else:
+            continue
+        repaired.append(violation)
+    return repaired

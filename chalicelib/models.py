@@ -16,7 +16,9 @@ Tables, all named ``TABLE_PREFIX`` + name:
   the same transaction as the user.
 - ``apikeys``: keyed by owner ``user_id`` and ``key_id``; only a hash of the key.
 - ``sessions``: browser sessions, keyed by ``id``, expiring through DynamoDB TTL;
-  index ``by_user`` (user, created) finds a user's sessions, oldest first.
+  index ``by_user`` (user id, created) finds a user's sessions, oldest first: to end
+  the oldest beyond the cap, to end them all when the user is suspended or erased,
+  and to list them in an export.
 - ``idempotency``: the first answer to each ``Idempotency-Key`` of ``POST /user``,
   written in the same transaction as the user it made; expires through TTL.
 """
@@ -136,9 +138,14 @@ class User(_Table):
     url = UnicodeAttribute(default="")
     permissions = ListAttribute[str](default=list)
     auth_ids = ListAttribute[str](default=list)
+    # Permissions granted by providers' rules at login (API.md section 12): a list of
+    # {"permission", "provider", "claim", "value", "asserted"}.
+    rule_permissions = JSONAttribute(default=list)
     # The ids of the user's API keys, kept in each key change's transaction, so
     # that a change touching all of them reads them with the user.
     api_key_ids = UnicodeSetAttribute(default=set)
+    # A suspended user's keys, sessions and logins are refused (API.md section 10).
+    suspended = BooleanAttribute(default=False)
     version = NumberAttribute()
     created = UnicodeAttribute()
     updated = UnicodeAttribute()
@@ -186,6 +193,9 @@ class LogEntry(_Table):
     # The changed fields' values before the change; entries written before the
     # attribute existed have none.
     old = JSONAttribute(null=True)
+    # Set on the ``delete`` entry of an erasure until every step of it is done
+    # (erasure.py): a retry or ``check-invariants --repair`` finishes it.
+    erasing = BooleanAttribute(null=True)
 
     by_actor = LogActorIndex()
 
@@ -237,7 +247,8 @@ class ApiKey(_Table):
 
 
 class SessionUserIndex(GlobalSecondaryIndex["Session"]):
-    """A user's sessions in the order they began, to end the oldest beyond the cap."""
+    """A user's sessions in the order they began: to end the oldest beyond the cap,
+    to end them all (suspension, erasure), or to list them in an export."""
 
     class Meta:
         index_name = "by_user"
@@ -258,6 +269,10 @@ class Session(_Table):
     # The API key a session was made with (POST /login/apikey): the session
     # lives no longer than the key.
     api_key_id = UnicodeAttribute(null=True)
+    # How the session began: "oidc" (with ``provider``) or "apikey"; sessions
+    # stored before this was kept read as None.
+    kind = UnicodeAttribute(null=True)
+    provider = UnicodeAttribute(null=True)
     created = UnicodeAttribute()
     expires_at = TTLAttribute()
 

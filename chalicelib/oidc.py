@@ -6,7 +6,9 @@ signed under ``SESSION_SECRET``, so they are bound to the browser that started
 the login and nothing is stored. The callback checks ``state``, exchanges the
 code, validates the ID token (OpenID Connect Core 1.0 section 3.1.3.7: JWKS
 signature, ``iss``, ``aud``, ``exp``, ``iat``, ``nonce``), then finds, links or
-creates the user.
+creates the user, and applies the provider's permission rules. A login started
+with ``link`` from a signed-in browser links the identity to that browser's
+user instead (API.md section 6).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import requests
@@ -26,11 +30,12 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
-from chalicelib import cookies, errors, guards, identities, sessions
+from chalicelib import cookies, errors, guards, identities, rules, sessions
 from chalicelib.config import Provider, Secrets
 from chalicelib.errors import LoginFailed
-from chalicelib.id_tokens import HTTP_TIMEOUT, metadata, profile, validate_id_token
+from chalicelib.id_tokens import HTTP_TIMEOUT, MAX_SUB_BYTES, metadata, profile, validate_id_token
 from chalicelib.public_base import Base
+from chalicelib.text import is_clean
 
 LOGIN_COOKIE = cookies.OIDC_LOGIN
 LOGIN_ROUTE = "/login/oidc"
@@ -55,6 +60,7 @@ class Attempt:
     nonce: str
     verifier: str
     origin: str
+    link: str = ""  # the signed-in user the identity is linked to, for a link
 
     def to_claims(self, expires: int) -> dict[str, object]:
         """The claims of the ``oidc_login`` cookie: every field by name, and its expiry."""
@@ -144,15 +150,20 @@ def start_login(
     base: Base,
     login_secrets: Secrets,
     allowed_origins: Iterable[str],
+    link: str | None = None,
 ) -> Redirect:
     """Send the browser to the provider; back to ``origin`` afterwards when it is a
     path here or one of ``allowed_origins``. Raises ProviderNotFound.
 
-    A provider that cannot be reached sends it back to the origin with
-    ``login_error=provider_unavailable``.
+    ``link`` (not None) links the identity to the signed-in user it names
+    instead of signing in; an empty ``link`` (no live session) sends the browser
+    back with ``login_error=not_signed_in``. A provider that cannot be reached
+    sends it back with ``login_error=provider_unavailable``.
     """
     chosen = provider(name, login_secrets.providers)
     landing = safe_origin(origin, allowed_origins)
+    if link == "":
+        return Redirect(_with_error(landing, "not_signed_in"))
     try:
         document = metadata(chosen)
     except LoginFailed as exc:
@@ -163,6 +174,7 @@ def start_login(
         nonce=secrets.token_urlsafe(32),
         verifier=secrets.token_urlsafe(48),
         origin=landing,
+        link=link or "",
     )
     url, _ = _client(chosen, redirect_uri(base, name)).create_authorization_url(
         document["authorization_endpoint"],
@@ -192,25 +204,90 @@ def _read_attempt(cookie: str | None, secret: bytes) -> Attempt | None:
 
 
 def finish_login(
-    name: str, params: Mapping[str, str], cookie: str | None, base: Base, login_secrets: Secrets
+    name: str,
+    params: Mapping[str, str],
+    cookie: str | None,
+    base: Base,
+    login_secrets: Secrets,
+    session_cookie: str | None = None,
+    clock: Callable[[], datetime] = rules.utc_now,
+    *,
+    key_max_days: int,
 ) -> Redirect:
-    """Complete a login at the callback: a session on success, the origin with
-    ``login_error`` on failure. Raises ProviderNotFound."""
+    """Complete a login at the callback: a session on success (for a link, the
+    identity linked and the browser's session kept), the origin with
+    ``login_error`` on failure (``key_max_days``: API_KEY_MAX_DAYS, for a link
+    started in a session made with a key). Raises ProviderNotFound."""
     chosen = provider(name, login_secrets.providers)
     attempt = _read_attempt(cookie, login_secrets.session_secret)
     origin = attempt.origin if attempt is not None else "/"
     cleared = _login_cookie("", 0, base)
     try:
-        user_id = _complete(chosen, params, attempt, redirect_uri(base, name))
+        claims = _claims(chosen, params, attempt, redirect_uri(base, name))
+        assert attempt is not None  # _claims refuses a login without one
+        if attempt.link:
+            user_id = _link(chosen, claims, attempt.link, session_cookie, key_max_days)
+        else:
+            user_id = _login(chosen, claims)
+        rules.apply_rules(user_id, chosen, claims, clock())
     except LoginFailed as exc:
         return Redirect(_with_error(origin, exc.code), [cleared])
-    session = sessions.start_session(user_id)
+    if attempt.link:
+        return Redirect(origin, [cleared])
+    session = sessions.start_session(user_id, provider=chosen.name)
     return Redirect(origin, [cleared, session.set_cookie(base)])
 
 
-def _complete(
-    chosen: Provider, params: Mapping[str, str], attempt: Attempt | None, callback: str
+def _link(
+    chosen: Provider,
+    claims: Mapping[str, Any],
+    user_id: str,
+    cookie: str | None,
+    key_max_days: int,
 ) -> str:
+    """Link the identity to the user who started the link, still signed in here."""
+    if sessions.signed_in_user(cookie, key_max_days) != user_id:
+        raise LoginFailed("not_signed_in", "the session that started the link has ended")
+    identity = guards.identity(claims["sub"], chosen.name)
+    try:
+        identities.link_identity(user_id, identity, actor=user_id)
+    except errors.AuthIdTaken as exc:
+        raise LoginFailed("identity_taken", "another user holds this identity") from exc
+    return user_id
+
+
+def _predecessor(chosen: Provider, claims: Mapping[str, Any]) -> str | None:
+    """The identity at the provider ``chosen`` replaced that the claims name, if any."""
+    if chosen.previous is None:
+        return None
+    old = claims.get(chosen.previous.claim or "sub")
+    if (
+        not isinstance(old, str)
+        or not old
+        or len(old.encode()) > MAX_SUB_BYTES
+        or not is_clean(old)
+    ):
+        return None
+    if guards.IDENTITY_SEPARATOR in old:
+        return None
+    return guards.identity(old, chosen.previous.provider)
+
+
+def _login(chosen: Provider, claims: Mapping[str, Any]) -> str:
+    email, verified, name = profile(claims)
+    return identities.login_identity(
+        guards.identity(claims["sub"], chosen.name),
+        email,
+        verified,
+        name,
+        chosen.link_verified_email,
+        predecessor=_predecessor(chosen, claims),
+    )
+
+
+def _claims(
+    chosen: Provider, params: Mapping[str, str], attempt: Attempt | None, callback: str
+) -> dict[str, Any]:
     if "error" in params:
         raise LoginFailed("provider_error")
     state = params.get("state", "")
@@ -237,12 +314,4 @@ def _complete(
     id_token = token.get("id_token")
     if not isinstance(id_token, str):
         raise LoginFailed("invalid_id_token")
-    claims = validate_id_token(id_token, document, chosen.client_id, attempt.nonce)
-    email, verified, name = profile(claims)
-    return identities.login_identity(
-        guards.identity(claims["sub"], chosen.name),
-        email,
-        verified,
-        name,
-        chosen.link_verified_email,
-    )
+    return validate_id_token(id_token, document, chosen.client_id, attempt.nonce)

@@ -12,7 +12,7 @@ from typing import Any
 from chalicelib import errors, search
 from chalicelib.logs import ORDERS
 from chalicelib.operations import Operation, operation_of
-from chalicelib.permissions import PERMISSIONS
+from chalicelib.permissions import DESCRIPTIONS, PERMISSIONS
 from chalicelib.validation import (
     API_KEY_LOGIN,
     API_KEY_REQUEST,
@@ -53,13 +53,19 @@ def _object(properties: Mapping[str, Any], required: bool = True) -> dict[str, A
 
 def _record(body: Body, names: tuple[str, ...]) -> dict[str, Any]:
     """A stored record's shape: types only, since stored values predate today's rules."""
-    types = {"integer": "integer", "boolean": "boolean", "strings": "array", "permissions": "array"}
+    types = {
+        "integer": "integer",
+        "boolean": "boolean",
+        "strings": "array",
+        "permissions": "array",
+        "objects": "array",
+    }
     properties: dict[str, Any] = {}
     for name in names:
         kind = body.by_name[name].kind
         schema: dict[str, Any] = {"type": types.get(kind, "string")}
         if schema["type"] == "array":
-            schema["items"] = {"type": "string"}
+            schema["items"] = {"type": "object" if kind == "objects" else "string"}
         properties[name] = schema
     return _object(properties)
 
@@ -82,6 +88,7 @@ ENTRY = {
     "entry_id": {"type": "string"},
     "timestamp": {"type": "string"},
 }
+RULE_REASON = ("provider", "claim", "value", "asserted", "until")
 # The fields' values before an edit; entries written before it was kept have none.
 OLD = {"old": {"type": "object"}}
 SCHEMAS: dict[str, Any] = {
@@ -137,8 +144,31 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": _object({"name": NULLABLE_TEXT, "deleted": {"type": "boolean"}}),
     },
     "OpenApiDocument": {"type": "object"},
-    "PermissionList": _object(
-        {"permissions": {"type": "array", "items": {"enum": list(PERMISSIONS)}}}
+    "Permission": {
+        "type": "string",
+        "description": "A permission; each one's description says what it lets its holder do",
+        "oneOf": [{"const": name, "description": DESCRIPTIONS[name]} for name in PERMISSIONS],
+    },
+    "PermissionList": _object({"permissions": {"type": "array", "items": _ref("Permission")}}),
+    "PermissionReason": {
+        "oneOf": [
+            _object({"granted": {"const": True}}),
+            _object({"implied_by": _ref("Permission")}),
+            _object({"rule": _object({name: {"type": "string"} for name in RULE_REASON})}),
+        ]
+    },
+    "PermissionReasons": _object(
+        {
+            "permissions": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "name": _ref("Permission"),
+                        "because": {"type": "array", "items": _ref("PermissionReason")},
+                    }
+                ),
+            }
+        }
     ),
     "UserPage": _object(
         {
@@ -175,6 +205,76 @@ SCHEMAS: dict[str, Any] = {
     "AccessToken": _object({"token": {"type": "string"}, "expires_in": {"type": "integer"}}),
     "WebPage": {"type": "string"},
 }
+SCHEMAS["UserExport"] = {
+    **_object(
+        {
+            "format": {"type": "string", "const": "users-service-export/1"},
+            "exported": {"type": "string", "format": "date-time"},
+            "user": {
+                "allOf": [
+                    _ref("UserRecord"),
+                    _object(
+                        {
+                            "effective_permissions": {
+                                "type": "array",
+                                "items": {"enum": list(PERMISSIONS)},
+                            },
+                            "permission_reasons": {
+                                "type": "array",
+                                "items": _object(
+                                    {
+                                        "name": {"enum": list(PERMISSIONS)},
+                                        "because": {"type": "array", "items": {"type": "object"}},
+                                    }
+                                ),
+                            },
+                        }
+                    ),
+                ]
+            },
+            "identities": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "identity": {"type": "string"},
+                        "sub": {"type": "string"},
+                        "provider": {"type": "string"},
+                    }
+                ),
+            },
+            "apikeys": {"type": "array", "items": _ref("ApiKeyInfo")},
+            "sessions": {
+                "type": "array",
+                "items": {
+                    **_object(
+                        {
+                            "created": {"type": "string"},
+                            "expires": {"type": "string"},
+                            "kind": {"enum": ["oidc", "apikey"]},
+                        }
+                    ),
+                    "properties": {
+                        "created": {"type": "string"},
+                        "expires": {"type": "string"},
+                        "kind": {"enum": ["oidc", "apikey"]},
+                        "provider": {"type": "string"},
+                    },
+                    "additionalProperties": False,
+                },
+            },
+            "log": {"type": "array", "items": _ref("LogEntry")},
+            "log_next": {**CURSOR, "description": "the cursor of GET /user/{id}/log's next page"},
+            "actions": {"type": "array", "items": _ref("Action")},
+            "actions_next": {
+                **CURSOR,
+                "description": "the cursor of GET /user/{id}/actions' next page",
+            },
+        }
+    ),
+    "description": "Everything the service holds about one person (API.md section 10); "
+    "other people appear in it only by id",
+    "additionalProperties": False,
+}
 
 
 QUERY = {
@@ -183,12 +283,22 @@ QUERY = {
     "email": {"type": "string"},
     "q": {"type": "string", "minLength": search.MIN_QUERY, "maxLength": search.MAX_QUERY},
     "order": {"type": "string", "enum": list(ORDERS), "default": ORDERS[0]},
+    "suspended": {"type": "string", "enum": ["true", "false"]},
     "origin": {"type": "string"},
     "code": {"type": "string"},
     "state": {"type": "string"},
     "error": {"type": "string"},
+    "link": {"type": "string", "enum": ["1"]},
 }
 PATH_PARAMETER = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,100}$"}
+PATH_PARAMETERS = {
+    "identity": {
+        "type": "string",
+        "minLength": 4,
+        "maxLength": 1100,
+        "description": "<sub>::<provider>, URL-encoded",
+    }
+}
 HEADERS = {
     "Idempotency-Key": {"type": "string", "minLength": 1, "maxLength": 200},
     "If-Match": {"type": "string", "pattern": r"^(W/)?\"?[0-9]+\"?$"},
@@ -198,7 +308,13 @@ HEADERS = {
 
 def _parameters(path_args: list[str], op: Operation) -> list[dict[str, Any]]:
     parameters: list[dict[str, Any]] = [
-        {"name": arg, "in": "path", "required": True, "schema": PATH_PARAMETER} for arg in path_args
+        {
+            "name": arg,
+            "in": "path",
+            "required": True,
+            "schema": PATH_PARAMETERS.get(arg, PATH_PARAMETER),
+        }
+        for arg in path_args
     ]
     parameters += [{"name": q, "in": "query", "schema": QUERY[q]} for q in op.query]
     parameters += [{"name": h, "in": "header", "schema": HEADERS[h]} for h in op.headers]

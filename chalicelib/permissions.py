@@ -19,6 +19,19 @@ IMPLIES: Mapping[str, tuple[str, ...]] = {
     USER_MANAGEMENT: (USER_ADD, USER_SEARCH),
     DATA_MANAGEMENT: (DATA_EDIT, OWNERS_READ),
 }
+# What each permission lets its holder do: the OpenAPI document, the web UI and
+# the README take it from here.
+DESCRIPTIONS: dict[str, str] = {
+    DATA_EDIT: "create and edit the tracker's orders, datasets and collections "
+    "(read by the data services)",
+    OWNERS_READ: "see who owns each order and dataset (read by the data services)",
+    USER_ADD: "create users",
+    USER_SEARCH: "list and search users, public fields only",
+    USER_MANAGEMENT: "read and edit every user: email, permissions, identities, "
+    "suspension, deletion",
+    DATA_MANAGEMENT: "manage all of the tracker's data, whoever owns it "
+    "(read by the data services)",
+}
 
 
 def expand(stored: Iterable[str]) -> frozenset[str]:
@@ -31,6 +44,27 @@ def expand(stored: Iterable[str]) -> frozenset[str]:
             result.add(permission)
             pending.extend(IMPLIES.get(permission, ()))
     return frozenset(result)
+
+
+def explain(stored: Iterable[str]) -> list[dict[str, object]]:
+    """Why a user holds each effective permission, in name order: ``{"name",
+    "because": [{"granted": true} | {"implied_by": <name>}, ...]}``."""
+    granted = set(stored)
+    effective = expand(granted)
+    return [
+        {
+            "name": name,
+            "because": [
+                *([{"granted": True}] if name in granted else []),
+                *(
+                    {"implied_by": holder}
+                    for holder in sorted(effective)
+                    if name in IMPLIES.get(holder, ())
+                ),
+            ],
+        }
+        for name in sorted(effective)
+    ]
 
 
 @dataclass(frozen=True)
@@ -46,6 +80,10 @@ class Caller:
     permissions: frozenset[str]
     scoped: bool = False
     read_only: bool = False
+    # How the caller proved who it is ("apikey", "token", "keysession": an access
+    # token of a session made with a key) and the session it holds, if any.
+    method: str = ""
+    session_id: str = ""
 
     def has(self, permission: str) -> bool:
         """True when ``permission`` is in the caller's effective permissions."""

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from chalice.app import Request, Response
 
 from chalicelib import auth, cookies, errors, sessions, urls, webui
 from chalicelib.config import Settings
 from chalicelib.permissions import Caller
+from chalicelib.rules import Rulebook
 from chalicelib.text import whole_number
 
 MAX_BODY = 64 * 1024
@@ -27,7 +29,12 @@ IF_MATCH_RE = re.compile(r'(?:W/)?(?:"([0-9]{1,15})"|([0-9]{1,15}))')
 READS = ("GET", "HEAD")
 
 
-def caller(request: Request, session_secret: Callable[[], bytes], settings: Settings) -> Caller:
+def caller(
+    request: Request,
+    session_secret: Callable[[], bytes],
+    settings: Settings,
+    rulebook: Callable[[], Rulebook],
+) -> Caller:
     """The caller the authorizer verified; InvalidCredentials when it verified nobody,
     StorageUnavailable when it could not check, KeyReadOnly for a write made with a
     read-only key or its session.
@@ -39,7 +46,7 @@ def caller(request: Request, session_secret: Callable[[], bytes], settings: Sett
     context = request.context.get("authorizer") or {}
     if context.get("unavailable"):
         header = request.headers.get("authorization")
-        context = auth.decide(header, session_secret, settings).context()
+        context = auth.decide(header, session_secret, settings, rulebook()).context()
         if context["unavailable"]:
             raise errors.StorageUnavailable(context["error"])
     user_id = context.get("user_id")
@@ -53,6 +60,8 @@ def caller(request: Request, session_secret: Callable[[], bytes], settings: Sett
         permissions=permissions,
         scoped=bool(context.get("scoped")),
         read_only=bool(context.get("read_only")),
+        method=context.get("method", ""),
+        session_id=context.get("session_id", ""),
     )
 
 
@@ -60,6 +69,25 @@ def source_ip(request: Request) -> str:
     """The caller's address as API Gateway saw it ("" when it says none)."""
     identity = (request.context or {}).get("identity") or {}
     return str(identity.get("sourceIp") or "")
+
+
+def link_user(params: Mapping[str, str], jar: cookies.Jar, key_max_days: int) -> str | None:
+    """For ``?link=1`` (API.md section 6): the id of the user whose live session the
+    ``session`` cookie names, or ``""`` when none does; None without ``link``.
+    Raises InvalidInput for another value of ``link``."""
+    link = params.get("link")
+    if link is None:
+        return None
+    if link != "1":
+        raise errors.InvalidInput("link must be 1")
+    return sessions.signed_in_user(jar.get(cookies.SESSION), key_max_days) or ""
+
+
+def path_value(value: str, settings: Settings) -> str:
+    """A path parameter as sent: API Gateway hands it decoded, ``chalice local`` and
+    the test client (``SERVICE_ENV`` local or test) as it was in the URL, so there it
+    is decoded here (bytes that are not UTF-8 become U+FFFD)."""
+    return unquote(value) if settings.is_local else value
 
 
 def request_cookies(request: Request, settings: Settings) -> cookies.Jar:

@@ -14,6 +14,9 @@ from typing import Any
 from chalice.app import Request
 
 LOGGER = logging.getLogger("users_service.requests")
+# Libraries whose DEBUG lines carry whole requests and answers (emails, names, key
+# hashes, tokens): they never write below INFO, whatever the root level is.
+QUIET_LIBRARIES = ("botocore", "boto3", "pynamodb", "urllib3", "authlib", "requests")
 
 
 def _configure() -> None:
@@ -23,6 +26,8 @@ def _configure() -> None:
         LOGGER.addHandler(handler)
     LOGGER.setLevel(logging.INFO)
     LOGGER.propagate = False
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.INFO)
 
 
 _configure()

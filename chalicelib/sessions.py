@@ -46,6 +46,7 @@ ALGORITHM = "HS256"
 ISSUER = "users-service"
 AUDIENCE = "users-service"
 CSRF_LIFETIME = 12 * 3600
+RECENT_LOGIN = timedelta(minutes=10)
 SESSION_COOKIE_RE = re.compile(
     rf"({USER_ID_PATTERN})\.(?:({KEY_ID_PATTERN})\.)?[A-Za-z0-9_-]{{43}}"
 )
@@ -111,8 +112,9 @@ def clear_session_cookie(base: Base) -> str:
     return set_cookie(SESSION, "", 0, base.api_path, base.secure)
 
 
-def start_session(user_id: str, api_key_id: str = "") -> NewSession:
-    """Store a new session for a user; one made with an API key is bound to that key.
+def start_session(user_id: str, api_key_id: str = "", provider: str = "") -> NewSession:
+    """Store a new session for a user: one made with an API key is bound to that key,
+    one made by an OpenID Connect login names its ``provider``.
 
     A user keeps at most ``MAX_SESSIONS`` live sessions: starting one more ends
     the oldest, so that a script logging in in a loop cannot fill the table.
@@ -125,6 +127,8 @@ def start_session(user_id: str, api_key_id: str = "") -> NewSession:
         id=session_id(cookie),
         user_id=user_id,
         api_key_id=api_key_id or None,
+        kind="apikey" if api_key_id else "oidc",
+        provider=provider or None,
         created=timestamps.stamp(created, "microseconds"),
         expires_at=expires,
     )
@@ -150,6 +154,40 @@ def end_session(cookie: str | None) -> None:
     if cookie:
         with storage_errors():
             Session(id=session_id(cookie)).delete()
+
+
+def user_sessions(user_id: str) -> list[Session]:
+    """Every stored session of a user, oldest first (those past expiry included)."""
+    with storage_errors():
+        return list(Session.by_user.query(user_id))
+
+
+def end_user_sessions(user_id: str) -> int:
+    """End every session of a user (suspension, erasure); returns how many."""
+    found = user_sessions(user_id)
+    with storage_errors():
+        for session in found:
+            Session(id=session.id).delete()
+    return len(found)
+
+
+def require_recent_login(method: str, sid: str) -> None:
+    """Raise RecentLoginRequired unless the caller holds an access token of a session
+    that an OpenID Connect login began less than ``RECENT_LOGIN`` ago (never a key,
+    nor a session made with one)."""
+    refused = errors.RecentLoginRequired(
+        "sign in again with your provider (within the last 10 minutes) to do this"
+    )
+    if method != "token" or not sid:
+        raise refused
+    with storage_errors():
+        try:
+            session = Session.get(sid, consistent_read=True)
+        except Session.DoesNotExist:
+            raise refused from None
+    began = timestamps.parse(session.created)
+    if session.kind != "oidc" or began < datetime.now(UTC) - RECENT_LOGIN:
+        raise refused
 
 
 def live_session(
@@ -178,11 +216,28 @@ def live_session(
         raise errors.InvalidCredentials("the session has expired")
     if not isinstance(user, User):
         raise errors.InvalidCredentials("the session's user no longer exists")
+    if user.suspended:
+        raise errors.InvalidCredentials("the user is suspended")
     if not api_key_id:
         return session, user, None
     if not isinstance(key[0], ApiKey) or key[0].has_expired(now, key_max_days):
         raise errors.InvalidCredentials("the API key the session was made with has ended")
     return session, user, key[0]
+
+
+def signed_in_user(cookie: str | None, key_max_days: int) -> str | None:
+    """The id of the user whose live session a ``session`` cookie names, else None
+    (``key_max_days``: API_KEY_MAX_DAYS)."""
+    match = SESSION_COOKIE_RE.fullmatch(cookie or "")
+    if match is None:
+        return None
+    try:
+        _, user, _ = live_session(
+            session_id(match.string), match.group(1), match.group(2), key_max_days
+        )
+    except errors.InvalidCredentials:
+        return None
+    return str(user.id)
 
 
 def issue_token(cookie: str | None, secret: bytes, key_max_days: int) -> dict[str, object]:

@@ -9,12 +9,19 @@ from chalicelib import errors, guards, search
 from chalicelib.cursors import decode_cursor, encode_cursor
 from chalicelib.models import User, storage_errors
 from chalicelib.permissions import USER_MANAGEMENT, Caller, expand
+from chalicelib.rules import Rulebook, effective_permissions, explain
 from chalicelib.user_reads import load_user
 from chalicelib.validation import MAX_SHORT, Page
 
 
-def user_view(user: User, *, full: bool = True, expanded: bool = False) -> dict[str, Any]:
-    """A user as the API shows it: ``full`` for managers and self, else public fields."""
+def user_view(
+    user: User, *, full: bool = True, expanded: bool = False, rulebook: Rulebook | None = None
+) -> dict[str, Any]:
+    """A user as the API shows it: ``full`` for managers and self, else public fields.
+
+    With a ``rulebook`` (every answer; a log entry has none) the full record
+    carries the derived ``effective_permissions`` too.
+    """
     record: dict[str, Any] = {
         "id": user.id,
         "email": user.email,
@@ -30,7 +37,13 @@ def user_view(user: User, *, full: bool = True, expanded: bool = False) -> dict[
     record.update(
         email_verified=bool(user.email_verified),
         permissions=permissions,
+    )
+    if rulebook is not None:
+        record["effective_permissions"] = sorted(effective_permissions(user, rulebook))
+    record.update(
+        rule_permissions=list(user.rule_permissions or []),
         auth_ids=list(user.auth_ids),
+        suspended=bool(user.suspended),
         version=int(user.version),
         created=user.created,
         updated=user.updated,
@@ -38,35 +51,63 @@ def user_view(user: User, *, full: bool = True, expanded: bool = False) -> dict[
     return record
 
 
-def own_view(user: User) -> dict[str, Any]:
+def own_view(user: User, rulebook: Rulebook | None = None) -> dict[str, Any]:
     """A user's own record as ``/user/me`` shows it: permissions expanded and sorted."""
-    return user_view(user, expanded=True)
+    return user_view(user, expanded=True, rulebook=rulebook)
 
 
-def get_user(user_id: str) -> dict[str, Any]:
+def get_user(user_id: str, rulebook: Rulebook) -> dict[str, Any]:
     """The full record of a user; raises UserNotFound."""
-    return user_view(load_user(user_id))
+    return user_view(load_user(user_id), rulebook=rulebook)
 
 
-def get_me(caller: Caller) -> dict[str, Any]:
+def get_me(caller: Caller, rulebook: Rulebook) -> dict[str, Any]:
     """The caller's own record with expanded, sorted permissions."""
-    return own_view(load_user(caller.id))
+    return own_view(load_user(caller.id), rulebook)
+
+
+def get_permissions(user_id: str, rulebook: Rulebook) -> dict[str, Any]:
+    """Why the user has each effective permission (API.md section 12); raises UserNotFound."""
+    return {"permissions": explain(load_user(user_id), rulebook)}
+
+
+SUSPENDED_VALUES = {"true": True, "false": False}
 
 
 def list_users(
-    caller: Caller, page: Page, email: str | None = None, query: str | None = None
+    caller: Caller,
+    page: Page,
+    email: str | None = None,
+    query: str | None = None,
+    suspended: str | None = None,
+    rulebook: Rulebook | None = None,
 ) -> dict[str, Any]:
     """One page of users, all, by exact ``email``, or found by ``query`` in name order
     (``search.py``); only public fields without USER_MANAGEMENT.
 
-    Raises InvalidInput for a query of the wrong length or one given with ``email``.
+    ``suspended`` (``true`` or ``false``, managers only) keeps the users whose flag
+    has that value; like any filter of a Scan, a page may then hold fewer users
+    than ``limit``, and even none, before its ``next``. Raises InvalidInput for a
+    query of the wrong length or one given with ``email``, or a ``suspended``
+    other than those two; PermissionDenied.
     """
     full = caller.has(USER_MANAGEMENT)
+    wanted = None
+    if suspended is not None:
+        if suspended not in SUSPENDED_VALUES:
+            raise errors.InvalidInput("suspended must be true or false")
+        caller.require(USER_MANAGEMENT)
+        wanted = SUSPENDED_VALUES[suspended]
     if query is not None:
         if email is not None:
             raise errors.InvalidInput("give email or q, not both")
         found, next_page = search.search(query, page)
-        return {"users": [user_view(user, full=full) for user in found], "next": next_page}
+        kept = [u for u in found if wanted is None or bool(u.suspended) == wanted]
+        users = [user_view(user, full=full, rulebook=rulebook) for user in kept]
+        return {"users": users, "next": next_page}
+    only = None if wanted is None else (User.suspended == wanted)
+    if wanted is False:
+        only = User.suspended.does_not_exist() | (User.suspended == False)  # noqa: E712
     if email is not None and not 0 < len(email) <= MAX_SHORT:
         return {"users": [], "next": None}  # no stored email is empty or this long
     with storage_errors():
@@ -75,9 +116,11 @@ def list_users(
             start = decode_cursor(page.cursor, {"id": "S", "email_lower": "S"})
             if start is not None and start["email_lower"]["S"] != normalised:
                 raise errors.InvalidCursor("cursor belongs to another query")
-            results = User.by_email.query(normalised, limit=page.limit, last_evaluated_key=start)
+            results = User.by_email.query(
+                normalised, only, limit=page.limit, last_evaluated_key=start
+            )
         else:
             start = decode_cursor(page.cursor, {"id": "S"})
-            results = User.scan(limit=page.limit, last_evaluated_key=start)
-        users = [user_view(user, full=full) for user in results]
+            results = User.scan(only, limit=page.limit, last_evaluated_key=start)
+        users = [user_view(user, full=full, rulebook=rulebook) for user in results]
         return {"users": users, "next": encode_cursor(results.last_evaluated_key)}

@@ -8,22 +8,26 @@ transaction holding the record, its guard items and its log entry.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from chalicelib import addresses, changes, errors, guards, search
-from chalicelib.changes import NewUser, count_user_managers, log_entry
+from chalicelib import addresses, changes, erasure, errors, guards, search
+from chalicelib.changes import NewUser, count_user_managers, counts_as_manager, log_entry
 from chalicelib.models import ApiKey, Guard, LogEntry, User, storage_errors
-from chalicelib.permissions import PERMISSIONS, USER_MANAGEMENT
+from chalicelib.permissions import PERMISSIONS
+from chalicelib.sessions import end_user_sessions
 from chalicelib.timestamps import now
 from chalicelib.transactions import Transaction
-from chalicelib.user_reads import load_user
+from chalicelib.user_reads import check_user_id, load_user
 from chalicelib.user_views import user_view
 from chalicelib.validation import USER
 from chalicelib.versions import check_version, retrying, stale_error
 
 __all__ = ["PERMISSIONS", "NewUser", "create_user", "delete_user", "update_user"]
+
+log = logging.getLogger(__name__)
 
 
 def create_user(
@@ -100,7 +104,20 @@ def update_user(
         changes.transaction(change).commit()
         return change.record
 
-    return retrying(attempt)
+    record = retrying(attempt)
+    if patch.get("suspended") is True:
+        _end_sessions(user_id)
+    return record
+
+
+def _end_sessions(user_id: str) -> None:
+    """End a suspended user's sessions. Best effort: the authorizer refuses them
+    anyway while the user is suspended, and ``check-invariants --repair`` ends any
+    left behind."""
+    try:
+        end_user_sessions(user_id)
+    except errors.StorageUnavailable:
+        log.warning("could not end the sessions of a suspended user", exc_info=True)
 
 
 def _stored_email(body: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -111,13 +128,23 @@ def _stored_email(body: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def delete_user(actor: str, user_id: str, if_match: int | None = None) -> None:
-    """Delete a user, its guards and API keys, keeping its change log.
+    """Erase a user (API.md section 10): the record, its guards and API keys go with
+    the ``delete`` log entry in one transaction, then ``erasure.finish`` ends its
+    sessions, removes its idempotency records and erases its personal values from
+    its log. A user whose erasure a fault left unfinished is finished now.
 
-    Raises UserNotFound, VersionMismatch, LastUserManager.
+    Raises UserNotFound, VersionMismatch, LastUserManager, StorageUnavailable.
     """
 
+    check_user_id(user_id)
+
     def attempt() -> None:
-        user = load_user(user_id)
+        try:
+            user = load_user(user_id)
+        except errors.UserNotFound:
+            if erasure.unfinished(user_id):
+                return
+            raise
         check_version(int(user.version), if_match)
         transaction = Transaction()
         transaction.delete(
@@ -127,12 +154,15 @@ def delete_user(actor: str, user_id: str, if_match: int | None = None) -> None:
         )
         for key in guards.user_keys(user.email, user.auth_ids):
             transaction.delete(Guard(key=key), condition=Guard.user_id == user.id)
-        if USER_MANAGEMENT in user.permissions:
+        if counts_as_manager(user.permissions, bool(user.suspended)):
             count_user_managers(transaction, -1)
         for key_id in user.api_key_ids or ():
             transaction.delete(ApiKey(user_id=user.id, key_id=key_id))
         search.write_entries(transaction, user, None)
-        transaction.put(log_entry(user.id, int(user.version) + 1, "delete", actor, {}))
+        entry = log_entry(user.id, int(user.version) + 1, "delete", actor, {}, "erased")
+        entry.erasing = True
+        transaction.put(entry, condition=LogEntry.version.does_not_exist())
         transaction.commit()
 
     retrying(attempt)
+    erasure.finish(user_id)

@@ -50,7 +50,7 @@ class Field:
     """One field of a request body: its JSON type and rules."""
 
     name: str
-    kind: str = "string"  # string, integer, boolean, permissions, strings, any
+    kind: str = "string"  # string, integer, boolean, permissions, strings, objects, any
     description: str = ""
     max_length: int = MAX_SHORT
     pattern: str | None = None  # the whole value must match (anchored in the schema)
@@ -131,6 +131,8 @@ class Field:
             }
         elif self.kind == "strings":
             result = {"type": "array", "items": {"type": "string"}}
+        elif self.kind == "objects":
+            result = {"type": "array", "items": {"type": "object"}}
         else:
             result = {"type": "string", "maxLength": self.max_length}
             if self.pattern:
@@ -222,7 +224,26 @@ USER = Body(
             description="empty, or an http:// or https:// URL",
         ),
         Field("permissions", kind="permissions", description="stored as given"),
+        Field(
+            "effective_permissions",
+            kind="permissions",
+            read_only=True,
+            description="sorted; what the user may do now: the closure of the grants by hand "
+            "and the live grants of providers' rules",
+        ),
+        Field(
+            "rule_permissions",
+            kind="objects",
+            read_only=True,
+            description="permissions granted by a provider's rule at login: "
+            '{"permission", "provider", "claim", "value", "asserted"}',
+        ),
         Field("auth_ids", kind="strings", read_only=True, description="login identities"),
+        Field(
+            "suspended",
+            kind="boolean",
+            description="a suspended user's sessions end and its keys and logins are refused",
+        ),
         Field("version", kind="integer", read_only=True),
         Field("created", format="date-time", read_only=True),
         Field("updated", format="date-time", read_only=True),
@@ -232,7 +253,10 @@ FIELDS = tuple(f.name for f in USER.fields)
 PUBLIC_FIELDS = ("id", "name", "email", "affiliation", "contact", "orcid", "url")
 PROFILE_FIELDS = ("name", "affiliation", "contact", "orcid", "url")
 CREATOR_FIELDS = ("email", *PROFILE_FIELDS)
-MANAGER_FIELDS = (*CREATOR_FIELDS, "permissions")
+MANAGER_FIELDS = (*CREATOR_FIELDS, "permissions", "suspended")
+# The values that name or describe a person: an erasure replaces them in every log
+# entry of the record (API.md section 10); an export holds them.
+PERSONAL_FIELDS = ("email", *PROFILE_FIELDS, "auth_ids")
 
 API_KEY_REQUEST = Body(
     "ApiKeyRequest",

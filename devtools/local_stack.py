@@ -157,6 +157,27 @@ def provider_settings(issuer: str, client_id: str, client_secret: str) -> str:
     )
 
 
+def demo_provider_settings(issuer: str, client_id: str, client_secret: str) -> str:
+    """``OIDC_PROVIDERS`` of ``make run``: ``local`` as ``provider_settings`` has it, with
+    a permission rule (the tracker's editors get DATA_EDIT) and a predecessor,
+    ``elixir``, played by the same provider: a user made by signing in at
+    ``elixir`` as ``alice-elixir@elixir-europe.org`` is the one Alice's first
+    login at ``local`` links into, through her ``elixir_id`` claim."""
+    providers = json.loads(provider_settings(issuer, client_id, client_secret))
+    elixir = dict(providers["local"])
+    providers["local"].update(
+        previous={"provider": "elixir", "claim": "elixir_id"},
+        permission_rules=[
+            {
+                "claim": "eduperson_entitlement",
+                "match": "urn:geant:example.org:group:tracker-editors#*",
+                "grant": ["DATA_EDIT"],
+            }
+        ],
+    )
+    return json.dumps({**providers, "elixir": elixir})
+
+
 def service_env(dynamodb_endpoint: str, **extra: str) -> dict[str, str]:
     """The environment of the service on this machine, over the current one.
 

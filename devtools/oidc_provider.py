@@ -18,7 +18,8 @@ Configuration (keys not given fall back to :func:`default_config`)::
      "accounts": [{"username", "password", "sub", "email", "email_verified"?, "name"}]}
 
 An account's claims are every key but ``username`` and ``password``; a key left
-out is a claim the ID token does not carry. ``username`` and ``password`` serve
+out is a claim the ID token does not carry. Any other claim (an entitlement, the
+old identity of a replaced provider) is one more key. ``username`` and ``password`` serve
 :func:`login_subject`, which tests use to fill in the form as a person would.
 """
 
@@ -45,6 +46,9 @@ DEFAULT_CLIENT_SECRET = "local-dev-secret-not-for-production"
 STARTUP_TIMEOUT = 30.0
 CONFIG_KEYS = {"clients", "accounts", "testing"}  # ``testing``: accepted, without effect
 
+# Group memberships as research AAIs assert them (AARC-G069 entitlements); make run's
+# permission rule grants DATA_EDIT to the tracker's editors.
+EDITORS_ENTITLEMENT = "urn:geant:example.org:group:tracker-editors#local"
 ALICE: dict[str, Any] = {
     "username": "alice",
     "password": "alice-password",
@@ -52,6 +56,9 @@ ALICE: dict[str, Any] = {
     "email": "alice@example.org",
     "email_verified": True,
     "name": "Alice Example",
+    "eduperson_entitlement": [EDITORS_ENTITLEMENT],
+    # Alice's identity at the provider ``local`` replaced (make run's ``elixir``).
+    "elixir_id": "alice-elixir@elixir-europe.org",
 }
 BOB: dict[str, Any] = {
     "username": "bob",

@@ -31,10 +31,10 @@ from devtools.local_stack import (
     ROOT,
     PortInUse,
     chalice_local,
+    demo_provider_settings,
     make_admin,
     manage,
     port_is_free,
-    provider_settings,
     service_env,
 )
 from devtools.oidc_provider import DEFAULT_CLIENT_ID, default_config, running_provider
@@ -73,13 +73,17 @@ def _run(port: int, oidc_port: int, fresh: bool) -> int:
         env = service_env(
             store.endpoint,
             TABLE_PREFIX=table_prefix(os.environ),
-            OIDC_PROVIDERS=provider_settings(issuer, DEFAULT_CLIENT_ID, client_secret),
+            OIDC_PROVIDERS=demo_provider_settings(issuer, DEFAULT_CLIENT_ID, client_secret),
             ALLOWED_ORIGINS=allowed_origins(os.environ.get("ALLOWED_ORIGINS", ""), port),
         )
         manage(env, "create-tables")
         admin = admin_once(env)
         print(f"DynamoDB Local:   {store.endpoint}  ({kept_or_fresh(data)})")
         print(f"OpenID Provider:  {issuer}  (on its form, sign in as alice-sub or bob-sub)")
+        print(
+            "                  alice-sub is a tracker editor (DATA_EDIT by the rule of "
+            "`local`); her old identity is alice-elixir@elixir-europe.org at `elixir`"
+        )
         print(f"API:              {base}/api/v1")
         if admin is None:
             print(f"Admin:            {ADMIN_EMAIL}, made on an earlier run and shown then")

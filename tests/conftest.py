@@ -42,8 +42,10 @@ environment.use()
 
 @pytest.fixture(autouse=True)
 def service_settings() -> None:
-    """The service on the test settings and secrets, at the start of every test."""
+    """The service on the test settings and secrets and the system's clock, at the
+    start of every test."""
     container.use(environment.settings(), environment.secrets())
+    container.use_clock(None)
 
 
 @pytest.fixture(scope="session")

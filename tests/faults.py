@@ -93,9 +93,11 @@ class FaultInjector:
     ``share`` of the eligible attempts fail, with the kind of ``kinds`` that fits
     the operation (``transaction`` fits ``TransactWriteItems`` only) and was
     injected least so far, ties drawn at random, so a run meets every kind early. ``only``
-    limits faults to these operations, ``spare`` exempts operations, and
-    ``limit`` stops after that many faults. Thread-safe: decisions come from one
-    seeded generator under a lock, so a single-threaded run is reproducible.
+    limits faults to these operations, ``spare`` exempts operations,
+    ``limit`` stops after that many faults, and ``skip`` lets that many
+    eligible attempts pass first (so a fault lands on the n-th request).
+    Thread-safe: decisions come from one seeded generator under a lock, so a
+    single-threaded run is reproducible.
     """
 
     def __init__(
@@ -106,6 +108,7 @@ class FaultInjector:
         only: Collection[str] | None = None,
         spare: Collection[str] = (),
         limit: int | None = None,
+        skip: int = 0,
     ) -> None:
         unknown = set(kinds) - set(KINDS)
         if unknown or not kinds:
@@ -117,6 +120,7 @@ class FaultInjector:
         self.only = frozenset(only) if only is not None else None
         self.spare = frozenset(spare)
         self.limit = limit
+        self.skip = skip
         self.faults: list[Fault] = []
         self.attempts: Counter[str] = Counter()
         self._by_thread: Counter[int] = Counter()
@@ -189,6 +193,9 @@ class FaultInjector:
                 return None
             if self.limit is not None and len(self.faults) >= self.limit:
                 return None
+            if self.skip > 0:
+                self.skip -= 1
+                return None
             if self._random.random() >= self.share:
                 return None
             fitting = [
@@ -230,6 +237,7 @@ def inject_faults(
     spare: Collection[str] = (),
     limit: int | None = None,
     full_retries: bool = False,
+    skip: int = 0,
 ) -> Iterator[FaultInjector]:
     """Make ``share`` of the service's DynamoDB attempts fail while the block runs.
 
@@ -239,7 +247,7 @@ def inject_faults(
     the injector, which counts what it injected (``counts``, ``total``,
     ``faults``, ``in_thread()``) and what it saw (``attempts``, by operation).
     """
-    injector = FaultInjector(share, kinds, seed, only=only, spare=spare, limit=limit)
+    injector = FaultInjector(share, kinds, seed, only=only, spare=spare, limit=limit, skip=skip)
     if full_retries:
         fresh_clients()
     for client in dynamodb_clients():

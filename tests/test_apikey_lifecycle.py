@@ -309,7 +309,13 @@ def test_rotation_is_logged_naming_both_keys(client: Client, owner: Any) -> None
     assert entry["action"] == "edit" and entry["user"] == owner.id
     assert old["id"] in entry["comment"] and new["id"] in entry["comment"]
     assert new["old_key_expires"] in entry["comment"]
-    assert entry["data"] == {"key_id": new["id"], "name": "ci"}
+    assert entry["data"] == {
+        "key_id": new["id"],
+        "name": "ci",
+        "expires": new["expires"],
+        "rotates": old["id"],
+        "old_key_expires": new["old_key_expires"],
+    }
     text = json.dumps(entry)
     for key in (old["key"], new["key"]):
         assert key not in text

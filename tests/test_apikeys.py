@@ -487,7 +487,7 @@ def assert_key_entry(entry: dict[str, Any], actor: str, owner_id: str, key_id: s
     assert entry["data_type"] == "user"
     assert entry["user"] == actor
     assert key_id in entry["comment"], entry
-    assert set(entry["data"]) <= {"key_id", "name"}, entry
+    assert set(entry["data"]) <= {"key_id", "name", "expires"}, entry
     assert entry["data"].get("key_id", key_id) == key_id
 
 

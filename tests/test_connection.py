@@ -25,7 +25,9 @@ def test_every_model_and_transaction_share_one_botocore_client(aws: None) -> Non
     user = create_user(SYSTEM, NewUser({"email": "one@example.org"}))
     key = apikeys.make_api_key(SYSTEM, user.id, container.settings())["key"]
     assert (
-        auth.decide(f"Bearer {key}", container.session_secret, container.settings()).user_id
+        auth.decide(
+            f"Bearer {key}", container.session_secret, container.settings(), container.rulebook()
+        ).user_id
         == user.id
     )
     sessions.start_session(user.id)

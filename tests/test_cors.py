@@ -138,7 +138,7 @@ def test_preflight_on_a_route_behind_the_authorizer_needs_no_credentials(
 ) -> None:
     response = preflight(cors_client, f"{API}/user/me", "GET")
     assert response.status_code == 204
-    assert header(response, "Access-Control-Allow-Methods") == "GET, OPTIONS, PATCH"
+    assert header(response, "Access-Control-Allow-Methods") == "DELETE, GET, OPTIONS, PATCH"
 
 
 def test_preflight_for_login_token_allows_post(cors_client: Client) -> None:

@@ -518,7 +518,7 @@ def test_id_no_user_can_have_is_answered_without_reading_the_storage(
     assert injector.attempts == {BATCH_GET: 1}  # the authorizer's read, nothing more
     if code is None:
         assert response.status_code == status, response.body
-        assert response.json_body == {"logs": [], "next": None}
+        assert response.json_body == {"logs": [], "records": {}, "next": None}
     else:
         assert_error(response, status, code)
 

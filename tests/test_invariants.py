@@ -296,7 +296,9 @@ def test_manager_counter_off_by_one_is_found(tables: Tables) -> None:
     Guard(key=USER_MANAGERS_COUNTER).update(actions=[Guard.total.add(1)])
     found = check()
     assert kinds(found) == [invariants.MANAGER_COUNT_MISMATCH]
-    assert found[0].detail == "the counter says 4, 3 live users hold USER_MANAGEMENT"
+    assert found[0].detail == (
+        "the counter says 4, 3 live users hold USER_MANAGEMENT and are not suspended"
+    )
 
 
 def test_manager_counter_missing_while_managers_exist_is_found(tables: Tables) -> None:

@@ -119,7 +119,9 @@ def test_key_failing_its_check_costs_no_storage_read(make_user: Any, which: int)
     make_user()  # the tables exist, the client is built
     token = not_keys()[which]
     with counting() as counts:
-        decision = auth.decide(f"Bearer {token}", container.session_secret, container.settings())
+        decision = auth.decide(
+            f"Bearer {token}", container.session_secret, container.settings(), container.rulebook()
+        )
     assert not decision.user_id
     assert counts.round_trips == 0, counts.operations()
 
@@ -136,7 +138,10 @@ def test_mistyped_key_gets_401_with_no_storage_read(client: Client, owner_key: A
 def test_well_formed_key_costs_one_batch_read(client: Client, owner_key: Any) -> None:
     with counting() as counts:
         decision = auth.decide(
-            f"Bearer {owner_key.key}", container.session_secret, container.settings()
+            f"Bearer {owner_key.key}",
+            container.session_secret,
+            container.settings(),
+            container.rulebook(),
         )
     assert decision.user_id == owner_key.id
     assert counts.operations() == {"BatchGetItem": 1}

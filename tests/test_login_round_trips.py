@@ -1,6 +1,7 @@
 """An OpenID Connect login's storage round trips before its session starts: the
-guards in one read, the user to link into read once, one transaction. (Starting
-the session is ``sessions.start_session``'s: its cap's read and the new item.)"""
+guards in one read, the user to log in as or link into read once (a suspended
+user's login is refused), one transaction. (Starting the session is
+``sessions.start_session``'s: its cap's read and the new item.)"""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def test_first_login_making_a_user_takes_two_round_trips(aws: None) -> None:
     assert counts.operations() == {"BatchGetItem": 1, "TransactWriteItems": 1}
 
 
-def test_login_with_a_known_identity_takes_one_round_trip(aws: None) -> None:
+def test_login_with_a_known_identity_takes_two_round_trips(aws: None) -> None:
     login("known-sub::local", "known@example.org")
-    assert login("known-sub::local", "known@example.org").operations() == {"BatchGetItem": 1}
+    counts = login("known-sub::local", "known@example.org")
+    assert counts.operations() == {"BatchGetItem": 1, "GetItem": 1}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -25,7 +26,7 @@ import yaml
 from chalice.test import Client
 
 from app import app
-from chalicelib import auth, container, models, sessions
+from chalicelib import auth, config, container, models, sessions
 from deploy.template import route_to_aliases
 
 # Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
@@ -434,11 +435,18 @@ def test_authorizer_role_allows_what_the_authorizer_sends(
     dynamodb_requests.clear()
 
     assert (
-        auth.decide(f"Bearer {account.key}", container.session_secret, container.settings()).user_id
+        auth.decide(
+            f"Bearer {account.key}",
+            container.session_secret,
+            container.settings(),
+            container.rulebook(),
+        ).user_id
         == account.id
     )
     assert (
-        auth.decide(f"Bearer {token}", container.session_secret, container.settings()).user_id
+        auth.decide(
+            f"Bearer {token}", container.session_secret, container.settings(), container.rulebook()
+        ).user_id
         == account.id
     )
 
@@ -476,6 +484,10 @@ def test_api_handler_role_allows_what_the_routes_send(
     call("patch", "/user/me", 200, {"user": {"name": "Admin Renamed"}})
     call("get", f"/user/{uid}", 200)
     call("patch", f"/user/{uid}", 200, {"user": {"email": "b@example.org"}})
+    call("patch", f"/user/{uid}", 200, {"user": {"suspended": True}})
+    call("get", "/user?suspended=true", 200)
+    call("patch", f"/user/{uid}", 200, {"user": {"suspended": False}})
+    call("get", f"/user/{uid}/export", 200)
     key = call("post", f"/user/{uid}/apikeys", 201, {"name": "ci"})
     call("get", f"/user/{uid}/apikeys", 200)
     rotated = call("post", f"/user/{uid}/apikeys/{key['id']}/rotate", 201, {"overlap_hours": 1})
@@ -574,6 +586,16 @@ def test_every_log_group_keeps_its_logs_for_a_limited_time(template: dict[str, A
     for name, group in groups.items():
         days = group["Properties"].get("RetentionInDays")
         assert isinstance(days, int) and 0 < days <= 365, name
+
+
+def test_every_log_group_keeps_log_retention_days(template: dict[str, Any]) -> None:
+    """The API's access log and each function's log group keep LOG_RETENTION_DAYS
+    (default 180), as make package wrote it (deploy/retention.py)."""
+    days = config.log_retention_days(os.environ)
+    groups = resources_of(template, "AWS::Logs::LogGroup")
+    assert len(groups) == len(resources_of(template, "AWS::Serverless::Function")) + 1
+    kept = {name: group["Properties"]["RetentionInDays"] for name, group in groups.items()}
+    assert kept == dict.fromkeys(groups, days)
 
 
 def test_every_function_and_the_stage_log_to_a_log_group_declared_here(

@@ -27,7 +27,10 @@ PUBLIC_FIELDS = {"id", "name", "email", "affiliation", "contact", "orcid", "url"
 FULL_FIELDS = PUBLIC_FIELDS | {
     "email_verified",
     "permissions",
+    "effective_permissions",
+    "rule_permissions",
     "auth_ids",
+    "suspended",
     "version",
     "created",
     "updated",
@@ -510,7 +513,10 @@ def test_create_user_returns_id_and_full_record(client: Client, admin: Account) 
         "url": "https://example.org/ada",
         "email_verified": True,
         "permissions": [],
+        "effective_permissions": [],
+        "rule_permissions": [],
         "auth_ids": [email],
+        "suspended": False,
         "version": 1,
         "created": user["created"],
         "updated": user["created"],
@@ -1376,7 +1382,9 @@ def test_create_user_writes_one_add_entry_holding_the_new_record(
     assert entry["data_type"] == "user"
     assert entry["entry_id"] == user_id
     assert entry["user"] == admin.id
-    assert entry["data"] == record(client, admin, user_id)
+    shown = record(client, admin, user_id)
+    assert shown.pop("effective_permissions") == ["DATA_EDIT", "USER_ADD", "USER_SEARCH"]
+    assert entry["data"] == shown
     assert entry["old"] == {}
     assert datetime.fromisoformat(entry["timestamp"]).utcoffset().total_seconds() == 0
 

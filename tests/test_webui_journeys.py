@@ -297,6 +297,8 @@ def test_person_without_permissions_never_sees_users(
     navigation = page.get_by_role("navigation")
     expect(navigation.get_by_role("link", name="Profile")).to_be_visible()
     expect(navigation.get_by_role("link", name="Users")).to_have_count(0)
+    # Signing in ends on the profile; only then is the address changed by hand.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Profile")
     page.goto(f"{stack.base}/#/users")
     # The page says why, instead of sending the person elsewhere.
     expect(page.get_by_role("heading", level=1)).to_have_text("Users")
@@ -305,6 +307,44 @@ def test_person_without_permissions_never_sees_users(
     check_page(page, "not-allowed")
     page.get_by_role("link", name="Go to your profile").click()
     expect(page.get_by_text("Permissions")).to_be_visible()
+
+
+def test_sign_in_methods_link_and_unlink_and_permissions_say_why(
+    stack: Stack, browser_page: BrowserPage
+) -> None:
+    page = browser_page.page
+    page.goto(f"{stack.base}/")
+    page.get_by_role("button", name="Sign in with local").click()
+    fill_provider_login(page, "gwen", "gwen-password")
+    expect(page.get_by_role("banner")).to_contain_text("Gwen Example")
+    methods = page.get_by_role("region", name="Sign-in methods")
+    expect(methods.get_by_role("listitem")).to_have_text([re.compile(r"^local \(gwen-sub\)")])
+
+    # Linking the provider one signs in with again changes nothing, and says nothing.
+    methods.get_by_role("button", name="Link local").click()
+    fill_provider_login(page, "gwen", "gwen-password")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Profile")
+    expect(methods.get_by_role("listitem")).to_have_count(1)
+    expect(page.get_by_role("alert")).to_have_count(0)
+
+    # A grant by hand, and what it implies, each with its description and why.
+    [gwen] = stack.call("GET", "/user?email=gwen@example.org").json()["users"]
+    grant = {"user": {"permissions": ["DATA_EDIT"]}}
+    assert stack.call("PATCH", f"/user/{gwen['id']}", json=grant).ok
+    page.reload()
+    reasons = page.get_by_role("region", name="Permissions").get_by_role("listitem")
+    expect(reasons.filter(has_text="DATA_EDIT:")).to_contain_text("(granted by hand)")
+    expect(reasons.filter(has_text="USER_ADD:")).to_have_text(
+        "USER_ADD: create users (implied by DATA_EDIT)"
+    )
+    check_page(page, "sign-in-methods")
+
+    # The last sign-in method may go: the session stays, a key signs in later.
+    methods.get_by_role("button", name="Unlink").click()
+    page.get_by_role("button", name="Yes, unlink").click()
+    expect(methods.get_by_role("status")).to_have_text("The local sign-in is unlinked.")
+    expect(methods).to_contain_text("No provider sign-in is linked: you sign in with an API key.")
+    assert stack.call("GET", f"/user/{gwen['id']}").json()["user"]["auth_ids"] == []
 
 
 def test_api_page_renders_the_openapi_document(stack: Stack, browser_page: BrowserPage) -> None:

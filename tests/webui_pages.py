@@ -42,6 +42,14 @@ ACCOUNTS = [
         "email_verified": True,
         "name": "Dave Example",
     },
+    {
+        "username": "gwen",
+        "password": "gwen-password",
+        "sub": "gwen-sub",
+        "email": "gwen@example.org",
+        "email_verified": True,
+        "name": "Gwen Example",
+    },
 ]
 
 

@@ -1,6 +1,6 @@
 // What the service's answers hold, checked as they arrive: an answer of another
 // shape becomes an UnexpectedAnswer, never a value typed as what it is not.
-import type { ApiKeyInfo, LogEntry, Person, User } from './api'
+import type { ApiKeyInfo, LogEntry, PermissionReasons, Person, User } from './api'
 
 export type Check<T> = (value: unknown) => value is T
 
@@ -39,6 +39,10 @@ export function recordOf<T>(item: Check<T>): Check<Record<string, T>> {
 
 export function isUser(value: unknown): value is User {
   return isRecord(value) && isString(value.id)
+}
+
+export function isPermissionReasons(value: unknown): value is PermissionReasons {
+  return isRecord(value) && isString(value.name) && listOf(isRecord)(value.because)
 }
 
 export function isApiKeyInfo(value: unknown): value is ApiKeyInfo {

@@ -10,6 +10,7 @@ import {
   isRecord,
   isString,
   isStringOrNull,
+  isPermissionReasons,
   isUser,
   listOf,
   member,
@@ -27,9 +28,27 @@ export interface User {
   url?: string
   permissions?: string[]
   effective_permissions?: string[]
+  rule_permissions?: RuleGrant[]
+  auth_ids?: string[]
+  suspended?: boolean
   version?: number
   created?: string
   updated?: string
+}
+
+/** A permission a provider's rule granted at a login. */
+export interface RuleGrant {
+  permission: string
+  provider: string
+  claim: string
+  value: string
+  asserted: string
+}
+
+/** Why a user has one effective permission (GET /user/{id}/permissions). */
+export interface PermissionReasons {
+  name: string
+  because: ({ granted: true } | { implied_by: string } | { rule: RuleGrant & { until: string } })[]
 }
 
 export interface ApiKeyInfo {
@@ -368,11 +387,39 @@ export class Api {
     )
   }
 
+  /** What each permission lets its holder do, from the OpenAPI document's `Permission`. */
+  async permissionDescriptions(): Promise<Record<string, string>> {
+    const doc = (await this.openapi()) as {
+      components?: {
+        schemas?: { Permission?: { oneOf?: { const?: string; description?: string }[] } }
+      }
+    }
+    const described: Record<string, string> = {}
+    for (const choice of doc.components?.schemas?.Permission?.oneOf ?? []) {
+      if (choice.const && choice.description) described[choice.const] = choice.description
+    }
+    return described
+  }
+
+  explainPermissions(userId: string): Promise<PermissionReasons[]> {
+    return this.get(`user/${encodeURIComponent(userId)}/permissions`).then((r) =>
+      member(r, 'permissions', listOf(isPermissionReasons)),
+    )
+  }
+
+  unlinkIdentity(userId: string, identity: string): Promise<void> {
+    return this.call(
+      'DELETE',
+      `user/${encodeURIComponent(userId)}/identities/${encodeURIComponent(identity)}`,
+    ).then(() => undefined)
+  }
+
   listUsers(query: {
     email?: string
     q?: string
     cursor?: string | null
     limit?: number
+    suspended?: 'true'
   }): Promise<Page<User>> {
     return this.get('user', { query }).then((r) => ({
       items: member(r, 'users', listOf(isUser)),
@@ -402,6 +449,20 @@ export class Api {
     return this.call('DELETE', `user/${encodeURIComponent(id)}`, {
       headers: { 'If-Match': String(version) },
     }).then(() => undefined)
+  }
+
+  /** Erase the caller's own account; needs a recent provider sign-in (else 403 RecentLoginRequired). */
+  deleteMe(version: number): Promise<void> {
+    return this.call('DELETE', 'user/me', { headers: { 'If-Match': String(version) } }).then(
+      () => undefined,
+    )
+  }
+
+  /** Everything the service holds about a user (`me` for oneself), as its export document. */
+  exportUser(id: string): Promise<Record<string, unknown>> {
+    return this.get(id === 'me' ? 'user/me/export' : `user/${encodeURIComponent(id)}/export`).then(
+      (r) => answer(r, isRecord, 'export'),
+    )
   }
 
   listApiKeys(userId: string): Promise<ApiKeyInfo[]> {

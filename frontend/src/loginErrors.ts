@@ -14,7 +14,13 @@ const MESSAGES: Record<string, string> = {
   email_missing:
     'The sign-in provider did not tell us your email address. Allow it to share your email, then sign in again.',
   email_in_use:
-    'An account with your email address already exists, and this sign-in cannot be linked to it. Sign in the way you did before (or with an API key), or ask a user manager to help.',
+    'An account with your email address already exists, and this sign-in cannot be joined to it by itself. Sign in the way you did before (or with an API key), then open Profile and press “Link” beside this provider under “Sign-in methods”; or ask a user manager to help.',
+  identity_taken:
+    'This sign-in belongs to another account, so it cannot be linked to yours. Sign in with it to use that account, or ask a user manager to help.',
+  not_signed_in:
+    'Linking a sign-in needs you to be signed in, and your session has ended. Sign in again, then link from your profile.',
+  suspended:
+    'Your account is suspended, so you cannot sign in. Please ask a user manager or the administrators why.',
   invalid_profile:
     'The sign-in provider sent a profile this service cannot accept (for example an unusable email address). Please contact the administrators.',
 }

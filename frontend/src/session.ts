@@ -55,8 +55,10 @@ export async function refresh(): Promise<void> {
   if (started === generation) session.user = user
 }
 
+/** Whether the signed-in person may do what `permission` allows now (rule grants included). */
 export function has(permission: string): boolean {
-  return session.user?.permissions?.includes(permission) ?? false
+  const user = session.user
+  return (user?.effective_permissions ?? user?.permissions)?.includes(permission) ?? false
 }
 
 export async function signInWithKey(key: string): Promise<void> {
@@ -83,4 +85,11 @@ export function endedElsewhere(): void {
   session.user = null
   rememberKey(null)
   api().forget()
+}
+
+/** Go to a provider's sign-in (a link of GET /login/oidc), to come back to this page. */
+export function signInWithProvider(link: string): void {
+  const url = new URL(link, window.location.href)
+  url.searchParams.set('origin', window.location.pathname)
+  window.location.assign(url.href)
 }

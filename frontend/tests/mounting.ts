@@ -12,7 +12,7 @@ const Empty = { template: '<p>elsewhere</p>' }
 export async function mountView(
   component: Component,
   service: FakeService,
-  options: { user?: User | null; props?: Record<string, unknown> } = {},
+  options: { user?: User | null; props?: Record<string, unknown>; path?: string } = {},
 ): Promise<{ wrapper: VueWrapper; router: Router }> {
   provideApi(service.api())
   session.user = options.user ?? null
@@ -27,7 +27,7 @@ export async function mountView(
       { path: '/:rest(.*)*', component: Empty },
     ],
   })
-  await router.push('/')
+  await router.push(options.path ?? '/')
   const wrapper = mount(component, {
     props: options.props,
     global: { plugins: [router] },

@@ -12,6 +12,20 @@ import { formatTime } from '../src/time'
 import { error, FakeService, json } from './fakeService'
 import { button, field, mountView } from './mounting'
 
+const DESCRIBED = {
+  components: {
+    schemas: {
+      Permission: {
+        oneOf: [
+          { const: 'DATA_EDIT', description: 'create and edit the tracker’s data' },
+          { const: 'USER_ADD', description: 'create users' },
+          { const: 'USER_MANAGEMENT', description: 'read and edit every user' },
+        ],
+      },
+    },
+  },
+}
+
 const ME = {
   id: 'me',
   email: 'me@example.org',
@@ -77,11 +91,90 @@ describe('navigation', () => {
   })
 })
 
+function profileService(user: object = ME): FakeService {
+  return new FakeService()
+    .on('GET user/me', () => json(200, { user }))
+    .on('GET user/me/permissions', () => json(200, { permissions: [] }))
+    .on('GET openapi.json', () => json(200, DESCRIBED))
+    .on('GET login/oidc', () =>
+      json(200, {
+        local: '/users/api/v1/login/oidc/local',
+        lslogin: '/users/api/v1/login/oidc/lslogin',
+      }),
+    )
+}
+
 describe('profile', () => {
+  it('lists the sign-in methods, unlinks one after confirmation and offers a link per provider', async () => {
+    const me = { ...ME, auth_ids: ['me@example.org', 'abc@elixir::elixir', 'me-sub::local'] }
+    const service = profileService(me).on('DELETE user/me/identities/me-sub%3A%3Alocal', () =>
+      json(204),
+    )
+    const { wrapper } = await mountView(ProfileView, service, { user: me })
+    const section = wrapper.find('[aria-labelledby="sign-in-methods"]')
+    expect(section.findAll('li').map((li) => li.text().split(' Unlink')[0])).toEqual([
+      'elixir (abc@elixir)',
+      'local (me-sub)',
+    ])
+    expect(section.findAll('.link-providers button').map((b) => b.text())).toEqual([
+      'Link local',
+      'Link lslogin',
+    ])
+    await section
+      .findAll('button')
+      .filter((b) => b.text() === 'Unlink')[1]
+      .trigger('click')
+    expect(service.calls('DELETE user/me/identities/me-sub%3A%3Alocal')).toHaveLength(0)
+    await button(wrapper, 'Yes, unlink').trigger('click')
+    await flushPromises()
+    expect(service.calls('DELETE user/me/identities/me-sub%3A%3Alocal')).toHaveLength(1)
+    expect(section.find('[role="status"]').text()).toBe('The local sign-in is unlinked.')
+  })
+
+  it('shows each effective permission with its description and why', async () => {
+    const service = profileService().on('GET user/me/permissions', () =>
+      json(200, {
+        permissions: [
+          { name: 'DATA_EDIT', because: [{ granted: true }] },
+          {
+            name: 'USER_ADD',
+            because: [
+              { implied_by: 'DATA_EDIT' },
+              {
+                rule: {
+                  provider: 'lslogin',
+                  claim: 'e',
+                  value: 'v',
+                  asserted: '2026-01-01T00:00:00Z',
+                  until: '2026-01-31T00:00:00Z',
+                },
+              },
+            ],
+          },
+        ],
+      }),
+    )
+    const { wrapper } = await mountView(ProfileView, service, { user: ME })
+    const items = wrapper.findAll('.permission-reasons li').map((li) => li.text())
+    expect(items[0]).toBe('DATA_EDIT: create and edit the tracker’s data (granted by hand)')
+    expect(items[1]).toMatch(
+      /^USER_ADD: create users \(implied by DATA_EDIT; from lslogin’s rule, until .+\)$/,
+    )
+  })
+
+  it('says why a link failed', async () => {
+    const service = profileService()
+    const { wrapper } = await mountView(ProfileView, service, {
+      user: ME,
+      path: '/profile?login_error=identity_taken',
+    })
+    expect(wrapper.find('[role="alert"]').text()).toMatch(/belongs to another account/)
+  })
+
   it('puts the service’s 400 message beside the form', async () => {
-    const service = new FakeService()
-      .on('GET user/me', () => json(200, { user: ME }))
-      .on('PATCH user/me', () => error(400, 'InvalidInput', 'orcid: not a valid ORCID iD'))
+    const service = profileService().on('PATCH user/me', () =>
+      error(400, 'InvalidInput', 'orcid: not a valid ORCID iD'),
+    )
     const { wrapper } = await mountView(ProfileView, service, { user: ME })
     await field(wrapper, 'ORCID').setValue('1234')
     await wrapper.find('form').trigger('submit')
@@ -93,11 +186,9 @@ describe('profile', () => {
   })
 
   it('says the profile is saved', async () => {
-    const service = new FakeService()
-      .on('GET user/me', () => json(200, { user: ME }))
-      .on('PATCH user/me', (req) =>
-        json(200, { user: { ...ME, ...(req.body as { user: object }).user } }),
-      )
+    const service = profileService().on('PATCH user/me', (req) =>
+      json(200, { user: { ...ME, ...(req.body as { user: object }).user } }),
+    )
     const { wrapper } = await mountView(ProfileView, service, { user: ME })
     await field(wrapper, 'Name').setValue('Me Too')
     await wrapper.find('form').trigger('submit')
@@ -299,6 +390,10 @@ describe('a user’s page', () => {
         }),
       )
       .on('GET user/u2/apikeys', () => json(200, { apikeys: [] }))
+      .on('GET user/u2/permissions', () =>
+        json(200, { permissions: [{ name: 'USER_ADD', because: [{ granted: true }] }] }),
+      )
+      .on('GET openapi.json', () => json(200, DESCRIBED))
       .on('GET user/u2/log', () => json(200, { logs: [], next: null }))
       .on('GET user/u2/actions', () => json(200, { logs: [], next: null }))
   }
@@ -326,6 +421,19 @@ describe('a user’s page', () => {
     const boxes = form.findAll('fieldset input[type="checkbox"]')
     expect(boxes.map((b) => (b.element as HTMLInputElement).value)).toEqual(['USER_ADD'])
     expect((boxes[0].element as HTMLInputElement).checked).toBe(true)
+  })
+
+  it('describes each checkbox and shows beside them what the user may do and why', async () => {
+    const { wrapper } = await mountView(UserView, service(), { user: MANAGER, props: { id: 'u2' } })
+    expect(wrapper.find('legend').text()).toBe('Permissions granted by hand')
+    const box = field(wrapper, 'USER_ADD')
+    expect(wrapper.find(`[id="${box.attributes('aria-describedby')}"]`).text()).toBe('create users')
+    expect(wrapper.find('.permission-reasons').text()).toBe(
+      'USER_ADD: create users (granted by hand)',
+    )
+    expect(wrapper.find('[aria-labelledby="sign-in-methods"]').text()).toContain(
+      'No provider sign-in is linked.',
+    )
   })
 
   it('explains a stale version and reloads on request', async () => {
