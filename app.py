@@ -14,10 +14,12 @@ from typing import Any, cast
 from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response
 
 from chalicelib import (
+    apikeys,
     auth,
     errors,
     idempotency,
     identities,
+    key_use,
     logs,
     middleware,
     request_io,
@@ -33,6 +35,7 @@ from chalicelib import (
 from chalicelib.container import rulebook, secrets, session_secret, settings
 from chalicelib.cookies import SESSION as SESSION_COOKIE
 from chalicelib.cookies import Jar
+from chalicelib.middleware import API_KEY_EXPIRES
 from chalicelib.operations import (
     CSRF,
     IDEMPOTENT,
@@ -87,7 +90,7 @@ def authorizer(auth_request: AuthRequest) -> AuthResponse:
     permission checks happen in the routes.
     """
     settings()  # a container's first call binds the tables
-    decision = auth.decide(auth_request.token, session_secret, rulebook())
+    decision = auth.decide(auth_request.token, session_secret, settings(), rulebook())
     return AuthResponse(routes=["*"], principal_id=decision.principal, context=decision.context())
 
 
@@ -151,7 +154,7 @@ def list_users() -> dict[str, Any]:
     "Create a user",
     201,
     "CreatedUser",
-    (*WRITE, 410, 422),
+    (*WRITE, 422),
     "NewUserBody",
     creates=f"{API}/user/{{user_id}}",
     **IDEMPOTENT,
@@ -293,22 +296,31 @@ def unlink_identity(user_id: str, identity: str) -> Response:
 @needs(USER_MANAGEMENT, or_self=True)
 def replace_api_key(user_id: str) -> Response:
     caller = _caller()
-    key = auth.make_api_key(caller.id, user_id, replace=True)
-    return Response(body=key, status_code=201)
+    made = apikeys.make_api_key(
+        caller.id, user_id, settings(), apikeys.inherited(caller), replace=True
+    )
+    return Response(body={"key": made["key"], "id": made["id"]}, status_code=201)
 
 
 @app.route(f"{API}/user/{{user_id}}/apikeys", methods=["GET"], authorizer=authorizer)
-@documented("A user's API keys, never the keys", 200, "ApiKeyList", (*READ, 404))
+@documented(
+    "A user's API keys with their scopes, never the keys; through a scoped key, those "
+    "within its scope",
+    200,
+    "ApiKeyList",
+    (*READ, 404),
+)
 @needs(USER_MANAGEMENT, or_self=True)
 def list_api_keys(user_id: str) -> dict[str, Any]:
-    return auth.list_api_keys(user_id)
+    caller = _caller()
+    return apikeys.list_api_keys(user_id, caller, settings().api_key_max_days, rulebook())
 
 
 @app.route(f"{API}/user/{{user_id}}/apikeys", methods=["POST"], authorizer=authorizer)
 @documented(
-    "Make one more API key",
+    "Make one more API key, its scope at most the caller's",
     201,
-    "NewApiKey",
+    "NewApiKeyWithExpiry",
     WRITE,
     "ApiKeyRequest",
     body_required=False,
@@ -317,9 +329,9 @@ def list_api_keys(user_id: str) -> dict[str, Any]:
 @needs(USER_MANAGEMENT, or_self=True)
 def add_api_key(user_id: str) -> Response:
     caller = _caller()
-    name, days = auth.check_key_request(_json_body(optional=True))
-    key = auth.make_api_key(caller.id, user_id, name=name, expires_in_days=days)
-    return Response(body=key, status_code=201)
+    config = settings()
+    request = apikeys.check_key_request(_json_body(optional=True), caller, config.api_key_max_days)
+    return Response(body=apikeys.make_api_key(caller.id, user_id, config, request), status_code=201)
 
 
 @app.route(f"{API}/user/{{user_id}}/apikeys/{{key_id}}", methods=["DELETE"], authorizer=authorizer)
@@ -327,8 +339,41 @@ def add_api_key(user_id: str) -> Response:
 @needs(USER_MANAGEMENT, or_self=True)
 def revoke_api_key(user_id: str, key_id: str) -> Response:
     caller = _caller()
-    auth.revoke_api_key(caller.id, user_id, key_id)
+    apikeys.revoke_api_key(caller.id, user_id, key_id)
     return Response(body="", status_code=204)
+
+
+@app.route(
+    f"{API}/user/{{user_id}}/apikeys/{{key_id}}/rotate", methods=["POST"], authorizer=authorizer
+)
+@documented(
+    "Replace a key by a new one with its name and scope; the old one works overlap_hours "
+    "more (within the caller's scope)",
+    201,
+    "RotatedApiKey",
+    WRITE,
+    "ApiKeyRotation",
+    body_required=False,
+    creates=f"{API}/user/{{user_id}}/apikeys/{{key_id}}",
+)
+@needs(USER_MANAGEMENT, or_self=True)
+def rotate_api_key(user_id: str, key_id: str) -> Response:
+    caller = _caller()
+    overlap = apikeys.check_rotation(_json_body(optional=True))
+    rotated = apikeys.rotate_api_key(caller, user_id, key_id, overlap, settings(), rulebook())
+    return Response(body=rotated, status_code=201)
+
+
+@app.route(f"{API}/apikeys/revoke", methods=["POST"])
+@documented(
+    "Revoke API keys found in the open, without credentials; answers only how many were live",
+    200,
+    "RevokedCount",
+    (400, 413, 415, 503),
+    "LeakedKeys",
+)
+def revoke_leaked_api_keys() -> dict[str, int]:
+    return apikeys.revoke_leaked(_json_body(), settings())
 
 
 @app.route(f"{API}/user/{{user_id}}/log", methods=["GET"], authorizer=authorizer)
@@ -402,7 +447,7 @@ def start_oidc_login(provider: str) -> Response:
     from chalicelib import oidc
 
     query = _query()
-    link = request_io.link_user(query, _cookies())
+    link = request_io.link_user(query, _cookies(), settings().api_key_max_days)
     redirect = oidc.start_login(
         provider, query.get("origin"), _base(), secrets(), settings().allowed_origins, link
     )
@@ -429,6 +474,7 @@ def finish_oidc_login(provider: str) -> Response:
         secrets(),
         session_cookie=cookies.get(SESSION_COOKIE),
         clock=rulebook().clock,
+        key_max_days=settings().api_key_max_days,
     )
     return request_io.redirect(redirect.location, redirect.cookies)
 
@@ -440,13 +486,20 @@ def finish_oidc_login(provider: str) -> Response:
     "SessionStarted",
     (400, 401, 403, 413, 415, 503),
     "ApiKeyLogin",
+    key_expires=True,
     **CSRF,
 )
 def login_with_api_key() -> Response:
     sessions.check_csrf(_cookies(), _request().headers.get(sessions.CSRF_HEADER))
-    session = auth.login_with_api_key(_json_body())
-    expires = timestamps.stamp(session.expires)
-    return Response(body={"expires": expires}, headers={"Set-Cookie": session.set_cookie(_base())})
+    session, key = auth.login_with_api_key(_json_body(), settings())
+    key_use.RECORDER.record(
+        key.user_id, key.key_id, key.last_used, key.last_used_ip, request_io.source_ip(_request())
+    )
+    headers: dict[str, str | list[str]] = {
+        "Set-Cookie": session.set_cookie(_base()),
+        API_KEY_EXPIRES: key.key_expires,
+    }
+    return Response(body={"expires": timestamps.stamp(session.expires)}, headers=headers)
 
 
 @app.route(f"{API}/login/token", methods=["POST"])
@@ -460,7 +513,8 @@ def login_with_api_key() -> Response:
 def issue_access_token() -> dict[str, object]:
     cookies = _cookies()
     sessions.check_csrf(cookies, _request().headers.get(sessions.CSRF_HEADER))
-    return sessions.issue_token(cookies.get(SESSION_COOKIE), session_secret())
+    session = cookies.get(SESSION_COOKIE)
+    return sessions.issue_token(session, session_secret(), settings().api_key_max_days)
 
 
 @app.route(f"{API}/logout", methods=["POST"])
@@ -504,13 +558,14 @@ def get_web_asset(name: str) -> Response:
 def _openapi_document() -> dict[str, Any]:
     from chalicelib import openapi
 
-    return openapi.document(app.routes)
+    config = settings()
+    return openapi.document(app.routes, (config.api_key_default_days, config.api_key_max_days))
 
 
 def _export(user_id: str) -> Response:
     from chalicelib import export
 
-    document = export.export_user(user_id)
+    document = export.export_user(user_id, settings().api_key_max_days)
     disposition = f'attachment; filename="{export.filename(user_id, document["exported"])}"'
     return Response(body=document, headers={"Content-Disposition": disposition})
 
@@ -522,7 +577,7 @@ def _request() -> Request:
 
 
 def _caller() -> Caller:
-    return request_io.caller(_request(), session_secret, rulebook)
+    return request_io.caller(_request(), session_secret, settings(), rulebook)
 
 
 def _cookies() -> Jar:

@@ -47,6 +47,7 @@ class Operation:
     cookies: tuple[str, ...] = ()
     media: str = "application/json"
     creates: str | None = None  # the path of what a create makes: links go to its operations
+    key_expires: bool = False  # answers API-Key-Expires (as every auth route does)
 
 
 def documented(

@@ -82,7 +82,7 @@ def routes() -> str:
     from app import app
     from chalicelib import openapi
 
-    document = openapi.document(app.routes)
+    document = openapi.document(app.routes, openapi.DEFAULT_KEY_DAYS)
     rows = []
     for path, operations in document["paths"].items():
         for method, operation in operations.items():

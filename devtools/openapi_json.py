@@ -19,7 +19,7 @@ def main(argv: list[str]) -> int:
     from app import app
     from chalicelib import openapi
 
-    document = openapi.document(app.routes)
+    document = openapi.document(app.routes, openapi.DEFAULT_KEY_DAYS)
     Path(argv[0]).write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", "utf-8")
     return 0
 

@@ -19,7 +19,7 @@ from chalicelib.text import char_class, email_local_char, is_clean
 from chalicelib.validation import MAX_EMAIL_BYTES
 from tests.conftest import assert_error
 
-DOCUMENT = openapi.document(app.routes)
+DOCUMENT = openapi.document(app.routes, openapi.DEFAULT_KEY_DAYS)
 EMAIL = record.USER.by_name["email"]
 
 

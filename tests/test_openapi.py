@@ -17,6 +17,7 @@ from chalice.test import Client
 from openapi_spec_validator import validate
 
 from app import app
+from bench import environment
 from chalicelib import openapi
 from devtools.local_stack import (
     Store,
@@ -35,7 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # so that a port picked as free is not taken by the other worker meanwhile.
 pytestmark = pytest.mark.xdist_group("servers")
 
-DOCUMENT = openapi.document(app.routes)
+SETTINGS = environment.settings()
+DOCUMENT = openapi.document(app.routes, (SETTINGS.api_key_default_days, SETTINGS.api_key_max_days))
 
 
 def test_document_is_valid_openapi_3_1() -> None:
@@ -110,11 +112,10 @@ checks.missing_required_header.expected-statuses = [401, 428]
 
 [[operations]]
 # An Idempotency-Key sent again with another body is refused with 422
-# IdempotencyKeyReused, and one whose user was deleted since with 410 UserDeleted: a
-# well-formed key is valid only with the body it came with, while its user lives.
+# IdempotencyKeyReused: a well-formed key is valid only with the body it came with.
 include-operation-id = ["create_user"]
 checks.positive_data_acceptance.expected-statuses = [
-    "2xx", "3xx", 401, 403, 404, 409, 410, 422, 429, "5xx"
+    "2xx", "3xx", 401, 403, 404, 409, 422, 429, "5xx"
 ]
 """
 
@@ -191,3 +192,27 @@ def test_schemathesis_finds_nothing(
     headers = [f"Authorization: Bearer {key}"] if credentials == "api key" else []
     result = schemathesis_run(base, config, *headers)
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-2000:]
+
+
+def test_key_request_states_the_deployments_key_lifetimes(client: Client) -> None:
+    days = openapi.document(app.routes, (7, 30))["components"]["schemas"]["ApiKeyRequest"]
+    assert days["properties"]["expires_in_days"]["maximum"] == 30
+    assert days["properties"]["expires_in_days"]["default"] == 7
+    served = client.http.get("/api/v1/openapi.json").json_body
+    stated = served["components"]["schemas"]["ApiKeyRequest"]["properties"]["expires_in_days"]
+    assert (stated["default"], stated["maximum"]) == (90, 365)  # the test settings
+
+
+def test_new_key_routes_and_fields_are_declared() -> None:
+    paths = DOCUMENT["paths"]
+    assert "post" in paths["/api/v1/user/{user_id}/apikeys/{key_id}/rotate"]
+    revoke = paths["/api/v1/apikeys/revoke"]["post"]
+    assert "security" not in revoke
+    schemas = DOCUMENT["components"]["schemas"]
+    assert {"permissions", "read_only", "expires_in_days", "name"} <= set(
+        schemas["ApiKeyRequest"]["properties"]
+    )
+    assert schemas["LeakedKeys"]["properties"]["keys"]["maxItems"] == 100
+    assert {"last_used_ip", "permissions", "read_only"} <= set(schemas["ApiKeyInfo"]["properties"])
+    me = paths["/api/v1/user/me"]["get"]["responses"]["200"]
+    assert "API-Key-Expires" in me["headers"]

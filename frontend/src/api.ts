@@ -27,7 +27,6 @@ export type ListedUser = Schemas['UserPage']['users'][number]
 export type UserFields = Schemas['UserFields']
 export type NewUserFields = Schemas['NewUserFields']
 export type ApiKeyInfo = Schemas['ApiKeyInfo']
-export type NewApiKey = Schemas['NewApiKey']
 export type LogEntry = Schemas['Action'] & Partial<Pick<Schemas['LogEntry'], 'user' | 'data'>>
 export type Permission = Schemas['Permission']
 export type LoginError = Schemas['LoginError']
@@ -35,6 +34,24 @@ export type LoginError = Schemas['LoginError']
 export type RuleGrant = User['rule_permissions'][number]
 /** Why a user has one effective permission (GET /user/{id}/permissions). */
 export type PermissionReasons = Schemas['PermissionReasons']['permissions'][number]
+/** A key as made: shown once. */
+export type NewKey = Schemas['NewApiKeyWithExpiry']
+export type RotatedKey = Schemas['RotatedApiKey']
+
+export interface KeyRequest {
+  name: string
+  expiresInDays: number | null
+  /** null: all of the owner's permissions, now and later. */
+  permissions: string[] | null
+  readOnly: boolean
+}
+
+/** How long a new key may live: the deployment's default and maximum, in days. */
+export interface KeyDays {
+  default: number | null
+  maximum: number | null
+}
+
 /** A person a log page names: their current name (null when none) and whether they are gone. */
 export type Person = Schemas['People'][string]
 
@@ -126,6 +143,15 @@ async function errorOf(response: Response): Promise<ApiError> {
     // not the service's error body (a gateway page, say): keep the status line
   }
   return new ApiError(response.status, code, message)
+}
+
+/** A new key's answer (made or rotated): the key itself, shown this once. */
+function newKey(body: unknown): NewKey {
+  return {
+    key: member(body, 'key', isString),
+    id: member(body, 'id', isString),
+    expires: member(body, 'expires', isString),
+  }
 }
 
 export class Api {
@@ -395,14 +421,33 @@ export class Api {
     )
   }
 
-  createApiKey(userId: string, name: string, expiresInDays: number | null): Promise<NewApiKey> {
-    const body: Schemas['ApiKeyRequest'] = {}
-    if (name) body.name = name
-    if (expiresInDays !== null) body.expires_in_days = expiresInDays
-    return this.call('POST', `user/${encodeURIComponent(userId)}/apikeys`, { body }).then((r) => ({
-      key: member(r, 'key', isString),
-      id: member(r, 'id', isString),
-    }))
+  createApiKey(userId: string, request: KeyRequest): Promise<NewKey> {
+    const body: Record<string, unknown> = {}
+    if (request.name) body.name = request.name
+    if (request.expiresInDays !== null) body.expires_in_days = request.expiresInDays
+    if (request.permissions !== null) body.permissions = request.permissions
+    if (request.readOnly) body.read_only = true
+    return this.call('POST', `user/${encodeURIComponent(userId)}/apikeys`, { body }).then(newKey)
+  }
+
+  rotateApiKey(userId: string, keyId: string): Promise<RotatedKey> {
+    return this.call(
+      'POST',
+      `user/${encodeURIComponent(userId)}/apikeys/${encodeURIComponent(keyId)}/rotate`,
+      {
+        body: {},
+      },
+    ).then((r) => ({ ...newKey(r), old_key_expires: member(r, 'old_key_expires', isString) }))
+  }
+
+  /** The deployment's key lifetimes, as the OpenAPI document states them. */
+  async keyDays(): Promise<KeyDays> {
+    let found: unknown = await this.openapi()
+    for (const name of ['components', 'schemas', 'ApiKeyRequest', 'properties', 'expires_in_days'])
+      found = isRecord(found) ? found[name] : undefined
+    const days = isRecord(found) ? found : {}
+    const whole = (value: unknown) => (isNumber(value) ? value : null)
+    return { default: whole(days.default), maximum: whole(days.maximum) }
   }
 
   revokeApiKey(userId: string, keyId: string): Promise<void> {
