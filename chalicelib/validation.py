@@ -217,7 +217,8 @@ class Field:
                 "uniqueItems": True,
             }
         elif self.kind == "strings":
-            result = {"type": "array", "items": {"type": "string"}}
+            clean = {"type": "string", "pattern": f"^{char_class('text')}*$"}
+            result = {"type": "array", "items": clean}
         elif self.kind == "objects":
             item = {name: {"type": "string"} for name in self.members}
             result = {
