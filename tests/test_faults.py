@@ -498,29 +498,25 @@ def test_route_answers_after_a_fault_only_the_authorizer_met(world: World) -> No
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "status", "code"),
+    ("method", "path"),
     [
-        ("get", f"/user/{LONG_ID}", 404, "UserNotFound"),
-        ("delete", f"/user/{LONG_ID}", 404, "UserNotFound"),
-        ("get", f"/user/{LONG_ID}/apikeys", 404, "UserNotFound"),
-        ("post", f"/user/{LONG_ID}/apikey", 404, "UserNotFound"),
-        ("delete", f"/user/{LONG_ID}/apikeys/{'0' * 16}", 404, "UserNotFound"),
-        ("get", f"/user/{LONG_ID}/log", 404, "UserNotFound"),
-        ("get", f"/user/{LONG_ID}/actions", 200, None),
-        ("get", "/user/SYSTEM/log", 404, "UserNotFound"),
+        ("get", f"/user/{LONG_ID}"),
+        ("delete", f"/user/{LONG_ID}"),
+        ("get", f"/user/{LONG_ID}/apikeys"),
+        ("post", f"/user/{LONG_ID}/apikey"),
+        ("delete", f"/user/{LONG_ID}/apikeys/{'0' * 16}"),
+        ("get", f"/user/{LONG_ID}/log"),
+        ("get", f"/user/{LONG_ID}/actions"),
+        ("get", "/user/SYSTEM/log"),
     ],
 )
 def test_id_no_user_can_have_is_answered_without_reading_the_storage(
-    world: World, method: str, path: str, status: int, code: str | None
+    world: World, method: str, path: str
 ) -> None:
     with inject_faults(share=0.0) as injector:
         response = getattr(world.client.http, method)(f"{API}{path}", headers=world.admin.headers)
     assert injector.attempts == {BATCH_GET: 1}  # the authorizer's read, nothing more
-    if code is None:
-        assert response.status_code == status, response.body
-        assert response.json_body == {"logs": [], "records": {}, "next": None}
-    else:
-        assert_error(response, status, code)
+    assert_error(response, 404, "UserNotFound")
 
 
 def test_key_id_no_key_can_have_is_answered_without_reading_the_storage(world: World) -> None:

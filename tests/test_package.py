@@ -120,8 +120,9 @@ def app_routes() -> dict[tuple[str, str], str | None]:
 
 
 def contract_auth_routes() -> set[tuple[str, str]]:
-    """docs/API.md marks every /user route **auth** except GET /user/permissions; CORS
-    preflights (OPTIONS) carry no credentials, so they never meet the authorizer."""
+    """Every /user route needs credentials except GET /user/permissions (docs/API.md's
+    routes table, "who"); CORS preflights (OPTIONS) carry no credentials, so they never
+    meet the authorizer."""
     return {
         (method, path)
         for method, path in app_routes()
