@@ -12,29 +12,14 @@ from typing import Any
 
 from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response
 
-from chalicelib import (
-    auth,
-    errors,
-    idempotency,
-    identities,
-    logs,
-    middleware,
-    request_io,
-    sessions,
-    snapshots,
-    timestamps,
-    urls,
-    user_views,
-    users,
-    validation,
-    webui,
-)
+# What the authorizer's decision needs is imported here; modules only routes use
+# are imported in the routes (README, "The Lambda package").
+from chalicelib import auth, errors, middleware, request_io, sessions, snapshots, timestamps, urls
 from chalicelib.container import rulebook, secrets, session_secret, settings
 from chalicelib.cookies import SESSION as SESSION_COOKIE
 from chalicelib.cookies import Jar
 from chalicelib.operations import CSRF, IDEMPOTENT, IF_MATCH, PAGE, PAGED, READ, WRITE, documented
 from chalicelib.permissions import PERMISSIONS, USER_ADD, USER_MANAGEMENT, USER_SEARCH, Caller
-from chalicelib.validation import CREATOR_FIELDS, MANAGER_FIELDS, PROFILE_FIELDS
 
 
 class _Chalice(Chalice):
@@ -96,6 +81,8 @@ def list_permissions() -> dict[str, Any]:
     query=("limit", "cursor", "email", "q", "suspended"),
 )
 def list_users() -> dict[str, Any]:
+    from chalicelib import user_views, validation
+
     caller = _caller()
     caller.require(USER_SEARCH)
     params = _query()
@@ -115,10 +102,14 @@ def list_users() -> dict[str, Any]:
     "Create a user (USER_ADD)", 201, "CreatedUser", (*WRITE, 410, 422), "UserBody", **IDEMPOTENT
 )
 def create_user() -> Response:
+    from chalicelib import idempotency, users, validation
+
     caller = _caller()
     caller.require(USER_ADD)
     body = _user_body()
-    writable = MANAGER_FIELDS if caller.has(USER_MANAGEMENT) else CREATOR_FIELDS
+    writable = (
+        validation.MANAGER_FIELDS if caller.has(USER_MANAGEMENT) else validation.CREATOR_FIELDS
+    )
     create = functools.partial(users.create_user, caller.id, users.NewUser(body, writable))
     key = _request().headers.get("idempotency-key")
     user_id = create().id if key is None else idempotency.create_once(caller.id, key, body, create)
@@ -128,17 +119,25 @@ def create_user() -> Response:
 @app.route(f"{API}/user/me", methods=["GET"], authorizer=authorizer)
 @documented("The caller's record, permissions expanded", 200, "UserReply", READ)
 def get_me() -> dict[str, Any]:
+    from chalicelib import user_views
+
     return {"user": user_views.get_me(_caller(), rulebook())}
 
 
 @app.route(f"{API}/user/me", methods=["PATCH"], authorizer=authorizer)
 @documented("Edit the caller's profile", 200, "UserReply", WRITE, "UserBody")
 def update_me() -> dict[str, Any]:
+    from chalicelib import user_views, users, validation
+
     caller = _caller()
     body = _user_body()
     rules = rulebook()
     view = functools.partial(user_views.own_view, rulebook=rules)
-    return {"user": view(users.update_user(caller.id, caller.id, body, PROFILE_FIELDS, view=view))}
+    return {
+        "user": view(
+            users.update_user(caller.id, caller.id, body, validation.PROFILE_FIELDS, view=view)
+        )
+    }
 
 
 @app.route(f"{API}/user/me", methods=["DELETE"], authorizer=authorizer)
@@ -150,6 +149,8 @@ def update_me() -> dict[str, Any]:
     **IF_MATCH,
 )
 def delete_me() -> Response:
+    from chalicelib import users
+
     caller = _caller()
     version = _if_match()
     if version is None:
@@ -180,6 +181,8 @@ def export_user(user_id: str) -> Response:
 @app.route(f"{API}/user/{{user_id}}", methods=["GET"], authorizer=authorizer)
 @documented("A user's record (USER_MANAGEMENT)", 200, "UserReply", (*READ, 404))
 def get_user(user_id: str) -> dict[str, Any]:
+    from chalicelib import user_views
+
     _caller().require(USER_MANAGEMENT)
     return {"user": user_views.get_user(user_id, rulebook())}
 
@@ -189,12 +192,14 @@ def get_user(user_id: str) -> dict[str, Any]:
     "Edit a user (USER_MANAGEMENT)", 200, "UserReply", (*WRITE, 412), "UserBody", **IF_MATCH
 )
 def update_user(user_id: str) -> dict[str, Any]:
+    from chalicelib import user_views, users, validation
+
     caller = _caller()
     caller.require(USER_MANAGEMENT)
     body = _user_body()
     view = functools.partial(user_views.user_view, rulebook=rulebook())
     user = users.update_user(
-        caller.id, user_id, body, MANAGER_FIELDS, if_match=_if_match(), view=view
+        caller.id, user_id, body, validation.MANAGER_FIELDS, if_match=_if_match(), view=view
     )
     return {"user": view(user)}
 
@@ -204,6 +209,8 @@ def update_user(user_id: str) -> dict[str, Any]:
     "Erase a user (USER_MANAGEMENT)", 204, None, (400, 401, 403, 404, 409, 412, 503), **IF_MATCH
 )
 def delete_user(user_id: str) -> Response:
+    from chalicelib import users
+
     caller = _caller()
     caller.require(USER_MANAGEMENT)
     users.delete_user(caller.id, user_id, if_match=_if_match())
@@ -218,6 +225,8 @@ def delete_user(user_id: str) -> Response:
     (*READ, 404),
 )
 def get_user_permissions(user_id: str) -> dict[str, Any]:
+    from chalicelib import user_views
+
     _caller().require_self_or_manager(user_id)
     return user_views.get_permissions(user_id, rulebook())
 
@@ -232,6 +241,8 @@ def get_user_permissions(user_id: str) -> dict[str, Any]:
     (401, 403, 404, 409, 503),
 )
 def unlink_identity(user_id: str, identity: str) -> Response:
+    from chalicelib import identities
+
     caller = _caller()
     caller.require_self_or_manager(user_id)
     identities.unlink_identity(caller.id, user_id, request_io.path_value(identity, settings()))
@@ -296,6 +307,8 @@ def revoke_api_key(user_id: str, key_id: str) -> Response:
     query=(*PAGED, "order"),
 )
 def get_user_log(user_id: str) -> dict[str, Any]:
+    from chalicelib import logs, validation
+
     _caller().require_self_or_manager(user_id)
     params = _query()
     page = validation.parse_page(params, extra=("order",))
@@ -311,6 +324,8 @@ def get_user_log(user_id: str) -> dict[str, Any]:
     query=(*PAGED, "order"),
 )
 def get_user_actions(user_id: str) -> dict[str, Any]:
+    from chalicelib import logs, validation
+
     _caller().require_self_or_manager(user_id)
     params = _query()
     page = validation.parse_page(params, extra=("order",))
@@ -439,6 +454,8 @@ def logout() -> Response:
 )
 def get_web_page() -> Response:
     """The web UI's page (API.md section 9); its files load relative to it."""
+    from chalicelib import webui
+
     location = webui.slash_redirect(_request().context.get("path"))
     if location is not None:
         return request_io.redirect(location, [])
@@ -451,6 +468,8 @@ def get_web_page() -> Response:
     "A built, content-hashed script or style of the web UI (cached for a year)", 200, None, (404,)
 )
 def get_web_asset(name: str) -> Response:
+    from chalicelib import webui
+
     asset = webui.asset(name)
     return Response(body=asset.body, headers=asset.headers)
 
