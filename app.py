@@ -18,6 +18,7 @@ from chalicelib import auth, errors, middleware, request_io, sessions, snapshots
 from chalicelib.container import rulebook, secrets, session_secret, settings
 from chalicelib.cookies import SESSION as SESSION_COOKIE
 from chalicelib.cookies import Jar
+from chalicelib.models import User
 from chalicelib.operations import CSRF, IDEMPOTENT, IF_MATCH, PAGE, PAGED, READ, WRITE, documented
 from chalicelib.permissions import PERMISSIONS, USER_ADD, USER_MANAGEMENT, USER_SEARCH, Caller
 
@@ -121,7 +122,7 @@ def create_user() -> Response:
 def get_me() -> dict[str, Any]:
     from chalicelib import user_views
 
-    return {"user": user_views.get_me(_caller(), rulebook())}
+    return {"user": user_views.get_me(_caller(), rulebook(), _decided_user())}
 
 
 @app.route(f"{API}/user/me", methods=["PATCH"], authorizer=authorizer)
@@ -184,7 +185,7 @@ def get_user(user_id: str) -> dict[str, Any]:
     from chalicelib import user_views
 
     _caller().require(USER_MANAGEMENT)
-    return {"user": user_views.get_user(user_id, rulebook())}
+    return {"user": user_views.get_user(user_id, rulebook(), _decided_user())}
 
 
 @app.route(f"{API}/user/{{user_id}}", methods=["PATCH"], authorizer=authorizer)
@@ -228,7 +229,7 @@ def get_user_permissions(user_id: str) -> dict[str, Any]:
     from chalicelib import user_views
 
     _caller().require_self_or_manager(user_id)
-    return user_views.get_permissions(user_id, rulebook())
+    return user_views.get_permissions(user_id, rulebook(), _decided_user())
 
 
 @app.route(
@@ -497,6 +498,10 @@ def _request() -> Request:
 
 def _caller() -> Caller:
     return request_io.caller(_request(), session_secret, rulebook)
+
+
+def _decided_user() -> User | None:
+    return request_io.decided_user(_request(), settings())
 
 
 def _cookies() -> Jar:

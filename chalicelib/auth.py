@@ -15,8 +15,9 @@ import hmac
 import logging
 import re
 import secrets
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,13 +29,16 @@ from chalicelib.models import ApiKey, User, storage_errors
 from chalicelib.rules import Rulebook, effective_permissions
 from chalicelib.timestamps import now
 from chalicelib.transactions import Transaction
-from chalicelib.user_reads import check_user_id, load_user
+from chalicelib.user_reads import carried_user, check_user_id, load_user
 from chalicelib.validation import API_KEY_LOGIN, API_KEY_REQUEST
 from chalicelib.versions import retrying
 
 API_KEY_PREFIX = "uk_"
 API_KEY_RE = re.compile(rf"uk_({USER_ID_PATTERN})\.({KEY_ID_PATTERN})\.([A-Za-z0-9_-]{{43}})")
 MAX_API_KEYS = 20
+# The most characters of a user record the decision's context carries: API Gateway
+# bounds an authorizer's answer, and a larger record is read again by the route.
+CARRIED_USER_CHARS = 4096
 LAST_USED_STEP = timedelta(hours=1)
 NOT_LOGGED = "the key itself is never logged"
 
@@ -52,6 +56,11 @@ class Decision:
     key_id: str = ""  # the API key that made the decision, when one did
     error: str = ""
     unavailable: bool = False
+    # The caller's record as the decision read it, and when (seconds since the
+    # epoch, taken before the read): a route of the same request shows it
+    # instead of reading it again (request_io.decided_user).
+    user: User | None = None
+    read_at: float = 0.0
 
     @property
     def principal(self) -> str:
@@ -67,7 +76,18 @@ class Decision:
             "session_id": self.session_id,
             "error": self.error,
             "unavailable": "true" if self.unavailable else "",
+            **self._record(),
         }
+
+    def _record(self) -> dict[str, str]:
+        """The caller's record and its read time (milliseconds since the epoch),
+        when the record fits in CARRIED_USER_CHARS."""
+        if self.user is None:
+            return {}
+        text = carried_user(self.user)
+        if len(text) > CARRIED_USER_CHARS:
+            return {}
+        return {"user": text, "read_at": str(int(self.read_at * 1000))}
 
 
 def denied(reason: str) -> Decision:
@@ -95,10 +115,11 @@ def decide(header: str | None, session_secret: Callable[[], bytes], rulebook: Ru
     token = bearer_token(header)
     if token is None:
         return denied("expected an Authorization: Bearer <token> header")
+    started = time.time()
     try:
         if token.startswith(API_KEY_PREFIX):
-            return verify_api_key(token, rulebook)
-        return verify_access_token(token, session_secret(), rulebook)
+            return replace(verify_api_key(token, rulebook), read_at=started)
+        return replace(verify_access_token(token, session_secret(), rulebook), read_at=started)
     except errors.InvalidCredentials as exc:
         return denied(str(exc))
     except errors.StorageUnavailable:
@@ -135,7 +156,9 @@ def verify_api_key(token: str, rulebook: Rulebook | None) -> Decision:
     if key.last_used is None or timestamps.parse(key.last_used) <= current - LAST_USED_STEP:
         _touch(key)
     permissions = effective_permissions(user, rulebook) if rulebook else frozenset()
-    return Decision(user_id=user.id, permissions=permissions, method="apikey", key_id=key_id)
+    return Decision(
+        user_id=user.id, permissions=permissions, method="apikey", key_id=key_id, user=user
+    )
 
 
 def verify_access_token(token: str, session_secret: bytes, rulebook: Rulebook) -> Decision:
@@ -150,6 +173,7 @@ def verify_access_token(token: str, session_secret: bytes, rulebook: Rulebook) -
         permissions=effective_permissions(user, rulebook),
         method="keysession" if key_id else "token",
         session_id=sid,
+        user=user,
     )
 
 
