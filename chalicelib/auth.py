@@ -6,6 +6,9 @@ apart from an access token, the user and key ids make verifying it one
 key-value read of the key and its owner, and the secret is 256 random bits of
 which only the SHA-256 hash is stored. A slow password hash buys nothing for
 secrets this long.
+
+The authorizer's function imports this module: what only key management and
+login use (change logging, transactions, request checks) is imported there.
 """
 
 from __future__ import annotations
@@ -23,15 +26,11 @@ from typing import Any
 
 from chalicelib import errors, sessions, timestamps
 from chalicelib.batch import get_many
-from chalicelib.changes import add_edit
 from chalicelib.ids import KEY_ID_PATTERN, KEY_ID_RE, USER_ID_PATTERN, new_id
 from chalicelib.models import ApiKey, User, storage_errors
 from chalicelib.rules import Rulebook, effective_permissions
 from chalicelib.timestamps import now
-from chalicelib.transactions import Transaction
 from chalicelib.user_reads import carried_user, check_user_id, load_user
-from chalicelib.validation import API_KEY_LOGIN, API_KEY_REQUEST
-from chalicelib.versions import retrying
 
 API_KEY_PREFIX = "uk_"
 API_KEY_RE = re.compile(rf"uk_({USER_ID_PATTERN})\.({KEY_ID_PATTERN})\.([A-Za-z0-9_-]{{43}})")
@@ -185,6 +184,8 @@ def login_with_api_key(body: dict[str, Any]) -> sessions.NewSession:
     replaced or expires (API.md section 1). Raises UnknownField, InvalidInput,
     InvalidCredentials.
     """
+    from chalicelib.validation import API_KEY_LOGIN
+
     API_KEY_LOGIN.check(body)
     key = body["api-key"]
     decision = (
@@ -229,6 +230,8 @@ def list_api_keys(user_id: str) -> dict[str, Any]:
 
 def check_key_request(body: dict[str, Any]) -> tuple[str, int | None]:
     """The ``name`` and ``expires_in_days`` of a key request; raises UnknownField, InvalidInput."""
+    from chalicelib.validation import API_KEY_REQUEST
+
     API_KEY_REQUEST.check(body)
     return body.get("name", ""), body.get("expires_in_days")
 
@@ -246,6 +249,10 @@ def make_api_key(
     transaction. Returns ``{"key", "id"}``: the only time the key is shown.
     Raises UserNotFound, TooManyApiKeys.
     """
+
+    from chalicelib.changes import add_edit
+    from chalicelib.transactions import Transaction
+    from chalicelib.versions import retrying
 
     def attempt() -> dict[str, str]:
         user = load_user(user_id)
@@ -292,6 +299,10 @@ def make_api_key(
 
 def revoke_api_key(actor: str, user_id: str, key_id: str) -> None:
     """Revoke one API key, logged on the owner's record; raises UserNotFound, ApiKeyNotFound."""
+
+    from chalicelib.changes import add_edit
+    from chalicelib.transactions import Transaction
+    from chalicelib.versions import retrying
 
     check_user_id(user_id)
     if not KEY_ID_RE.fullmatch(key_id):

@@ -121,3 +121,36 @@ def test_the_services_client_is_botocores_dynamodb_client_built_without_listing_
     assert ours.meta.region_name == plain.meta.region_name
     loader = shared.session.get_component("data_loader")
     assert loader.list_available_services("service-2") == ["dynamodb"]
+
+
+def test_importing_the_app_loads_only_what_a_decision_needs() -> None:
+    route_only = (
+        "chalicelib.users",
+        "chalicelib.user_views",
+        "chalicelib.changes",
+        "chalicelib.logs",
+        "chalicelib.identities",
+        "chalicelib.idempotency",
+        "chalicelib.validation",
+        "chalicelib.search",
+        "chalicelib.oidc",
+        "chalicelib.export",
+        "joserfc",
+        "email_validator",
+    )
+    code = (
+        "import sys\n"
+        "import app\n"
+        f"print(' '.join(name for name in {route_only!r} if name in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
