@@ -24,7 +24,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from chalicelib import auth, errors, importer, migration, models, tracker_export, users
+from chalicelib import apikeys, errors, importer, migration, models, tracker_export, users
 from chalicelib.config import ConfigError, load_settings
 from chalicelib.ids import SYSTEM
 from chalicelib.invariants import check as check_tables
@@ -48,7 +48,8 @@ def create_user(args: argparse.Namespace) -> int:
     user = users.create_user(SYSTEM, users.NewUser(body, MANAGER_FIELDS))
     result = {"id": user.id}
     if args.api_key:
-        result["key"] = auth.make_api_key(SYSTEM, user.id, name="created by manage.py")["key"]
+        request = apikeys.KeyRequest(name="created by manage.py")
+        result["key"] = apikeys.make_api_key(SYSTEM, user.id, args.settings, request)["key"]
     print(json.dumps(result))
     return 0
 
@@ -237,7 +238,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     printed, exit 2."""
     args = parser().parse_args(argv)
     try:
-        models.bind(load_settings(os.environ if environ is None else environ))
+        args.settings = load_settings(os.environ if environ is None else environ)
+        models.bind(args.settings)
         return int(args.run(args))
     except ConfigError as exc:
         print(f"manage.py: {exc}", file=sys.stderr)
