@@ -111,9 +111,7 @@ def list_users() -> dict[str, Any]:
 
 
 @app.route(f"{API}/user", methods=["POST"], authorizer=authorizer)
-@documented(
-    "Create a user (USER_ADD)", 201, "CreatedUser", (*WRITE, 410, 422), "UserBody", **IDEMPOTENT
-)
+@documented("Create a user (USER_ADD)", 201, "CreatedUser", (*WRITE, 422), "UserBody", **IDEMPOTENT)
 def create_user() -> Response:
     caller = _caller()
     caller.require(USER_ADD)

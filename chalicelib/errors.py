@@ -101,12 +101,6 @@ class VersionMismatch(ChaliceViewError):
     STATUS_CODE = 412
 
 
-class UserDeleted(ChaliceViewError):
-    """An ``Idempotency-Key`` retry of a create whose user has been deleted since."""
-
-    STATUS_CODE = 410
-
-
 class IfMatchRequired(ChaliceViewError):
     """The request must name the record's version in ``If-Match``."""
 

@@ -20,7 +20,8 @@ Tables, all named ``TABLE_PREFIX`` + name:
   the oldest beyond the cap, to end them all when the user is suspended or erased,
   and to list them in an export.
 - ``idempotency``: the first answer to each ``Idempotency-Key`` of ``POST /user``,
-  written in the same transaction as the user it made; expires through TTL.
+  written in the same transaction as the user it made; expires through TTL,
+  or is removed when that user is erased.
 """
 
 from __future__ import annotations
