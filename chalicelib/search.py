@@ -22,21 +22,23 @@ Which prefixes a user has items for:
   words the last words are found by their shorter prefixes only.
 
 A query of ``L`` characters reads the partition of its first ``l``
-characters, ``l`` the longest length of ``LENGTHS`` up to ``L`` at which the
-query does not end a word with a space (``l = L`` up to ``EVERY_LENGTH``),
-and, when ``L >= SHORT``, the overflow partition of its first ``SHORT``
-characters; both in name order, merged, keeping the items whose texts (each
-item carries them) start with the whole query. It stops one match after the
-page, so that ``next`` is null on the last page.
+characters, ``l`` the longest length of ``LENGTHS`` up to ``L`` at which that
+prefix does not end with a space (``l = L`` up to ``EVERY_LENGTH``), and,
+when ``L >= SHORT``, the overflow partition of its first ``SHORT``
+characters; both in name order, ``n + 1`` items a Query for a page of ``n``,
+merged, keeping the items whose texts (each item carries them) start with the
+whole query. It stops one match after the page, so that ``next`` is null on
+the last page.
 
-The bound. A page of ``n`` users reads at most ``n + 1`` matching items, and
-besides them only: (a) for ``L > EVERY_LENGTH``, the users that share the
-query's first ``l >= EVERY_LENGTH - 1`` characters but not all of it, ranked
-before the page's last match; (b) for ``L >= SHORT``, the users over the item
-budget that share the query's first ``SHORT`` characters but not all of it.
-So a query of up to ``EVERY_LENGTH`` characters reads ``n + 1`` items plus
-(b), which only users with names of many words can fill; then the ``n``
-users (one ``BatchGetItem``).
+The bound: a page of ``n`` users reads at most ``n + 1`` matching items of
+each partition (the overflow one holds only users over the item budget), and
+besides them only (a) for ``L > EVERY_LENGTH``, users that share the query's
+first ``l >= EVERY_LENGTH - 1`` characters but not all of it, and (b) for
+``L >= SHORT``, users over the item budget that share the query's first
+``SHORT`` characters but not all of it; each counted up to the last match
+read (all of them on the last page). So a query of up to ``EVERY_LENGTH``
+characters reads ``n + 1`` items, plus what users with names of many words
+add to (b); then the ``n`` users (one ``BatchGetItem``).
 
 A user has at most ``MAX_ITEMS`` items so that a change rewriting them all (a
 new name: every old item deleted, every new one put) fits in one transaction
