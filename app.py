@@ -13,10 +13,12 @@ from typing import Any
 from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response
 
 from chalicelib import (
+    apikeys,
     auth,
     errors,
     idempotency,
     identities,
+    key_use,
     logs,
     middleware,
     request_io,
@@ -32,6 +34,7 @@ from chalicelib import (
 from chalicelib.container import rulebook, secrets, session_secret, settings
 from chalicelib.cookies import SESSION as SESSION_COOKIE
 from chalicelib.cookies import Jar
+from chalicelib.middleware import API_KEY_EXPIRES
 from chalicelib.operations import CSRF, IDEMPOTENT, IF_MATCH, PAGE, PAGED, READ, WRITE, documented
 from chalicelib.permissions import PERMISSIONS, USER_ADD, USER_MANAGEMENT, USER_SEARCH, Caller
 from chalicelib.validation import CREATOR_FIELDS, MANAGER_FIELDS, PROFILE_FIELDS
@@ -67,7 +70,7 @@ def authorizer(auth_request: AuthRequest) -> AuthResponse:
     permission checks happen in the routes.
     """
     settings()  # a container's first call binds the tables
-    decision = auth.decide(auth_request.token, session_secret, rulebook())
+    decision = auth.decide(auth_request.token, session_secret, settings(), rulebook())
     return AuthResponse(routes=["*"], principal_id=decision.principal, context=decision.context())
 
 
@@ -246,24 +249,31 @@ def unlink_identity(user_id: str, identity: str) -> Response:
 def replace_api_key(user_id: str) -> Response:
     caller = _caller()
     caller.require_self_or_manager(user_id)
-    key = auth.make_api_key(caller.id, user_id, replace=True)
-    return Response(body=key, status_code=201)
+    made = apikeys.make_api_key(
+        caller.id, user_id, settings(), apikeys.inherited(caller), replace=True
+    )
+    return Response(body={"key": made["key"], "id": made["id"]}, status_code=201)
 
 
 @app.route(f"{API}/user/{{user_id}}/apikeys", methods=["GET"], authorizer=authorizer)
 @documented(
-    "A user's API keys, never the keys (self or USER_MANAGEMENT)", 200, "ApiKeyList", (*READ, 404)
+    "A user's API keys with their scopes, never the keys (self or USER_MANAGEMENT); "
+    "through a scoped key, those within its scope",
+    200,
+    "ApiKeyList",
+    (*READ, 404),
 )
 def list_api_keys(user_id: str) -> dict[str, Any]:
-    _caller().require_self_or_manager(user_id)
-    return auth.list_api_keys(user_id)
+    caller = _caller()
+    caller.require_self_or_manager(user_id)
+    return apikeys.list_api_keys(user_id, caller, settings().api_key_max_days, rulebook())
 
 
 @app.route(f"{API}/user/{{user_id}}/apikeys", methods=["POST"], authorizer=authorizer)
 @documented(
-    "Make one more API key (self or USER_MANAGEMENT)",
+    "Make one more API key, its scope at most the caller's (self or USER_MANAGEMENT)",
     201,
-    "NewApiKey",
+    "NewApiKeyWithExpiry",
     WRITE,
     "ApiKeyRequest",
     body_required=False,
@@ -271,9 +281,9 @@ def list_api_keys(user_id: str) -> dict[str, Any]:
 def add_api_key(user_id: str) -> Response:
     caller = _caller()
     caller.require_self_or_manager(user_id)
-    name, days = auth.check_key_request(_json_body(optional=True))
-    key = auth.make_api_key(caller.id, user_id, name=name, expires_in_days=days)
-    return Response(body=key, status_code=201)
+    config = settings()
+    request = apikeys.check_key_request(_json_body(optional=True), caller, config.api_key_max_days)
+    return Response(body=apikeys.make_api_key(caller.id, user_id, config, request), status_code=201)
 
 
 @app.route(f"{API}/user/{{user_id}}/apikeys/{{key_id}}", methods=["DELETE"], authorizer=authorizer)
@@ -281,8 +291,40 @@ def add_api_key(user_id: str) -> Response:
 def revoke_api_key(user_id: str, key_id: str) -> Response:
     caller = _caller()
     caller.require_self_or_manager(user_id)
-    auth.revoke_api_key(caller.id, user_id, key_id)
+    apikeys.revoke_api_key(caller.id, user_id, key_id)
     return Response(body="", status_code=204)
+
+
+@app.route(
+    f"{API}/user/{{user_id}}/apikeys/{{key_id}}/rotate", methods=["POST"], authorizer=authorizer
+)
+@documented(
+    "Replace a key by a new one with its name and scope; the old one works overlap_hours "
+    "more (self or USER_MANAGEMENT, within the caller's scope)",
+    201,
+    "RotatedApiKey",
+    WRITE,
+    "ApiKeyRotation",
+    body_required=False,
+)
+def rotate_api_key(user_id: str, key_id: str) -> Response:
+    caller = _caller()
+    caller.require_self_or_manager(user_id)
+    overlap = apikeys.check_rotation(_json_body(optional=True))
+    rotated = apikeys.rotate_api_key(caller, user_id, key_id, overlap, settings(), rulebook())
+    return Response(body=rotated, status_code=201)
+
+
+@app.route(f"{API}/apikeys/revoke", methods=["POST"])
+@documented(
+    "Revoke API keys found in the open, without credentials; answers only how many were live",
+    200,
+    "RevokedCount",
+    (400, 413, 415, 503),
+    "LeakedKeys",
+)
+def revoke_leaked_api_keys() -> dict[str, int]:
+    return apikeys.revoke_leaked(_json_body(), settings())
 
 
 @app.route(f"{API}/user/{{user_id}}/log", methods=["GET"], authorizer=authorizer)
@@ -356,7 +398,7 @@ def start_oidc_login(provider: str) -> Response:
     from chalicelib import oidc
 
     query = _query()
-    link = request_io.link_user(query, _cookies())
+    link = request_io.link_user(query, _cookies(), settings().api_key_max_days)
     redirect = oidc.start_login(
         provider, query.get("origin"), _base(), secrets(), settings().allowed_origins, link
     )
@@ -383,6 +425,7 @@ def finish_oidc_login(provider: str) -> Response:
         secrets(),
         session_cookie=cookies.get(SESSION_COOKIE),
         clock=rulebook().clock,
+        key_max_days=settings().api_key_max_days,
     )
     return request_io.redirect(redirect.location, redirect.cookies)
 
@@ -394,13 +437,20 @@ def finish_oidc_login(provider: str) -> Response:
     "SessionStarted",
     (400, 401, 403, 413, 415, 503),
     "ApiKeyLogin",
+    key_expires=True,
     **CSRF,
 )
 def login_with_api_key() -> Response:
     sessions.check_csrf(_cookies(), _request().headers.get(sessions.CSRF_HEADER))
-    session = auth.login_with_api_key(_json_body())
-    expires = timestamps.stamp(session.expires)
-    return Response(body={"expires": expires}, headers={"Set-Cookie": session.set_cookie(_base())})
+    session, key = auth.login_with_api_key(_json_body(), settings())
+    key_use.RECORDER.record(
+        key.user_id, key.key_id, key.last_used, key.last_used_ip, request_io.source_ip(_request())
+    )
+    headers: dict[str, str | list[str]] = {
+        "Set-Cookie": session.set_cookie(_base()),
+        API_KEY_EXPIRES: key.key_expires,
+    }
+    return Response(body={"expires": timestamps.stamp(session.expires)}, headers=headers)
 
 
 @app.route(f"{API}/login/token", methods=["POST"])
@@ -414,7 +464,8 @@ def login_with_api_key() -> Response:
 def issue_access_token() -> dict[str, object]:
     cookies = _cookies()
     sessions.check_csrf(cookies, _request().headers.get(sessions.CSRF_HEADER))
-    return sessions.issue_token(cookies.get(SESSION_COOKIE), session_secret())
+    session = cookies.get(SESSION_COOKIE)
+    return sessions.issue_token(session, session_secret(), settings().api_key_max_days)
 
 
 @app.route(f"{API}/logout", methods=["POST"])
@@ -457,13 +508,14 @@ def get_web_asset(name: str) -> Response:
 def _openapi_document() -> dict[str, Any]:
     from chalicelib import openapi
 
-    return openapi.document(app.routes)
+    config = settings()
+    return openapi.document(app.routes, (config.api_key_default_days, config.api_key_max_days))
 
 
 def _export(user_id: str) -> Response:
     from chalicelib import export
 
-    document = export.export_user(user_id)
+    document = export.export_user(user_id, settings().api_key_max_days)
     disposition = f'attachment; filename="{export.filename(user_id, document["exported"])}"'
     return Response(body=document, headers={"Content-Disposition": disposition})
 
@@ -475,7 +527,7 @@ def _request() -> Request:
 
 
 def _caller() -> Caller:
-    return request_io.caller(_request(), session_secret, rulebook)
+    return request_io.caller(_request(), session_secret, settings(), rulebook)
 
 
 def _cookies() -> Jar:

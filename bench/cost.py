@@ -291,7 +291,12 @@ def costs(endpoint: str, iterations: int) -> list[Cost]:
         headers = {"Authorization": world.api_key_header}
 
         def decide() -> Any:
-            return auth.decide(world.api_key_header, container.session_secret, container.rulebook())
+            return auth.decide(
+                world.api_key_header,
+                container.session_secret,
+                container.settings(),
+                container.rulebook(),
+            )
 
         def request(method: str, path: str, body: Callable[[], Any] | None = None) -> Any:
             def send() -> Any:
@@ -349,7 +354,7 @@ def _authorizer_reads(header: str) -> float:
     from chalicelib import auth, container
 
     with consumed() as capacity:
-        auth.decide(header, container.session_secret, container.rulebook())
+        auth.decide(header, container.session_secret, container.settings(), container.rulebook())
     return capacity.read
 
 

@@ -28,7 +28,7 @@ from moto import mock_aws
 from bench.harness import counting
 from bench.table import Row, _ops, quiet_request_log, table
 from bench.world import API, PAGE, ROOT
-from chalicelib import auth, models, search
+from chalicelib import apikeys, container, models, search
 from chalicelib.ids import SYSTEM, new_id
 from chalicelib.models import SearchEntry, User
 from chalicelib.users import NewUser, create_user
@@ -88,7 +88,7 @@ def measure(client: Client, sizes: tuple[int, ...]) -> list[Row]:
         models.create_tables()
         body = {"email": "bench@example.org", "permissions": ["USER_SEARCH"]}
         admin = create_user(SYSTEM, NewUser(body, MANAGER_FIELDS)).id
-        key = auth.make_api_key(SYSTEM, admin)["key"]
+        key = apikeys.make_api_key(SYSTEM, admin, container.settings())["key"]
         headers = {"Authorization": f"Bearer {key}"}
         seeded: set[int] = set()
         for size in sizes:

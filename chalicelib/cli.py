@@ -25,7 +25,7 @@ from botocore.exceptions import (
 )
 
 from chalicelib import (
-    auth,
+    apikeys,
     errors,
     importer,
     migration,
@@ -57,7 +57,8 @@ def create_user(args: argparse.Namespace) -> int:
     user = users.create_user(SYSTEM, users.NewUser(body, MANAGER_FIELDS))
     result = {"id": user.id}
     if args.api_key:
-        result["key"] = auth.make_api_key(SYSTEM, user.id, name="created by manage.py")["key"]
+        request = apikeys.KeyRequest(name="created by manage.py")
+        result["key"] = apikeys.make_api_key(SYSTEM, user.id, args.settings, request)["key"]
     print(json.dumps(result))
     return 0
 
@@ -264,7 +265,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     printed, exit 2."""
     args = parser().parse_args(argv)
     try:
-        models.bind(load_settings(os.environ if environ is None else environ))
+        args.settings = load_settings(os.environ if environ is None else environ)
+        models.bind(args.settings)
         return int(args.run(args))
     except ConfigError as exc:
         print(f"manage.py: {exc}", file=sys.stderr)

@@ -39,6 +39,10 @@ class PermissionDenied(ForbiddenError):
     """Valid credentials without the permission the route needs."""
 
 
+class KeyReadOnly(ForbiddenError):
+    """The request was made with a read-only API key (or its session) and would write."""
+
+
 class FieldNotWritable(ForbiddenError):
     """The caller may not change this field."""
 

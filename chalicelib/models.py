@@ -30,7 +30,7 @@ import functools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -225,14 +225,26 @@ class ApiKey(_Table):
     secret_hash = UnicodeAttribute()
     name = UnicodeAttribute(default="")
     created = UnicodeAttribute()
+    # Keys made before every key expired have none: they end API_KEY_MAX_DAYS
+    # after they were made (apikeys.expiry).
     expires = UnicodeAttribute(null=True)
     last_used = UnicodeAttribute(null=True)
+    last_used_ip = UnicodeAttribute(null=True)
+    # The key's scope (API.md section 11): the permissions it may use (absent:
+    # all of its owner's), and whether it may only read.
+    permissions = ListAttribute[str](null=True)
+    read_only = BooleanAttribute(default=False)
 
-    def has_expired(self, at: datetime) -> bool:
-        """True when the key has an expiry and ``at`` is past it."""
-        if self.expires is None:
-            return False
-        return timestamps.parse(self.expires) <= at
+    def expiry(self, max_days: int) -> datetime:
+        """When the key stops working: its expiry, or for a key made without one,
+        ``max_days`` (API_KEY_MAX_DAYS) after it was made."""
+        if self.expires is not None:
+            return timestamps.parse(self.expires)
+        return timestamps.parse(self.created) + timedelta(days=max_days)
+
+    def has_expired(self, at: datetime, max_days: int) -> bool:
+        """True when ``at`` is at or past the key's expiry."""
+        return self.expiry(max_days) <= at
 
 
 class SessionUserIndex(GlobalSecondaryIndex["Session"]):

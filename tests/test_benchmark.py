@@ -93,6 +93,15 @@ def test_bench_never_imports_tests() -> None:
             assert not [n for n in names if n == "tests" or n.startswith("tests.")], path
 
 
+def test_key_use_rows_stay_within_the_contracts_bound(client: Client) -> None:
+    from bench.key_use import key_use_rows
+
+    rows = key_use_rows()
+    assert len(rows) == 4
+    assert all(row.result == "pass" for row in rows), [(r.measure, r.calls) for r in rows]
+    assert rows[0].calls == "1 UpdateItem"  # one address, within the hour: the first use only
+
+
 def test_item_size_counts_names_and_values_as_dynamodb_does() -> None:
     item = {
         "id": {"S": "abc"},  # 2 + 3

@@ -13,7 +13,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException
 
 from bench.harness import fresh_clients, without_backoff
-from chalicelib import auth, container, models, sessions
+from chalicelib import apikeys, auth, container, models, sessions
 from chalicelib.ids import SYSTEM
 from chalicelib.models import MODELS
 from chalicelib.users import NewUser, create_user
@@ -23,9 +23,11 @@ from tests.faults import THROTTLING, inject_faults
 
 def test_every_model_and_transaction_share_one_botocore_client(aws: None) -> None:
     user = create_user(SYSTEM, NewUser({"email": "one@example.org"}))
-    key = auth.make_api_key(SYSTEM, user.id)["key"]
+    key = apikeys.make_api_key(SYSTEM, user.id, container.settings())["key"]
     assert (
-        auth.decide(f"Bearer {key}", container.session_secret, container.rulebook()).user_id
+        auth.decide(
+            f"Bearer {key}", container.session_secret, container.settings(), container.rulebook()
+        ).user_id
         == user.id
     )
     sessions.start_session(user.id)

@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 from chalice.test import Client
 
-from chalicelib import erasure, export, identities, invariants, models, sessions
+from chalicelib import container, erasure, export, identities, invariants, models, sessions
 from chalicelib.cli import main
 from chalicelib.models import Session
 from tests.conftest import ALL_PERMISSIONS, Account, assert_error
@@ -362,6 +362,7 @@ def test_erased_users_key_and_sessions_stop_and_email_and_identity_are_free(
     assert_error(call(client, ada.account, "get", "/user/me"), 401, "InvalidCredentials")
     assert_error(token_for(client, cookie), 401, "InvalidCredentials")
     assert sessions.user_sessions(ada.account.id) == []
+    assert list(models.ApiKey.query(ada.account.id)) == []  # their last use and address too
     again = create(client, admin, {"email": ada.account.email}, "again")
     identities.link_identity(again, "ada-sub-4711::local")
 
@@ -501,7 +502,11 @@ def test_export_of_oneself_matches_its_schema_and_holds_everything(
     assert document["identities"] == [
         {"identity": "ada-sub-4711::local", "sub": "ada-sub-4711", "provider": "local"}
     ]
-    assert [key["name"] for key in document["apikeys"]] == ["ada-laptop"]
+    [key] = document["apikeys"]
+    assert key["name"] == "ada-laptop"
+    assert key["permissions"] is None and key["read_only"] is False  # its scope
+    assert key["expires"] > key["created"]
+    assert key["last_used"] and key["last_used_ip"] == "127.0.0.1"  # the key was used
     assert sorted(s["kind"] for s in document["sessions"]) == ["apikey", "oidc"]
     assert [s.get("provider") for s in document["sessions"] if s["kind"] == "oidc"] == ["local"]
     log = ok(call(client, admin, "get", f"/user/{ada.account.id}/log"))["logs"]
@@ -534,7 +539,8 @@ def test_an_export_larger_than_its_budget_pages_on_with_the_log_routes_cursors(
     for number in range(30):
         body = {"user": {"contact": f"room {number} " + "x" * 300}}
         ok(call(client, member, "patch", "/user/me", body))
-    document = export.export_user(member.id, max_bytes=8_000)
+    max_days = container.settings().api_key_max_days
+    document = export.export_user(member.id, max_days, max_bytes=8_000)
     jsonschema.validate(document, export_schema(client))
     assert document["log_next"] is not None and document["actions_next"] is not None
     assert len(json.dumps(document, separators=(",", ":"))) <= 8_000
