@@ -13,29 +13,25 @@ from typing import Any, cast
 
 from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response
 
+# What the authorizer's decision needs is imported here; modules only routes use
+# are imported in the routes (README, "The Lambda package").
 from chalicelib import (
     apikeys,
     auth,
     errors,
-    idempotency,
-    identities,
     key_use,
-    logs,
     middleware,
     request_io,
     sessions,
     snapshots,
     timestamps,
     urls,
-    user_views,
-    users,
-    validation,
-    webui,
 )
 from chalicelib.container import rulebook, secrets, session_secret, settings
 from chalicelib.cookies import SESSION as SESSION_COOKIE
 from chalicelib.cookies import Jar
 from chalicelib.middleware import API_KEY_EXPIRES
+from chalicelib.models import User
 from chalicelib.operations import (
     CSRF,
     IDEMPOTENT,
@@ -57,7 +53,6 @@ from chalicelib.permissions import (
     Caller,
     Needs,
 )
-from chalicelib.record import CREATOR_FIELDS, MANAGER_FIELDS, PROFILE_FIELDS
 
 
 class _Chalice(Chalice):
@@ -136,6 +131,8 @@ def list_permissions() -> dict[str, Any]:
 )
 @needs(USER_SEARCH)
 def list_users() -> dict[str, Any]:
+    from chalicelib import user_views, validation
+
     caller = _caller()
     params = _query()
     page = validation.parse_page(params, extra=("email", "q", "suspended"))
@@ -161,9 +158,11 @@ def list_users() -> dict[str, Any]:
 )
 @needs(USER_ADD)
 def create_user() -> Response:
+    from chalicelib import idempotency, record, users
+
     caller = _caller()
     body = _user_body()
-    writable = MANAGER_FIELDS if caller.has(USER_MANAGEMENT) else CREATOR_FIELDS
+    writable = record.MANAGER_FIELDS if caller.has(USER_MANAGEMENT) else record.CREATOR_FIELDS
     new = users.NewUser(body, writable)
     users.check_new_user(new)  # a malformed body is 400 whatever its Idempotency-Key
     create = functools.partial(users.create_user, caller.id, new)
@@ -176,18 +175,26 @@ def create_user() -> Response:
 @documented("The caller's record, permissions expanded", 200, "UserReply", READ)
 @needs()
 def get_me() -> dict[str, Any]:
-    return {"user": user_views.get_me(_caller(), rulebook())}
+    from chalicelib import user_views
+
+    return {"user": user_views.get_me(_caller(), rulebook(), _decided_user())}
 
 
 @app.route(f"{API}/user/me", methods=["PATCH"], authorizer=authorizer)
 @documented("Edit the caller's profile", 200, "UserReply", WRITE, "UserBody")
 @needs()
 def update_me() -> dict[str, Any]:
+    from chalicelib import record, user_views, users
+
     caller = _caller()
     body = _user_body()
     rules = rulebook()
     view = functools.partial(user_views.own_view, rulebook=rules)
-    return {"user": view(users.update_user(caller.id, caller.id, body, PROFILE_FIELDS, view=view))}
+    return {
+        "user": view(
+            users.update_user(caller.id, caller.id, body, record.PROFILE_FIELDS, view=view)
+        )
+    }
 
 
 @app.route(f"{API}/user/me", methods=["DELETE"], authorizer=authorizer)
@@ -200,6 +207,8 @@ def update_me() -> dict[str, Any]:
 )
 @needs()
 def delete_me() -> Response:
+    from chalicelib import users
+
     caller = _caller()
     version = _if_match()
     if version is None:
@@ -232,18 +241,22 @@ def export_user(user_id: str) -> Response:
 @documented("A user's record", 200, "UserReply", (*READ, 404))
 @needs(USER_MANAGEMENT)
 def get_user(user_id: str) -> dict[str, Any]:
-    return {"user": user_views.get_user(user_id, rulebook())}
+    from chalicelib import user_views
+
+    return {"user": user_views.get_user(user_id, rulebook(), _decided_user())}
 
 
 @app.route(f"{API}/user/{{user_id}}", methods=["PATCH"], authorizer=authorizer)
 @documented("Edit a user", 200, "UserReply", (*WRITE, 412), "UserBody", **IF_MATCH)
 @needs(USER_MANAGEMENT)
 def update_user(user_id: str) -> dict[str, Any]:
+    from chalicelib import record, user_views, users
+
     caller = _caller()
     body = _user_body()
     view = functools.partial(user_views.user_view, rulebook=rulebook())
     user = users.update_user(
-        caller.id, user_id, body, MANAGER_FIELDS, if_match=_if_match(), view=view
+        caller.id, user_id, body, record.MANAGER_FIELDS, if_match=_if_match(), view=view
     )
     return {"user": view(user)}
 
@@ -252,6 +265,8 @@ def update_user(user_id: str) -> dict[str, Any]:
 @documented("Erase a user", 204, None, (400, 401, 403, 404, 409, 412, 503), **IF_MATCH)
 @needs(USER_MANAGEMENT)
 def delete_user(user_id: str) -> Response:
+    from chalicelib import users
+
     caller = _caller()
     users.delete_user(caller.id, user_id, if_match=_if_match())
     return Response(body="", status_code=204)
@@ -266,7 +281,9 @@ def delete_user(user_id: str) -> Response:
 )
 @needs(USER_MANAGEMENT, or_self=True)
 def get_user_permissions(user_id: str) -> dict[str, Any]:
-    return user_views.get_permissions(user_id, rulebook())
+    from chalicelib import user_views
+
+    return user_views.get_permissions(user_id, rulebook(), _decided_user())
 
 
 @app.route(
@@ -280,6 +297,8 @@ def get_user_permissions(user_id: str) -> dict[str, Any]:
 )
 @needs(USER_MANAGEMENT, or_self=True)
 def unlink_identity(user_id: str, identity: str) -> Response:
+    from chalicelib import identities
+
     caller = _caller()
     identities.unlink_identity(caller.id, user_id, request_io.path_value(identity, settings()))
     return Response(body="", status_code=204)
@@ -386,6 +405,8 @@ def revoke_leaked_api_keys() -> dict[str, int]:
 )
 @needs(USER_MANAGEMENT, or_self=True)
 def get_user_log(user_id: str) -> dict[str, Any]:
+    from chalicelib import logs, validation
+
     params = _query()
     page = validation.parse_page(params, extra=("order",))
     return logs.get_log(user_id, page, logs.parse_order(params.get("order")))
@@ -401,6 +422,8 @@ def get_user_log(user_id: str) -> dict[str, Any]:
 )
 @needs(USER_MANAGEMENT, or_self=True)
 def get_user_actions(user_id: str) -> dict[str, Any]:
+    from chalicelib import logs, validation
+
     params = _query()
     page = validation.parse_page(params, extra=("order",))
     return logs.get_actions(user_id, page, logs.parse_order(params.get("order")))
@@ -538,6 +561,8 @@ def logout() -> Response:
 )
 def get_web_page() -> Response:
     """The web UI's page (README, "The web UI"); its files load relative to it."""
+    from chalicelib import webui
+
     location = webui.slash_redirect(_request().context.get("path"))
     if location is not None:
         return request_io.redirect(location, [])
@@ -550,6 +575,8 @@ def get_web_page() -> Response:
     "A built, content-hashed script or style of the web UI (cached for a year)", 200, None, (404,)
 )
 def get_web_asset(name: str) -> Response:
+    from chalicelib import webui
+
     asset = webui.asset(name)
     return Response(body=asset.body, headers=asset.headers)
 
@@ -578,6 +605,10 @@ def _request() -> Request:
 
 def _caller() -> Caller:
     return request_io.caller(_request(), session_secret, settings(), rulebook)
+
+
+def _decided_user() -> User | None:
+    return request_io.decided_user(_request(), settings())
 
 
 def _cookies() -> Jar:

@@ -7,6 +7,10 @@ what it may do is the closure of that list intersected with what its owner
 may do now (``key_permissions``), so a key never outlives a permission its
 owner lost. A caller working through a scoped key (or its session) makes,
 rotates and lists keys only within its own scope.
+
+The authorizer's function imports this module for a decision's parts
+(``hash_secret``, ``owner_permissions``, ``key_permissions``): change logging
+and request checks are imported where a key changes or a body is checked.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from pynamodb.expressions.update import Action
 
 from chalicelib import errors, key_format, timestamps
 from chalicelib.batch import get_many
-from chalicelib.changes import add_edit
 from chalicelib.config import Settings
 from chalicelib.ids import KEY_ID_RE, SYSTEM, new_id
 from chalicelib.models import ApiKey, User, storage_errors
@@ -28,7 +31,6 @@ from chalicelib.permissions import Caller, expand
 from chalicelib.rules import Rulebook, effective_permissions
 from chalicelib.transactions import Transaction
 from chalicelib.user_reads import check_user_id, load_user
-from chalicelib.validation import API_KEY_REQUEST, API_KEY_ROTATION, LEAKED_KEYS
 from chalicelib.versions import retrying
 
 MAX_API_KEYS = 20
@@ -82,6 +84,8 @@ def check_key_request(body: dict[str, Any], caller: Caller, max_days: int) -> Ke
     Raises UnknownField, InvalidInput (``expires_in_days`` over ``max_days``),
     PermissionDenied (a scope wider than the caller's).
     """
+    from chalicelib.validation import API_KEY_REQUEST
+
     API_KEY_REQUEST.check(body)
     days = body.get("expires_in_days")
     if days is not None and days > max_days:
@@ -152,6 +156,8 @@ def make_api_key(
     transaction. Returns ``{"key", "id", "expires"}``: the only time the key
     is shown. Raises UserNotFound, TooManyApiKeys.
     """
+    from chalicelib.changes import add_edit
+
     days = request.expires_in_days or settings.api_key_default_days
 
     def attempt() -> dict[str, str]:
@@ -236,6 +242,7 @@ def _gone() -> Exception:
 def revoke_api_key(actor: str, user_id: str, key_id: str, why: str = "revoked") -> None:
     """Revoke one API key, logged on the owner's record ("API key <id> <why>");
     raises UserNotFound, ApiKeyNotFound."""
+    from chalicelib.changes import add_edit
 
     def attempt() -> None:
         key, user = _read_key(user_id, key_id)
@@ -257,6 +264,8 @@ def revoke_api_key(actor: str, user_id: str, key_id: str, why: str = "revoked") 
 def check_rotation(body: dict[str, Any]) -> int:
     """The ``overlap_hours`` of a rotation request (default 24); raises UnknownField,
     InvalidInput."""
+    from chalicelib.validation import API_KEY_ROTATION
+
     API_KEY_ROTATION.check(body)
     return int(body.get("overlap_hours", DEFAULT_OVERLAP_HOURS))
 
@@ -277,6 +286,7 @@ def rotate_api_key(
     ApiKeyNotFound, PermissionDenied (a key wider than the caller's scope),
     TooManyApiKeys.
     """
+    from chalicelib.changes import add_edit
 
     def attempt() -> dict[str, str]:
         old, user = _read_key(user_id, key_id)
@@ -331,6 +341,8 @@ def revoke_leaked(body: dict[str, Any], settings: Settings) -> dict[str, int]:
     was. A key failing its check costs no storage read; the real ones are read in
     one round trip. Raises UnknownField, InvalidInput.
     """
+    from chalicelib.validation import LEAKED_KEYS
+
     LEAKED_KEYS.check(body)
     found = {
         parts

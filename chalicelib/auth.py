@@ -14,8 +14,9 @@ where, is written by the route (``key_use.py``), which sees the address.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +26,11 @@ from chalicelib.batch import get_many
 from chalicelib.config import Settings
 from chalicelib.models import ApiKey, User
 from chalicelib.rules import Rulebook
-from chalicelib.validation import API_KEY_LOGIN
+from chalicelib.user_reads import carried_user
+
+# The most characters of a user record the decision's context carries: API Gateway
+# bounds an authorizer's answer, and a larger record is read again by the route.
+CARRIED_USER_CHARS = 4096
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,11 @@ class Decision:
     last_used_ip: str = ""
     error: str = ""
     unavailable: bool = False
+    # The caller's record as the decision read it, and when (seconds since the
+    # epoch, taken before the read): a route of the same request shows it
+    # instead of reading it again (request_io.decided_user).
+    user: User | None = None
+    read_at: float = 0.0
 
     @property
     def principal(self) -> str:
@@ -67,7 +77,18 @@ class Decision:
             "last_used_ip": self.last_used_ip,
             "error": self.error,
             "unavailable": "true" if self.unavailable else "",
+            **self._record(),
         }
+
+    def _record(self) -> dict[str, str]:
+        """The caller's record and its read time (milliseconds since the epoch),
+        when the record fits in CARRIED_USER_CHARS."""
+        if self.user is None:
+            return {}
+        text = carried_user(self.user)
+        if len(text) > CARRIED_USER_CHARS:
+            return {}
+        return {"user": text, "read_at": str(int(self.read_at * 1000))}
 
 
 def denied(reason: str) -> Decision:
@@ -97,10 +118,15 @@ def decide(
     token = bearer_token(header)
     if token is None:
         return denied("expected an Authorization: Bearer <token> header")
+    started = time.time()
     try:
         if key_format.looks_like_key(token, settings.api_key_prefix):
-            return verify_api_key(token, settings, rulebook)
-        return verify_access_token(token, session_secret(), settings.api_key_max_days, rulebook)
+            decision = verify_api_key(token, settings, rulebook)
+        else:
+            decision = verify_access_token(
+                token, session_secret(), settings.api_key_max_days, rulebook
+            )
+        return replace(decision, read_at=started)
     except errors.InvalidCredentials as exc:
         return denied(str(exc))
     except errors.StorageUnavailable:
@@ -124,6 +150,7 @@ def _scoped(
         scoped=key.permissions is not None or bool(key.read_only),
         read_only=bool(key.read_only),
         key_expires=key.expires or timestamps.stamp(key.expiry(max_days)),
+        user=user,
         **decision,
     )
 
@@ -182,6 +209,7 @@ def verify_access_token(
         permissions=owner_permissions(user, rulebook),
         method="token",
         session_id=sid,
+        user=user,
     )
 
 
@@ -196,6 +224,8 @@ def login_with_api_key(
     replaced or expires, and carries the key's scope (docs/API.md section 1).
     Raises UnknownField, InvalidInput, InvalidCredentials.
     """
+    from chalicelib.validation import API_KEY_LOGIN  # only logins check a body
+
     API_KEY_LOGIN.check(body)
     key = body["api-key"]
     decision = (

@@ -345,7 +345,8 @@ def _search(
                 Violation(
                     SEARCH_ORPHANED,
                     {"user_id": user_id},
-                    f"{len(items)} search items name a user that does not exist",
+                    f"{len(items)} search items name a user that does not exist "
+                    "(manage.py rebuild-search deletes them)",
                 )
             )
     for user in users.values():
@@ -357,7 +358,7 @@ def _search(
                     SEARCH_STALE,
                     {"id": user.id},
                     "the user's search items are not those of its email and name, "
-                    "so ?q= finds it wrongly",
+                    "so ?q= finds it wrongly (manage.py rebuild-search rewrites them)",
                 )
             )
     return found

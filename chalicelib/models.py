@@ -27,6 +27,7 @@ Tables, all named ``TABLE_PREFIX`` + name:
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.loaders import Loader
+from botocore.session import Session as BotocoreSession
+from botocore.session import get_session
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -84,13 +88,48 @@ def connection() -> Connection:
     DynamoDB's service model once per container, not once per table.
     """
     settings = _bound()
-    return Connection(
+    return _Connection(
         region=settings.region,
         host=settings.dynamodb_endpoint,
         connect_timeout_seconds=_Meta.connect_timeout_seconds,
         read_timeout_seconds=_Meta.read_timeout_seconds,
         max_retry_attempts=_Meta.max_retry_attempts,
     )
+
+
+SERVICE = "dynamodb"  # the one service the botocore sessions of ``connection()`` serve
+
+
+class _OneServiceLoader(Loader):
+    """botocore's loader of its service models, told which service exists.
+
+    Before loading a model, botocore lists every service folder of its data
+    (some 450, for each kind of file it loads) only to refuse an unknown
+    service name; the one name asked for here is known. A model that is not
+    there still fails to load, as it would have.
+    """
+
+    def list_available_services(self, type_name: str) -> list[str]:
+        return [SERVICE]
+
+
+class _Connection(Connection):
+    """PynamoDB's connection, its botocore session loading service models with
+    ``_OneServiceLoader`` (the same search path as botocore's own loader)."""
+
+    @property
+    def session(self) -> BotocoreSession:
+        if getattr(self._local, "session", None) is None:
+            made = get_session()
+            data_path = made.get_config_variable("data_path")  # AWS_DATA_PATH, as botocore reads it
+            extra = [
+                os.path.expanduser(os.path.expandvars(path))
+                for path in (data_path.split(os.pathsep) if data_path else [])
+            ]
+            made.register_component("data_loader", _OneServiceLoader(extra_search_paths=extra))
+            self._local.session = made
+        session: BotocoreSession = self._local.session
+        return session
 
 
 class _Table(Model):

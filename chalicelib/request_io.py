@@ -17,9 +17,11 @@ from chalice.app import Request, Response
 
 from chalicelib import auth, cookies, errors, sessions, urls, webui
 from chalicelib.config import Settings
+from chalicelib.models import User
 from chalicelib.permissions import Caller
 from chalicelib.rules import Rulebook
 from chalicelib.text import whole_number
+from chalicelib.user_reads import uncarried_user
 
 MAX_BODY = 64 * 1024
 MAX_DEPTH = 4  # {"user": {"permissions": [...]}} is 3 deep; nothing the API takes is deeper
@@ -65,6 +67,31 @@ def caller(
         method=context.get("method", ""),
         session_id=context.get("session_id", ""),
     )
+
+
+def decided_user(request: Request, settings: Settings) -> User | None:
+    """The caller's record as the authorizer read it for this very request, or None.
+
+    The decision carries the record and when its read began (``read_at``, in
+    milliseconds). API Gateway gives the route the time the request arrived
+    (``requestTimeEpoch``, in milliseconds): a record read after that was read for
+    this request; one read at or before it belongs to a decision the gateway
+    cached for an earlier request, and the route reads the user again, so that
+    no answer is older than its request. ``chalice local`` and the test client
+    (``SERVICE_ENV`` local or test) decide every request and give no arrival
+    time; elsewhere a request without one is read again.
+    """
+    context = request.context.get("authorizer") or {}
+    text, read_at = context.get("user"), context.get("read_at")
+    if not text or not read_at:
+        return None
+    arrived = request.context.get("requestTimeEpoch")
+    if arrived is None and not settings.is_local:
+        return None
+    if arrived is not None and int(read_at) <= int(arrived):
+        return None
+    user = uncarried_user(text)
+    return user if user.id == context.get("user_id") else None
 
 
 def source_ip(request: Request) -> str:
