@@ -7,6 +7,7 @@ shared with the benchmark); ``configure`` gives it others.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -55,9 +56,14 @@ def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("package") / "out"
     env = {**os.environ, "AWS_DEFAULT_REGION": "eu-north-1"}  # chalice package needs a region
     command = ["make", "--no-print-directory", "package", f"OUT={out}"]
-    done = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False
-    )
+    # chalice package builds its dependencies into one cache file under
+    # .chalice/deployments/; two workers packaging at once would read each
+    # other's half-written zip, so they take turns.
+    with (ROOT / ".chalice" / "package.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False
+        )
     assert done.returncode == 0, done.stdout + done.stderr
     return out
 
