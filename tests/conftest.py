@@ -82,14 +82,18 @@ def aws() -> Iterator[None]:
     mock = mock_aws()
     mock.start(reset=False)
     try:
-        tables = _moto_tables()
-        if len(tables) < len(models.MODELS):
+        if len(_moto_tables()) < len(models.MODELS):
             models.create_tables()
-        for table in tables:
-            table.items.clear()
+        empty_tables()
         yield
     finally:
         mock.stop(remove_data=False)
+
+
+def empty_tables() -> None:
+    """Remove every item from moto's tables (inside ``aws``), keeping the tables."""
+    for table in _moto_tables():
+        table.items.clear()
 
 
 def _moto_tables() -> list[Any]:
