@@ -23,10 +23,6 @@ from chalicelib import models
 from devtools import admin_key, dynamodb_local, run_local
 from devtools.local_stack import Store, fresh_prefix, manage, service_env
 
-# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
-# so that a port picked as free is not taken by the other worker meanwhile.
-pytestmark = pytest.mark.xdist_group("servers")
-
 PREFIX = environment.ENVIRON["TABLE_PREFIX"]  # the tables' names as bound at import
 TABLES = {model.Meta.table_name.removeprefix(PREFIX) for model in models.MODELS}
 EXPIRING = {model.Meta.table_name.removeprefix(PREFIX) for model in models.TTL_MODELS}
