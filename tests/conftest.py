@@ -7,6 +7,7 @@ shared with the benchmark); ``configure`` gives it others.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import secrets
@@ -94,6 +95,17 @@ def empty_tables() -> None:
     """Remove every item from moto's tables (inside ``aws``), keeping the tables."""
     for table in _moto_tables():
         table.items.clear()
+
+
+def saved_items() -> dict[str, Any]:
+    """A copy of every item in moto's tables (inside ``aws``), for ``restore_items``."""
+    return {table.name: copy.deepcopy(table.items) for table in _moto_tables()}
+
+
+def restore_items(saved: dict[str, Any]) -> None:
+    """Put moto's tables back to the items ``saved_items`` copied, and nothing else."""
+    for table in _moto_tables():
+        table.items = copy.deepcopy(saved[table.name])
 
 
 def _moto_tables() -> list[Any]:
