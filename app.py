@@ -12,29 +12,27 @@ from typing import Any
 
 from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response
 
+# What the authorizer's decision needs is imported here; modules only routes use
+# are imported in the routes (README, "The Lambda package").
 from chalicelib import (
+    apikeys,
     auth,
     errors,
-    idempotency,
-    identities,
-    logs,
+    key_use,
     middleware,
     request_io,
     sessions,
     snapshots,
     timestamps,
     urls,
-    user_views,
-    users,
-    validation,
-    webui,
 )
 from chalicelib.container import rulebook, secrets, session_secret, settings
 from chalicelib.cookies import SESSION as SESSION_COOKIE
 from chalicelib.cookies import Jar
+from chalicelib.middleware import API_KEY_EXPIRES
+from chalicelib.models import User
 from chalicelib.operations import CSRF, IDEMPOTENT, IF_MATCH, PAGE, PAGED, READ, WRITE, documented
 from chalicelib.permissions import PERMISSIONS, USER_ADD, USER_MANAGEMENT, USER_SEARCH, Caller
-from chalicelib.validation import CREATOR_FIELDS, MANAGER_FIELDS, PROFILE_FIELDS
 
 
 class _Chalice(Chalice):
@@ -67,7 +65,7 @@ def authorizer(auth_request: AuthRequest) -> AuthResponse:
     permission checks happen in the routes.
     """
     settings()  # a container's first call binds the tables
-    decision = auth.decide(auth_request.token, session_secret, rulebook())
+    decision = auth.decide(auth_request.token, session_secret, settings(), rulebook())
     return AuthResponse(routes=["*"], principal_id=decision.principal, context=decision.context())
 
 
@@ -96,6 +94,8 @@ def list_permissions() -> dict[str, Any]:
     query=("limit", "cursor", "email", "q", "suspended"),
 )
 def list_users() -> dict[str, Any]:
+    from chalicelib import user_views, validation
+
     caller = _caller()
     caller.require(USER_SEARCH)
     params = _query()
@@ -111,14 +111,16 @@ def list_users() -> dict[str, Any]:
 
 
 @app.route(f"{API}/user", methods=["POST"], authorizer=authorizer)
-@documented(
-    "Create a user (USER_ADD)", 201, "CreatedUser", (*WRITE, 410, 422), "UserBody", **IDEMPOTENT
-)
+@documented("Create a user (USER_ADD)", 201, "CreatedUser", (*WRITE, 422), "UserBody", **IDEMPOTENT)
 def create_user() -> Response:
+    from chalicelib import idempotency, users, validation
+
     caller = _caller()
     caller.require(USER_ADD)
     body = _user_body()
-    writable = MANAGER_FIELDS if caller.has(USER_MANAGEMENT) else CREATOR_FIELDS
+    writable = (
+        validation.MANAGER_FIELDS if caller.has(USER_MANAGEMENT) else validation.CREATOR_FIELDS
+    )
     create = functools.partial(users.create_user, caller.id, users.NewUser(body, writable))
     key = _request().headers.get("idempotency-key")
     user_id = create().id if key is None else idempotency.create_once(caller.id, key, body, create)
@@ -128,17 +130,25 @@ def create_user() -> Response:
 @app.route(f"{API}/user/me", methods=["GET"], authorizer=authorizer)
 @documented("The caller's record, permissions expanded", 200, "UserReply", READ)
 def get_me() -> dict[str, Any]:
-    return {"user": user_views.get_me(_caller(), rulebook())}
+    from chalicelib import user_views
+
+    return {"user": user_views.get_me(_caller(), rulebook(), _decided_user())}
 
 
 @app.route(f"{API}/user/me", methods=["PATCH"], authorizer=authorizer)
 @documented("Edit the caller's profile", 200, "UserReply", WRITE, "UserBody")
 def update_me() -> dict[str, Any]:
+    from chalicelib import user_views, users, validation
+
     caller = _caller()
     body = _user_body()
     rules = rulebook()
     view = functools.partial(user_views.own_view, rulebook=rules)
-    return {"user": view(users.update_user(caller.id, caller.id, body, PROFILE_FIELDS, view=view))}
+    return {
+        "user": view(
+            users.update_user(caller.id, caller.id, body, validation.PROFILE_FIELDS, view=view)
+        )
+    }
 
 
 @app.route(f"{API}/user/me", methods=["DELETE"], authorizer=authorizer)
@@ -150,6 +160,8 @@ def update_me() -> dict[str, Any]:
     **IF_MATCH,
 )
 def delete_me() -> Response:
+    from chalicelib import users
+
     caller = _caller()
     version = _if_match()
     if version is None:
@@ -180,8 +192,10 @@ def export_user(user_id: str) -> Response:
 @app.route(f"{API}/user/{{user_id}}", methods=["GET"], authorizer=authorizer)
 @documented("A user's record (USER_MANAGEMENT)", 200, "UserReply", (*READ, 404))
 def get_user(user_id: str) -> dict[str, Any]:
+    from chalicelib import user_views
+
     _caller().require(USER_MANAGEMENT)
-    return {"user": user_views.get_user(user_id, rulebook())}
+    return {"user": user_views.get_user(user_id, rulebook(), _decided_user())}
 
 
 @app.route(f"{API}/user/{{user_id}}", methods=["PATCH"], authorizer=authorizer)
@@ -189,12 +203,14 @@ def get_user(user_id: str) -> dict[str, Any]:
     "Edit a user (USER_MANAGEMENT)", 200, "UserReply", (*WRITE, 412), "UserBody", **IF_MATCH
 )
 def update_user(user_id: str) -> dict[str, Any]:
+    from chalicelib import user_views, users, validation
+
     caller = _caller()
     caller.require(USER_MANAGEMENT)
     body = _user_body()
     view = functools.partial(user_views.user_view, rulebook=rulebook())
     user = users.update_user(
-        caller.id, user_id, body, MANAGER_FIELDS, if_match=_if_match(), view=view
+        caller.id, user_id, body, validation.MANAGER_FIELDS, if_match=_if_match(), view=view
     )
     return {"user": view(user)}
 
@@ -204,6 +220,8 @@ def update_user(user_id: str) -> dict[str, Any]:
     "Erase a user (USER_MANAGEMENT)", 204, None, (400, 401, 403, 404, 409, 412, 503), **IF_MATCH
 )
 def delete_user(user_id: str) -> Response:
+    from chalicelib import users
+
     caller = _caller()
     caller.require(USER_MANAGEMENT)
     users.delete_user(caller.id, user_id, if_match=_if_match())
@@ -218,8 +236,10 @@ def delete_user(user_id: str) -> Response:
     (*READ, 404),
 )
 def get_user_permissions(user_id: str) -> dict[str, Any]:
+    from chalicelib import user_views
+
     _caller().require_self_or_manager(user_id)
-    return user_views.get_permissions(user_id, rulebook())
+    return user_views.get_permissions(user_id, rulebook(), _decided_user())
 
 
 @app.route(
@@ -232,6 +252,8 @@ def get_user_permissions(user_id: str) -> dict[str, Any]:
     (401, 403, 404, 409, 503),
 )
 def unlink_identity(user_id: str, identity: str) -> Response:
+    from chalicelib import identities
+
     caller = _caller()
     caller.require_self_or_manager(user_id)
     identities.unlink_identity(caller.id, user_id, request_io.path_value(identity, settings()))
@@ -248,24 +270,31 @@ def unlink_identity(user_id: str, identity: str) -> Response:
 def replace_api_key(user_id: str) -> Response:
     caller = _caller()
     caller.require_self_or_manager(user_id)
-    key = auth.make_api_key(caller.id, user_id, replace=True)
-    return Response(body=key, status_code=201)
+    made = apikeys.make_api_key(
+        caller.id, user_id, settings(), apikeys.inherited(caller), replace=True
+    )
+    return Response(body={"key": made["key"], "id": made["id"]}, status_code=201)
 
 
 @app.route(f"{API}/user/{{user_id}}/apikeys", methods=["GET"], authorizer=authorizer)
 @documented(
-    "A user's API keys, never the keys (self or USER_MANAGEMENT)", 200, "ApiKeyList", (*READ, 404)
+    "A user's API keys with their scopes, never the keys (self or USER_MANAGEMENT); "
+    "through a scoped key, those within its scope",
+    200,
+    "ApiKeyList",
+    (*READ, 404),
 )
 def list_api_keys(user_id: str) -> dict[str, Any]:
-    _caller().require_self_or_manager(user_id)
-    return auth.list_api_keys(user_id)
+    caller = _caller()
+    caller.require_self_or_manager(user_id)
+    return apikeys.list_api_keys(user_id, caller, settings().api_key_max_days, rulebook())
 
 
 @app.route(f"{API}/user/{{user_id}}/apikeys", methods=["POST"], authorizer=authorizer)
 @documented(
-    "Make one more API key (self or USER_MANAGEMENT)",
+    "Make one more API key, its scope at most the caller's (self or USER_MANAGEMENT)",
     201,
-    "NewApiKey",
+    "NewApiKeyWithExpiry",
     WRITE,
     "ApiKeyRequest",
     body_required=False,
@@ -273,9 +302,9 @@ def list_api_keys(user_id: str) -> dict[str, Any]:
 def add_api_key(user_id: str) -> Response:
     caller = _caller()
     caller.require_self_or_manager(user_id)
-    name, days = auth.check_key_request(_json_body(optional=True))
-    key = auth.make_api_key(caller.id, user_id, name=name, expires_in_days=days)
-    return Response(body=key, status_code=201)
+    config = settings()
+    request = apikeys.check_key_request(_json_body(optional=True), caller, config.api_key_max_days)
+    return Response(body=apikeys.make_api_key(caller.id, user_id, config, request), status_code=201)
 
 
 @app.route(f"{API}/user/{{user_id}}/apikeys/{{key_id}}", methods=["DELETE"], authorizer=authorizer)
@@ -283,8 +312,40 @@ def add_api_key(user_id: str) -> Response:
 def revoke_api_key(user_id: str, key_id: str) -> Response:
     caller = _caller()
     caller.require_self_or_manager(user_id)
-    auth.revoke_api_key(caller.id, user_id, key_id)
+    apikeys.revoke_api_key(caller.id, user_id, key_id)
     return Response(body="", status_code=204)
+
+
+@app.route(
+    f"{API}/user/{{user_id}}/apikeys/{{key_id}}/rotate", methods=["POST"], authorizer=authorizer
+)
+@documented(
+    "Replace a key by a new one with its name and scope; the old one works overlap_hours "
+    "more (self or USER_MANAGEMENT, within the caller's scope)",
+    201,
+    "RotatedApiKey",
+    WRITE,
+    "ApiKeyRotation",
+    body_required=False,
+)
+def rotate_api_key(user_id: str, key_id: str) -> Response:
+    caller = _caller()
+    caller.require_self_or_manager(user_id)
+    overlap = apikeys.check_rotation(_json_body(optional=True))
+    rotated = apikeys.rotate_api_key(caller, user_id, key_id, overlap, settings(), rulebook())
+    return Response(body=rotated, status_code=201)
+
+
+@app.route(f"{API}/apikeys/revoke", methods=["POST"])
+@documented(
+    "Revoke API keys found in the open, without credentials; answers only how many were live",
+    200,
+    "RevokedCount",
+    (400, 413, 415, 503),
+    "LeakedKeys",
+)
+def revoke_leaked_api_keys() -> dict[str, int]:
+    return apikeys.revoke_leaked(_json_body(), settings())
 
 
 @app.route(f"{API}/user/{{user_id}}/log", methods=["GET"], authorizer=authorizer)
@@ -296,6 +357,8 @@ def revoke_api_key(user_id: str, key_id: str) -> Response:
     query=(*PAGED, "order"),
 )
 def get_user_log(user_id: str) -> dict[str, Any]:
+    from chalicelib import logs, validation
+
     _caller().require_self_or_manager(user_id)
     params = _query()
     page = validation.parse_page(params, extra=("order",))
@@ -311,6 +374,8 @@ def get_user_log(user_id: str) -> dict[str, Any]:
     query=(*PAGED, "order"),
 )
 def get_user_actions(user_id: str) -> dict[str, Any]:
+    from chalicelib import logs, validation
+
     _caller().require_self_or_manager(user_id)
     params = _query()
     page = validation.parse_page(params, extra=("order",))
@@ -358,7 +423,7 @@ def start_oidc_login(provider: str) -> Response:
     from chalicelib import oidc
 
     query = _query()
-    link = request_io.link_user(query, _cookies())
+    link = request_io.link_user(query, _cookies(), settings().api_key_max_days)
     redirect = oidc.start_login(
         provider, query.get("origin"), _base(), secrets(), settings().allowed_origins, link
     )
@@ -385,6 +450,7 @@ def finish_oidc_login(provider: str) -> Response:
         secrets(),
         session_cookie=cookies.get(SESSION_COOKIE),
         clock=rulebook().clock,
+        key_max_days=settings().api_key_max_days,
     )
     return request_io.redirect(redirect.location, redirect.cookies)
 
@@ -396,13 +462,20 @@ def finish_oidc_login(provider: str) -> Response:
     "SessionStarted",
     (400, 401, 403, 413, 415, 503),
     "ApiKeyLogin",
+    key_expires=True,
     **CSRF,
 )
 def login_with_api_key() -> Response:
     sessions.check_csrf(_cookies(), _request().headers.get(sessions.CSRF_HEADER))
-    session = auth.login_with_api_key(_json_body())
-    expires = timestamps.stamp(session.expires)
-    return Response(body={"expires": expires}, headers={"Set-Cookie": session.set_cookie(_base())})
+    session, key = auth.login_with_api_key(_json_body(), settings())
+    key_use.RECORDER.record(
+        key.user_id, key.key_id, key.last_used, key.last_used_ip, request_io.source_ip(_request())
+    )
+    headers: dict[str, str | list[str]] = {
+        "Set-Cookie": session.set_cookie(_base()),
+        API_KEY_EXPIRES: key.key_expires,
+    }
+    return Response(body={"expires": timestamps.stamp(session.expires)}, headers=headers)
 
 
 @app.route(f"{API}/login/token", methods=["POST"])
@@ -416,7 +489,8 @@ def login_with_api_key() -> Response:
 def issue_access_token() -> dict[str, object]:
     cookies = _cookies()
     sessions.check_csrf(cookies, _request().headers.get(sessions.CSRF_HEADER))
-    return sessions.issue_token(cookies.get(SESSION_COOKIE), session_secret())
+    session = cookies.get(SESSION_COOKIE)
+    return sessions.issue_token(session, session_secret(), settings().api_key_max_days)
 
 
 @app.route(f"{API}/logout", methods=["POST"])
@@ -439,6 +513,8 @@ def logout() -> Response:
 )
 def get_web_page() -> Response:
     """The web UI's page (API.md section 9); its files load relative to it."""
+    from chalicelib import webui
+
     location = webui.slash_redirect(_request().context.get("path"))
     if location is not None:
         return request_io.redirect(location, [])
@@ -451,6 +527,8 @@ def get_web_page() -> Response:
     "A built, content-hashed script or style of the web UI (cached for a year)", 200, None, (404,)
 )
 def get_web_asset(name: str) -> Response:
+    from chalicelib import webui
+
     asset = webui.asset(name)
     return Response(body=asset.body, headers=asset.headers)
 
@@ -459,13 +537,14 @@ def get_web_asset(name: str) -> Response:
 def _openapi_document() -> dict[str, Any]:
     from chalicelib import openapi
 
-    return openapi.document(app.routes)
+    config = settings()
+    return openapi.document(app.routes, (config.api_key_default_days, config.api_key_max_days))
 
 
 def _export(user_id: str) -> Response:
     from chalicelib import export
 
-    document = export.export_user(user_id)
+    document = export.export_user(user_id, settings().api_key_max_days)
     disposition = f'attachment; filename="{export.filename(user_id, document["exported"])}"'
     return Response(body=document, headers={"Content-Disposition": disposition})
 
@@ -477,7 +556,11 @@ def _request() -> Request:
 
 
 def _caller() -> Caller:
-    return request_io.caller(_request(), session_secret, rulebook)
+    return request_io.caller(_request(), session_secret, settings(), rulebook)
+
+
+def _decided_user() -> User | None:
+    return request_io.decided_user(_request(), settings())
 
 
 def _cookies() -> Jar:

@@ -10,9 +10,10 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from bench import coldstart, cost, local_store, search, webui_size
+from bench import coldstart, cost, decided, local_store, search, webui_size
 from bench.authorizer import authorizer_cpu, authorizer_rows
 from bench.export import measure_exports
+from bench.key_use import key_use_rows
 from bench.pages import PageSubjects, measure_pages, page_rows, seed
 from bench.routes import route_row
 from bench.table import Row, quiet_request_log, report
@@ -52,8 +53,10 @@ def main(argv: list[str] | None = None) -> int:
                 counted = count_scenario(world, sc)
                 timing = time_scenario(world, sc, counted, args.iterations)
                 rows.append(route_row(sc, counted, timing))
+            rows += decided.rows(world, args.iterations)
             cpu = authorizer_cpu(world, args.cpu_calls)
             rows += authorizer_rows(world, args.iterations, cpu)
+            rows += key_use_rows()
         pages = measure_pages(client, sizes, args.page_iterations)
         exports = measure_exports(client, args.export_iterations)
         searches = search.measure(client, sizes)

@@ -14,7 +14,7 @@ from bench.routes import MAX_AUTHORIZER_TRIPS
 from bench.table import Row, _ms, _ops
 from bench.timing import time_decide
 from bench.world import World, count_decide
-from chalicelib import auth, batch, container, sessions, timestamps
+from chalicelib import apikeys, auth, batch, container, key_format, sessions, timestamps
 from chalicelib.ids import SYSTEM
 from chalicelib.models import ApiKey, Session, User
 from chalicelib.rules import effective_permissions
@@ -36,26 +36,30 @@ def cpu_us(fn: Callable[[], object], calls: int, batches: int = 5) -> float:
 def api_key_pure(header: str, key: ApiKey, user: User) -> Callable[[], dict[str, str]]:
     """The decision for an API key with its key and user already read.
 
-    Header and key parsing, SHA-256 of the secret, constant-time compare,
-    expiry and last-use checks, permission expansion, the context strings:
-    what ``auth.verify_api_key`` does besides its one BatchGetItem.
+    Header parsing, the key's check digits and ids, SHA-256 of the secret,
+    constant-time compare, expiry, the key's share of its owner's permissions,
+    the context strings: what ``auth.verify_api_key`` does besides its one
+    BatchGetItem.
     """
+    settings = container.settings()
 
     def decide() -> dict[str, str]:
         token = auth.bearer_token(header) or ""
-        match = auth.API_KEY_RE.match(token)
-        assert match is not None
-        _, _, secret = match.groups()
-        assert hmac.compare_digest(key.secret_hash, auth._hash(secret))
-        current = datetime.now(UTC)
-        assert not key.has_expired(current)
-        assert key.last_used is None or timestamps.parse(key.last_used) > (
-            current - auth.LAST_USED_STEP
-        )
+        parts = key_format.parse(token, settings.api_key_prefix)
+        assert parts is not None
+        assert hmac.compare_digest(key.secret_hash, apikeys.hash_secret(parts.secret))
+        expiry = key.expiry(settings.api_key_max_days)
+        assert expiry > datetime.now(UTC)
         decision = auth.Decision(
             user_id=user.id,
-            permissions=effective_permissions(user, container.rulebook()),
+            permissions=apikeys.key_permissions(
+                key, apikeys.owner_permissions(user, container.rulebook())
+            ),
             method="apikey",
+            key_id=key.key_id,
+            key_expires=timestamps.stamp(expiry),
+            last_used=key.last_used or "",
+            last_used_ip=key.last_used_ip or "",
         )
         return decision.context()
 
@@ -97,7 +101,9 @@ class AuthorizerCpu:
 
 def authorizer_cpu(world: World, calls: int) -> AuthorizerCpu:
     """CPU per decision: the pure parts, and ``auth.decide`` less its bare read."""
-    key_id = world.api_key_header.split(".")[1]  # Bearer uk_<user id>.<key id>.<secret>
+    parts = key_format.parse(world.api_key_header.split(" ", 1)[1], "uk")
+    assert parts is not None
+    key_id = parts.key_id
     key, user = batch.get_many(
         [(ApiKey, {"user_id": world.admin.id, "key_id": key_id}), (User, {"id": world.admin.id})]
     )
@@ -116,14 +122,22 @@ def authorizer_cpu(world: World, calls: int) -> AuthorizerCpu:
         api_key_pure_us=cpu_us(api_key_pure(world.api_key_header, key, user), calls),
         api_key_decide_us=cpu_us(
             lambda: auth.decide(
-                world.api_key_header, container.session_secret, container.rulebook()
+                world.api_key_header,
+                container.session_secret,
+                container.settings(),
+                container.rulebook(),
             ),
             io_calls,
         )
         - key_bare,
         token_pure_us=cpu_us(access_token_pure(world.token_header, session, user), calls),
         token_decide_us=cpu_us(
-            lambda: auth.decide(world.token_header, container.session_secret, container.rulebook()),
+            lambda: auth.decide(
+                world.token_header,
+                container.session_secret,
+                container.settings(),
+                container.rulebook(),
+            ),
             io_calls,
         )
         - token_bare,
@@ -131,9 +145,13 @@ def authorizer_cpu(world: World, calls: int) -> AuthorizerCpu:
 
 
 def authorizer_rows(world: World, iterations: int, cpu: AuthorizerCpu) -> list[Row]:
-    """``auth.decide`` alone: steady state, first use of a key in its hour, access token."""
+    """``auth.decide`` alone: steady state, a key never used (the authorizer writes no
+    use: the route does), access token."""
     rows = []
-    fresh_key = f"Bearer {auth.make_api_key(SYSTEM, world.admin.id, name='fresh')['key']}"
+    fresh = apikeys.make_api_key(
+        SYSTEM, world.admin.id, container.settings(), apikeys.KeyRequest(name="fresh")
+    )
+    fresh_key = f"Bearer {fresh['key']}"
     first_use = count_decide(fresh_key)
     cases = [
         ("auth.decide, API key", world.api_key_header, cpu.api_key_pure_us, cpu.api_key_decide_us),

@@ -71,7 +71,9 @@ def time_scenario(world: World, sc: Scenario, counted: Counted, iterations: int)
 def time_decide(header: str, counts: Counts, iterations: int) -> Timing:
     """Median of ``auth.decide`` against the median of its bare calls."""
     return paired_medians(
-        lambda: lambda: auth.decide(header, container.session_secret, container.rulebook()),
+        lambda: lambda: auth.decide(
+            header, container.session_secret, container.settings(), container.rulebook()
+        ),
         lambda: replay(counts.calls),
         iterations,
     )

@@ -11,7 +11,7 @@ from typing import Any
 from chalice.test import Client
 
 from bench.harness import Counts, counting, replay
-from chalicelib import auth, container, cookies, sessions
+from chalicelib import apikeys, auth, container, cookies, sessions
 from chalicelib.ids import SYSTEM, new_id
 from chalicelib.permissions import PERMISSIONS
 from chalicelib.users import NewUser, create_user
@@ -54,7 +54,8 @@ def managed_user(actor: str, keys: int = 0) -> Subject:
     create_user(actor, NewUser({"email": email, "name": "Bench User"}, user_id=user_id))
     key_id = ""
     for _ in range(keys):
-        key_id = auth.make_api_key(user_id, user_id, name="bench")["id"]
+        request = apikeys.KeyRequest(name="bench")
+        key_id = apikeys.make_api_key(user_id, user_id, container.settings(), request)["id"]
     return Subject(user_id, email, key_id)
 
 
@@ -64,11 +65,13 @@ def make_world(client: Client) -> World:
     email = f"admin-{admin_id}@example.org"
     body = {"email": email, "name": "Admin", "permissions": list(PERMISSIONS)}
     create_user(SYSTEM, NewUser(body, MANAGER_FIELDS, user_id=admin_id))
-    header = f"Bearer {auth.make_api_key(SYSTEM, admin_id)['key']}"
-    # The first use of a key records it; later ones are steady state.
-    auth.decide(header, container.session_secret, container.rulebook())
+    header = f"Bearer {apikeys.make_api_key(SYSTEM, admin_id, container.settings())['key']}"
+    # The first use of a key records it (the route writes); later ones are steady state.
+    client.http.get(f"{API}/user/me", headers={"Authorization": header})
     session = sessions.start_session(admin_id)
-    token = sessions.issue_token(session.cookie, container.session_secret())["token"]
+    token = sessions.issue_token(
+        session.cookie, container.session_secret(), container.settings().api_key_max_days
+    )["token"]
     return World(
         client=client,
         admin=Subject(admin_id, email),
@@ -245,7 +248,9 @@ def send(world: World, request: Request, status: int) -> Any:
 def count_decide(header: str) -> Counts:
     """The calls of one authorizer decision, counted around ``auth.decide``."""
     with counting() as counts:
-        decision = auth.decide(header, container.session_secret, container.rulebook())
+        decision = auth.decide(
+            header, container.session_secret, container.settings(), container.rulebook()
+        )
     if not decision.user_id:
         raise RuntimeError(f"the authorizer refused the benchmark's credentials: {decision}")
     return counts

@@ -1,5 +1,5 @@
 """What ``manage.py`` runs: create-tables, create-user, import-users, check-invariants,
-migrate-identities.
+migrate-identities, rebuild-search.
 
 ``main`` reads the settings from the environment and binds the tables to them
 before a command runs: ``manage.py --help`` works without any settings.
@@ -24,7 +24,16 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from chalicelib import auth, errors, importer, migration, models, tracker_export, users
+from chalicelib import (
+    apikeys,
+    errors,
+    importer,
+    migration,
+    models,
+    search,
+    tracker_export,
+    users,
+)
 from chalicelib.config import ConfigError, load_settings
 from chalicelib.ids import SYSTEM
 from chalicelib.invariants import check as check_tables
@@ -48,7 +57,8 @@ def create_user(args: argparse.Namespace) -> int:
     user = users.create_user(SYSTEM, users.NewUser(body, MANAGER_FIELDS))
     result = {"id": user.id}
     if args.api_key:
-        result["key"] = auth.make_api_key(SYSTEM, user.id, name="created by manage.py")["key"]
+        request = apikeys.KeyRequest(name="created by manage.py")
+        result["key"] = apikeys.make_api_key(SYSTEM, user.id, args.settings, request)["key"]
     print(json.dumps(result))
     return 0
 
@@ -150,6 +160,15 @@ def migrate_identities(args: argparse.Namespace) -> int:
     return 1 if counts.get("another user holds it") else 0
 
 
+def rebuild_search(_: argparse.Namespace) -> int:
+    """Rewrite each user's search items as its email and name give them now, delete
+    those of users that no longer exist, and print how many users were ``rewritten``,
+    ``unchanged`` and ``orphaned``; a second run rewrites nothing."""
+    done = search.rebuild()
+    print(json.dumps({kind: done[kind] for kind in ("rewritten", "unchanged", "orphaned")}))
+    return 0
+
+
 def storage_problem(exc: BaseException) -> str | None:
     """What a person can do about a storage failure, when its cause tells: no
     credentials, an endpoint that does not answer, a missing table."""
@@ -228,6 +247,15 @@ def parser() -> argparse.ArgumentParser:
     migrate.add_argument("--map", help="a CSV file of old_sub,new_sub lines")
     migrate.add_argument("--dry-run", action="store_true", help="print what it would link")
     migrate.set_defaults(run=migrate_identities)
+    rebuild = commands.add_parser(
+        "rebuild-search",
+        help="rewrite every user's search items (after an upgrade; scans the tables)",
+        description="Make each user's items in the search table those of its email and "
+        "name now (users stored before there were search items, or after the way they "
+        "are kept changed), and delete the items of users that no longer exist. Prints "
+        '{"rewritten", "unchanged", "orphaned"}; run twice, the second run rewrites nothing.',
+    )
+    rebuild.set_defaults(run=rebuild_search)
     return root
 
 
@@ -237,7 +265,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     printed, exit 2."""
     args = parser().parse_args(argv)
     try:
-        models.bind(load_settings(os.environ if environ is None else environ))
+        args.settings = load_settings(os.environ if environ is None else environ)
+        models.bind(args.settings)
         return int(args.run(args))
     except ConfigError as exc:
         print(f"manage.py: {exc}", file=sys.stderr)

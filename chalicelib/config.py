@@ -21,6 +21,7 @@ from chalicelib.permissions import PERMISSIONS
 ENVIRONMENTS = ("local", "test", "aws")
 MIN_SECRET_LENGTH = 32
 PROVIDER_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+API_KEY_PREFIX_RE = re.compile(r"[a-z][a-z0-9]{1,15}")
 DEFAULT_SCOPE = "openid profile email"
 DEFAULT_RULES_MAX_AGE_DAYS = 30
 
@@ -39,6 +40,11 @@ class Settings:
     table_prefix: str
     allowed_origins: tuple[str, ...]
     public_url: str | None
+    # API keys (API.md section 11): the prefix scanners know them by, and
+    # their lifetimes in days.
+    api_key_prefix: str = "uk"
+    api_key_max_days: int = 365
+    api_key_default_days: int = 90
 
     @property
     def is_local(self) -> bool:
@@ -80,6 +86,32 @@ def _public_url(raw: str | None) -> str | None:
             "PUBLIC_URL must be an http(s) URL with a host and no user, query or fragment"
         )
     return raw.rstrip("/")
+
+
+def _days(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = _get(environ, name)
+    if raw is None:
+        return default
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 36500:
+        raise ConfigError(f"{name} must be a whole number of days from 1 to 36500")
+    return int(raw)
+
+
+def _api_key_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    prefix = _get(environ, "API_KEY_PREFIX", "uk") or "uk"
+    if not API_KEY_PREFIX_RE.fullmatch(prefix):
+        raise ConfigError(
+            "API_KEY_PREFIX must be 2 to 16 lower-case letters and digits, starting with a letter"
+        )
+    max_days = _days(environ, "API_KEY_MAX_DAYS", 365)
+    default_days = _days(environ, "API_KEY_DEFAULT_DAYS", min(90, max_days))
+    if default_days > max_days:
+        raise ConfigError("API_KEY_DEFAULT_DAYS must not exceed API_KEY_MAX_DAYS")
+    return {
+        "api_key_prefix": prefix,
+        "api_key_max_days": max_days,
+        "api_key_default_days": default_days,
+    }
 
 
 # The retention periods CloudWatch Logs accepts (PutRetentionPolicy), in days.
@@ -126,6 +158,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         table_prefix=prefix,
         allowed_origins=_origins(_get(environ, "ALLOWED_ORIGINS")),
         public_url=_public_url(_get(environ, "PUBLIC_URL")),
+        **_api_key_settings(environ),
     )
 
 

@@ -6,10 +6,10 @@
 
 1. API keys the record no longer listed are removed;
 2. the user's sessions are ended;
-3. the idempotency records that answer with the user's id lose their body hash
-   (a hash of the person's values): each stays, until it expires, only so that a
-   retry of that create answers 410 ``UserDeleted`` rather than making the
-   person again (API.md section 4);
+3. the idempotency records that answer with the user's id are removed (found
+   by a strongly consistent Scan of that table, which holds one day of creates;
+   each removed only while it still names the user, since a retry of its create
+   may have replaced it already), so a retry of that create is a fresh request;
 4. in every log entry of the record the personal values (``PERSONAL`` in
    ``data`` and ``old``) become ``"[erased]"``, and any of them a ``comment``
    quotes (a key's name, a linked identity) likewise;
@@ -26,7 +26,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from chalicelib.idempotency import ERASED_BODY
+from pynamodb.exceptions import DeleteError
+
 from chalicelib.models import ApiKey, IdempotentRequest, LogEntry, storage_errors
 from chalicelib.sessions import end_user_sessions
 from chalicelib.validation import PERSONAL_FIELDS
@@ -52,12 +53,8 @@ def finish(user_id: str) -> None:
         for key in ApiKey.query(user_id, consistent_read=True):
             key.delete()
     end_user_sessions(user_id)
+    remove_idempotency_records(user_id)
     with storage_errors():
-        answering = IdempotentRequest.user_id == user_id
-        for record in IdempotentRequest.scan(
-            answering & (IdempotentRequest.body_hash != ERASED_BODY)
-        ):
-            record.update(actions=[IdempotentRequest.body_hash.set(ERASED_BODY)])
         entries = list(LogEntry.query(user_id, consistent_read=True))
         values = personal_values(entries)
         for entry in entries:
@@ -67,6 +64,19 @@ def finish(user_id: str) -> None:
         for entry in entries:
             if entry.action == "delete" and entry.erasing:
                 entry.update(actions=[LogEntry.erasing.remove()])
+
+
+def remove_idempotency_records(user_id: str) -> None:
+    """Remove every idempotency record that answers with ``user_id``."""
+    answering = IdempotentRequest.user_id == user_id
+    with storage_errors():
+        for record in IdempotentRequest.scan(answering, consistent_read=True):
+            try:
+                record.delete(condition=answering)
+            except DeleteError as exc:
+                if exc.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+                # A retry of the create replaced it, answering with its new user.
 
 
 def personal_values(entries: Iterable[LogEntry]) -> list[str]:

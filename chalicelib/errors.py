@@ -39,6 +39,10 @@ class PermissionDenied(ForbiddenError):
     """Valid credentials without the permission the route needs."""
 
 
+class KeyReadOnly(ForbiddenError):
+    """The request was made with a read-only API key (or its session) and would write."""
+
+
 class FieldNotWritable(ForbiddenError):
     """The caller may not change this field."""
 
@@ -99,12 +103,6 @@ class VersionMismatch(ChaliceViewError):
     """The ``If-Match`` version is not the record's current version."""
 
     STATUS_CODE = 412
-
-
-class UserDeleted(ChaliceViewError):
-    """An ``Idempotency-Key`` retry of a create whose user has been deleted since."""
-
-    STATUS_CODE = 410
 
 
 class IfMatchRequired(ChaliceViewError):

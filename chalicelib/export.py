@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib import auth, guards, timestamps
+from chalicelib import apikeys, guards, timestamps
 from chalicelib.cursors import encode_cursor
 from chalicelib.logs import log_view
 from chalicelib.models import LogEntry, storage_errors
@@ -99,8 +99,9 @@ def _action_key(entry: LogEntry) -> dict[str, Any]:
     return {**_log_key(entry), "user": {"S": entry.user}, "timestamp": {"S": entry.timestamp}}
 
 
-def export_user(user_id: str, max_bytes: int = MAX_BYTES) -> dict[str, Any]:
-    """The export document of a user; raises UserNotFound."""
+def export_user(user_id: str, key_max_days: int, max_bytes: int = MAX_BYTES) -> dict[str, Any]:
+    """The export document of a user (``key_max_days``: API_KEY_MAX_DAYS, the expiry
+    of a key made without one); raises UserNotFound."""
     user = load_user(user_id)
     record = user_view(user)
     record["effective_permissions"] = sorted(expand(user.permissions))
@@ -110,7 +111,7 @@ def export_user(user_id: str, max_bytes: int = MAX_BYTES) -> dict[str, Any]:
         "exported": timestamps.now(),
         "user": record,
         "identities": identities(user.auth_ids),
-        "apikeys": auth.list_api_keys(user_id)["apikeys"],
+        "apikeys": apikeys.owned_keys(user_id, key_max_days),
         "sessions": _sessions(user_id),
         "log": [],
         "log_next": None,

@@ -2,9 +2,10 @@
 
 The key's record is written in the same transaction as the user it made, so
 concurrent retries make one user; the same key with another body is refused.
-Keys are scoped to the caller and remembered for a day. A retry after the user
-it made was deleted gets 410 ``UserDeleted``, neither the id of a user that is
-gone nor a second user the caller did not ask for.
+Keys are scoped to the caller and remembered for a day. Erasing a user removes
+the records that answer with its id (API.md section 10, ``erasure.py``), so a
+retry after that is a fresh request; a record whose user is gone while its
+erasure is still unfinished counts as removed already.
 """
 
 from __future__ import annotations
@@ -21,9 +22,6 @@ from chalicelib.transactions import Transaction
 
 MAX_KEY_LENGTH = 200
 REMEMBERED = timedelta(hours=24)
-ERASED_BODY = "erased"
-"""The body hash of a record whose user was erased: a hash of personal values no
-more, the record kept until it expires so that a retry gets 410, not a new user."""
 
 
 def _record_key(actor: str, key: str) -> str:
@@ -45,37 +43,50 @@ def check_key(key: str) -> None:
         )
 
 
-def _first_answer(record_key: str, body_hash: str) -> str | None:
+def _remembered(record_key: str) -> IdempotentRequest | None:
+    """The key's record while it holds an answer; None when there is none or it
+    expired. A record whose user is gone is returned too: see ``_answer``."""
     with storage_errors():
         try:
             found = IdempotentRequest.get(record_key, consistent_read=True)
         except IdempotentRequest.DoesNotExist:
             return None
-    if found.expires_at <= datetime.now(UTC):
+    return found if found.expires_at > datetime.now(UTC) else None
+
+
+def _answer(found: IdempotentRequest | None, body_hash: str) -> str | None:
+    """The id the record answers with; None when the request is a fresh one: no
+    record, or one whose user was erased (which the erasure removes).
+
+    Raises IdempotencyKeyReused when the record answers another body.
+    """
+    if found is None:
         return None
-    if found.body_hash == ERASED_BODY:
-        raise errors.UserDeleted("the user this Idempotency-Key created has been deleted since")
-    if found.body_hash != body_hash:
-        raise errors.IdempotencyKeyReused("this Idempotency-Key was used with another body")
     with storage_errors():
         try:
             User.get(found.user_id, consistent_read=True, attributes_to_get=["id"])
         except User.DoesNotExist:
-            raise errors.UserDeleted(
-                "the user this Idempotency-Key created has been deleted since"
-            ) from None
+            return None
+    if found.body_hash != body_hash:
+        raise errors.IdempotencyKeyReused("this Idempotency-Key was used with another body")
     return found.user_id
 
 
 def create_once(actor: str, key: str, body: Mapping[str, Any], create: Callable[..., User]) -> str:
     """The id of the user made for this key: made now by ``create(also=...)``, or the
-    first time. Raises IdempotencyKeyReused, UserDeleted, and whatever ``create`` raises."""
+    first time. Raises IdempotencyKeyReused, and whatever ``create`` raises."""
     check_key(key)
     record_key = _record_key(actor, key)
     body_hash = _body_hash(body)
-    first = _first_answer(record_key, body_hash)
+    found = _remembered(record_key)
+    first = _answer(found, body_hash)
     if first is not None:
         return first
+    replaceable = IdempotentRequest.key.does_not_exist() | (
+        IdempotentRequest.expires_at < datetime.now(UTC)
+    )
+    if found is not None:  # its user was erased; the erasure has yet to remove it
+        replaceable |= IdempotentRequest.user_id == found.user_id
 
     def remember(transaction: Transaction, user: User) -> None:
         transaction.put(
@@ -85,8 +96,7 @@ def create_once(actor: str, key: str, body: Mapping[str, Any], create: Callable[
                 user_id=user.id,
                 expires_at=datetime.now(UTC) + REMEMBERED,
             ),
-            condition=IdempotentRequest.key.does_not_exist()
-            | (IdempotentRequest.expires_at < datetime.now(UTC)),
+            condition=replaceable,
             error=_Retried,
             decisive=True,
         )
@@ -94,7 +104,7 @@ def create_once(actor: str, key: str, body: Mapping[str, Any], create: Callable[
     try:
         return create(also=remember).id
     except (_Retried, errors.EditConflict):
-        answer = _first_answer(record_key, body_hash)
+        answer = _answer(_remembered(record_key), body_hash)
         if answer is None:
             raise errors.EditConflict("a retry with this Idempotency-Key is in progress") from None
         return answer

@@ -26,8 +26,8 @@ these hold at every moment:
   and every id a user lists names a stored key;
 - a deleted user is erased (API.md section 10, ``erasure.py``): its ``delete``
   entry's erasure is finished, no entry of its log holds a personal value
-  (``data``, ``old``, or quoted in a ``comment``), no session names it, and
-  an idempotency record that does holds no hash of its values;
+  (``data``, ``old``, or quoted in a ``comment``), and no session or
+  idempotency record names it;
 - a suspended user holds no session.
 
 ``check()`` scans every table. ``repair()`` finishes the erasures and ends the
@@ -47,7 +47,6 @@ from typing import Any
 from chalicelib import erasure, search
 from chalicelib import guards as guard_keys
 from chalicelib.changes import counts_as_manager
-from chalicelib.idempotency import ERASED_BODY
 from chalicelib.models import (
     USER_MANAGERS_COUNTER,
     ApiKey,
@@ -346,7 +345,8 @@ def _search(
                 Violation(
                     SEARCH_ORPHANED,
                     {"user_id": user_id},
-                    f"{len(items)} search items name a user that does not exist",
+                    f"{len(items)} search items name a user that does not exist "
+                    "(manage.py rebuild-search deletes them)",
                 )
             )
     for user in users.values():
@@ -358,7 +358,7 @@ def _search(
                     SEARCH_STALE,
                     {"id": user.id},
                     "the user's search items are not those of its email and name, "
-                    "so ?q= finds it wrongly",
+                    "so ?q= finds it wrongly (manage.py rebuild-search rewrites them)",
                 )
             )
     return found
@@ -414,16 +414,12 @@ def _sessions(users: Mapping[str, User], sessions: Iterable[Session]) -> list[Vi
 def _idempotency(
     users: Mapping[str, User], requests: Iterable[IdempotentRequest]
 ) -> list[Violation]:
-    orphaned = {
-        request.user_id
-        for request in requests
-        if request.user_id not in users and request.body_hash != ERASED_BODY
-    }
+    orphaned = {request.user_id for request in requests if request.user_id not in users}
     return [
         Violation(
             IDEMPOTENCY_ORPHANED,
             {"user_id": user_id},
-            "an idempotency record of no live user still holds its body's hash",
+            "an idempotency record answers with a user that was deleted",
         )
         for user_id in sorted(orphaned)
     ]

@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterable
 
 from chalice.app import Chalice, Request, Response
 
-from chalicelib import cors, request_io, requestlog, urls
+from chalicelib import cors, key_use, request_io, requestlog, urls
 from chalicelib.config import Settings
 
 Handler = Callable[[Request], Response]
 UNCACHED = (f"{urls.API_PREFIX}/openapi.json",)
+API_KEY_EXPIRES = "API-Key-Expires"
 
 
 def register(app: Chalice, settings: Callable[[], Settings]) -> None:
@@ -43,6 +44,7 @@ def register(app: Chalice, settings: Callable[[], Settings]) -> None:
     app.register_middleware(allow_origins, "http")
     app.register_middleware(security_headers, "http")
     app.register_middleware(issue_csrf_cookie, "http")
+    app.register_middleware(api_key_use, "http")
     app.register_middleware(log_request, "http")
 
 
@@ -60,6 +62,23 @@ def security_headers(event: Request, get_response: Handler) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     if event.path.startswith(f"{urls.API_PREFIX}/") and event.path not in UNCACHED:
         response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def api_key_use(event: Request, get_response: Handler) -> Response:
+    """An answer to a request made with an API key carries ``API-Key-Expires``; the
+    key's last use and address are recorded (chalicelib/key_use.py)."""
+    response = get_response(event)
+    context = (event.context or {}).get("authorizer") or {}
+    if context.get("method") == "apikey" and context.get("user_id"):
+        response.headers[API_KEY_EXPIRES] = context.get("key_expires", "")
+        key_use.RECORDER.record(
+            context["user_id"],
+            context.get("key_id", ""),
+            context.get("last_used", ""),
+            context.get("last_used_ip", ""),
+            request_io.source_ip(event),
+        )
     return response
 
 

@@ -20,19 +20,24 @@ Tables, all named ``TABLE_PREFIX`` + name:
   the oldest beyond the cap, to end them all when the user is suspended or erased,
   and to list them in an export.
 - ``idempotency``: the first answer to each ``Idempotency-Key`` of ``POST /user``,
-  written in the same transaction as the user it made; expires through TTL.
+  written in the same transaction as the user it made; expires through TTL,
+  or is removed when that user is erased.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.loaders import Loader
+from botocore.session import Session as BotocoreSession
+from botocore.session import get_session
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -83,13 +88,48 @@ def connection() -> Connection:
     DynamoDB's service model once per container, not once per table.
     """
     settings = _bound()
-    return Connection(
+    return _Connection(
         region=settings.region,
         host=settings.dynamodb_endpoint,
         connect_timeout_seconds=_Meta.connect_timeout_seconds,
         read_timeout_seconds=_Meta.read_timeout_seconds,
         max_retry_attempts=_Meta.max_retry_attempts,
     )
+
+
+SERVICE = "dynamodb"  # the one service the botocore sessions of ``connection()`` serve
+
+
+class _OneServiceLoader(Loader):
+    """botocore's loader of its service models, told which service exists.
+
+    Before loading a model, botocore lists every service folder of its data
+    (some 450, for each kind of file it loads) only to refuse an unknown
+    service name; the one name asked for here is known. A model that is not
+    there still fails to load, as it would have.
+    """
+
+    def list_available_services(self, type_name: str) -> list[str]:
+        return [SERVICE]
+
+
+class _Connection(Connection):
+    """PynamoDB's connection, its botocore session loading service models with
+    ``_OneServiceLoader`` (the same search path as botocore's own loader)."""
+
+    @property
+    def session(self) -> BotocoreSession:
+        if getattr(self._local, "session", None) is None:
+            made = get_session()
+            data_path = made.get_config_variable("data_path")  # AWS_DATA_PATH, as botocore reads it
+            extra = [
+                os.path.expanduser(os.path.expandvars(path))
+                for path in (data_path.split(os.pathsep) if data_path else [])
+            ]
+            made.register_component("data_loader", _OneServiceLoader(extra_search_paths=extra))
+            self._local.session = made
+        session: BotocoreSession = self._local.session
+        return session
 
 
 class _Table(Model):
@@ -224,14 +264,26 @@ class ApiKey(_Table):
     secret_hash = UnicodeAttribute()
     name = UnicodeAttribute(default="")
     created = UnicodeAttribute()
+    # Keys made before every key expired have none: they end API_KEY_MAX_DAYS
+    # after they were made (apikeys.expiry).
     expires = UnicodeAttribute(null=True)
     last_used = UnicodeAttribute(null=True)
+    last_used_ip = UnicodeAttribute(null=True)
+    # The key's scope (API.md section 11): the permissions it may use (absent:
+    # all of its owner's), and whether it may only read.
+    permissions = ListAttribute[str](null=True)
+    read_only = BooleanAttribute(default=False)
 
-    def has_expired(self, at: datetime) -> bool:
-        """True when the key has an expiry and ``at`` is past it."""
-        if self.expires is None:
-            return False
-        return timestamps.parse(self.expires) <= at
+    def expiry(self, max_days: int) -> datetime:
+        """When the key stops working: its expiry, or for a key made without one,
+        ``max_days`` (API_KEY_MAX_DAYS) after it was made."""
+        if self.expires is not None:
+            return timestamps.parse(self.expires)
+        return timestamps.parse(self.created) + timedelta(days=max_days)
+
+    def has_expired(self, at: datetime, max_days: int) -> bool:
+        """True when ``at`` is at or past the key's expiry."""
+        return self.expiry(max_days) <= at
 
 
 class SessionUserIndex(GlobalSecondaryIndex["Session"]):

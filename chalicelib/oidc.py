@@ -211,10 +211,13 @@ def finish_login(
     login_secrets: Secrets,
     session_cookie: str | None = None,
     clock: Callable[[], datetime] = rules.utc_now,
+    *,
+    key_max_days: int,
 ) -> Redirect:
     """Complete a login at the callback: a session on success (for a link, the
     identity linked and the browser's session kept), the origin with
-    ``login_error`` on failure. Raises ProviderNotFound."""
+    ``login_error`` on failure (``key_max_days``: API_KEY_MAX_DAYS, for a link
+    started in a session made with a key). Raises ProviderNotFound."""
     chosen = provider(name, login_secrets.providers)
     attempt = _read_attempt(cookie, login_secrets.session_secret)
     origin = attempt.origin if attempt is not None else "/"
@@ -223,7 +226,7 @@ def finish_login(
         claims = _claims(chosen, params, attempt, redirect_uri(base, name))
         assert attempt is not None  # _claims refuses a login without one
         if attempt.link:
-            user_id = _link(chosen, claims, attempt.link, session_cookie)
+            user_id = _link(chosen, claims, attempt.link, session_cookie, key_max_days)
         else:
             user_id = _login(chosen, claims)
         rules.apply_rules(user_id, chosen, claims, clock())
@@ -235,9 +238,15 @@ def finish_login(
     return Redirect(origin, [cleared, session.set_cookie(base)])
 
 
-def _link(chosen: Provider, claims: Mapping[str, Any], user_id: str, cookie: str | None) -> str:
+def _link(
+    chosen: Provider,
+    claims: Mapping[str, Any],
+    user_id: str,
+    cookie: str | None,
+    key_max_days: int,
+) -> str:
     """Link the identity to the user who started the link, still signed in here."""
-    if sessions.signed_in_user(cookie) != user_id:
+    if sessions.signed_in_user(cookie, key_max_days) != user_id:
         raise LoginFailed("not_signed_in", "the session that started the link has ended")
     identity = guards.identity(claims["sub"], chosen.name)
     try:

@@ -4,6 +4,7 @@ request bodies (``validation.py``) and the errors of ``errors.py``."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
@@ -12,7 +13,15 @@ from chalicelib import errors, search
 from chalicelib.logs import ORDERS
 from chalicelib.operations import Operation, operation_of
 from chalicelib.permissions import DESCRIPTIONS, PERMISSIONS
-from chalicelib.validation import API_KEY_LOGIN, API_KEY_REQUEST, MAX_PAGE, USER, Body
+from chalicelib.validation import (
+    API_KEY_LOGIN,
+    API_KEY_REQUEST,
+    API_KEY_ROTATION,
+    LEAKED_KEYS,
+    MAX_PAGE,
+    USER,
+    Body,
+)
 
 
 def _describe(status: int) -> str:
@@ -63,6 +72,13 @@ def _record(body: Body, names: tuple[str, ...]) -> dict[str, Any]:
 
 PUBLIC = ("id", "name", "email", "affiliation", "contact", "orcid", "url")
 NULLABLE_TEXT = {"type": ["string", "null"]}
+TIMESTAMP = {"type": "string", "format": "date-time"}
+KEY_EXPIRES = {
+    "API-Key-Expires": {
+        "description": "when the API key the request was made with expires (only then)",
+        "schema": TIMESTAMP,
+    }
+}
 CURSOR = {"type": ["string", "null"], "description": "the next page's cursor, null at the end"}
 ENTRY = {
     "id": {"type": "string"},
@@ -86,14 +102,35 @@ SCHEMAS: dict[str, Any] = {
     "PublicUser": _record(USER, PUBLIC),
     "ApiKeyRequest": API_KEY_REQUEST.schema(),
     "ApiKeyLogin": API_KEY_LOGIN.schema(),
+    "ApiKeyRotation": API_KEY_ROTATION.schema(),
+    "LeakedKeys": LEAKED_KEYS.schema(),
     "NewApiKey": _object({"key": {"type": "string"}, "id": {"type": "string"}}),
+    "NewApiKeyWithExpiry": _object(
+        {"key": {"type": "string"}, "id": {"type": "string"}, "expires": TIMESTAMP}
+    ),
+    "RotatedApiKey": _object(
+        {
+            "key": {"type": "string"},
+            "id": {"type": "string"},
+            "expires": TIMESTAMP,
+            "old_key_expires": {**TIMESTAMP, "description": "until when the old key works"},
+        }
+    ),
+    "RevokedCount": _object({"revoked": {"type": "integer", "minimum": 0}}),
     "ApiKeyInfo": _object(
         {
             "id": {"type": "string"},
             "name": {"type": "string"},
             "created": {"type": "string"},
-            "expires": NULLABLE_TEXT,
+            "expires": TIMESTAMP,
             "last_used": NULLABLE_TEXT,
+            "last_used_ip": {**NULLABLE_TEXT, "description": "the address of the last use"},
+            "permissions": {
+                "type": ["array", "null"],
+                "items": {"enum": list(PERMISSIONS)},
+                "description": "the key's scope; null: all of its owner's",
+            },
+            "read_only": {"type": "boolean"},
         }
     ),
     "LogEntry": {
@@ -290,6 +327,8 @@ def _operation(view: Callable[..., Any], path_args: list[str], secured: bool) ->
     success: dict[str, Any] = {"description": op.summary}
     if op.reply is not None:
         success["content"] = {op.media: {"schema": _ref(op.reply)}}
+    if secured or op.key_expires:
+        success["headers"] = KEY_EXPIRES
     responses: dict[str, Any] = {str(op.status): success}
     for status in op.errors:
         responses[str(status)] = {
@@ -314,8 +353,18 @@ def _operation(view: Callable[..., Any], path_args: list[str], secured: bool) ->
     return result
 
 
-def document(routes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """The OpenAPI 3.1 document for Chalice's route table (path -> method -> entry)."""
+def _with_key_days(schemas: dict[str, Any], default_days: int, max_days: int) -> dict[str, Any]:
+    """``schemas`` with this deployment's API key lifetimes (API_KEY_DEFAULT_DAYS,
+    API_KEY_MAX_DAYS) on ``expires_in_days``, where the web UI reads them."""
+    request = copy.deepcopy(schemas["ApiKeyRequest"])
+    days = request["properties"]["expires_in_days"]
+    days["maximum"], days["default"] = max_days, default_days
+    return {**schemas, "ApiKeyRequest": request}
+
+
+def document(routes: Mapping[str, Mapping[str, Any]], key_days: tuple[int, int]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for Chalice's route table (path -> method -> entry);
+    ``key_days``: the deployment's default and longest API key lifetime."""
     paths: dict[str, Any] = {}
     for path, methods in sorted(routes.items()):
         for method, entry in sorted(methods.items()):
@@ -333,7 +382,7 @@ def document(routes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": _with_key_days(SCHEMAS, *key_days),
             "securitySchemes": {
                 "bearer": {
                     "type": "http",

@@ -41,6 +41,7 @@ class Operation:
     headers: tuple[str, ...] = ()
     cookies: tuple[str, ...] = ()
     media: str = "application/json"
+    key_expires: bool = False  # answers API-Key-Expires (as every auth route does)
 
 
 def documented(

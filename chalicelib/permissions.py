@@ -69,10 +69,17 @@ def explain(stored: Iterable[str]) -> list[dict[str, object]]:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: a user id and the effective (expanded) permissions."""
+    """Who is calling: a user id and the effective (expanded) permissions.
+
+    A caller with an API key, or a session made with one, is ``scoped`` when the
+    key holds a ``permissions`` list or is ``read_only`` (API.md section 11):
+    ``permissions`` are then already the key's share of its owner's.
+    """
 
     id: str
     permissions: frozenset[str]
+    scoped: bool = False
+    read_only: bool = False
     # How the caller proved who it is ("apikey", "token", "keysession": an access
     # token of a session made with a key) and the session it holds, if any.
     method: str = ""

@@ -17,20 +17,29 @@ from chalice.app import Request, Response
 
 from chalicelib import auth, cookies, errors, sessions, urls, webui
 from chalicelib.config import Settings
+from chalicelib.models import User
 from chalicelib.permissions import Caller
 from chalicelib.rules import Rulebook
 from chalicelib.text import whole_number
+from chalicelib.user_reads import uncarried_user
 
 MAX_BODY = 64 * 1024
 MAX_DEPTH = 4  # {"user": {"permissions": [...]}} is 3 deep; nothing the API takes is deeper
 IF_MATCH_RE = re.compile(r'(?:W/)?(?:"([0-9]{1,15})"|([0-9]{1,15}))')
 
 
+READS = ("GET", "HEAD")
+
+
 def caller(
-    request: Request, session_secret: Callable[[], bytes], rulebook: Callable[[], Rulebook]
+    request: Request,
+    session_secret: Callable[[], bytes],
+    settings: Settings,
+    rulebook: Callable[[], Rulebook],
 ) -> Caller:
     """The caller the authorizer verified; InvalidCredentials when it verified nobody,
-    StorageUnavailable when it could not check.
+    StorageUnavailable when it could not check, KeyReadOnly for a write made with a
+    read-only key or its session.
 
     API Gateway keeps a decision for the authorizer's TTL; one that a storage
     fault kept the authorizer from making is made again here, so that a passing
@@ -39,22 +48,57 @@ def caller(
     context = request.context.get("authorizer") or {}
     if context.get("unavailable"):
         header = request.headers.get("authorization")
-        context = auth.decide(header, session_secret, rulebook()).context()
+        context = auth.decide(header, session_secret, settings, rulebook()).context()
         if context["unavailable"]:
             raise errors.StorageUnavailable(context["error"])
     user_id = context.get("user_id")
     if not user_id:
         raise errors.InvalidCredentials(context.get("error") or "credentials are required")
+    if context.get("read_only") and request.method not in READS:
+        raise errors.KeyReadOnly("this API key (or its session) may only read")
     permissions = frozenset(p for p in context.get("permissions", "").split(",") if p)
     return Caller(
         id=user_id,
         permissions=permissions,
+        scoped=bool(context.get("scoped")),
+        read_only=bool(context.get("read_only")),
         method=context.get("method", ""),
         session_id=context.get("session_id", ""),
     )
 
 
-def link_user(params: Mapping[str, str], jar: cookies.Jar) -> str | None:
+def decided_user(request: Request, settings: Settings) -> User | None:
+    """The caller's record as the authorizer read it for this very request, or None.
+
+    The decision carries the record and when its read began (``read_at``, in
+    milliseconds). API Gateway gives the route the time the request arrived
+    (``requestTimeEpoch``, in milliseconds): a record read after that was read for
+    this request; one read at or before it belongs to a decision the gateway
+    cached for an earlier request, and the route reads the user again, so that
+    no answer is older than its request. ``chalice local`` and the test client
+    (``SERVICE_ENV`` local or test) decide every request and give no arrival
+    time; elsewhere a request without one is read again.
+    """
+    context = request.context.get("authorizer") or {}
+    text, read_at = context.get("user"), context.get("read_at")
+    if not text or not read_at:
+        return None
+    arrived = request.context.get("requestTimeEpoch")
+    if arrived is None and not settings.is_local:
+        return None
+    if arrived is not None and int(read_at) <= int(arrived):
+        return None
+    user = uncarried_user(text)
+    return user if user.id == context.get("user_id") else None
+
+
+def source_ip(request: Request) -> str:
+    """The caller's address as API Gateway saw it ("" when it says none)."""
+    identity = (request.context or {}).get("identity") or {}
+    return str(identity.get("sourceIp") or "")
+
+
+def link_user(params: Mapping[str, str], jar: cookies.Jar, key_max_days: int) -> str | None:
     """For ``?link=1`` (API.md section 6): the id of the user whose live session the
     ``session`` cookie names, or ``""`` when none does; None without ``link``.
     Raises InvalidInput for another value of ``link``."""
@@ -63,7 +107,7 @@ def link_user(params: Mapping[str, str], jar: cookies.Jar) -> str | None:
         return None
     if link != "1":
         raise errors.InvalidInput("link must be 1")
-    return sessions.signed_in_user(jar.get(cookies.SESSION)) or ""
+    return sessions.signed_in_user(jar.get(cookies.SESSION), key_max_days) or ""
 
 
 def path_value(value: str, settings: Settings) -> str:

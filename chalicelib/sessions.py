@@ -190,9 +190,11 @@ def require_recent_login(method: str, sid: str) -> None:
         raise refused
 
 
-def live_session(sid: str, user_id: str, api_key_id: str | None = None) -> tuple[Session, User]:
-    """The session ``sid`` of user ``user_id`` and the user, read in one round trip
-    (with the API key ``api_key_id`` the session was made with, if any).
+def live_session(
+    sid: str, user_id: str, api_key_id: str | None, key_max_days: int
+) -> tuple[Session, User, ApiKey | None]:
+    """The session ``sid`` of user ``user_id``, the user and the API key ``api_key_id``
+    the session was made with (None for none), read in one round trip.
 
     InvalidCredentials when either is gone, the session is another user's, or
     it was made with a key that is revoked, replaced or expired. Sessions past
@@ -216,30 +218,37 @@ def live_session(sid: str, user_id: str, api_key_id: str | None = None) -> tuple
         raise errors.InvalidCredentials("the session's user no longer exists")
     if user.suspended:
         raise errors.InvalidCredentials("the user is suspended")
-    if api_key_id and not (isinstance(key[0], ApiKey) and not key[0].has_expired(now)):
+    if not api_key_id:
+        return session, user, None
+    if not isinstance(key[0], ApiKey) or key[0].has_expired(now, key_max_days):
         raise errors.InvalidCredentials("the API key the session was made with has ended")
-    return session, user
+    return session, user, key[0]
 
 
-def signed_in_user(cookie: str | None) -> str | None:
-    """The id of the user whose live session a ``session`` cookie names, else None."""
+def signed_in_user(cookie: str | None, key_max_days: int) -> str | None:
+    """The id of the user whose live session a ``session`` cookie names, else None
+    (``key_max_days``: API_KEY_MAX_DAYS)."""
     match = SESSION_COOKIE_RE.fullmatch(cookie or "")
     if match is None:
         return None
     try:
-        _, user = live_session(session_id(match.string), match.group(1), match.group(2))
+        _, user, _ = live_session(
+            session_id(match.string), match.group(1), match.group(2), key_max_days
+        )
     except errors.InvalidCredentials:
         return None
     return str(user.id)
 
 
-def issue_token(cookie: str | None, secret: bytes) -> dict[str, object]:
+def issue_token(cookie: str | None, secret: bytes, key_max_days: int) -> dict[str, object]:
     """An access token for the session a cookie names, signed with the session secret;
-    InvalidCredentials if the session has ended."""
+    InvalidCredentials if the session has ended (``key_max_days``: API_KEY_MAX_DAYS)."""
     match = SESSION_COOKIE_RE.fullmatch(cookie or "")
     if match is None:
         raise errors.InvalidCredentials("no session: log in first")
-    session, user = live_session(session_id(match.string), match.group(1), match.group(2))
+    session, user, _ = live_session(
+        session_id(match.string), match.group(1), match.group(2), key_max_days
+    )
     issued = int(time.time())
     expires = min(issued + TOKEN_LIFETIME, int(session.expires_at.timestamp()))
     claims = {

@@ -26,9 +26,9 @@ from chalicelib.models import connection
 ErrorFactory = Callable[[], Exception]
 
 
-# PynamoDB sends a transaction's deletes, then puts, then updates; cancellation
-# reasons come back in that order.
-_ORDER = {"delete": 0, "put": 1, "update": 2}
+# PynamoDB sends a transaction's condition checks, then deletes, then puts, then
+# updates; cancellation reasons come back in that order.
+_ORDER = {"check": -1, "delete": 0, "put": 1, "update": 2}
 
 
 @dataclass
@@ -88,6 +88,19 @@ class Transaction:
                 lambda tw: tw.delete(item, condition=condition, add_version_condition=False),
                 error,
             )
+        )
+
+    def check(
+        self,
+        model: type[Model],
+        hash_key: str,
+        condition: Condition,
+        error: ErrorFactory | None = None,
+    ) -> None:
+        """Write nothing, but only if ``condition`` holds for the item of ``hash_key``
+        (whether or not it exists)."""
+        self._ops.append(
+            _Op("check", lambda tw: tw.condition_check(model, hash_key, condition=condition), error)
         )
 
     def commit(self) -> None:

@@ -56,19 +56,25 @@ def own_view(user: User, rulebook: Rulebook | None = None) -> dict[str, Any]:
     return user_view(user, expanded=True, rulebook=rulebook)
 
 
-def get_user(user_id: str, rulebook: Rulebook) -> dict[str, Any]:
+# ``decided``: the caller's record as the authorizer read it for this request, or
+# None (user_reads.load_user).
+
+
+def get_user(user_id: str, rulebook: Rulebook, decided: User | None = None) -> dict[str, Any]:
     """The full record of a user; raises UserNotFound."""
-    return user_view(load_user(user_id), rulebook=rulebook)
+    return user_view(load_user(user_id, decided), rulebook=rulebook)
 
 
-def get_me(caller: Caller, rulebook: Rulebook) -> dict[str, Any]:
+def get_me(caller: Caller, rulebook: Rulebook, decided: User | None = None) -> dict[str, Any]:
     """The caller's own record with expanded, sorted permissions."""
-    return own_view(load_user(caller.id), rulebook)
+    return own_view(load_user(caller.id, decided), rulebook)
 
 
-def get_permissions(user_id: str, rulebook: Rulebook) -> dict[str, Any]:
+def get_permissions(
+    user_id: str, rulebook: Rulebook, decided: User | None = None
+) -> dict[str, Any]:
     """Why the user has each effective permission (API.md section 12); raises UserNotFound."""
-    return {"permissions": explain(load_user(user_id), rulebook)}
+    return {"permissions": explain(load_user(user_id, decided), rulebook)}
 
 
 SUSPENDED_VALUES = {"true": True, "false": False}

@@ -60,6 +60,7 @@ class Field:
     maximum: int | None = None
     read_only: bool = False
     extra: Callable[[str], bool] | None = None
+    max_items: int | None = None  # of a list
 
     def check(self, value: Any) -> None:
         """Raise InvalidInput when ``value`` breaks this field's rules."""
@@ -98,6 +99,8 @@ class Field:
     def _check_list(self, value: Any) -> None:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise errors.InvalidInput(f"{self.name} must be a list of strings")
+        if self.max_items is not None and len(value) > self.max_items:
+            raise errors.InvalidInput(f"{self.name} holds more than {self.max_items} items")
         if not all(is_clean(item) for item in value):
             raise errors.InvalidInput(f"{self.name} holds a control character or a lone surrogate")
         if self.kind == "permissions":
@@ -136,6 +139,8 @@ class Field:
                 result["pattern"] = f"^(?:{self.pattern})$"
             if self.format:
                 result["format"] = self.format
+        if self.max_items is not None:
+            result["maxItems"] = self.max_items
         if self.description:
             result["description"] = self.description
         if self.read_only:
@@ -261,10 +266,47 @@ API_KEY_REQUEST = Body(
             "expires_in_days",
             kind="integer",
             minimum=1,
-            maximum=3650,
-            description="no expiry when absent",
+            description="1 to API_KEY_MAX_DAYS (365 unless the deployment sets it; more "
+            "gives 400); absent: API_KEY_DEFAULT_DAYS (90 unless set)",
+        ),
+        Field(
+            "permissions",
+            kind="permissions",
+            description="what the key may use, implied permissions included, and only while "
+            "its owner has them; at most the caller's own; absent: the caller's scope",
+        ),
+        Field(
+            "read_only",
+            kind="boolean",
+            description="only GET routes and POST /login/token; writes get 403 KeyReadOnly",
         ),
     ),
+)
+MAX_OVERLAP_HOURS = 168
+API_KEY_ROTATION = Body(
+    "ApiKeyRotation",
+    (
+        Field(
+            "overlap_hours",
+            kind="integer",
+            minimum=0,
+            maximum=MAX_OVERLAP_HOURS,
+            description="how long the old key keeps working; default 24",
+        ),
+    ),
+)
+MAX_LEAKED_KEYS = 100
+LEAKED_KEYS = Body(
+    "LeakedKeys",
+    (
+        Field(
+            "keys",
+            kind="strings",
+            max_items=MAX_LEAKED_KEYS,
+            description="keys found in the open, as a secret scanner reported them",
+        ),
+    ),
+    required=("keys",),
 )
 API_KEY_LOGIN = Body(
     "ApiKeyLogin",

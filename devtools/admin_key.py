@@ -43,14 +43,16 @@ def main() -> int:
 def new_key(env: Mapping[str, str]) -> dict[str, str]:
     """A new API key for the admin in the store ``env`` names, its other keys revoked:
     ``{"user_id", "key", "id"}``. Raises NoAdmin."""
-    from chalicelib import auth
+    from chalicelib import apikeys
+    from chalicelib.config import load_settings
     from chalicelib.ids import SYSTEM
 
     user_id = admin_id(env)
     if user_id is None:
         raise NoAdmin(f"no user {ADMIN_EMAIL} in the store: make run makes it")
-    made = auth.make_api_key(SYSTEM, user_id, name="made by make admin-key", replace=True)
-    return {"user_id": user_id, **made}
+    request = apikeys.KeyRequest(name="made by make admin-key")
+    made = apikeys.make_api_key(SYSTEM, user_id, load_settings(env), request, replace=True)
+    return {"user_id": user_id, "key": made["key"], "id": made["id"]}
 
 
 @contextmanager

@@ -24,7 +24,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 
 from app import app
 from bench import environment
-from chalicelib import auth, config, container, models
+from chalicelib import apikeys, config, container, models
 from chalicelib.ids import SYSTEM
 from chalicelib.permissions import PERMISSIONS
 from chalicelib.users import NewUser, create_user
@@ -169,7 +169,7 @@ def make_user(aws: None) -> Any:
         body = {"email": email, "name": fields.pop("name", "Test User"), **fields}
         body["permissions"] = permissions or []
         user = create_user(SYSTEM, NewUser(body, MANAGER_FIELDS))
-        key = auth.make_api_key(SYSTEM, user.id)["key"]
+        key = apikeys.make_api_key(SYSTEM, user.id, container.settings())["key"]
         return Account(user.id, key, email)
 
     return make

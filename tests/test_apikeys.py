@@ -15,12 +15,23 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
+from chalicelib import key_format
 from chalicelib.models import ApiKey, LogEntry
 from tests.conftest import assert_error
 
 API = "/api/v1"
-KEY_FIELDS = {"id", "name", "created", "expires", "last_used"}
+KEY_FIELDS = {
+    "id",
+    "name",
+    "created",
+    "expires",
+    "last_used",
+    "last_used_ip",
+    "permissions",
+    "read_only",
+}
 PREFIX = "uk_"
+USE = ("last_used", "last_used_ip")  # written after the answer of the request that used a key
 
 
 # -- helpers ---------------------------------------------------------------
@@ -35,8 +46,14 @@ def json_headers(key: str) -> dict[str, str]:
 
 
 def secret_of(key: str) -> str:
-    """The secret part of a key: what follows its last dot."""
-    return key.rsplit(".", 1)[1]
+    """The secret a key carries (hex), as the service reads it."""
+    parts = key_format.parse(key, "uk")
+    assert parts is not None, key
+    return parts.secret
+
+
+def without_use(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{name: value for name, value in key.items() if name not in USE} for key in keys]
 
 
 def sha256(text: str) -> str:
@@ -157,7 +174,7 @@ def test_denied_key_change_leaves_owner_keys_unchanged(
     before = list_keys(client, owner.key, owner.id)
     response = _call(client, route, stranger.key, owner.id, key_id_of(client, owner))
     assert_error(response, 403, "PermissionDenied")
-    assert list_keys(client, owner.key, owner.id) == before
+    assert without_use(list_keys(client, owner.key, owner.id)) == without_use(before)
     assert me(client, owner.key).status_code == 200
 
 
@@ -200,7 +217,8 @@ def test_key_route_with_other_scheme_returns_401(client: Client, owner: Any) -> 
 def test_new_key_starts_with_documented_prefix(client: Client, owner: Any) -> None:
     made = add_key(client, owner.key, owner.id)
     assert made["key"].startswith(PREFIX)
-    assert made["id"] and made["id"] in made["key"]
+    parts = key_format.parse(made["key"], "uk")
+    assert parts is not None and (parts.user_id, parts.key_id) == (owner.id, made["id"])
 
 
 def test_replacement_key_starts_with_documented_prefix(client: Client, owner: Any) -> None:
@@ -228,10 +246,10 @@ def test_bearer_scheme_name_is_case_insensitive(client: Client, owner: Any, sche
     assert response.json_body["user"]["id"] == owner.id
 
 
-def test_key_with_one_secret_character_changed_returns_401(client: Client, owner: Any) -> None:
+def test_key_with_one_character_changed_returns_401(client: Client, owner: Any) -> None:
     made = add_key(client, owner.key, owner.id)
     key = made["key"]
-    cut = len(key) - len(secret_of(key))
+    cut = len(key) - 20
     tampered = key[:cut] + ("A" if key[cut] != "A" else "B") + key[cut + 1 :]
     assert_error(me(client, tampered), 401, "InvalidCredentials")
 
@@ -321,13 +339,17 @@ def test_listing_keys_shows_name_created_and_expiry(client: Client, owner: Any) 
 # -- POST /user/{id}/apikeys: one more key ---------------------------------
 
 
-def test_adding_key_without_body_makes_key_that_never_expires(client: Client, owner: Any) -> None:
+def test_adding_key_without_body_makes_key_expiring_in_the_default_days(
+    client: Client, owner: Any
+) -> None:
     response = client.http.post(f"{API}/user/{owner.id}/apikeys", headers=bearer(owner.key))
     assert response.status_code == 201, response.body
     made = response.json_body
-    assert set(made) == {"key", "id"}
+    assert set(made) == {"key", "id", "expires"}
     (listed,) = [k for k in list_keys(client, owner.key, owner.id) if k["id"] == made["id"]]
-    assert listed["expires"] is None
+    assert listed["expires"] == made["expires"]
+    lifetime = parse_time(listed["expires"]) - parse_time(listed["created"])
+    assert lifetime == timedelta(days=90)
 
 
 def test_adding_key_keeps_other_keys(client: Client, owner: Any) -> None:
@@ -378,13 +400,13 @@ def test_adding_key_with_unknown_field_returns_400(client: Client, owner: Any) -
 
 
 def test_refused_key_request_makes_no_key(client: Client, owner: Any) -> None:
-    before = list_keys(client, owner.key, owner.id)
+    before = without_use(list_keys(client, owner.key, owner.id))
     client.http.post(
         f"{API}/user/{owner.id}/apikeys",
         headers=json_headers(owner.key),
         body=json.dumps({"expires_in_days": 0}),
     )
-    assert list_keys(client, owner.key, owner.id) == before
+    assert without_use(list_keys(client, owner.key, owner.id)) == before
 
 
 # -- DELETE /user/{id}/apikeys/{key_id} ------------------------------------
@@ -465,7 +487,7 @@ def assert_key_entry(entry: dict[str, Any], actor: str, owner_id: str, key_id: s
     assert entry["data_type"] == "user"
     assert entry["user"] == actor
     assert key_id in entry["comment"], entry
-    assert set(entry["data"]) <= {"key_id", "name"}, entry
+    assert set(entry["data"]) <= {"key_id", "name", "expires"}, entry
     assert entry["data"].get("key_id", key_id) == key_id
 
 

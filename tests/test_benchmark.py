@@ -10,23 +10,35 @@ import boto3
 import pytest
 from chalice.test import Client
 
-from bench import cost, harness, pages, routes
+from bench import cost, decided, harness, pages, routes
 from bench import world as bench_world
 from chalicelib.models import User
 from devtools.local_stack import Store
 from tests.conftest import ROOT
 
 
-def test_get_me_makes_one_authorizer_read_and_one_route_read(client: Client) -> None:
+def test_get_me_makes_one_read_the_authorizers(client: Client) -> None:
     world = bench_world.make_world(client)
 
     counted = bench_world.count_scenario(world, bench_world.scenario("GET /user/me"))
 
-    assert counted.total.operations() == Counter({"BatchGetItem": 1, "GetItem": 1})
+    assert counted.total.operations() == Counter({"BatchGetItem": 1})
     assert counted.authorizer.operations() == Counter({"BatchGetItem": 1})
     assert counted.decide is not None
     assert counted.decide.operations() == Counter({"BatchGetItem": 1})
-    assert counted.total.items_read == 3  # the key and its user, then the user
+    assert counted.total.items_read == 2  # the key and its user, shown by the route
+
+
+def test_own_record_routes_read_once_whether_or_not_the_decision_was_cached(
+    client: Client,
+) -> None:
+    world = bench_world.make_world(client)
+
+    rows = decided.rows(world, iterations=1)
+
+    assert len(rows) == 2 * len(decided.ROUTES)
+    assert all(row.result == "pass" for row in rows), [(r.measure, r.result) for r in rows]
+    assert {row.calls for row in rows} == {"BatchGetItem 1", "GetItem 1"}
 
 
 def test_patch_user_writes_one_transaction(client: Client) -> None:
@@ -91,6 +103,15 @@ def test_bench_never_imports_tests() -> None:
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             assert not [n for n in names if n == "tests" or n.startswith("tests.")], path
+
+
+def test_key_use_rows_stay_within_the_contracts_bound(client: Client) -> None:
+    from bench.key_use import key_use_rows
+
+    rows = key_use_rows()
+    assert len(rows) == 4
+    assert all(row.result == "pass" for row in rows), [(r.measure, r.calls) for r in rows]
+    assert rows[0].calls == "1 UpdateItem"  # one address, within the hour: the first use only
 
 
 def test_item_size_counts_names_and_values_as_dynamodb_does() -> None:

@@ -7,13 +7,14 @@ import subprocess
 import sys
 from typing import Any
 
+import botocore.session
 import pytest
 from botocore.awsrequest import AWSResponse
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException
 
 from bench.harness import fresh_clients, without_backoff
-from chalicelib import auth, container, models, sessions
+from chalicelib import apikeys, auth, container, models, sessions
 from chalicelib.ids import SYSTEM
 from chalicelib.models import MODELS
 from chalicelib.users import NewUser, create_user
@@ -23,9 +24,11 @@ from tests.faults import THROTTLING, inject_faults
 
 def test_every_model_and_transaction_share_one_botocore_client(aws: None) -> None:
     user = create_user(SYSTEM, NewUser({"email": "one@example.org"}))
-    key = auth.make_api_key(SYSTEM, user.id)["key"]
+    key = apikeys.make_api_key(SYSTEM, user.id, container.settings())["key"]
     assert (
-        auth.decide(f"Bearer {key}", container.session_secret, container.rulebook()).user_id
+        auth.decide(
+            f"Bearer {key}", container.session_secret, container.settings(), container.rulebook()
+        ).user_id
         == user.id
     )
     sessions.start_session(user.id)
@@ -104,3 +107,52 @@ def test_client_without_backoff_still_retries_with_botocores_attempts_and_quota(
         models.User.get("nobody", consistent_read=True)
     # PynamoDB's max_retry_attempts (3) retries after the first attempt.
     assert injector.attempts["GetItem"] == 1 + models.User.Meta.max_retry_attempts
+
+
+def test_the_services_client_is_botocores_dynamodb_client_built_without_listing_services(
+    aws: None,
+) -> None:
+    shared = models.connection()
+    plain: Any = botocore.session.get_session().create_client(
+        "dynamodb", region_name=models.User.Meta.region
+    )
+    ours: Any = shared.client
+    assert ours.meta.service_model.api_version == plain.meta.service_model.api_version
+    assert ours.meta.service_model.operation_names == plain.meta.service_model.operation_names
+    assert ours.meta.endpoint_url == plain.meta.endpoint_url
+    assert ours.meta.region_name == plain.meta.region_name
+    loader = shared.session.get_component("data_loader")
+    assert loader.list_available_services("service-2") == ["dynamodb"]
+
+
+def test_importing_the_app_loads_only_what_a_decision_needs() -> None:
+    route_only = (
+        "chalicelib.users",
+        "chalicelib.user_views",
+        "chalicelib.changes",
+        "chalicelib.logs",
+        "chalicelib.identities",
+        "chalicelib.idempotency",
+        "chalicelib.validation",
+        "chalicelib.search",
+        "chalicelib.oidc",
+        "chalicelib.export",
+        "joserfc",
+        "email_validator",
+    )
+    code = (
+        "import sys\n"
+        "import app\n"
+        f"print(' '.join(name for name in {route_only!r} if name in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""

@@ -87,15 +87,39 @@ def test_concurrent_retries_with_one_key_make_one_user(admin: Any) -> None:
     assert len(list(User.by_email.query("concurrent@example.org"))) == 1
 
 
-def test_retry_after_the_user_was_deleted_returns_410_and_makes_no_user(
+def test_retry_after_the_user_was_erased_is_a_fresh_request_that_makes_a_new_user(
     client: Client, admin: Any
 ) -> None:
     body = {"email": "gone@example.org", "name": "Gone"}
     first = post_user(client, admin, body, "key-gone")
     assert first.status_code == 201
-    deleted = client.http.delete(f"{API}/user/{first.json_body['id']}", headers=admin.headers)
+    erased = first.json_body["id"]
+    deleted = client.http.delete(f"{API}/user/{erased}", headers=admin.headers)
     assert deleted.status_code == 204
+    assert list(IdempotentRequest.scan()) == []  # erasure removed its record
     retry = post_user(client, admin, body, "key-gone")
-    assert retry.status_code == 410, retry.body
-    assert retry.json_body["Code"] == "UserDeleted"
-    assert list(User.by_email.query("gone@example.org")) == []
+    assert retry.status_code == 201, retry.body
+    made = retry.json_body["id"]
+    assert made != erased
+    assert [u.id for u in User.by_email.query("gone@example.org")] == [made]
+    again = post_user(client, admin, body, "key-gone")  # remembered anew
+    assert (again.status_code, again.json_body) == (201, {"id": made})
+    other = post_user(client, admin, {"email": "other@example.org"}, "key-gone")
+    assert other.status_code == 422
+
+
+def test_a_record_an_unfinished_erasure_left_counts_as_removed(client: Client, admin: Any) -> None:
+    body = {"email": "half@example.org", "name": "Half"}
+    first = post_user(client, admin, body, "key-half")
+    erased = first.json_body["id"]
+    (record,) = IdempotentRequest.scan()
+    deleted = client.http.delete(f"{API}/user/{erased}", headers=admin.headers)
+    assert deleted.status_code == 204
+    record.save()  # as if a fault had stopped the erasure before its removal
+    retry = post_user(client, admin, {**body, "name": "Other"}, "key-half")
+    assert retry.status_code == 201, retry.body
+    made = retry.json_body["id"]
+    assert made != erased
+    assert [(r.user_id, r.key) for r in IdempotentRequest.scan()] == [(made, record.key)]
+    again = post_user(client, admin, {**body, "name": "Other"}, "key-half")
+    assert (again.status_code, again.json_body) == (201, {"id": made})

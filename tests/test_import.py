@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib import auth, models
+from chalicelib import apikeys, container, models
 from chalicelib.cli import ProgressBar, main
 from chalicelib.ids import SYSTEM
 from chalicelib.importer import COMMENT
@@ -231,7 +231,7 @@ def test_imported_user_gets_an_api_key_that_works_on_user_me(
     client: Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run_import(capsys)
-    key = auth.make_api_key(SYSTEM, IMPORTED[2])["key"]
+    key = apikeys.make_api_key(SYSTEM, IMPORTED[2], container.settings())["key"]
     response = client.http.get("/api/v1/user/me", headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 200
     assert response.json_body["user"]["email"] == RECORDS[2]["email"]
@@ -241,7 +241,7 @@ def test_user_imported_with_an_object_id_gets_an_api_key_that_works(
     client: Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run_import(capsys)
-    key = auth.make_api_key(SYSTEM, IMPORTED[4])["key"]
+    key = apikeys.make_api_key(SYSTEM, IMPORTED[4], container.settings())["key"]
     response = client.http.get("/api/v1/user/me", headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 200
 
@@ -478,7 +478,7 @@ def test_user_imported_with_a_tracker_id_logs_in_with_a_key_and_a_session(
 ) -> None:
     record = tracker_user(email="tracked@example.org", name="Tracked")
     import_export([record], tmp_path, capsys)
-    key = auth.make_api_key(SYSTEM, record["_id"])["key"]
+    key = apikeys.make_api_key(SYSTEM, record["_id"], container.settings())["key"]
     headers = {"Authorization": f"Bearer {key}"}
     me = client.http.get("/api/v1/user/me", headers=headers)
     assert me.status_code == 200, me.body

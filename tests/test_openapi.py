@@ -20,13 +20,15 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app import app
+from bench import environment
 from chalicelib import openapi
 from devtools.local_stack import Store, chalice_local, fresh_prefix, service_env, tables_and_admin
 
 # The servers start once for the module: its tests run on one pytest-xdist worker.
 pytestmark = pytest.mark.xdist_group(__name__)
 
-DOCUMENT = openapi.document(app.routes)
+SETTINGS = environment.settings()
+DOCUMENT = openapi.document(app.routes, (SETTINGS.api_key_default_days, SETTINGS.api_key_max_days))
 EXAMPLES_PER_OPERATION = 12
 
 
@@ -101,3 +103,27 @@ def test_generated_requests_get_no_5xx_and_answers_that_match_the_document(
         case.validate_response(response, checks=CHECKS)
 
     run()
+
+
+def test_key_request_states_the_deployments_key_lifetimes(client: Client) -> None:
+    days = openapi.document(app.routes, (7, 30))["components"]["schemas"]["ApiKeyRequest"]
+    assert days["properties"]["expires_in_days"]["maximum"] == 30
+    assert days["properties"]["expires_in_days"]["default"] == 7
+    served = client.http.get("/api/v1/openapi.json").json_body
+    stated = served["components"]["schemas"]["ApiKeyRequest"]["properties"]["expires_in_days"]
+    assert (stated["default"], stated["maximum"]) == (90, 365)  # the test settings
+
+
+def test_new_key_routes_and_fields_are_declared() -> None:
+    paths = DOCUMENT["paths"]
+    assert "post" in paths["/api/v1/user/{user_id}/apikeys/{key_id}/rotate"]
+    revoke = paths["/api/v1/apikeys/revoke"]["post"]
+    assert "security" not in revoke
+    schemas = DOCUMENT["components"]["schemas"]
+    assert {"permissions", "read_only", "expires_in_days", "name"} <= set(
+        schemas["ApiKeyRequest"]["properties"]
+    )
+    assert schemas["LeakedKeys"]["properties"]["keys"]["maxItems"] == 100
+    assert {"last_used_ip", "permissions", "read_only"} <= set(schemas["ApiKeyInfo"]["properties"])
+    me = paths["/api/v1/user/me"]["get"]["responses"]["200"]
+    assert "API-Key-Expires" in me["headers"]

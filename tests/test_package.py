@@ -427,15 +427,26 @@ def test_authorizer_role_allows_what_the_authorizer_sends(
 ) -> None:
     account = make_user(permissions=["USER_SEARCH"])
     session = sessions.start_session(account.id)
-    token = str(sessions.issue_token(session.cookie, container.session_secret())["token"])
+    token = str(
+        sessions.issue_token(
+            session.cookie, container.session_secret(), container.settings().api_key_max_days
+        )["token"]
+    )
     dynamodb_requests.clear()
 
     assert (
-        auth.decide(f"Bearer {account.key}", container.session_secret, container.rulebook()).user_id
+        auth.decide(
+            f"Bearer {account.key}",
+            container.session_secret,
+            container.settings(),
+            container.rulebook(),
+        ).user_id
         == account.id
     )
     assert (
-        auth.decide(f"Bearer {token}", container.session_secret, container.rulebook()).user_id
+        auth.decide(
+            f"Bearer {token}", container.session_secret, container.settings(), container.rulebook()
+        ).user_id
         == account.id
     )
 
@@ -479,6 +490,12 @@ def test_api_handler_role_allows_what_the_routes_send(
     call("get", f"/user/{uid}/export", 200)
     key = call("post", f"/user/{uid}/apikeys", 201, {"name": "ci"})
     call("get", f"/user/{uid}/apikeys", 200)
+    rotated = call("post", f"/user/{uid}/apikeys/{key['id']}/rotate", 201, {"overlap_hours": 1})
+    http.post(
+        f"{API}/apikeys/revoke",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"keys": [rotated["key"]]}),
+    )
     call("delete", f"/user/{uid}/apikeys/{key['id']}", 204)
     call("post", f"/user/{uid}/apikey", 201)
     call("get", f"/user/{uid}/log", 200)
@@ -545,6 +562,19 @@ def test_api_stage_is_throttled(template: dict[str, Any]) -> None:
     assert len(everything) == 1
     assert everything[0]["ThrottlingRateLimit"] > 0
     assert everything[0]["ThrottlingBurstLimit"] > 0
+
+
+def test_leaked_key_revocation_has_its_own_small_method_throttle(template: dict[str, Any]) -> None:
+    method_settings = template["Resources"]["RestAPI"]["Properties"]["MethodSettings"]
+    # API Gateway's form of a resource path: a leading "/", then each "/" as "~1".
+    path = "/" + f"{API}/apikeys/revoke".replace("/", "~1")
+    (revoke,) = [
+        s for s in method_settings if (s["ResourcePath"], s["HttpMethod"]) == (path, "POST")
+    ]
+    (everything,) = [s for s in method_settings if s["ResourcePath"] == "/*"]
+    assert 0 < revoke["ThrottlingRateLimit"] < everything["ThrottlingRateLimit"]
+    assert 0 < revoke["ThrottlingBurstLimit"] < everything["ThrottlingBurstLimit"]
+    assert ("POST", f"{API}/apikeys/revoke") in app_routes()
 
 
 # -- logs: gateway access logs, retention everywhere ------------------------------

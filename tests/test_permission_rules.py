@@ -20,6 +20,7 @@ from chalicelib.permissions import DESCRIPTIONS
 from devtools.oidc_provider import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, running_provider
 from tests.conftest import Account, assert_error
 from tests.oidc_helpers import set_claims, submit_subject
+from tests.test_apikey_scopes import session_token
 from tests.test_login_oidc import API, Browser, log_of, me
 
 # The servers start once for the module: its tests run on one pytest-xdist worker.
@@ -237,6 +238,28 @@ def test_a_grant_lapses_after_max_age_without_a_login_and_so_do_the_keys(
     assert shown["effective_permissions"] == []
     assert shown["rule_permissions"] == user["rule_permissions"]  # kept, but lapsed
     assert explained(client, key, user["id"]).json_body == {"permissions": []}
+
+
+def test_a_scoped_key_and_its_session_hold_a_rule_permission_until_it_lapses(
+    client: Client, issuer: str, clock: Clock, admin: Account
+) -> None:
+    user = Person(client, issuer, eduperson_entitlement=ADMIN_VALUE).login()
+    made = client.http.post(
+        f"{API}/user/{user['id']}/apikeys",
+        headers=admin.json_headers(),
+        body=json.dumps({"permissions": ["USER_SEARCH"]}),
+    )
+    assert made.status_code == 201, made.body
+    key = Account(user["id"], made.json_body["key"], "")
+    token = Account(user["id"], session_token(client, key.key), "")
+    for caller in (key, token):
+        assert client.http.get(f"{API}/user", headers=caller.headers).status_code == 200
+        denied = client.http.get(f"{API}/user/{admin.id}", headers=caller.headers)
+        assert_error(denied, 403, "PermissionDenied")  # the owner may; the key may not
+    clock.advance(days=MAX_AGE_DAYS)
+    for caller in (key, token):
+        lapsed = client.http.get(f"{API}/user", headers=caller.headers)
+        assert_error(lapsed, 403, "PermissionDenied")
 
 
 def test_a_grant_whose_rule_left_the_configuration_no_longer_counts(

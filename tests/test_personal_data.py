@@ -16,9 +16,8 @@ import jsonschema
 import pytest
 from chalice.test import Client
 
-from chalicelib import erasure, export, identities, invariants, models, sessions
+from chalicelib import container, erasure, export, identities, invariants, models, sessions
 from chalicelib.cli import main
-from chalicelib.idempotency import ERASED_BODY
 from chalicelib.models import Session
 from tests.conftest import ALL_PERMISSIONS, Account, assert_error, empty_tables
 from tests.faults import THROTTLING, inject_faults
@@ -315,8 +314,8 @@ def test_erasure_leaves_none_of_the_persons_values_in_any_table(
     ok(call(client, admin, "delete", f"/user/{ada.account.id}", **{"If-Match": str(version)}), 204)
     assert holding(ada.values) == []
     assert {v for _, v in holding(bob.values)} == set(bob.values)
-    records = {r.user_id: r.body_hash for r in models.IdempotentRequest.scan()}
-    assert records[ada.account.id] == ERASED_BODY != records[bob.account.id]
+    answering = [r.user_id for r in models.IdempotentRequest.scan()]
+    assert ada.account.id not in answering and bob.account.id in answering
     assert invariants.check() == []
 
 
@@ -363,6 +362,7 @@ def test_erased_users_key_and_sessions_stop_and_email_and_identity_are_free(
     assert_error(call(client, ada.account, "get", "/user/me"), 401, "InvalidCredentials")
     assert_error(token_for(client, cookie), 401, "InvalidCredentials")
     assert sessions.user_sessions(ada.account.id) == []
+    assert list(models.ApiKey.query(ada.account.id)) == []  # their last use and address too
     again = create(client, admin, {"email": ada.account.email}, "again")
     identities.link_identity(again, "ada-sub-4711::local")
 
@@ -433,6 +433,51 @@ def test_an_erasure_that_fails_at_any_step_is_finished_by_a_retry_or_a_repair(
         assert holding(person.values) == [], step
 
 
+def test_a_fault_at_removing_the_idempotency_records_is_reported_and_repaired(
+    client: Client, admin: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    person = fill(client, admin, "idem")
+    path = f"/user/{person.account.id}"
+    # The Scan that finds the person's idempotency records is the erasure's only one.
+    with inject_faults(share=1.0, kinds=(THROTTLING,), only=("Scan",)) as injected:
+        response = call(client, admin, "delete", path)
+    assert injected.total > 0
+    assert_error(response, 503, "StorageUnavailable")
+    answering = [r.user_id for r in models.IdempotentRequest.scan()]
+    assert person.account.id in answering
+    kinds = {v.kind for v in invariants.check()}
+    assert invariants.IDEMPOTENCY_ORPHANED in kinds <= set(invariants.ERASURE_KINDS)
+    capsys.readouterr()
+    assert main(["check-invariants", "--repair"]) == 0
+    repaired = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {
+        "kind": invariants.IDEMPOTENCY_ORPHANED,
+        "key": {"user_id": person.account.id},
+        "detail": "an idempotency record answers with a user that was deleted",
+        "repaired": True,
+    } in repaired
+    assert person.account.id not in [r.user_id for r in models.IdempotentRequest.scan()]
+    assert invariants.check() == []
+    assert holding(person.values) == []
+
+
+def test_a_leftover_idempotency_record_of_a_deleted_user_is_reported_and_removed(
+    client: Client, admin: Account
+) -> None:
+    user_id = create(client, admin, {"email": "left@example.org"}, "left-over")
+    (record,) = models.IdempotentRequest.scan()
+    ok(call(client, admin, "delete", f"/user/{user_id}"), 204)
+    assert invariants.check() == []
+    record.save()  # as a version of the service that kept the record would have
+    found = invariants.check()
+    assert [(v.kind, dict(v.key)) for v in found] == [
+        (invariants.IDEMPOTENCY_ORPHANED, {"user_id": user_id})
+    ]
+    assert invariants.repair(found) == found
+    assert list(models.IdempotentRequest.scan()) == []
+    assert invariants.check() == []
+
+
 # -- export ----------------------------------------------------------------------
 
 
@@ -461,7 +506,11 @@ def test_export_of_oneself_matches_its_schema_and_holds_everything(
     assert document["identities"] == [
         {"identity": "ada-sub-4711::local", "sub": "ada-sub-4711", "provider": "local"}
     ]
-    assert [key["name"] for key in document["apikeys"]] == ["ada-laptop"]
+    [key] = document["apikeys"]
+    assert key["name"] == "ada-laptop"
+    assert key["permissions"] is None and key["read_only"] is False  # its scope
+    assert key["expires"] > key["created"]
+    assert key["last_used"] and key["last_used_ip"] == "127.0.0.1"  # the key was used
     assert sorted(s["kind"] for s in document["sessions"]) == ["apikey", "oidc"]
     assert [s.get("provider") for s in document["sessions"] if s["kind"] == "oidc"] == ["local"]
     log = ok(call(client, admin, "get", f"/user/{ada.account.id}/log"))["logs"]
@@ -494,7 +543,8 @@ def test_an_export_larger_than_its_budget_pages_on_with_the_log_routes_cursors(
     for number in range(30):
         body = {"user": {"contact": f"room {number} " + "x" * 300}}
         ok(call(client, member, "patch", "/user/me", body))
-    document = export.export_user(member.id, max_bytes=8_000)
+    max_days = container.settings().api_key_max_days
+    document = export.export_user(member.id, max_days, max_bytes=8_000)
     jsonschema.validate(document, export_schema(client))
     assert document["log_next"] is not None and document["actions_next"] is not None
     assert len(json.dumps(document, separators=(",", ":"))) <= 8_000

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
+from chalicelib import key_format
 from chalicelib.requestlog import LOGGER
 
 FIELDS = {"type", "request_id", "method", "route", "status", "latency_ms", "user_id"}
@@ -83,6 +84,8 @@ def test_lines_hold_no_key_token_cookie_or_email(client: Client, admin: Any, lin
     )
     text = "\n".join(lines.lines)
     assert len(lines.lines) == 3
-    secret_part = admin.key.rsplit(".", 1)[1]
+    parts = key_format.parse(admin.key, "uk")
+    assert parts is not None
+    secret_part = parts.secret
     for secret in (admin.key, secret_part, admin.email, "secret.person", cookie):
         assert secret not in text

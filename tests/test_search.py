@@ -3,13 +3,19 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
 from chalice.test import Client
 
-from chalicelib import search
-from chalicelib.ids import SYSTEM
+from bench import harness
+from bench import search as bench_search
+from chalicelib import invariants, search
+from chalicelib.cli import main
+from chalicelib.ids import SYSTEM, new_id
+from chalicelib.models import SearchEntry, User
 from chalicelib.users import NewUser, create_user
 from tests.conftest import Account, assert_error
 
@@ -166,3 +172,150 @@ def test_a_user_with_a_very_long_name_is_created_and_found(
     make_user(name=" ".join(f"Wd{n:02}" for n in range(60)))
     assert len(names(client, admin, "wd0")) == 1
     assert len(names(client, admin, "wd5")) == 1  # a later word: by shorter prefixes only
+
+
+def many_words(first: str) -> dict[str, str]:
+    """A name and email too long for every prefix: the user's items overflow."""
+    words = f"{first} Augusta Ada Byron King Noel Lovelace"
+    return {"name": words, "email": f"{words.replace(' ', '.').lower()}@example.org"}
+
+
+def test_a_query_reads_one_page_of_items_whatever_its_length_among_thousands(
+    client: Client, admin: Account
+) -> None:
+    queries = {  # query: the numbers of the users it finds, in name order
+        "re": range(3000),
+        "research": range(3000),
+        "researcher029": range(2900, 3000),  # last in name order, among all "research..."
+        "researcher 029": range(2900, 3000),
+        "researcher02999@example.org": [2999],
+    }
+    bench_search.seed((bench_search.person(n) for n in range(3000)), queries)
+    for q, numbers in queries.items():
+        with harness.counting() as counts:
+            response = find(client, admin, q, limit=10)
+        assert response.status_code == 200, response.body
+        wanted = [bench_search.person(n)[0] for n in numbers]
+        assert [user["name"] for user in response.json_body["users"]] == wanted[:10], q
+        route = counts.part(False)
+        searched = sum(call.items_read for call in route.calls if call.operation == "Query")
+        assert searched <= 10 + 1, (q, searched)
+        assert route.items_read - searched == len(wanted[:10])
+
+
+def test_a_user_with_too_many_items_for_every_prefix_is_found_in_name_order(
+    client: Client, admin: Account, make_user: Any
+) -> None:
+    for n in (0, 2, 4):
+        make_user(name=f"Pagewalker {n}", email=f"pagewalker.{n}@example.org")
+    for first in ("Pagewalker 1", "Pagewalker 3"):
+        make_user(**many_words(first))
+    overflowing = search.entries(User.get(make_user(**many_words("Other")).id))
+    assert len(overflowing) <= search.MAX_ITEMS
+    assert any(entry.prefix.startswith(search.OVERFLOW) for entry in overflowing)
+    for q in ("pagewalker", "pagewalker.", "Pagewalker "):  # 10 characters, 11, and a name
+        seen: list[str] = []
+        cursor = None
+        for _ in range(10):
+            params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+            response = find(client, admin, q, **params)
+            assert response.status_code == 200, response.body
+            seen += [user["name"].split(" Augusta")[0] for user in response.json_body["users"]]
+            cursor = response.json_body["next"]
+            if cursor is None:
+                break
+        assert seen == [f"Pagewalker {n}" for n in range(5)], q
+    assert names(client, admin, "pagewalker 3 augusta ada byron k") == [
+        "Pagewalker 3 Augusta Ada Byron King Noel Lovelace"
+    ]
+    assert names(client, admin, "pagewalker.3.augusta.ada.byron.king.noel.lovelace@") == [
+        "Pagewalker 3 Augusta Ada Byron King Noel Lovelace"
+    ]
+
+
+def test_a_long_query_ignores_case_and_accents(
+    client: Client, admin: Account, make_user: Any
+) -> None:
+    make_user(name="Émile-Auguste Zolà", email="Emile.Auguste.Zola@Example.ORG")
+    make_user(name="Emile-Augustin Zola", email="emile.augustin@example.org")
+    assert names(client, admin, "ÉMILE-AUGUSTE Z") == ["Émile-Auguste Zolà"]
+    assert names(client, admin, "emile-auguste zola") == ["Émile-Auguste Zolà"]
+    assert names(client, admin, "EMILE.AUGUSTÉ.ZOLA@EXAMPLE.ORG") == ["Émile-Auguste Zolà"]
+    assert names(client, admin, "émile-august") == ["Émile-Auguste Zolà", "Emile-Augustin Zola"]
+
+
+def test_a_rename_of_a_user_with_the_most_items_is_one_transaction(
+    client: Client, admin: Account, make_user: Any
+) -> None:
+    user = make_user(**many_words("Firstname Oldname"))
+    assert len(search.entries(User.get(user.id))) == search.MAX_ITEMS
+    body = {"user": {**many_words("Secondname Newname"), "permissions": ["USER_MANAGEMENT"]}}
+    with harness.counting() as counts:
+        response = client.http.patch(
+            f"{API}/user/{user.id}", headers=admin.json_headers(), body=json.dumps(body)
+        )
+    assert response.status_code == 200, response.body
+    assert counts.operations()["TransactWriteItems"] == 1
+    assert names(client, admin, "secondname newname augusta") == [body["user"]["name"]]
+    assert names(client, admin, "firstname") == []
+    assert names(client, admin, "firstname.oldname.augusta") == []
+    assert [v.kind for v in invariants.check() if v.kind.startswith("search")] == []
+
+
+def legacy_items(user: User) -> None:
+    """Replace the user's search items by those of 2 to 8 characters, as they once were."""
+    for entry in SearchEntry.scan(SearchEntry.user_id == user.id):
+        entry.delete()
+    user_texts = search.texts(user.email, user.name)
+    for prefix in {t[:n] for t in user_texts for n in range(2, 9) if len(t) >= n}:
+        SearchEntry(prefix, search.sort_key(user), user_id=user.id, texts=user_texts).save()
+
+
+def test_rebuild_search_writes_missing_and_stale_items_and_deletes_orphans(
+    client: Client, admin: Account, make_user: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stale = User.get(make_user(name="Stale Items", email="stale.items.user@example.org").id)
+    legacy_items(stale)
+    bare = User.get(make_user(name="Imported Before", email="imported@example.org").id)
+    for entry in search.entries(bare):
+        entry.delete()
+    gone = User(id=new_id(), email="gone@example.org", name="Gone User")
+    for entry in search.entries(gone):
+        entry.save()
+    before = {(v.kind, json.dumps(dict(v.key))) for v in invariants.check()}
+    assert before == {
+        (invariants.SEARCH_STALE, json.dumps({"id": stale.id})),
+        (invariants.SEARCH_STALE, json.dumps({"id": bare.id})),
+        (invariants.SEARCH_ORPHANED, json.dumps({"user_id": gone.id})),
+    }
+    assert names(client, admin, "stale.items.u") == []
+    capsys.readouterr()
+
+    assert main(["rebuild-search"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"rewritten": 2, "unchanged": 1, "orphaned": 1}
+    assert invariants.check() == []
+    assert names(client, admin, "stale.items.u") == ["Stale Items"]
+    assert names(client, admin, "imported") == ["Imported Before"]
+    assert names(client, admin, "gone") == []
+
+    assert main(["rebuild-search"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"rewritten": 0, "unchanged": 3, "orphaned": 0}
+
+
+def test_rebuild_search_keeps_a_change_made_while_it_runs(
+    client: Client, admin: Account, make_user: Any
+) -> None:
+    user = User.get(make_user(name="Before Rename", email="before@example.org").id)
+    legacy_items(user)
+    renamed = client.http.patch(
+        f"{API}/user/{user.id}",
+        headers=admin.json_headers(),
+        body='{"user": {"name": "After Rename"}}',
+    )
+    assert renamed.status_code == 200, renamed.body
+    # What a rebuild that scanned before the rename holds: the old user and its items.
+    stored = list(SearchEntry.scan(SearchEntry.user_id == user.id))
+    assert search._rebuild_user(user.id, user, stored) == "rewritten"
+    assert [v for v in invariants.check() if v.kind.startswith("search")] == []
+    assert names(client, admin, "after rename") == ["After Rename"]
+    assert names(client, admin, "before rename") == []

@@ -21,6 +21,7 @@ from joserfc import jwt
 from joserfc.jwk import OctKey
 
 from bench import environment, harness
+from chalicelib import key_format
 from chalicelib.models import ApiKey
 from tests.conftest import Account, assert_error
 
@@ -476,7 +477,9 @@ def test_access_token_of_deleted_user_returns_401(
 
 
 def key_id_of(account: Account) -> str:
-    return account.key.split(".")[1]
+    parts = key_format.parse(account.key, "uk")
+    assert parts is not None
+    return parts.key_id
 
 
 def test_session_made_with_a_revoked_key_gives_no_token(client: Client, member: Account) -> None:

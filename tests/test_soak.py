@@ -37,7 +37,7 @@ import pytest
 from moto import mock_aws
 
 from app import app
-from chalicelib import auth, models
+from chalicelib import apikeys, container, models
 from chalicelib.ids import SYSTEM
 from chalicelib.invariants import Violation, check
 from chalicelib.permissions import PERMISSIONS
@@ -279,7 +279,7 @@ def _run(client: ThreadSafeClient) -> Soak:
     for index in range(THREADS):
         body = {"email": f"manager-{index}@example.org", "permissions": list(PERMISSIONS)}
         manager = create_user(SYSTEM, NewUser(body, MANAGER_FIELDS))
-        managers.append(auth.make_api_key(SYSTEM, manager.id)["key"])
+        managers.append(apikeys.make_api_key(SYSTEM, manager.id, container.settings())["key"])
     users, emails = [], []
     for index in range(SEED_USERS):
         email = f"seed-{index}@example.org"

@@ -81,6 +81,7 @@ def test_first_provider_sign_in_profile_keys_history_and_sign_out(
     # A key: shown once, with Copy; then revoked after confirmation.
     nav(page, "API keys")
     page.get_by_label("Name", exact=True).fill("laptop")
+    expect(page.get_by_label("Expires in days")).to_have_value("90")  # the default, filled in
     page.get_by_label("Expires in days").fill("30")
     page.get_by_role("button", name="Create key").click()
     new_key = page.get_by_label("New API key", exact=True)
@@ -161,6 +162,54 @@ def test_sign_in_with_an_api_key(stack: Stack, browser_page: BrowserPage) -> Non
     expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
 
 
+def test_scoped_read_only_key_is_made_used_and_rotated(
+    stack: Stack, browser_page: BrowserPage
+) -> None:
+    page = browser_page.page
+    sign_in_with_key(page, stack, stack.manager_key)
+    nav(page, "API keys")
+    days = page.get_by_label("Expires in days")
+    expect(days).to_have_value("90")
+    expect(page.get_by_text("At most 365 days.")).to_be_visible()
+    may = page.get_by_role("group", name="This key may")
+    boxes = may.get_by_role("checkbox")
+    expect(boxes).to_have_count(6)
+    for n in range(6):
+        expect(boxes.nth(n)).to_be_checked()
+    for name in ("DATA_EDIT", "OWNERS_READ", "USER_ADD", "USER_MANAGEMENT", "DATA_MANAGEMENT"):
+        may.get_by_label(name, exact=True).uncheck()
+    page.get_by_label("Read only", exact=True).check()
+    page.get_by_label("Name", exact=True).fill("nightly report")
+    page.get_by_role("button", name="Create key").click()
+    new_key = page.get_by_label("New API key", exact=True)
+    expect(new_key).to_have_value(re.compile(r"^uk_"))
+    key = new_key.input_value()
+    row = page.get_by_role("row").filter(has_text="nightly report")
+    expect(row).to_contain_text("USER_SEARCH; read only")
+
+    # The script may search, but neither manage nor write; the page shows its use.
+    assert stack.call("GET", "/user", key=key).status_code == 200
+    assert stack.call("GET", f"/user/{stack.manager_id}", key=key).status_code == 403
+    refused = stack.call("PATCH", "/user/me", key=key, json={"user": {"name": "X"}})
+    assert (refused.status_code, refused.json()["Code"]) == (403, "KeyReadOnly")
+    page.reload()
+    row = page.get_by_role("row").filter(has_text="nightly report")
+    expect(row).to_contain_text("127.0.0.1")
+    check_page(page, "api-keys")
+
+    # Rotated: the new key shown once, and until when the old one works.
+    row.get_by_role("button", name="Rotate").click()
+    row.get_by_role("button", name="Yes, rotate").click()
+    expect(page.get_by_role("status")).to_contain_text("works until")
+    rotated = page.get_by_label("New API key", exact=True)
+    expect(rotated).not_to_have_value(key)
+    assert stack.call("GET", "/user", key=rotated.input_value()).status_code == 200
+    assert stack.call("GET", "/user", key=key).status_code == 200  # the 24-hour overlap
+    assert (
+        stack.call("GET", f"/user/{stack.manager_id}", key=rotated.input_value()).status_code == 403
+    )
+
+
 def test_failed_login_is_explained_in_words(stack: Stack, browser_page: BrowserPage) -> None:
     page = browser_page.page
     page.goto(f"{stack.base}/?login_error=email_in_use")
@@ -189,10 +238,12 @@ def test_manager_finds_changes_meets_412_deletes_and_cannot_delete_the_last_mana
     expect(page.get_by_role("heading", level=1)).to_have_text("User Erin")
     expect(page.get_by_label("Email", exact=True)).to_have_value("erin@example.org")
 
-    # Permissions: one checkbox per name; saved with If-Match.
+    # Permissions: one checkbox per name; saved with If-Match. (The page's other
+    # form makes API keys for the user.)
+    record = page.get_by_role("form", name="User record")
     for name in ("DATA_EDIT", "OWNERS_READ", "USER_ADD", "USER_SEARCH", "USER_MANAGEMENT"):
-        expect(page.get_by_label(name, exact=True)).not_to_be_checked()
-    page.get_by_label("USER_SEARCH", exact=True).check()
+        expect(record.get_by_label(name, exact=True)).not_to_be_checked()
+    record.get_by_label("USER_SEARCH", exact=True).check()
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status").filter(has_text="saved")).to_have_text("The user is saved.")
     assert stack.call("GET", f"/user/{erin}").json()["user"]["permissions"] == ["USER_SEARCH"]
@@ -201,12 +252,12 @@ def test_manager_finds_changes_meets_412_deletes_and_cannot_delete_the_last_mana
     # Someone else changes the record: the next save meets 412 and offers a reload.
     changed = stack.call("PATCH", f"/user/{erin}", json={"user": {"affiliation": "Elsewhere"}})
     assert changed.ok
-    page.get_by_label("Name", exact=True).fill("Erin Changed")
+    record.get_by_label("Name", exact=True).fill("Erin Changed")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("alert")).to_contain_text("changed this user since you opened")
     page.get_by_role("button", name="Reload").click()
     expect(page.get_by_label("Affiliation")).to_have_value("Elsewhere")
-    expect(page.get_by_label("Name", exact=True)).to_have_value("Erin")
+    expect(record.get_by_label("Name", exact=True)).to_have_value("Erin")
     expect(page.get_by_role("region", name="Changes to this record")).to_contain_text("Elsewhere")
 
     page.get_by_role("button", name="Delete user").click()

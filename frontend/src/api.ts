@@ -57,6 +57,34 @@ export interface ApiKeyInfo {
   created: string
   expires: string | null
   last_used: string | null
+  last_used_ip?: string | null
+  /** The key's scope: null (or absent) is all of its owner's permissions. */
+  permissions?: string[] | null
+  read_only?: boolean
+}
+
+export interface KeyRequest {
+  name: string
+  expiresInDays: number | null
+  /** null: all of the owner's permissions, now and later. */
+  permissions: string[] | null
+  readOnly: boolean
+}
+
+export interface NewKey {
+  key: string
+  id: string
+  expires?: string
+}
+
+export interface RotatedKey extends NewKey {
+  old_key_expires: string
+}
+
+/** How long a new key may live: the deployment's default and maximum, in days. */
+export interface KeyDays {
+  default: number | null
+  maximum: number | null
 }
 
 export interface LogEntry {
@@ -165,6 +193,15 @@ async function errorOf(response: Response): Promise<ApiError> {
     // not the service's error body (a gateway page, say): keep the status line
   }
   return new ApiError(response.status, code, message)
+}
+
+/** A new key's answer (made or rotated): the key itself, shown this once. */
+function newKey(body: unknown): NewKey {
+  return {
+    key: member(body, 'key', isString),
+    id: member(body, 'id', isString),
+    expires: member(body, 'expires', isString),
+  }
 }
 
 export class Api {
@@ -434,18 +471,33 @@ export class Api {
     )
   }
 
-  createApiKey(
-    userId: string,
-    name: string,
-    expiresInDays: number | null,
-  ): Promise<{ key: string; id: string }> {
+  createApiKey(userId: string, request: KeyRequest): Promise<NewKey> {
     const body: Record<string, unknown> = {}
-    if (name) body.name = name
-    if (expiresInDays !== null) body.expires_in_days = expiresInDays
-    return this.call('POST', `user/${encodeURIComponent(userId)}/apikeys`, { body }).then((r) => ({
-      key: member(r, 'key', isString),
-      id: member(r, 'id', isString),
-    }))
+    if (request.name) body.name = request.name
+    if (request.expiresInDays !== null) body.expires_in_days = request.expiresInDays
+    if (request.permissions !== null) body.permissions = request.permissions
+    if (request.readOnly) body.read_only = true
+    return this.call('POST', `user/${encodeURIComponent(userId)}/apikeys`, { body }).then(newKey)
+  }
+
+  rotateApiKey(userId: string, keyId: string): Promise<RotatedKey> {
+    return this.call(
+      'POST',
+      `user/${encodeURIComponent(userId)}/apikeys/${encodeURIComponent(keyId)}/rotate`,
+      {
+        body: {},
+      },
+    ).then((r) => ({ ...newKey(r), old_key_expires: member(r, 'old_key_expires', isString) }))
+  }
+
+  /** The deployment's key lifetimes, as the OpenAPI document states them. */
+  async keyDays(): Promise<KeyDays> {
+    let found: unknown = await this.openapi()
+    for (const name of ['components', 'schemas', 'ApiKeyRequest', 'properties', 'expires_in_days'])
+      found = isRecord(found) ? found[name] : undefined
+    const days = isRecord(found) ? found : {}
+    const whole = (value: unknown) => (isNumber(value) ? value : null)
+    return { default: whole(days.default), maximum: whole(days.maximum) }
   }
 
   revokeApiKey(userId: string, keyId: string): Promise<void> {

@@ -114,6 +114,16 @@ export function describe(entry: LogEntry, reader: Reader): EntryText {
   const comment = entry.comment ?? ''
   if ('key_id' in data || /^API key /.test(comment)) {
     const expires = typeof data.expires === 'string' ? ` (expires ${formatTime(data.expires)})` : ''
+    if ('rotates' in data || / by rotating /.test(comment)) {
+      const notes = [
+        typeof data.expires === 'string' ? `the new one expires ${formatTime(data.expires)}` : '',
+        typeof data.old_key_expires === 'string'
+          ? `the old one works until ${formatTime(data.old_key_expires)}`
+          : '',
+      ].filter(Boolean)
+      const what = `rotated ${keyName(data)}${notes.length ? ` (${notes.join('; ')})` : ''} of`
+      return { who, what, record, changes: [] }
+    }
     const made = / made/.test(comment)
     const what = made ? `made ${keyName(data)}${expires} for` : `revoked ${keyName(data)} of`
     return { who, what, record, changes: [] }

@@ -12,10 +12,16 @@ export const session = reactive({
   keyId: sessionStorage.getItem(KEY_ID_ITEM),
 })
 
-/** The id part of an API key `<prefix>_<user id>.<key id>.<secret>`, or null. */
+/**
+ * The id part of an API key, or null. A key reads `<prefix>_<digit naming the form of
+ * the owner's id><owner's id, 32 hex><key id, 16 hex><secret, 43><check, 6>`; an older
+ * one `uk_<user id>.<key id>.<secret>` (the service's key_format.py).
+ */
 export function keyIdOf(key: string): string | null {
   const parts = key.split('.')
-  return parts.length === 3 && parts[1] ? parts[1] : null
+  if (parts.length === 3) return parts[1] || null
+  const found = /^[a-z0-9]{2,16}_[012][0-9a-f]{32}([0-9a-f]{16})[0-9A-Za-z]{49}$/.exec(key)
+  return found ? found[1] : null
 }
 
 function rememberKey(keyId: string | null): void {

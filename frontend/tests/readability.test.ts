@@ -144,7 +144,11 @@ describe('API keys', () => {
           expires: null,
           last_used: null,
         })
-        return json(201, { key: `uk_me.k${made}.secret`, id: `k${made}` })
+        return json(201, {
+          key: `uk_me.k${made}.secret`,
+          id: `k${made}`,
+          expires: '2026-04-01T00:00:00Z',
+        })
       })
       .on('DELETE user/me/apikeys/k2', () => {
         keys.pop()
@@ -162,7 +166,8 @@ describe('API keys', () => {
     expect(wrapper.find('.new-key input').element).toHaveProperty('value', 'uk_me.k2.secret')
     expect(wrapper.find('.new-key').text()).not.toContain('Copied.')
     const rows = wrapper.findAll('tbody tr')
-    await rows[1].find('button').trigger('click')
+    const revoke = rows[1].findAll('button').filter((b) => b.text() === 'Revoke')
+    await revoke[0].trigger('click')
     await flushPromises()
     await button(wrapper, 'Yes, revoke').trigger('click')
     await flushPromises()

@@ -8,6 +8,7 @@ import ProfileView from '../src/views/ProfileView.vue'
 import SignInView from '../src/views/SignInView.vue'
 import UsersView from '../src/views/UsersView.vue'
 import UserView from '../src/views/UserView.vue'
+import { formatTime } from '../src/time'
 import { error, FakeService, json } from './fakeService'
 import { button, field, mountView } from './mounting'
 
@@ -211,7 +212,7 @@ describe('API keys', () => {
       .on('GET user/me/apikeys', () => json(200, { apikeys: keys }))
       .on('POST user/me/apikeys', () => {
         keys = [KEY]
-        return json(201, { key: 'uk_me.k1.secret', id: 'k1' })
+        return json(201, { key: 'uk_me.k1.secret', id: 'k1', expires: '2026-01-31T00:00:00Z' })
       })
     const { wrapper } = await mountView(KeyList, service, {
       user: ME,
@@ -231,6 +232,120 @@ describe('API keys', () => {
     expect(wrapper.text()).toContain('This key will not be shown again.')
     expect(button(wrapper, 'Copy').exists()).toBe(true)
     expect(wrapper.find('table').text()).toContain('laptop')
+  })
+
+  const DAYS = {
+    components: {
+      schemas: {
+        ApiKeyRequest: { properties: { expires_in_days: { default: 90, maximum: 365 } } },
+      },
+    },
+  }
+  const OWNER = { ...ME, permissions: ['USER_ADD', 'USER_SEARCH'] }
+
+  function keyService(): FakeService {
+    let keys = [] as Record<string, unknown>[]
+    return new FakeService()
+      .on('GET openapi.json', () => json(200, DAYS))
+      .on('GET user/me/apikeys', () => json(200, { apikeys: keys }))
+      .on('POST user/me/apikeys', () => {
+        keys = [{ ...KEY, id: 'k2', name: 'ci', permissions: ['USER_SEARCH'], read_only: true }]
+        return json(201, { key: 'uk_new', id: 'k2', expires: '2026-04-01T00:00:00Z' })
+      })
+  }
+
+  it('offers the default lifetime, states the maximum and ticks every permission the person has', async () => {
+    const { wrapper } = await mountView(KeyList, keyService(), {
+      user: OWNER,
+      props: { userId: 'me', allowCreate: true, permissions: OWNER.permissions },
+    })
+    const days = field(wrapper, 'Expires in days').element as HTMLInputElement
+    expect(days.value).toBe('90')
+    expect(days.max).toBe('365')
+    expect(wrapper.text()).toContain('At most 365 days.')
+    expect(wrapper.find('fieldset legend').text()).toBe('This key may')
+    const boxes = wrapper.findAll('fieldset input[type="checkbox"]')
+    expect(boxes.map((b) => (b.element as HTMLInputElement).value)).toEqual([
+      'USER_ADD',
+      'USER_SEARCH',
+    ])
+    expect(boxes.every((b) => (b.element as HTMLInputElement).checked)).toBe(true)
+    expect((field(wrapper, 'Read only').element as HTMLInputElement).checked).toBe(false)
+  })
+
+  it('sends no list when every permission stays ticked', async () => {
+    const service = keyService()
+    const { wrapper } = await mountView(KeyList, service, {
+      user: OWNER,
+      props: { userId: 'me', allowCreate: true, permissions: OWNER.permissions },
+    })
+    await wrapper.find('form').trigger('submit')
+    await flushPromises()
+    expect(service.calls('POST user/me/apikeys')[0].body).toEqual({ expires_in_days: 90 })
+  })
+
+  it('makes a read-only key with the permissions left ticked, and lists its scope', async () => {
+    const service = keyService()
+    const { wrapper } = await mountView(KeyList, service, {
+      user: OWNER,
+      props: { userId: 'me', allowCreate: true, permissions: OWNER.permissions },
+    })
+    await field(wrapper, 'Name').setValue('ci')
+    await field(wrapper, 'USER_ADD').setValue(false)
+    await field(wrapper, 'Read only').setValue(true)
+    await wrapper.find('form').trigger('submit')
+    await flushPromises()
+    expect(service.calls('POST user/me/apikeys')[0].body).toEqual({
+      name: 'ci',
+      expires_in_days: 90,
+      permissions: ['USER_SEARCH'],
+      read_only: true,
+    })
+    expect((field(wrapper, 'New API key').element as HTMLInputElement).value).toBe('uk_new')
+    expect(wrapper.find('table').text()).toContain('USER_SEARCH; read only')
+  })
+
+  it('lists each key’s scope, expiry, last use and its address', async () => {
+    const used = {
+      ...KEY,
+      expires: '2026-06-01T00:00:00Z',
+      last_used: '2026-02-01T00:00:00Z',
+      last_used_ip: '192.0.2.7',
+      permissions: null,
+    }
+    const service = new FakeService().on('GET user/me/apikeys', () =>
+      json(200, { apikeys: [used] }),
+    )
+    const { wrapper } = await mountView(KeyList, service, { user: ME, props: { userId: 'me' } })
+    const headers = wrapper.findAll('th').map((th) => th.text())
+    expect(headers).toEqual(expect.arrayContaining(['Scope', 'Expires', 'Last used', 'from']))
+    const row = wrapper.find('tbody tr').text()
+    expect(row).toContain('192.0.2.7')
+    expect(row).toContain('all of the owner’s permissions')
+  })
+
+  it('rotates a key after confirmation, showing the new key once and until when the old one works', async () => {
+    const service = new FakeService()
+      .on('GET user/me/apikeys', () => json(200, { apikeys: [KEY] }))
+      .on('POST user/me/apikeys/k1/rotate', () =>
+        json(201, {
+          key: 'uk_rotated',
+          id: 'k3',
+          expires: '2026-05-01T00:00:00Z',
+          old_key_expires: '2026-01-02T00:00:00Z',
+        }),
+      )
+    const { wrapper } = await mountView(KeyList, service, { user: ME, props: { userId: 'me' } })
+    await button(wrapper, 'Rotate').trigger('click')
+    expect(service.calls('POST user/me/apikeys/k1/rotate')).toHaveLength(0)
+    await button(wrapper, 'Yes, rotate').trigger('click')
+    await flushPromises()
+    expect(service.calls('POST user/me/apikeys/k1/rotate')).toHaveLength(1)
+    expect((field(wrapper, 'New API key').element as HTMLInputElement).value).toBe('uk_rotated')
+    expect(wrapper.text()).toContain('This key will not be shown again.')
+    expect(wrapper.find('[role="status"]').text()).toContain(
+      `works until ${formatTime('2026-01-02T00:00:00Z')}`,
+    )
   })
 
   it('revokes a key only after confirmation', async () => {
@@ -288,7 +403,7 @@ describe('a user’s page', () => {
       json(200, { user: { ...OTHER, permissions: ['USER_ADD', 'USER_SEARCH'], version: 5 } }),
     )
     const { wrapper } = await mountView(UserView, fake, { user: MANAGER, props: { id: 'u2' } })
-    expect(wrapper.findAll('input[type="checkbox"]')).toHaveLength(6)
+    expect(wrapper.findAll('form[aria-label="User record"] input[type="checkbox"]')).toHaveLength(6)
     expect((field(wrapper, 'USER_ADD').element as HTMLInputElement).checked).toBe(true)
     await field(wrapper, 'USER_SEARCH').setValue(true)
     await wrapper.find('form').trigger('submit')
@@ -297,6 +412,15 @@ describe('a user’s page', () => {
     expect(patch.headers['If-Match']).toBe('4')
     expect(patch.body).toEqual({ user: { permissions: ['USER_ADD', 'USER_SEARCH'] } })
     expect(wrapper.text()).toContain('The user is saved.')
+  })
+
+  it('offers a manager the user’s own permissions for a new key of theirs', async () => {
+    const { wrapper } = await mountView(UserView, service(), { user: MANAGER, props: { id: 'u2' } })
+    const form = wrapper.find('form[aria-label="Make an API key"]')
+    expect(form.find('legend').text()).toBe('This key may')
+    const boxes = form.findAll('fieldset input[type="checkbox"]')
+    expect(boxes.map((b) => (b.element as HTMLInputElement).value)).toEqual(['USER_ADD'])
+    expect((boxes[0].element as HTMLInputElement).checked).toBe(true)
   })
 
   it('describes each checkbox and shows beside them what the user may do and why', async () => {

@@ -4,6 +4,7 @@ import { changedFields, filledFields, newIdempotencyKey } from '../src/forms'
 import { describe as describeEntry } from '../src/history'
 import { loginErrorMessage } from '../src/loginErrors'
 import { operations } from '../src/openapi'
+import { formatTime } from '../src/time'
 
 describe('loginErrorMessage', () => {
   it('says what happened and what to do for each code the service sends', () => {
@@ -128,6 +129,45 @@ describe('history entries', () => {
     )
     expect(revoked.what).toBe('revoked an API key of')
     expect(JSON.stringify([made, revoked])).not.toContain('9b9e')
+  })
+
+  it('tell of a key made with its expiry and of a rotation with both keys’ ends', () => {
+    const expires = '2027-03-03T12:00:00Z'
+    const oldEnds = '2026-12-04T12:00:00Z'
+    const made = describeEntry(
+      {
+        ...base,
+        action: 'edit',
+        user: 'me',
+        comment: 'API key 9b9e0c1d2e3f4a5b made (the key itself is never logged)',
+        data: { key_id: '9b9e0c1d2e3f4a5b', name: 'laptop', expires },
+      },
+      reader,
+    )
+    expect(made.what).toBe(`made the API key 'laptop' (expires ${formatTime(expires)}) for`)
+    const rotated = describeEntry(
+      {
+        ...base,
+        action: 'edit',
+        user: 'me',
+        comment:
+          'API key 1c2d made by rotating API key 9b9e, which works until ' +
+          `${oldEnds} (the key itself is never logged)`,
+        data: {
+          key_id: '1c2d',
+          name: 'laptop',
+          expires,
+          rotates: '9b9e',
+          old_key_expires: oldEnds,
+        },
+      },
+      reader,
+    )
+    expect(rotated.what).toBe(
+      `rotated the API key 'laptop' (the new one expires ${formatTime(expires)}; ` +
+        `the old one works until ${formatTime(oldEnds)}) of`,
+    )
+    expect(JSON.stringify(rotated)).not.toContain('9b9e')
   })
 
   it('tell of a first sign-in with a provider, not of auth_ids', () => {
