@@ -7,6 +7,7 @@ shared with the benchmark); ``configure`` gives it others.
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import json
 import os
@@ -88,14 +89,29 @@ def aws() -> Iterator[None]:
     mock = mock_aws()
     mock.start(reset=False)
     try:
-        tables = _moto_tables()
-        if len(tables) < len(models.MODELS):
+        if len(_moto_tables()) < len(models.MODELS):
             models.create_tables()
-        for table in tables:
-            table.items.clear()
+        empty_tables()
         yield
     finally:
         mock.stop(remove_data=False)
+
+
+def empty_tables() -> None:
+    """Remove every item from moto's tables (inside ``aws``), keeping the tables."""
+    for table in _moto_tables():
+        table.items.clear()
+
+
+def saved_items() -> dict[str, Any]:
+    """A copy of every item in moto's tables (inside ``aws``), for ``restore_items``."""
+    return {table.name: copy.deepcopy(table.items) for table in _moto_tables()}
+
+
+def restore_items(saved: dict[str, Any]) -> None:
+    """Put moto's tables back to the items ``saved_items`` copied, and nothing else."""
+    for table in _moto_tables():
+        table.items = copy.deepcopy(saved[table.name])
 
 
 def _moto_tables() -> list[Any]:

@@ -24,9 +24,8 @@ from bench import environment
 from chalicelib import openapi
 from devtools.local_stack import Store, chalice_local, fresh_prefix, service_env, tables_and_admin
 
-# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
-# so that a port picked as free is not taken by the other worker meanwhile.
-pytestmark = pytest.mark.xdist_group("servers")
+# The servers start once for the module: its tests run on one pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group(__name__)
 
 SETTINGS = environment.settings()
 DOCUMENT = openapi.document(app.routes, (SETTINGS.api_key_default_days, SETTINGS.api_key_max_days))
