@@ -30,8 +30,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Two workers, one a core; the test files that start servers run on one of them
-# (xdist_group "servers"), one after another.
+# Two workers, one a core. A module whose servers (or soak run) are made once for
+# the module runs whole on one worker (xdist_group): those groups, the largest
+# first, then single tests filling the gaps.
 pytest: $(STAMP) chromium
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 

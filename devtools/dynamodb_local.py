@@ -13,19 +13,24 @@ origin, and either in memory or in a folder that outlives the run (``-dbPath``).
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
+import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
-from devtools.local_stack import HOST, ROOT, Store, free_port, stop, wait_for
+from devtools.local_stack import HOST, ROOT, Store, free_port, port_is_free, stop, wait_for
 
 PACKAGE = ROOT / "devtools" / "dynamodb-local"
 EMULATOR = PACKAGE / "node_modules" / "amplify-dynamodb-simulator" / "emulator"
 JAR = EMULATOR / "DynamoDBLocal.jar"
 CHECKSUM = PACKAGE / "DynamoDBLocal.jar.sha256"
 STARTUP_TIMEOUT = 120.0  # a JVM on two busy cores
+BIND_ATTEMPTS = 5
 
 
 class StoreMissing(RuntimeError):
@@ -83,18 +88,75 @@ def command(port: int, data: Path | None = None) -> list[str]:
 def dynamodb_local(port: int | None = None, data: Path | None = None) -> Iterator[Store]:
     """DynamoDB Local on 127.0.0.1, in memory or keeping its data in ``data`` (made
     if missing); stopped when the block ends. Raises StoreMissing before starting
-    anything when Java or the jar is missing."""
-    port = port or free_port()
-    argv = command(port, data)
+    anything when Java or the jar is missing.
+
+    It cannot be handed a socket nor pick its own port, so without ``port`` it is
+    started on one that was free a moment ago; when another process took that port
+    in between, it is started again on another (``BIND_ATTEMPTS`` in all)."""
+    argv = command(port or 0, data)  # checks Java and the jar before anything starts
     if data is not None:
         data.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        argv, cwd=EMULATOR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    store = Store(f"http://{HOST}:{port}", process)
+    for _ in range(1 if port else BIND_ATTEMPTS):
+        chosen = port or free_port()
+        argv = command(chosen, data)
+        with tempfile.TemporaryFile() as log:
+            process = subprocess.Popen(argv, cwd=EMULATOR, stdout=log, stderr=subprocess.STDOUT)
+            store = Store(f"http://{HOST}:{chosen}", process)
+            try:
+                if _serves(process, chosen, log):
+                    yield store
+                    return
+            finally:
+                stop(process)
+    raise RuntimeError(f"DynamoDB Local found port {chosen} on {HOST} taken, at every try")
+
+
+def _serves(process: subprocess.Popen[bytes], port: int, log: IO[bytes]) -> bool:
+    """Wait until ``process`` listens on ``port`` and answers there: True; False when
+    another process holds the port (the JVM then says so and keeps running)."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"DynamoDB Local exited with {process.returncode}")
+        log.seek(0)
+        if b"Failed to bind" in log.read():
+            return False
+        if listens(process.pid, port):
+            # Any answer will do: it answers GET / with a 400 once it serves.
+            wait_for(f"http://{HOST}:{port}/", process, deadline - time.monotonic())
+            return True
+        time.sleep(0.1)
+    raise TimeoutError(f"DynamoDB Local did not listen on port {port} within {STARTUP_TIMEOUT} s")
+
+
+def listens(pid: int, port: int) -> bool:
+    """True when process ``pid`` holds a socket listening on TCP ``port`` (Linux's
+    /proc); where there is no /proc, True once anything listens there."""
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    if not tables[0].exists():
+        return not port_is_free(port)
+    inodes = {
+        fields[9]
+        for table in tables
+        if table.exists()
+        for fields in (line.split() for line in table.read_text().splitlines()[1:])
+        if fields[1].endswith(f":{port:04X}") and fields[3] == "0A"  # 0A: LISTEN
+    }
+    held = _descriptors(pid)
+    return any(f"socket:[{inode}]" in held for inode in inodes)
+
+
+def _descriptors(pid: int) -> set[str]:
+    """What process ``pid``'s open file descriptors point to (``socket:[inode]`` for a
+    socket); those closed while being read are left out."""
     try:
-        # Any answer will do: it answers GET / with a 400 once it serves.
-        wait_for(f"{store.endpoint}/", process, STARTUP_TIMEOUT)
-        yield store
-    finally:
-        stop(process)
+        names = os.listdir(f"/proc/{pid}/fd")
+    except OSError:  # the process ended
+        return set()
+    held = set()
+    for name in names:
+        try:
+            held.add(os.readlink(f"/proc/{pid}/fd/{name}"))
+        except OSError:
+            continue
+    return held

@@ -7,6 +7,8 @@ shared with the benchmark); ``configure`` gives it others.
 
 from __future__ import annotations
 
+import copy
+import fcntl
 import json
 import os
 import secrets
@@ -55,9 +57,14 @@ def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("package") / "out"
     env = {**os.environ, "AWS_DEFAULT_REGION": "eu-north-1"}  # chalice package needs a region
     command = ["make", "--no-print-directory", "package", f"OUT={out}"]
-    done = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False
-    )
+    # chalice package builds its dependencies into one cache file under
+    # .chalice/deployments/; two workers packaging at once would read each
+    # other's half-written zip, so they take turns.
+    with (ROOT / ".chalice" / "package.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False
+        )
     assert done.returncode == 0, done.stdout + done.stderr
     return out
 
@@ -82,14 +89,29 @@ def aws() -> Iterator[None]:
     mock = mock_aws()
     mock.start(reset=False)
     try:
-        tables = _moto_tables()
-        if len(tables) < len(models.MODELS):
+        if len(_moto_tables()) < len(models.MODELS):
             models.create_tables()
-        for table in tables:
-            table.items.clear()
+        empty_tables()
         yield
     finally:
         mock.stop(remove_data=False)
+
+
+def empty_tables() -> None:
+    """Remove every item from moto's tables (inside ``aws``), keeping the tables."""
+    for table in _moto_tables():
+        table.items.clear()
+
+
+def saved_items() -> dict[str, Any]:
+    """A copy of every item in moto's tables (inside ``aws``), for ``restore_items``."""
+    return {table.name: copy.deepcopy(table.items) for table in _moto_tables()}
+
+
+def restore_items(saved: dict[str, Any]) -> None:
+    """Put moto's tables back to the items ``saved_items`` copied, and nothing else."""
+    for table in _moto_tables():
+        table.items = copy.deepcopy(saved[table.name])
 
 
 def _moto_tables() -> list[Any]:

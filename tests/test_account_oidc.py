@@ -24,7 +24,8 @@ from tests.test_login_oidc import (
 )
 from tests.test_personal_data import apikey_login, cookie_of, holding, token_for
 
-pytestmark = pytest.mark.xdist_group("servers")
+# The servers start once for the module: its tests run on one pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group(__name__)
 
 API = "/api/v1"
 

@@ -17,9 +17,8 @@ from devtools.local_stack import provider_settings
 from devtools.oidc_provider import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, running_provider
 from tests.oidc_helpers import query_of
 
-# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
-# so that a port picked as free is not taken by the other worker meanwhile.
-pytestmark = pytest.mark.xdist_group("servers")
+# The servers start once for the module: its tests run on one pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group(__name__)
 
 API = "/api/v1"
 EXECUTE_API = "abc123.execute-api.eu-north-1.amazonaws.com"

@@ -167,7 +167,6 @@ def test_consumed_capacity_is_asked_for_and_added_up_per_request(client: Client)
     assert capacity.write == 0
 
 
-@pytest.mark.xdist_group("servers")
 def test_cost_rows_measure_each_request_on_dynamodb_local(local_store: Store) -> None:
     rows = cost.rows(local_store.endpoint, iterations=1)
 

@@ -8,7 +8,6 @@ import hashlib
 import secrets
 from urllib.parse import urlencode
 
-import pytest
 import requests
 
 from devtools.local_stack import Listener
@@ -16,9 +15,6 @@ from devtools.oidc_provider import running_provider
 from tests.browser import BrowserPage, fill_provider_login
 from tests.oidc_helpers import query_of
 from tests.servers import page_server
-
-# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another.
-pytestmark = pytest.mark.xdist_group("servers")
 
 ACCOUNT = {
     "username": "carol",

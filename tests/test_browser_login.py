@@ -16,8 +16,8 @@ from devtools.local_stack import Listener, Store
 from tests.browser import ALICE, BrowserPage, Service, fill_provider_login, running_service
 from tests.servers import page_server, reverse_proxy
 
-# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another.
-pytestmark = pytest.mark.xdist_group("servers")
+# The servers start once for the module: its tests run on one pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group(__name__)
 
 PREFIX = "/users"
 APP_PAGE = "<!doctype html><title>App</title><p>An app beside the users service</p>"

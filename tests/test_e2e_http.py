@@ -21,9 +21,8 @@ from devtools.local_stack import (
     tables_and_admin,
 )
 
-# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
-# so that a port picked as free is not taken by the other worker meanwhile.
-pytestmark = pytest.mark.xdist_group("servers")
+# The servers start once for the module: its tests run on one pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group(__name__)
 
 CLIENTS = 8
 ROUNDS = 6

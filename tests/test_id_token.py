@@ -19,9 +19,8 @@ from chalicelib.errors import LoginFailed
 from chalicelib.id_tokens import validate_id_token
 from tests.servers import hanging_server
 
-# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
-# so that a port picked as free is not taken by the other worker meanwhile.
-pytestmark = pytest.mark.xdist_group("servers")
+# The servers start once for the module: its tests run on one pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group(__name__)
 
 ISSUER = "https://provider.example"
 CLIENT_ID = "users-service"

@@ -34,9 +34,8 @@ from tests.oidc_helpers import submit_login_form, submit_subject
 from tests.test_login_oidc import API, Browser, log_of, me
 from tests.threads import ThreadSafeClient
 
-# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
-# so that a port picked as free is not taken by the other worker meanwhile.
-pytestmark = pytest.mark.xdist_group("servers")
+# The servers start once for the module: its tests run on one pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group(__name__)
 
 ELIXIR_SUB = "0123abcd@elixir-europe.org"
 

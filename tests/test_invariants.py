@@ -23,7 +23,7 @@ from chalicelib.identities import link_identity
 from chalicelib.ids import SYSTEM
 from chalicelib.invariants import Violation, check
 from chalicelib.models import USER_MANAGERS_COUNTER, ApiKey, Guard, LogEntry, SearchEntry, User
-from tests.conftest import Account
+from tests.conftest import ALL_PERMISSIONS, Account, restore_items, saved_items
 from tests.faults import TIMEOUT, inject_faults
 
 API = "/api/v1"
@@ -53,8 +53,23 @@ def _patch(client: Client, admin: Account, user_id: str, **fields: Any) -> None:
     assert response.status_code == 200, response.body
 
 
+# Tables as ``_made_through_the_api`` leaves them: made once per worker, put back
+# before each test that asks for them.
+_made: list[tuple[dict[str, Any], Tables]] = []
+
+
 @pytest.fixture
-def tables(client: Client, admin: Account) -> Tables:
+def tables(client: Client, make_user: Any) -> Tables:
+    if not _made:
+        admin = make_user(permissions=ALL_PERMISSIONS, name="Admin")
+        made = _made_through_the_api(client, admin)
+        _made.append((saved_items(), made))
+    items, made = _made[0]
+    restore_items(items)
+    return made
+
+
+def _made_through_the_api(client: Client, admin: Account) -> Tables:
     def email() -> str:
         return f"u-{secrets.token_hex(4)}@Example.org"
 

@@ -22,9 +22,9 @@ from bench import coldstart
 from deploy import lambda_zip
 from devtools.local_stack import Store, manage
 
-# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
-# so that a port picked as free is not taken by the other worker meanwhile.
-pytestmark = pytest.mark.xdist_group("servers")
+# make package runs once per worker (conftest.py's package_dir): this module
+# and test_package.py run on the same one.
+pytestmark = pytest.mark.xdist_group("package")
 
 MAX_ZIP_BYTES = 12 * 1024 * 1024
 CHALICE_CLI_TOOLING = (

@@ -17,9 +17,8 @@ from joserfc.jwk import KeySet
 from devtools.oidc_provider import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, running_provider
 from tests.oidc_helpers import deny_at_provider, query_of, submit_login_form
 
-# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
-# so that a port picked as free is not taken by the other worker meanwhile.
-pytestmark = pytest.mark.xdist_group("servers")
+# The servers start once for the module: its tests run on one pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group(__name__)
 
 REDIRECT_URI = "http://127.0.0.1:8000/api/v1/login/oidc/local/authorize"
 CAROL = {

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,11 +21,7 @@ from bench import environment
 from bench import local_store as bench_local_store
 from chalicelib import models
 from devtools import admin_key, dynamodb_local, run_local
-from devtools.local_stack import Store, free_port, fresh_prefix, manage, service_env
-
-# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
-# so that a port picked as free is not taken by the other worker meanwhile.
-pytestmark = pytest.mark.xdist_group("servers")
+from devtools.local_stack import Store, fresh_prefix, manage, service_env
 
 PREFIX = environment.ENVIRON["TABLE_PREFIX"]  # the tables' names as bound at import
 TABLES = {model.Meta.table_name.removeprefix(PREFIX) for model in models.MODELS}
@@ -159,9 +159,11 @@ def test_admin_key_finds_the_running_store_and_not_a_stopped_one(
     running = {"DYNAMODB_ENDPOINT": local_store.endpoint, "TABLE_PREFIX": "users-local-"}
     record.write_text(json.dumps(running))
     assert admin_key.running_store(record) == running
-    stopped = {**running, "DYNAMODB_ENDPOINT": f"http://127.0.0.1:{free_port()}"}
-    record.write_text(json.dumps(stopped))
-    assert admin_key.running_store(record) is None
+    with socket.socket() as closed:  # bound and never listening: it refuses connections
+        closed.bind(("127.0.0.1", 0))
+        stopped = {**running, "DYNAMODB_ENDPOINT": f"http://127.0.0.1:{closed.getsockname()[1]}"}
+        record.write_text(json.dumps(stopped))
+        assert admin_key.running_store(record) is None
 
 
 def test_kept_data_outlives_the_store_and_fresh_runs_in_memory(tmp_path: Path) -> None:
@@ -211,6 +213,26 @@ def test_a_jar_that_is_not_the_pinned_one_is_refused(tmp_path: Path) -> None:
 
 def test_the_installed_jar_is_the_pinned_one() -> None:
     assert dynamodb_local.checked_jar() == dynamodb_local.JAR
+
+
+def test_a_store_on_a_port_another_process_took_is_refused_not_used() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        refused = pytest.raises(RuntimeError, match=f"port {port} .* taken")
+        with refused, dynamodb_local.dynamodb_local(port=port):
+            pass
+
+
+def test_a_port_counts_as_served_by_the_process_that_listens_on_it() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as mine:
+        port = mine.getsockname()[1]
+        assert dynamodb_local.listens(os.getpid(), port)
+        other = subprocess.Popen([sys.executable, "-c", "input()"], stdin=subprocess.PIPE)
+        try:
+            assert not dynamodb_local.listens(other.pid, port)
+        finally:
+            other.communicate(b"\n", timeout=30)
+    assert not dynamodb_local.listens(os.getpid(), port)
 
 
 # -- the benchmark's import, at smoke size (make bench runs 1,000 and 10,000) --------

@@ -8,7 +8,8 @@ from typing import Any
 
 from chalice.test import Client
 
-from chalicelib import apikeys, container
+from chalicelib import container
+from chalicelib.apikeys import make_api_key
 from chalicelib.identities import link_identity
 from chalicelib.ids import SYSTEM
 from chalicelib.models import LogEntry
@@ -81,8 +82,9 @@ def test_log_pages_name_their_actors_but_not_system(
 
 def test_a_nameless_actor_has_a_null_name(client: Client) -> None:
     made = create_user(SYSTEM, NewUser({"email": "nameless@example.org"}))
-    key = apikeys.make_api_key(SYSTEM, made.id, container.settings())["key"]
-    nameless = Account(made.id, key, made.email)
+    nameless = Account(
+        made.id, make_api_key(SYSTEM, made.id, container.settings())["key"], made.email
+    )
     response = client.http.patch(
         f"{API}/user/me", headers=nameless.json_headers(), body='{"user": {"affiliation": "A"}}'
     )

@@ -16,7 +16,8 @@ from devtools.oidc_provider import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, run
 from tests.servers import hanging_server
 from tests.test_login_oidc import API, Browser, assert_refused, me, set_cookie
 
-pytestmark = pytest.mark.xdist_group("servers")
+# The servers start once for the module: its tests run on one pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group(__name__)
 
 LONG_SUB = "s" * 3000
 ACCOUNTS = [

@@ -21,9 +21,8 @@ from devtools.oidc_provider import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, run
 from tests.conftest import Account
 from tests.test_login_oidc import Browser, assert_refused, me, users_with_email
 
-# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
-# so that a port picked as free is not taken by the other worker meanwhile.
-pytestmark = pytest.mark.xdist_group("servers")
+# The servers start once for the module: its tests run on one pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group(__name__)
 
 SHARED = "shared@example.org"
 ACCOUNTS = [

@@ -32,9 +32,8 @@ from devtools.oidc_provider import DEFAULT_CLIENT_ID, default_config, running_pr
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
-# so that a port picked as free is not taken by the other worker meanwhile.
-pytestmark = pytest.mark.xdist_group("servers")
+# The servers start once for the module: its tests run on one pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group(__name__)
 
 SETTINGS = environment.settings()
 DOCUMENT = openapi.document(app.routes, (SETTINGS.api_key_default_days, SETTINGS.api_key_max_days))

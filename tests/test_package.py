@@ -29,9 +29,9 @@ from app import app
 from chalicelib import auth, config, container, models, sessions
 from deploy.template import route_to_aliases
 
-# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
-# so that a port picked as free is not taken by the other worker meanwhile.
-pytestmark = pytest.mark.xdist_group("servers")
+# make package runs once per worker (conftest.py's package_dir): this module
+# and test_lambda_zip.py run on the same one.
+pytestmark = pytest.mark.xdist_group("package")
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -22,9 +22,8 @@ from tests.oidc_helpers import set_claims, submit_subject
 from tests.test_apikey_scopes import session_token
 from tests.test_login_oidc import API, Browser, log_of, me
 
-# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
-# so that a port picked as free is not taken by the other worker meanwhile.
-pytestmark = pytest.mark.xdist_group("servers")
+# The servers start once for the module: its tests run on one pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group(__name__)
 
 ADMINS = "urn:geant:lifescience-ri.eu:group:tracker-admins#*"
 ADMIN_VALUE = "urn:geant:lifescience-ri.eu:group:tracker-admins#aai.lifescience-ri.eu"

@@ -17,10 +17,6 @@ from devtools.local_stack import ROOT, PortInUse, free_port, service_env, wait_f
 from devtools.oidc_provider import running_provider
 from devtools.run_local import allowed_origins, manage_line
 
-# Starts servers on 127.0.0.1: run on one pytest-xdist worker, one after another,
-# so that a port picked as free is not taken by the other worker meanwhile.
-pytestmark = pytest.mark.xdist_group("servers")
-
 
 @pytest.fixture
 def taken_port() -> Iterator[int]:

@@ -46,6 +46,9 @@ from chalicelib.users import NewUser, create_user
 from tests.faults import KINDS, inject_faults, serialized_storage
 from tests.threads import ThreadSafeClient
 
+# The soak runs once for the module: its tests run on one pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group(__name__)
+
 API = "/api/v1"
 ROOT = Path(__file__).resolve().parent.parent
 OPERATIONS = int(os.environ.get("SOAK_OPERATIONS", "120"))
@@ -53,7 +56,6 @@ THREADS = 8
 FAULT_SHARE = float(os.environ.get("SOAK_FAULT_SHARE", "0.1"))
 SEED = int(os.environ.get("SOAK_SEED", "1729"))
 SEED_USERS = 12
-# Seconds: generous for moto on a slow machine, small enough to notice a hang.
 
 # What the contract allows each operation to answer, as (status, code); 503
 # StorageUnavailable is allowed only when faults hit the request.

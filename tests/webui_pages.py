@@ -129,12 +129,17 @@ def unreachable_by_keyboard(page: Page) -> list[str]:
     """The visible controls that pressing Tab from the top of the page never focuses."""
     controls = f"Array.from(document.querySelectorAll('{CONTROLS}'))"
     visible = f"{controls}.filter((e) => e.checkVisibility())"
-    count: int = page.evaluate(f"{visible}.length")
-    page.evaluate("document.activeElement && document.activeElement.blur()")
-    page.evaluate("window.__reached = new Set()")
-    for _ in range(count + 3):
-        page.keyboard.press("Tab")
-        page.evaluate("window.__reached.add(document.activeElement)")
+    for _ in range(3):
+        count: int = page.evaluate(f"(window.__controls = {visible}).length")
+        page.evaluate("document.activeElement && document.activeElement.blur()")
+        page.evaluate("window.__reached = new Set()")
+        for _ in range(count + 3):
+            page.keyboard.press("Tab")
+            page.evaluate("window.__reached.add(document.activeElement)")
+        # A section that finished loading during the walk replaced its elements:
+        # the walk is judged only on a page that stayed the same throughout.
+        if page.evaluate("window.__controls.every((e) => e.isConnected)"):
+            break
     missed: list[str] = page.evaluate(
         f"{visible}.filter((e) => !window.__reached.has(e)).map((e) => e.outerHTML.slice(0, 120))"
     )
