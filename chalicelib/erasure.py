@@ -30,7 +30,7 @@ from pynamodb.exceptions import DeleteError
 
 from chalicelib.models import ApiKey, IdempotentRequest, LogEntry, storage_errors
 from chalicelib.record import PERSONAL_FIELDS
-from chalicelib.sessions import end_user_sessions
+from chalicelib.user_sessions import end_user_sessions
 
 ERASED = "[erased]"
 LOGGED_FIELDS = ("data", "old")  # the parts of a log entry that hold values

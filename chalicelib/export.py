@@ -20,8 +20,8 @@ from chalicelib.cursors import encode_cursor
 from chalicelib.logs import log_view
 from chalicelib.models import LogEntry, storage_errors
 from chalicelib.permissions import expand, explain
-from chalicelib.sessions import user_sessions
 from chalicelib.user_reads import load_user
+from chalicelib.user_sessions import user_sessions
 from chalicelib.user_views import user_view
 
 FORMAT = "users-service-export/1"

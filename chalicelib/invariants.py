@@ -59,7 +59,7 @@ from chalicelib.models import (
     storage_errors,
 )
 from chalicelib.permissions import USER_MANAGEMENT
-from chalicelib.sessions import end_user_sessions
+from chalicelib.user_sessions import end_user_sessions
 
 VERSION_MISMATCH = "version_mismatch"
 DELETE_NOT_LOGGED = "delete_not_logged"

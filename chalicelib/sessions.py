@@ -156,21 +156,6 @@ def end_session(cookie: str | None) -> None:
             Session(id=session_id(cookie)).delete()
 
 
-def user_sessions(user_id: str) -> list[Session]:
-    """Every stored session of a user, oldest first (those past expiry included)."""
-    with storage_errors():
-        return list(Session.by_user.query(user_id))
-
-
-def end_user_sessions(user_id: str) -> int:
-    """End every session of a user (suspension, erasure); returns how many."""
-    found = user_sessions(user_id)
-    with storage_errors():
-        for session in found:
-            Session(id=session.id).delete()
-    return len(found)
-
-
 def require_recent_login(method: str, sid: str) -> None:
     """Raise RecentLoginRequired unless the caller holds an access token of a session
     that an OpenID Connect login began less than ``RECENT_LOGIN`` ago (never a key,

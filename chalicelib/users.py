@@ -18,10 +18,10 @@ from chalicelib.changes import NewUser, count_user_managers, counts_as_manager, 
 from chalicelib.models import ApiKey, Guard, LogEntry, User, storage_errors
 from chalicelib.permissions import PERMISSIONS
 from chalicelib.record import NEW_USER, USER
-from chalicelib.sessions import end_user_sessions
 from chalicelib.timestamps import now
 from chalicelib.transactions import Transaction
 from chalicelib.user_reads import check_user_id, load_user
+from chalicelib.user_sessions import end_user_sessions
 from chalicelib.user_views import user_view
 from chalicelib.versions import check_version, retrying, stale_error
 

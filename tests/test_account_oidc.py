@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib import sessions, timestamps
+from chalicelib import timestamps, user_sessions
 from chalicelib.models import Session
 from tests import test_login_oidc as login
 from tests.conftest import Account, assert_error
@@ -68,7 +68,7 @@ def test_suspended_users_provider_login_lands_with_login_error_suspended(
     assert response.status_code == 200, response.body
     again = Browser(client, browser.provider_url)
     assert_refused(again, again.login("alice"), "suspended")
-    assert sessions.user_sessions(user["id"]) == []
+    assert user_sessions.user_sessions(user["id"]) == []
 
 
 def test_deleting_oneself_after_a_fresh_sign_in_erases_the_account(
@@ -101,7 +101,7 @@ def test_deleting_oneself_after_a_sign_in_over_ten_minutes_ago_is_403(
     client: Client, browser: Browser
 ) -> None:
     token, user = signed_in(client, browser)
-    (session,) = sessions.user_sessions(user["id"])
+    (session,) = user_sessions.user_sessions(user["id"])
     earlier = timestamps.stamp(datetime.now(UTC) - timedelta(minutes=11))
     session.update(actions=[Session.created.set(earlier)])
     response = as_token(client, token, "delete", "/user/me", **{"If-Match": str(user["version"])})

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from chalice.test import Client
 
-from chalicelib import config, sessions
+from chalicelib import config, user_sessions
 from deploy import retention
 from tests.conftest import Account
 from tests.faults import THROTTLING, inject_faults
@@ -94,7 +94,7 @@ def test_no_log_line_holds_an_email_a_name_a_key_or_a_token(
     send("patch", f"/user/{user_id}", {"user": {"suspended": True}})
     send("get", "/user/me", token=token)
     send("delete", f"/user/{user_id}")
-    assert sessions.user_sessions(user_id) == []
+    assert user_sessions.user_sessions(user_id) == []
 
     captured = capfd.readouterr()
     lines = [*caplog.messages, *caplog.text.splitlines(), *captured.out.splitlines()]

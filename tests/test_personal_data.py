@@ -16,7 +16,16 @@ import jsonschema
 import pytest
 from chalice.test import Client
 
-from chalicelib import container, erasure, export, identities, invariants, models, sessions
+from chalicelib import (
+    container,
+    erasure,
+    export,
+    identities,
+    invariants,
+    models,
+    sessions,
+    user_sessions,
+)
 from chalicelib.cli import main
 from chalicelib.models import Session
 from tests.conftest import ALL_PERMISSIONS, Account, assert_error, empty_tables
@@ -132,7 +141,7 @@ def test_suspended_users_access_token_and_session_end(
     ok(suspend(client, admin, member))
     assert_error(call(client, token, "get", "/user/me"), 401, "InvalidCredentials")
     assert_error(token_for(client, cookie), 401, "InvalidCredentials")
-    assert sessions.user_sessions(member.id) == []
+    assert user_sessions.user_sessions(member.id) == []
     ok(suspend(client, admin, member, False))
     assert_error(token_for(client, cookie), 401, "InvalidCredentials")  # ended, not paused
 
@@ -155,7 +164,7 @@ def test_suspended_user_cannot_log_in_with_an_api_key(
     member = make_user()
     ok(suspend(client, admin, member))
     assert_error(apikey_login(client, member.key), 401, "InvalidCredentials")
-    assert sessions.user_sessions(member.id) == []
+    assert user_sessions.user_sessions(member.id) == []
 
 
 def test_the_last_user_manager_cannot_be_suspended(client: Client, admin: Account) -> None:
@@ -361,7 +370,7 @@ def test_erased_users_key_and_sessions_stop_and_email_and_identity_are_free(
     ok(call(client, admin, "delete", f"/user/{ada.account.id}"), 204)
     assert_error(call(client, ada.account, "get", "/user/me"), 401, "InvalidCredentials")
     assert_error(token_for(client, cookie), 401, "InvalidCredentials")
-    assert sessions.user_sessions(ada.account.id) == []
+    assert user_sessions.user_sessions(ada.account.id) == []
     assert list(models.ApiKey.query(ada.account.id)) == []  # their last use and address too
     again = create(client, admin, {"email": ada.account.email}, "again")
     identities.link_identity(again, "ada-sub-4711::local")
@@ -574,7 +583,7 @@ def test_an_erased_user_has_no_export(client: Client, admin: Account, make_user:
 def test_sessions_past_their_expiry_are_not_exported(client: Client, make_user: Any) -> None:
     member = make_user()
     provider_session(member.id)
-    stale = sessions.user_sessions(member.id)[0]
+    stale = user_sessions.user_sessions(member.id)[0]
     stale.update(actions=[Session.expires_at.set(datetime.now(UTC) - timedelta(minutes=1))])
     assert ok(call(client, member, "get", "/user/me/export"))["sessions"] == []
 
