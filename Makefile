@@ -129,7 +129,7 @@ $(WEBUI_DEPS): frontend/package.json frontend/package-lock.json
 	cd frontend && $(NPM) ci --no-audit --no-fund
 	touch $@
 
-$(WEBUI_API_TYPES): $(STAMP) $(WEBUI_DEPS) app.py $(wildcard chalicelib/*.py) devtools/openapi_json.py
+$(WEBUI_API_TYPES): $(STAMP) $(WEBUI_DEPS) app.py $(wildcard chalicelib/*.py chalicelib/*/*.py) devtools/openapi_json.py
 	mkdir -p frontend/src/generated
 	$(BIN)/python -m devtools.openapi_json $(WEBUI_API_DOCUMENT)
 	cd frontend && $(NPM) run api-types

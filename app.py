@@ -13,26 +13,11 @@ from typing import Any, cast
 
 from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response
 
-# What the authorizer's decision needs is imported here; modules only routes use
-# are imported in the routes (README, "The Lambda package").
-from chalicelib import (
-    apikeys,
-    auth,
-    errors,
-    key_use,
-    middleware,
-    request_io,
-    sessions,
-    snapshots,
-    timestamps,
-    urls,
-)
-from chalicelib.container import rulebook, secrets, session_secret, settings
-from chalicelib.cookies import SESSION as SESSION_COOKIE
-from chalicelib.cookies import Jar
-from chalicelib.middleware import API_KEY_EXPIRES
-from chalicelib.models import User
-from chalicelib.operations import (
+from chalicelib import errors, timestamps
+from chalicelib.http import middleware, request_io, urls
+from chalicelib.http.container import rulebook, secrets, session_secret, settings
+from chalicelib.http.middleware import API_KEY_EXPIRES
+from chalicelib.http.operations import (
     CSRF,
     IDEMPOTENT,
     IF_MATCH,
@@ -45,6 +30,9 @@ from chalicelib.operations import (
     attach_needs,
     documented,
 )
+from chalicelib.identity import auth, key_use, sessions
+from chalicelib.identity.cookies import SESSION as SESSION_COOKIE
+from chalicelib.identity.cookies import Jar
 from chalicelib.permissions import (
     PERMISSIONS,
     USER_ADD,
@@ -53,6 +41,12 @@ from chalicelib.permissions import (
     Caller,
     Needs,
 )
+
+# What the authorizer's decision needs is imported here; modules only routes use
+# are imported in the routes (README, "The Lambda package").
+from chalicelib.records import apikeys
+from chalicelib.storage import snapshots
+from chalicelib.storage.models import User
 
 
 class _Chalice(Chalice):
@@ -131,7 +125,7 @@ def list_permissions() -> dict[str, Any]:
 )
 @needs(USER_SEARCH)
 def list_users() -> dict[str, Any]:
-    from chalicelib import user_views, validation
+    from chalicelib.records import user_views, validation
 
     caller = _caller()
     params = _query()
@@ -158,7 +152,7 @@ def list_users() -> dict[str, Any]:
 )
 @needs(USER_ADD)
 def create_user() -> Response:
-    from chalicelib import idempotency, record, users
+    from chalicelib.records import idempotency, record, users
 
     caller = _caller()
     body = _user_body()
@@ -175,7 +169,7 @@ def create_user() -> Response:
 @documented("The caller's record, permissions expanded", 200, "UserReply", READ)
 @needs()
 def get_me() -> dict[str, Any]:
-    from chalicelib import user_views
+    from chalicelib.records import user_views
 
     return {"user": user_views.get_me(_caller(), rulebook(), _decided_user())}
 
@@ -184,7 +178,7 @@ def get_me() -> dict[str, Any]:
 @documented("Edit the caller's profile", 200, "UserReply", WRITE, "UserBody")
 @needs()
 def update_me() -> dict[str, Any]:
-    from chalicelib import record, user_views, users
+    from chalicelib.records import record, user_views, users
 
     caller = _caller()
     body = _user_body()
@@ -207,7 +201,7 @@ def update_me() -> dict[str, Any]:
 )
 @needs()
 def delete_me() -> Response:
-    from chalicelib import users
+    from chalicelib.records import users
 
     caller = _caller()
     version = _if_match()
@@ -241,7 +235,7 @@ def export_user(user_id: str) -> Response:
 @documented("A user's record", 200, "UserReply", (*READ, 404))
 @needs(USER_MANAGEMENT)
 def get_user(user_id: str) -> dict[str, Any]:
-    from chalicelib import user_views
+    from chalicelib.records import user_views
 
     return {"user": user_views.get_user(user_id, rulebook(), _decided_user())}
 
@@ -250,7 +244,7 @@ def get_user(user_id: str) -> dict[str, Any]:
 @documented("Edit a user", 200, "UserReply", (*WRITE, 412), "UserBody", **IF_MATCH)
 @needs(USER_MANAGEMENT)
 def update_user(user_id: str) -> dict[str, Any]:
-    from chalicelib import record, user_views, users
+    from chalicelib.records import record, user_views, users
 
     caller = _caller()
     body = _user_body()
@@ -265,7 +259,7 @@ def update_user(user_id: str) -> dict[str, Any]:
 @documented("Erase a user", 204, None, (400, 401, 403, 404, 409, 412, 503), **IF_MATCH)
 @needs(USER_MANAGEMENT)
 def delete_user(user_id: str) -> Response:
-    from chalicelib import users
+    from chalicelib.records import users
 
     caller = _caller()
     users.delete_user(caller.id, user_id, if_match=_if_match())
@@ -281,7 +275,7 @@ def delete_user(user_id: str) -> Response:
 )
 @needs(USER_MANAGEMENT, or_self=True)
 def get_user_permissions(user_id: str) -> dict[str, Any]:
-    from chalicelib import user_views
+    from chalicelib.records import user_views
 
     return user_views.get_permissions(user_id, rulebook(), _decided_user())
 
@@ -297,7 +291,7 @@ def get_user_permissions(user_id: str) -> dict[str, Any]:
 )
 @needs(USER_MANAGEMENT, or_self=True)
 def unlink_identity(user_id: str, identity: str) -> Response:
-    from chalicelib import identities
+    from chalicelib.identity import identities
 
     caller = _caller()
     identities.unlink_identity(caller.id, user_id, request_io.path_value(identity, settings()))
@@ -405,7 +399,7 @@ def revoke_leaked_api_keys() -> dict[str, int]:
 )
 @needs(USER_MANAGEMENT, or_self=True)
 def get_user_log(user_id: str) -> dict[str, Any]:
-    from chalicelib import logs, validation
+    from chalicelib.records import logs, validation
 
     params = _query()
     page = validation.parse_page(params, extra=("order",))
@@ -422,7 +416,7 @@ def get_user_log(user_id: str) -> dict[str, Any]:
 )
 @needs(USER_MANAGEMENT, or_self=True)
 def get_user_actions(user_id: str) -> dict[str, Any]:
-    from chalicelib import logs, validation
+    from chalicelib.records import logs, validation
 
     params = _query()
     page = validation.parse_page(params, extra=("order",))
@@ -452,7 +446,7 @@ def get_csrf_token() -> Response:
 @app.route(f"{API}/login/oidc", methods=["GET"])
 @documented("Configured OpenID Connect providers and their login paths", 200, "ProviderPaths")
 def list_oidc_providers() -> dict[str, str]:
-    from chalicelib import oidc
+    from chalicelib.identity import oidc
 
     return oidc.providers(_base(), secrets().providers)
 
@@ -467,7 +461,7 @@ def list_oidc_providers() -> dict[str, str]:
     cookies=("session",),
 )
 def start_oidc_login(provider: str) -> Response:
-    from chalicelib import oidc
+    from chalicelib.identity import oidc
 
     query = _query()
     link = request_io.link_user(query, _cookies(), settings().api_key_max_days)
@@ -486,7 +480,7 @@ def start_oidc_login(provider: str) -> Response:
     cookies=("oidc_login", "session"),
 )
 def finish_oidc_login(provider: str) -> Response:
-    from chalicelib import oidc
+    from chalicelib.identity import oidc
 
     cookies = _cookies()
     redirect = oidc.finish_login(
@@ -561,7 +555,7 @@ def logout() -> Response:
 )
 def get_web_page() -> Response:
     """The web UI's page (README, "The web UI"); its files load relative to it."""
-    from chalicelib import webui
+    from chalicelib.http import webui
 
     location = webui.slash_redirect(_request().context.get("path"))
     if location is not None:
@@ -575,7 +569,7 @@ def get_web_page() -> Response:
     "A built, content-hashed script or style of the web UI (cached for a year)", 200, None, (404,)
 )
 def get_web_asset(name: str) -> Response:
-    from chalicelib import webui
+    from chalicelib.http import webui
 
     asset = webui.asset(name)
     return Response(body=asset.body, headers=asset.headers)
@@ -583,14 +577,14 @@ def get_web_asset(name: str) -> Response:
 
 @functools.cache
 def _openapi_document() -> dict[str, Any]:
-    from chalicelib import openapi
+    from chalicelib.http import openapi
 
     config = settings()
     return openapi.document(app.routes, (config.api_key_default_days, config.api_key_max_days))
 
 
 def _export(user_id: str) -> Response:
-    from chalicelib import export
+    from chalicelib.records import export
 
     document = export.export_user(user_id, settings().api_key_max_days)
     disposition = f'attachment; filename="{export.filename(user_id, document["exported"])}"'
@@ -636,7 +630,7 @@ def _if_match() -> int | None:
 
 
 def preflight(**_path_params: str) -> Response:
-    """Answer a CORS preflight (chalicelib/cors.py) with the methods of its path."""
+    """Answer a CORS preflight (chalicelib/http/cors.py) with the methods of its path."""
     request = _request()
     methods = app.routes[request.path]
     headers = middleware.preflight_headers(request, methods, settings().allowed_origins)

@@ -2,7 +2,7 @@
 
 import sys
 
-from chalicelib.cli import main
+from ops.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -19,8 +19,8 @@ from bench.routes import route_row
 from bench.table import Row, quiet_request_log, report
 from bench.timing import time_scenario
 from bench.world import PAGE, ROOT, count_scenario, make_world, scenarios
-from chalicelib import models
 from chalicelib.ids import new_id
+from chalicelib.storage import models
 from devtools.dynamodb_local import dynamodb_local
 
 

@@ -14,10 +14,14 @@ from bench.routes import MAX_AUTHORIZER_TRIPS
 from bench.table import Row, _ms, _ops
 from bench.timing import time_decide
 from bench.world import World, count_decide
-from chalicelib import apikeys, auth, batch, container, key_format, sessions, timestamps
+from chalicelib import key_format, timestamps
+from chalicelib.http import container
+from chalicelib.identity import auth, sessions
 from chalicelib.ids import SYSTEM
-from chalicelib.models import ApiKey, Session, User
-from chalicelib.rules import effective_permissions
+from chalicelib.records import apikeys
+from chalicelib.records.rules import effective_permissions
+from chalicelib.storage import batch
+from chalicelib.storage.models import ApiKey, Session, User
 
 # --- authorizer CPU -------------------------------------------------------------
 

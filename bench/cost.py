@@ -274,7 +274,10 @@ def costs(endpoint: str, iterations: int) -> list[Cost]:
     against the store at ``endpoint``."""
     from bench import environment
     from bench.world import PAGE, make_world, managed_user
-    from chalicelib import auth, config, container, models
+    from chalicelib import config
+    from chalicelib.http import container
+    from chalicelib.identity import auth
+    from chalicelib.storage import models
 
     environ = {**environment.ENVIRON, "DYNAMODB_ENDPOINT": endpoint}
     environ["TABLE_PREFIX"] = f"users-cost-{uuid.uuid4().hex[:8]}-"
@@ -370,7 +373,8 @@ def _oidc_login_cost(client: Client, iterations: int, memory: int) -> Cost:
     """A returning user's OIDC login against the local OpenID Provider: the start (one
     invocation, no storage) and the callback (one invocation: the provider's token
     endpoint, then the user's reads and the new session's write)."""
-    from chalicelib import config, container
+    from chalicelib import config
+    from chalicelib.http import container
     from devtools.oidc_provider import (
         DEFAULT_CLIENT_ID,
         DEFAULT_CLIENT_SECRET,

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 
-from chalicelib import config, container
+from chalicelib import config
+from chalicelib.http import container
 
 ENVIRON = {
     "SERVICE_ENV": "test",

@@ -15,10 +15,10 @@ from app import app
 from bench.table import Row, _ms, _ops, quiet_request_log, table
 from bench.timing import time_scenario
 from bench.world import ROOT, Scenario, _get, count_scenario, make_world, managed_user, send
-from chalicelib import models
-from chalicelib.export import MAX_BYTES
 from chalicelib.ids import SYSTEM, new_id
-from chalicelib.models import LogEntry
+from chalicelib.records.export import MAX_BYTES
+from chalicelib.storage import models
+from chalicelib.storage.models import LogEntry
 
 SIZES = (100, 5_000)
 

@@ -35,7 +35,8 @@ from botocore.client import BaseClient
 from botocore.retries import quota
 from botocore.retries import standard as _standard
 
-from chalicelib import auth, models
+from chalicelib.identity import auth
+from chalicelib.storage import models
 
 # botocore-stubs describe an older botocore's retry classes (int backoffs,
 # handlers typed as returning None).

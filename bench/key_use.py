@@ -13,9 +13,11 @@ from datetime import UTC, datetime, timedelta
 
 from bench.harness import counting
 from bench.table import Row
-from chalicelib import apikeys, auth, container, key_use
+from chalicelib.http import container
+from chalicelib.identity import auth, key_use
 from chalicelib.ids import SYSTEM, new_id
-from chalicelib.users import NewUser, create_user
+from chalicelib.records import apikeys
+from chalicelib.records.users import NewUser, create_user
 
 REQUESTS = 1_000
 # (seconds between requests, the addresses they alternate between)
@@ -82,7 +84,7 @@ def main() -> int:
     from moto import mock_aws
 
     from bench import environment
-    from chalicelib import models
+    from chalicelib.storage import models
 
     environment.use()
     with mock_aws():

@@ -27,8 +27,10 @@ from bench.pages import PageSubjects, page_scenarios, seed
 from bench.table import Row, _ops, quiet_request_log, table
 from bench.timing import time_scenario
 from bench.world import PAGE, ROOT, count_scenario, make_world
-from chalicelib import config, container, models
+from chalicelib import config
+from chalicelib.http import container
 from chalicelib.ids import new_id
+from chalicelib.storage import models
 from devtools.dynamodb_local import dynamodb_local
 from devtools.local_stack import Store, fresh_prefix, manage, service_env
 

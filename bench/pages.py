@@ -17,9 +17,9 @@ from bench.harness import Counts, answer_instead, dynamodb_clients
 from bench.table import Row, _ops
 from bench.timing import Timing, time_scenario
 from bench.world import PAGE, Scenario, Subject, _get, count_scenario, make_world, send
-from chalicelib import models
 from chalicelib.ids import SYSTEM, new_id
-from chalicelib.models import LogEntry, User
+from chalicelib.storage import models
+from chalicelib.storage.models import LogEntry, User
 
 MAX_PAGE_RATIO = 1.3  # a page's time at the large size over the small one
 

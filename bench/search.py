@@ -28,11 +28,13 @@ from moto import mock_aws
 from bench.harness import counting
 from bench.table import Row, _ops, quiet_request_log, table
 from bench.world import API, PAGE, ROOT
-from chalicelib import apikeys, container, models, search
+from chalicelib.http import container
 from chalicelib.ids import SYSTEM, new_id
-from chalicelib.models import SearchEntry, User
-from chalicelib.record import MANAGER_FIELDS
-from chalicelib.users import NewUser, create_user
+from chalicelib.records import apikeys, search
+from chalicelib.records.record import MANAGER_FIELDS
+from chalicelib.records.users import NewUser, create_user
+from chalicelib.storage import models
+from chalicelib.storage.models import SearchEntry, User
 
 LIMIT = 20
 # A short query, one of SHORT characters, longer ones by address and by name,

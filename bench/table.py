@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from bench.harness import Counts
 from bench.timing import WARMUP
 from bench.world import PAGE, ROOT
-from chalicelib import requestlog
+from chalicelib.http import requestlog
 
 # --- the table --------------------------------------------------------------------
 

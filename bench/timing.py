@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from bench.harness import Counts, replay
 from bench.world import Counted, Scenario, World, floor_for, send
-from chalicelib import auth, container
+from chalicelib.http import container
+from chalicelib.identity import auth
 
 WARMUP = 2
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.table import Row
-from chalicelib.webui import DIST
+from chalicelib.http.webui import DIST
 
 LOADED = re.compile(r"<(?:script|link)\b[^>]*\b(?:src|href)=\"\./(assets/[^\"]+\.(?:js|css))\"")
 BUDGET = 100 * 1024

@@ -11,11 +11,13 @@ from typing import Any
 from chalice.test import Client
 
 from bench.harness import Counts, counting, replay
-from chalicelib import apikeys, auth, container, cookies, sessions
+from chalicelib.http import container
+from chalicelib.identity import auth, cookies, sessions
 from chalicelib.ids import SYSTEM, new_id
 from chalicelib.permissions import PERMISSIONS
-from chalicelib.record import MANAGER_FIELDS
-from chalicelib.users import NewUser, create_user
+from chalicelib.records import apikeys
+from chalicelib.records.record import MANAGER_FIELDS
+from chalicelib.records.users import NewUser, create_user
 
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1"

@@ -106,7 +106,7 @@ ATEXT = frozenset(
 EMAIL_SCRIPTS = ((0xFF10, 0xFF5A),)
 """Where letters and digits beyond ASCII may come from in an address's local part: the
 fullwidth forms, which NFKC folds to ASCII (other scripts meet the mixed-script and
-lookalike rules of chalicelib/addresses.py, which no pattern can state)."""
+lookalike rules of chalicelib/records/addresses.py, which no pattern can state)."""
 
 
 def email_local_char(char: str) -> bool:

@@ -83,7 +83,7 @@ def _type_checking_only(node: ast.AST) -> bool:
 
 
 def service_modules(sources: dict[str, bytes], entry: str = "app") -> set[str]:
-    """The service's modules (``app.py``, ``chalicelib/*.py``) that ``entry`` reaches
+    """The service's modules (``app.py``, ``chalicelib/**/*.py``) that ``entry`` reaches
     through its imports, those inside functions included; ``sources`` maps a
     zip path to its bytes."""
     modules = {path[:-3].replace("/", "."): path for path in sources if path.endswith(".py")}

@@ -43,9 +43,9 @@ def main() -> int:
 def new_key(env: Mapping[str, str]) -> dict[str, str]:
     """A new API key for the admin in the store ``env`` names, its other keys revoked:
     ``{"user_id", "key", "id"}``. Raises NoAdmin."""
-    from chalicelib import apikeys
     from chalicelib.config import load_settings
     from chalicelib.ids import SYSTEM
+    from chalicelib.records import apikeys
 
     user_id = admin_id(env)
     if user_id is None:

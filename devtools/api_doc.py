@@ -56,7 +56,7 @@ def _rules(field: Any) -> str:
 
 def record() -> str:
     """Each field of the user record: its rules, who writes it, who sees it, import."""
-    from chalicelib.record import USER
+    from chalicelib.records.record import USER
 
     def writers(field: Any) -> str:
         return ", ".join(sorted(field.writers)) if field.writers else "nobody (the service)"
@@ -80,7 +80,7 @@ def record() -> str:
 def routes() -> str:
     """Each route: method and path, who may call it, success status, what it does."""
     from app import app
-    from chalicelib import openapi
+    from chalicelib.http import openapi
 
     document = openapi.document(app.routes, openapi.DEFAULT_KEY_DAYS)
     rows = []
@@ -108,7 +108,7 @@ def routes() -> str:
 def error_codes() -> str:
     """Each error status and the codes that carry it, from ``errors.py``."""
     from chalicelib import errors
-    from chalicelib.openapi import meaning
+    from chalicelib.http.openapi import meaning
 
     statuses = sorted({error.STATUS_CODE for error in errors.DOMAIN_ERRORS})
     return _table(

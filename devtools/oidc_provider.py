@@ -10,7 +10,7 @@ authorization form asks for a subject (``sub``) only, with one button per
 account given here. What it does not do: check passwords, client secrets,
 redirect URIs or PKCE verifiers (it accepts any client), or tamper with an ID
 token; the service's own checks of ID tokens are unit tests of
-``chalicelib.id_tokens.validate_id_token``.
+``chalicelib.identity.id_tokens.validate_id_token``.
 
 Configuration (keys not given fall back to :func:`default_config`)::
 

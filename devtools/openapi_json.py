@@ -17,7 +17,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m devtools.openapi_json OUT.json", file=sys.stderr)
         return 2
     from app import app
-    from chalicelib import openapi
+    from chalicelib.http import openapi
 
     document = openapi.document(app.routes, openapi.DEFAULT_KEY_DAYS)
     Path(argv[0]).write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", "utf-8")

@@ -130,7 +130,8 @@ def admin_once(env: Mapping[str, str]) -> dict[str, str] | None:
 
 def admin_id(env: Mapping[str, str]) -> str | None:
     """The id of the user holding the admin's email in the store ``env`` names, if any."""
-    from chalicelib import guards, models
+    from chalicelib.records import guards
+    from chalicelib.storage import models
 
     use_store(env)
     found = models.User.by_email.query(guards.normalise_email(ADMIN_EMAIL))
@@ -140,8 +141,8 @@ def admin_id(env: Mapping[str, str]) -> str | None:
 def use_store(env: Mapping[str, str]) -> None:
     """Point this process's tables, and the AWS credentials its clients find, at the
     store and tables ``env`` names, as the servers started with ``env`` are."""
-    from chalicelib import models
     from chalicelib.config import load_settings
+    from chalicelib.storage import models
 
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
         os.environ[name] = env[name]

@@ -25,11 +25,14 @@ from moto.core import DEFAULT_ACCOUNT_ID
 
 from app import app
 from bench import environment
-from chalicelib import apikeys, config, container, models
+from chalicelib import config
+from chalicelib.http import container
 from chalicelib.ids import SYSTEM
 from chalicelib.permissions import PERMISSIONS
-from chalicelib.record import MANAGER_FIELDS
-from chalicelib.users import NewUser, create_user
+from chalicelib.records import apikeys
+from chalicelib.records.record import MANAGER_FIELDS
+from chalicelib.records.users import NewUser, create_user
+from chalicelib.storage import models
 from devtools.dynamodb_local import dynamodb_local
 from devtools.local_stack import Store
 

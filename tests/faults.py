@@ -19,7 +19,7 @@ of the service may so see several attempts, each decided on its own.
 
 The clients, and answering in DynamoDB's place, come from the harness shared
 with the benchmark (``bench/harness.py``): every model and
-``chalicelib.models.connection()`` share one ``Connection``, whose ``client``
+``chalicelib.storage.models.connection()`` share one ``Connection``, whose ``client``
 property builds one botocore client (and builds a new one should its
 credentials go missing). It is hooked on entry, and PynamoDB's
 ``pre_dynamodb_send`` signal, sent before every request any ``Connection``

@@ -7,7 +7,7 @@ from __future__ import annotations
 import schemathesis
 from hypothesis import strategies as st
 
-from chalicelib.validation import orcid_check_digit
+from chalicelib.records.validation import orcid_check_digit
 
 
 def _orcid(digits: str) -> str:

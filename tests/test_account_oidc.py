@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib import timestamps, user_sessions
-from chalicelib.models import Session
+from chalicelib import timestamps
+from chalicelib.records import user_sessions
+from chalicelib.storage.models import Session
 from tests import test_login_oidc as login
 from tests.conftest import Account, assert_error
 from tests.test_login_oidc import (

@@ -1,5 +1,5 @@
 """Lookalike addresses (docs/API.md section 3): one stored form, and no address that
-looks like another (chalicelib/addresses.py)."""
+looks like another (chalicelib/records/addresses.py)."""
 
 from __future__ import annotations
 

@@ -11,8 +11,9 @@ import pytest
 from chalice.test import Client
 
 from bench.harness import counting
-from chalicelib import key_format, key_use, timestamps
-from chalicelib.models import ApiKey, LogEntry
+from chalicelib import key_format, timestamps
+from chalicelib.identity import key_use
+from chalicelib.storage.models import ApiKey, LogEntry
 from tests.conftest import assert_error
 
 API = "/api/v1"

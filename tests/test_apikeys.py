@@ -16,7 +16,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import key_format
-from chalicelib.models import ApiKey, LogEntry
+from chalicelib.storage.models import ApiKey, LogEntry
 from tests.conftest import assert_error
 
 API = "/api/v1"

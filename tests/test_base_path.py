@@ -12,7 +12,9 @@ import pytest
 from chalice.test import Client
 
 from bench import environment
-from chalicelib import config, errors, oidc, urls
+from chalicelib import config, errors
+from chalicelib.http import urls
+from chalicelib.identity import oidc
 from devtools.local_stack import provider_settings
 from devtools.oidc_provider import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, running_provider
 from tests.oidc_helpers import query_of

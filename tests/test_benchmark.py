@@ -12,7 +12,7 @@ from chalice.test import Client
 
 from bench import cost, decided, harness, pages, routes
 from bench import world as bench_world
-from chalicelib.models import User
+from chalicelib.storage.models import User
 from devtools.local_stack import Store
 from tests.conftest import ROOT
 

@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from chalicelib import errors, guards
-from chalicelib.changes import Change, edit
-from chalicelib.models import User
-from chalicelib.record import MANAGER_FIELDS, PROFILE_FIELDS
+from chalicelib import errors
+from chalicelib.records import guards
+from chalicelib.records.changes import Change, edit
+from chalicelib.records.record import MANAGER_FIELDS, PROFILE_FIELDS
+from chalicelib.storage.models import User
 
 STAMP = "2026-01-02T03:04:05Z"
 

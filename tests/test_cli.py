@@ -1,4 +1,4 @@
-"""What ``manage.py`` runs: ``chalicelib.cli.main`` on a fresh moto (docs/API.md section 9).
+"""What ``manage.py`` runs: ``ops.cli.main`` on a fresh moto (docs/API.md section 9).
 
 These tests open their own ``mock_aws`` instead of the ``aws`` fixture, so that
 ``create-tables`` starts from an account without tables.
@@ -21,7 +21,9 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from chalicelib import cli, key_format, models
+from chalicelib import key_format
+from chalicelib.storage import models
+from ops import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1"

@@ -25,7 +25,7 @@ import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib.models import LogEntry
+from chalicelib.storage.models import LogEntry
 from tests.conftest import ROOT, assert_error
 from tests.faults import FaultInjector, inject_faults, serialized_storage
 from tests.threads import ThreadSafeClient

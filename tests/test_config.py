@@ -12,7 +12,8 @@ import boto3
 import pytest
 
 from bench import environment as bench_environment
-from chalicelib import config, container
+from chalicelib import config
+from chalicelib.http import container
 
 SECRET = "a-session-secret-kept-in-ssm-0123456789"
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,7 +112,15 @@ def test_table_prefix_is_required_in_aws(environment: dict[str, str]) -> None:
 
 def test_app_and_every_module_import_with_an_empty_environment() -> None:
     """Nothing reads a setting at import: the settings are read on first use."""
-    modules = ["app", *(f"chalicelib.{p.stem}" for p in sorted(ROOT.glob("chalicelib/*.py")))]
+    modules = [
+        "app",
+        *(
+            ".".join(p.relative_to(ROOT).with_suffix("").parts)
+            for folder in ("chalicelib", "ops")
+            for p in sorted((ROOT / folder).glob("**/*.py"))
+            if p.name != "__init__.py"
+        ),
+    ]
     code = f"import importlib\nfor name in {modules!r}:\n    importlib.import_module(name)\n"
     done = subprocess.run(
         [sys.executable, "-c", code + "print('imported')"],

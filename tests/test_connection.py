@@ -14,10 +14,13 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException
 
 from bench.harness import fresh_clients, without_backoff
-from chalicelib import apikeys, auth, container, models, sessions
+from chalicelib.http import container
+from chalicelib.identity import auth, sessions
 from chalicelib.ids import SYSTEM
-from chalicelib.models import MODELS
-from chalicelib.users import NewUser, create_user
+from chalicelib.records import apikeys
+from chalicelib.records.users import NewUser, create_user
+from chalicelib.storage import models
+from chalicelib.storage.models import MODELS
 from tests.conftest import ROOT
 from tests.faults import THROTTLING, inject_faults
 
@@ -127,16 +130,16 @@ def test_the_services_client_is_botocores_dynamodb_client_built_without_listing_
 
 def test_importing_the_app_loads_only_what_a_decision_needs() -> None:
     route_only = (
-        "chalicelib.users",
-        "chalicelib.user_views",
-        "chalicelib.changes",
-        "chalicelib.logs",
-        "chalicelib.identities",
-        "chalicelib.idempotency",
-        "chalicelib.validation",
-        "chalicelib.search",
-        "chalicelib.oidc",
-        "chalicelib.export",
+        "chalicelib.records.users",
+        "chalicelib.records.user_views",
+        "chalicelib.records.changes",
+        "chalicelib.records.logs",
+        "chalicelib.identity.identities",
+        "chalicelib.records.idempotency",
+        "chalicelib.records.validation",
+        "chalicelib.records.search",
+        "chalicelib.identity.oidc",
+        "chalicelib.records.export",
         "joserfc",
         "email_validator",
     )

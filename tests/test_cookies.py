@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib import cookies
+from chalicelib.identity import cookies
 from tests.conftest import Account, assert_error
 from tests.test_sessions import CSRF, attributes, login, set_cookie, set_cookies, value_of
 

@@ -10,7 +10,7 @@ import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib import cors
+from chalicelib.http import cors
 from tests.conftest import Account, assert_error
 
 API = "/api/v1"

@@ -12,10 +12,12 @@ from chalice.test import Client
 
 from bench import gateway
 from bench.harness import Counts, counting
-from chalicelib import auth, container, key_format, request_io
+from chalicelib import key_format
+from chalicelib.http import container, request_io
+from chalicelib.identity import auth
 from chalicelib.ids import SYSTEM
-from chalicelib.models import ApiKey, User
-from chalicelib.users import update_user
+from chalicelib.records.users import update_user
+from chalicelib.storage.models import ApiKey, User
 from tests.conftest import Account
 
 ME = "/api/v1/user/me"

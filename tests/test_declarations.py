@@ -12,11 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app import app
-from chalicelib import errors, importer, openapi, record
-from chalicelib.operations import needs_of
+from chalicelib import errors
+from chalicelib.http import openapi
+from chalicelib.http.operations import needs_of
 from chalicelib.permissions import DESCRIPTIONS, PERMISSIONS, USER_MANAGEMENT, Caller, Needs
+from chalicelib.records import record
+from chalicelib.records.validation import MAX_EMAIL_BYTES
 from chalicelib.text import char_class, email_local_char, is_clean
-from chalicelib.validation import MAX_EMAIL_BYTES
+from ops import importer
 from tests.conftest import assert_error
 
 DOCUMENT = openapi.document(app.routes, openapi.DEFAULT_KEY_DAYS)

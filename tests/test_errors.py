@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from chalicelib import errors, openapi
+from chalicelib import errors
+from chalicelib.http import openapi
 
 
 def declared() -> dict[int, set[str]]:

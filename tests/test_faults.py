@@ -25,9 +25,9 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException
 
 from bench import gateway
-from chalicelib import models
-from chalicelib.models import MODELS, Guard, User
-from chalicelib.transactions import ConcurrentChange, Transaction
+from chalicelib.storage import models
+from chalicelib.storage.models import MODELS, Guard, User
+from chalicelib.storage.transactions import ConcurrentChange, Transaction
 from tests.conftest import Account, assert_error
 from tests.faults import (
     BATCH_GET,

@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from app import app
-from chalicelib import key_format, models
+from chalicelib import key_format
+from chalicelib.storage import models
 from tests.conftest import Account
 
 settings.register_profile(

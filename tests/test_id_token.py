@@ -14,9 +14,9 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet, OctKey, RSAKey
 
-from chalicelib import id_tokens
 from chalicelib.errors import LoginFailed
-from chalicelib.id_tokens import validate_id_token
+from chalicelib.identity import id_tokens
+from chalicelib.identity.id_tokens import validate_id_token
 from tests.servers import hanging_server
 
 # The servers start once for the module: its tests run on one pytest-xdist worker.

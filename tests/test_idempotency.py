@@ -10,7 +10,7 @@ from typing import Any
 from chalice.test import Client
 
 from app import app
-from chalicelib.models import IdempotentRequest, LogEntry, User
+from chalicelib.storage.models import IdempotentRequest, LogEntry, User
 from tests.conftest import ROOT
 from tests.faults import serialized_storage
 from tests.threads import ThreadSafeClient

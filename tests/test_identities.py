@@ -20,7 +20,7 @@ import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib import cli, sessions
+from chalicelib.identity import sessions
 from devtools.local_stack import demo_provider_settings
 from devtools.oidc_provider import (
     ALICE,
@@ -28,6 +28,7 @@ from devtools.oidc_provider import (
     DEFAULT_CLIENT_SECRET,
     running_provider,
 )
+from ops import cli
 from tests.conftest import ROOT, Account, assert_error
 from tests.faults import serialized_storage
 from tests.oidc_helpers import submit_login_form, submit_subject

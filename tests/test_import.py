@@ -1,6 +1,6 @@
 """``manage.py import-users``: the research-data tracker's users export into the tables.
 
-Each test runs the command through ``chalicelib.cli.main`` on fresh moto tables
+Each test runs the command through ``ops.cli.main`` on fresh moto tables
 with the sample export in ``tests/data/tracker_users.json``: five good records
 with every ``_id`` form, two whose optional values today's rules refuse
 (unknown permission, bad ORCID), and three that cannot be stored (no email, an
@@ -20,13 +20,15 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib import apikeys, container, models
-from chalicelib.cli import ProgressBar, main
+from chalicelib.http import container
 from chalicelib.ids import SYSTEM
-from chalicelib.importer import COMMENT
-from chalicelib.invariants import check
-from chalicelib.models import LogEntry, User
-from chalicelib.tracker_export import normalise_id
+from chalicelib.records import apikeys
+from chalicelib.storage import models
+from chalicelib.storage.models import LogEntry, User
+from ops.cli import ProgressBar, main
+from ops.importer import COMMENT
+from ops.invariants import check
+from ops.tracker_export import normalise_id
 from tests.conftest import Account
 from tests.faults import THROTTLING, inject_faults
 

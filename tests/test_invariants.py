@@ -1,4 +1,4 @@
-"""The invariant checker (``chalicelib/invariants.py``, ``manage.py check-invariants``).
+"""The invariant checker (``ops/invariants.py``, ``manage.py check-invariants``).
 
 Tables made through the API hold no violation; each test then breaks one rule
 by writing items directly with PynamoDB, as a bug or a hand edit would, and
@@ -15,14 +15,22 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib import invariants, search
-from chalicelib.cli import main
-from chalicelib.guards import email_key as email_guard
-from chalicelib.guards import identity_key as auth_guard
-from chalicelib.identities import link_identity
+from chalicelib.identity.identities import link_identity
 from chalicelib.ids import SYSTEM
-from chalicelib.invariants import Violation, check
-from chalicelib.models import USER_MANAGERS_COUNTER, ApiKey, Guard, LogEntry, SearchEntry, User
+from chalicelib.records import search
+from chalicelib.records.guards import email_key as email_guard
+from chalicelib.records.guards import identity_key as auth_guard
+from chalicelib.storage.models import (
+    USER_MANAGERS_COUNTER,
+    ApiKey,
+    Guard,
+    LogEntry,
+    SearchEntry,
+    User,
+)
+from ops import invariants
+from ops.cli import main
+from ops.invariants import Violation, check
 from tests.conftest import ALL_PERMISSIONS, Account, restore_items, saved_items
 from tests.faults import TIMEOUT, inject_faults
 

@@ -19,9 +19,11 @@ import pytest
 from chalice.test import Client
 
 from bench.harness import counting
-from chalicelib import auth, container, key_format, timestamps
+from chalicelib import key_format, timestamps
+from chalicelib.http import container
+from chalicelib.identity import auth
 from chalicelib.ids import new_id
-from chalicelib.models import ApiKey, User
+from chalicelib.storage.models import ApiKey, User
 from tests.conftest import ROOT, assert_error
 
 API = "/api/v1"

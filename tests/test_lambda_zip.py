@@ -99,7 +99,7 @@ def test_service_modules_are_those_app_reaches() -> None:
         "chalicelib/b.py": b"from typing import TYPE_CHECKING\n"
         b"if TYPE_CHECKING:\n    from chalicelib import c\n",
         "chalicelib/c.py": b"",
-        "chalicelib/cli.py": b"from chalicelib import a\n",
+        "ops/cli.py": b"from chalicelib import a\n",
     }
     assert lambda_zip.service_modules(sources) == {
         "app.py",
@@ -117,7 +117,7 @@ from pathlib import Path
 task = Path(sys.argv[1])
 sys.path[:0] = [str(task), *sys.argv[2:]]
 imports = set()
-service = ["app.py", *(p.relative_to(task).as_posix() for p in task.glob("chalicelib/*.py"))]
+service = ["app.py", *(p.relative_to(task).as_posix() for p in task.glob("chalicelib/**/*.py"))]
 for path in service:
     for node in ast.walk(ast.parse((task / path).read_text())):
         if isinstance(node, ast.Import):

@@ -19,7 +19,7 @@ import pytest
 
 from bench import environment
 from bench import local_store as bench_local_store
-from chalicelib import models
+from chalicelib.storage import models
 from devtools import admin_key, dynamodb_local, run_local
 from devtools.local_stack import Store, fresh_prefix, manage, service_env
 

@@ -8,12 +8,12 @@ from typing import Any
 
 from chalice.test import Client
 
-from chalicelib import container
-from chalicelib.apikeys import make_api_key
-from chalicelib.identities import link_identity
+from chalicelib.http import container
+from chalicelib.identity.identities import link_identity
 from chalicelib.ids import SYSTEM
-from chalicelib.models import LogEntry
-from chalicelib.users import NewUser, create_user
+from chalicelib.records.apikeys import make_api_key
+from chalicelib.records.users import NewUser, create_user
+from chalicelib.storage.models import LogEntry
 from tests.conftest import Account, assert_error
 
 API = "/api/v1"

@@ -12,7 +12,8 @@ import pytest
 import yaml
 from chalice.test import Client
 
-from chalicelib import config, user_sessions
+from chalicelib import config
+from chalicelib.records import user_sessions
 from deploy import retention
 from tests.conftest import Account
 from tests.faults import THROTTLING, inject_faults

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib import oidc
+from chalicelib.identity import oidc
 from devtools.oidc_provider import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, running_provider
 from tests.conftest import Account
 from tests.test_login_oidc import Browser, assert_refused, me, users_with_email

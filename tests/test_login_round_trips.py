@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from bench.harness import counting
-from chalicelib import identities
+from chalicelib.identity import identities
 from chalicelib.ids import SYSTEM
-from chalicelib.users import NewUser, create_user
+from chalicelib.records.users import NewUser, create_user
 
 
 def login(identity: str, email: str) -> Any:

@@ -18,7 +18,7 @@ from openapi_spec_validator import validate
 
 from app import app
 from bench import environment
-from chalicelib import openapi
+from chalicelib.http import openapi
 from devtools.local_stack import (
     Store,
     chalice_local,

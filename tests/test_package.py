@@ -2,7 +2,7 @@
 
 The template is built once per session (conftest.py's ``package_dir``: Chalice builds the
 deployment zip, downloading wheels from PyPI) and checked against the code it deploys:
-routes and authorizer from ``app.routes``, tables from ``chalicelib.models``, the
+routes and authorizer from ``app.routes``, tables from ``chalicelib.storage.models``, the
 IAM policies against the DynamoDB requests the code really sends (recorded on
 moto), and ``cfn-lint``. docs/DEPLOY.md says how the template is deployed.
 """
@@ -26,7 +26,10 @@ import yaml
 from chalice.test import Client
 
 from app import app
-from chalicelib import auth, config, container, models, sessions
+from chalicelib import config
+from chalicelib.http import container
+from chalicelib.identity import auth, sessions
+from chalicelib.storage import models
 from deploy.template import route_to_aliases
 
 # make package runs once per worker (conftest.py's package_dir): this module
@@ -73,7 +76,7 @@ def test_code_package_ships_byte_code_that_is_never_stale(package_dir: Path) -> 
     with zipfile.ZipFile(package_dir / "deployment.zip") as package:
         names = set(package.namelist())
         sources = sorted(n for n in names if n.startswith("chalicelib/") and n.endswith(".py"))
-        assert "chalicelib/auth.py" in sources
+        assert "chalicelib/identity/auth.py" in sources
         for source in sources:
             folder, name = source.rsplit("/", 1)
             compiled = f"{folder}/__pycache__/{name[:-3]}.{sys.implementation.cache_tag}.pyc"
@@ -663,7 +666,7 @@ def test_preflights_reach_the_function_on_every_path_without_the_authorizer(
     template: dict[str, Any],
 ) -> None:
     """API Gateway answers no preflight itself (it cannot know ALLOWED_ORIGINS): every
-    path's OPTIONS goes to the function, which answers it (chalicelib/cors.py). The web
+    path's OPTIONS goes to the function, which answers it (chalicelib/http/cors.py). The web
     UI's page and files (outside /api/v1) are same-origin only: never preflighted."""
     paths = definition(template)["paths"]
     assert paths

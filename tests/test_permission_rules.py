@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib import config, container, timestamps
+from chalicelib import config, timestamps
+from chalicelib.http import container
 from chalicelib.permissions import DESCRIPTIONS
 from devtools.oidc_provider import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, running_provider
 from tests.conftest import Account, assert_error

@@ -16,18 +16,13 @@ import jsonschema
 import pytest
 from chalice.test import Client
 
-from chalicelib import (
-    container,
-    erasure,
-    export,
-    identities,
-    invariants,
-    models,
-    sessions,
-    user_sessions,
-)
-from chalicelib.cli import main
-from chalicelib.models import Session
+from chalicelib.http import container
+from chalicelib.identity import identities, sessions
+from chalicelib.records import erasure, export, user_sessions
+from chalicelib.storage import models
+from chalicelib.storage.models import Session
+from ops import invariants
+from ops.cli import main
 from tests.conftest import ALL_PERMISSIONS, Account, assert_error, empty_tables
 from tests.faults import THROTTLING, inject_faults
 from tests.test_import import IMPORTED, RECORDS, SAMPLE

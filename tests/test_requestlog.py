@@ -11,7 +11,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import key_format
-from chalicelib.requestlog import LOGGER
+from chalicelib.http.requestlog import LOGGER
 
 FIELDS = {"type", "request_id", "method", "route", "status", "latency_ms", "user_id"}
 

@@ -1,5 +1,5 @@
 """``GET /user?q=``: users found by the start of their email or of a word of their name
-(docs/API.md section 4, ``chalicelib/search.py``)."""
+(docs/API.md section 4, ``chalicelib/records/search.py``)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from chalice.test import Client
 
 from bench import harness
 from bench import search as bench_search
-from chalicelib import invariants, search
-from chalicelib.cli import main
 from chalicelib.ids import SYSTEM, new_id
-from chalicelib.models import SearchEntry, User
-from chalicelib.users import NewUser, create_user
+from chalicelib.records import search
+from chalicelib.records.users import NewUser, create_user
+from chalicelib.storage.models import SearchEntry, User
+from ops import invariants
+from ops.cli import main
 from tests.conftest import Account, assert_error
 
 API = "/api/v1"

@@ -22,7 +22,7 @@ from joserfc.jwk import OctKey
 
 from bench import environment, harness
 from chalicelib import key_format
-from chalicelib.models import ApiKey
+from chalicelib.storage.models import ApiKey
 from tests.conftest import Account, assert_error
 
 API = "/api/v1"

@@ -1,4 +1,4 @@
-"""SnapStart: a restored environment gets a new DynamoDB connection (chalicelib/snapshots.py).
+"""SnapStart: a restored environment gets a new DynamoDB connection (storage/snapshots.py).
 
 The hooks are called as the Lambda runtime calls them: registered at import through
 ``register_after_restore``, then run, in registration order, once the snapshot is
@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from chalice.test import Client
 
-from chalicelib import models, snapshots
+from chalicelib.storage import models, snapshots
 from tests.conftest import Account
 
 

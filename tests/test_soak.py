@@ -1,7 +1,7 @@
 """Soak: mixed operations from 8 threads through one Chalice test client, with 10% of
 the DynamoDB attempts failing (``tests/faults.py``).
 
-Afterwards the tables hold no invariant violation (``chalicelib/invariants.py``),
+Afterwards the tables hold no invariant violation (``ops/invariants.py``),
 no request got a 5xx other than a 503 while faults hit that very request, and
 every answer is one the contract allows for its operation. ``SOAK_OPERATIONS``
 sets the number of operations (120 by default; ``make soak`` runs 1,000);
@@ -37,12 +37,14 @@ import pytest
 from moto import mock_aws
 
 from app import app
-from chalicelib import apikeys, container, models
+from chalicelib.http import container
 from chalicelib.ids import SYSTEM
-from chalicelib.invariants import Violation, check
 from chalicelib.permissions import PERMISSIONS
-from chalicelib.record import MANAGER_FIELDS
-from chalicelib.users import NewUser, create_user
+from chalicelib.records import apikeys
+from chalicelib.records.record import MANAGER_FIELDS
+from chalicelib.records.users import NewUser, create_user
+from chalicelib.storage import models
+from ops.invariants import Violation, check
 from tests.faults import KINDS, inject_faults, serialized_storage
 from tests.threads import ThreadSafeClient
 

@@ -16,10 +16,10 @@ from urllib.parse import urlencode
 import pytest
 from chalice.test import Client
 
-from chalicelib.identities import link_identity
+from chalicelib.identity.identities import link_identity
 from chalicelib.ids import SYSTEM
-from chalicelib.users import NewUser
-from chalicelib.users import create_user as create_user_record
+from chalicelib.records.users import NewUser
+from chalicelib.records.users import create_user as create_user_record
 from tests.conftest import ALL_PERMISSIONS, Account, assert_error
 
 API = "/api/v1"

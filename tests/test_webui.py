@@ -11,8 +11,8 @@ import pytest
 from chalice.test import Client
 
 from bench.webui_size import BUDGET, first_page, row
-from chalicelib import webui
 from chalicelib.errors import WebFileNotFound
+from chalicelib.http import webui
 
 
 @pytest.fixture
