@@ -1,1 +1,2 @@
-"""ops"""
+"""The operator's tools, run by ``manage.py``: imports, check-invariants, identity
+migration. Not part of the Lambda package."""
