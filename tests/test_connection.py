@@ -48,7 +48,7 @@ def test_every_model_and_transaction_share_one_botocore_client(aws: None) -> Non
 def test_importing_the_app_makes_no_connection_and_no_client() -> None:
     code = (
         "import app\n"
-        "from chalicelib import models\n"
+        "from chalicelib.storage import models\n"
         "assert models.connection.cache_info().currsize == 0\n"
         "assert all(model._connection is None for model in models.MODELS)\n"
         "print('lazy')\n"
