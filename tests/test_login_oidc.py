@@ -454,7 +454,17 @@ def test_origin_off_site_and_not_allowed_falls_back_to_root(browser: Browser, or
     assert browser.login("alice", origin=origin) == "/"
 
 
-@pytest.mark.parametrize("origin", ["/dashboard?x=1", f"{ALLOWED_ORIGIN}/after"])
+# The web UI's pages live in the fragment: it comes back to its sign-in page with the
+# page asked for (`#/?next=...`), or to the page a link began on (`#/profile`).
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "/dashboard?x=1",
+        f"{ALLOWED_ORIGIN}/after",
+        "/#/?next=/users/u1?tab%3Dlog",
+        "/users/#/profile",
+    ],
+)
 def test_origin_on_site_or_allowed_is_kept(browser: Browser, origin: str) -> None:
     assert browser.login("alice", origin=origin) == origin
 
@@ -469,6 +479,21 @@ def test_failure_on_origin_with_query_appends_login_error(browser: Browser) -> N
     start = browser.start("local", "/dashboard?x=1")
     done = browser.callback(deny_at_provider(start.headers["Location"]))
     assert done.headers["Location"] == "/dashboard?x=1&login_error=provider_error"
+
+
+@pytest.mark.parametrize(
+    ("origin", "landing"),
+    [
+        ("/#/?next=/keys", "/#/?next=/keys&login_error=provider_error"),
+        ("/users/#/profile", "/users/#/profile?login_error=provider_error"),
+    ],
+)
+def test_failure_on_a_web_ui_page_puts_login_error_in_its_query(
+    browser: Browser, origin: str, landing: str
+) -> None:
+    start = browser.start("local", origin)
+    done = browser.callback(deny_at_provider(start.headers["Location"]))
+    assert done.headers["Location"] == landing
 
 
 def test_failure_with_off_site_origin_lands_on_root(browser: Browser) -> None:

@@ -45,6 +45,22 @@ def sign_in_with_key(page: Page, stack: Stack, key: str) -> None:
     expect(page.get_by_role("heading", name="Profile")).to_be_visible()
 
 
+def stored_by_the_page(page: Page) -> dict[str, object]:
+    """What the page keeps in the browser itself: web storage, and the cookies its
+    script can see (the session cookie is HttpOnly; ``_csrf_token`` is the service's)."""
+    found: dict[str, object] = page.evaluate(
+        """() => ({
+            localStorage: localStorage.length,
+            sessionStorage: sessionStorage.length,
+            cookies: document.cookie.split('; ').filter(Boolean).map((c) => c.split('=')[0]),
+        })"""
+    )
+    return found
+
+
+NOTHING_STORED = {"localStorage": 0, "sessionStorage": 0, "cookies": ["_csrf_token"]}
+
+
 def nav(page: Page, name: str) -> None:
     page.get_by_role("navigation").get_by_role("link", name=name, exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(name)
@@ -142,10 +158,8 @@ def test_sign_in_with_an_api_key(stack: Stack, browser_page: BrowserPage) -> Non
     # The session outlives a reload: the access token is renewed from the cookie.
     page.reload()
     expect(page.get_by_role("banner")).to_contain_text("Mona Manager")
-    # No token in web storage: only the id of the key the session was made with.
-    stored = page.evaluate("[localStorage.length, Object.values(sessionStorage)]")
-    assert stored[0] == 0
-    assert all(re.fullmatch("[0-9a-f]{16}", value) for value in stored[1]), stored
+    # Nothing in web storage: the token, and the key the session was made with, in memory.
+    assert stored_by_the_page(page) == NOTHING_STORED
     # Signed out elsewhere (another tab): the next call finds no session and the
     # page goes back to signing in.
     ended = page.evaluate(
@@ -583,6 +597,8 @@ def test_keys_notice_and_revoking_this_sessions_key(
     expect(page.locator(".new-key")).to_have_count(0)
     expect(page.get_by_role("status").filter(has_text="revoked")).to_be_focused()
 
+    # After a reload the page learns again which key its session was made with.
+    page.reload()
     own = page.locator("table.keys tbody tr", has_text="session")
     own.get_by_role("button", name="Revoke").click()
     expect(own).to_contain_text("this signs you out here")
@@ -627,3 +643,62 @@ def test_keyboard_skip_link_focus_confirmations_and_deep_links(
         "del@example.org is deleted"
     )
     expect(page.get_by_role("heading", level=1)).to_be_focused()
+
+
+def test_signed_out_deep_link_comes_back_through_a_provider_with_nothing_stored(
+    stack: Stack, browser_page: BrowserPage
+) -> None:
+    page = browser_page.page
+    heading = page.get_by_role("heading", level=1)
+    page.goto(f"{stack.base}/#/keys")
+    expect(page.get_by_text("Sign in to open that page.")).to_be_visible()
+
+    # Refused at the provider: back on Sign in, told why, the page asked for still kept.
+    page.get_by_role("button", name="Sign in with local").click()
+    page.get_by_role("button", name="Deny").click()
+    expect(page.get_by_role("alert")).to_contain_text("refused the sign-in")
+    expect(page.get_by_text("Sign in to open that page.")).to_be_visible()
+    expect(page).not_to_have_url(re.compile("login_error"))
+    assert stored_by_the_page(page) == NOTHING_STORED
+
+    # Signed in at the provider: on the page asked for, which only the address carried.
+    page.get_by_role("button", name="Sign in with local").click()
+    fill_provider_login(page, "erin", "erin-password")
+    expect(heading).to_have_text("API keys")
+    assert page.url == f"{stack.base}/#/keys"
+    assert stored_by_the_page(page) == NOTHING_STORED
+
+    # A link refused at the provider comes back to the profile, which says why.
+    nav(page, "Profile")
+    methods = page.get_by_role("region", name="Sign-in methods")
+    methods.get_by_role("button", name="Link local").click()
+    page.get_by_role("button", name="Deny").click()
+    expect(heading).to_have_text("Profile")
+    expect(page.get_by_role("alert")).to_contain_text("refused the sign-in")
+
+    # A key made here; signed out, a deep link signs in with it and lands there.
+    nav(page, "API keys")
+    page.get_by_label("Name", exact=True).fill("erin's script")
+    page.get_by_role("button", name="Create key").click()
+    new_key = page.get_by_label("New API key", exact=True)
+    expect(new_key).to_have_value(re.compile(r"^uk_"))
+    key = new_key.input_value()
+    page.get_by_role("button", name="Sign out").click()
+    expect(heading).to_have_text("Sign in")
+    page.goto(f"{stack.base}/#/history")
+    page.get_by_label("API key", exact=True).fill(key)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(heading).to_have_text("History")
+    assert stored_by_the_page(page) == NOTHING_STORED
+
+    # Reloaded, the page still knows its session is that key's, from the service.
+    page.reload()
+    nav(page, "API keys")
+    own = page.locator("table.keys tbody tr", has_text="erin's script")
+    own.get_by_role("button", name="Revoke").click()
+    expect(own).to_contain_text("this signs you out here")
+    own.get_by_role("button", name="Cancel").click()
+    page.get_by_role("button", name="Sign out").click()
+    expect(heading).to_have_text("Sign in")
+    assert stored_by_the_page(page) == NOTHING_STORED
+    assert csp_violations(browser_page.console_lines()) == []

@@ -43,6 +43,14 @@ ACCOUNTS = [
         "name": "Dave Example",
     },
     {
+        "username": "erin",
+        "password": "erin-password",
+        "sub": "erin-sub",
+        "email": "erin@example.org",
+        "email_verified": True,
+        "name": "Erin Example",
+    },
+    {
         "username": "gwen",
         "password": "gwen-password",
         "sub": "gwen-sub",

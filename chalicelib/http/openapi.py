@@ -238,7 +238,19 @@ SCHEMAS: dict[str, Any] = {
     "CsrfToken": _object({"csrf_token": {"type": "string"}}),
     "ProviderPaths": {"type": "object", "additionalProperties": {"type": "string"}},
     "SessionStarted": _object({"expires": {"type": "string"}}),
-    "AccessToken": _object({"token": {"type": "string"}, "expires_in": {"type": "integer"}}),
+    "AccessToken": _object(
+        {
+            "token": {
+                "type": "string",
+                "description": (
+                    "A JWT the service signs (HS256, typ at+jwt): iss, aud, exp, iat, sub (the"
+                    " user), sid (the session) and, in a session made with an API key, key (that"
+                    " key's id, never its secret)"
+                ),
+            },
+            "expires_in": {"type": "integer"},
+        }
+    ),
     "WebPage": {"type": "string"},
 }
 SCHEMAS["UserExport"] = {

@@ -145,6 +145,25 @@ async function errorOf(response: Response): Promise<ApiError> {
   return new ApiError(response.status, code, message)
 }
 
+/**
+ * One claim of a JWT's payload, read without checking the signature: what the page
+ * shows with it must never decide what anyone may do (the service decides that).
+ * Undefined when the token is not a JWT.
+ */
+export function claimOf(token: string, name: string): unknown {
+  const payload = token.split('.')[1]
+  if (!payload) return undefined
+  try {
+    const binary = atob(payload.replace(/-/g, '+').replace(/_/g, '/'))
+    const claims: unknown = JSON.parse(
+      new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))),
+    )
+    return isRecord(claims) ? claims[name] : undefined
+  } catch {
+    return undefined
+  }
+}
+
 /** A new key's answer (made or rotated): the key itself, shown this once. */
 function newKey(body: unknown): NewKey {
   return {
@@ -171,6 +190,13 @@ export class Api {
   /** Whether an access token is held. */
   get hasToken(): boolean {
     return this.token !== null
+  }
+
+  /** The id (not the secret) of the API key the session was made with: the access
+   * token's `key` claim; null in a session made by a provider's sign-in, or without one. */
+  get sessionKeyId(): string | null {
+    const key = this.token === null ? undefined : claimOf(this.token, 'key')
+    return isString(key) ? key : null
   }
 
   /** The CSRF token: the `_csrf_token` cookie, else what GET /login/csrf hands out. */

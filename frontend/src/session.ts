@@ -3,32 +3,13 @@ import { reactive } from 'vue'
 
 import { api, type Permission, type User } from './api'
 
-const KEY_ID_ITEM = 'users.session-key'
-
 export const session = reactive({
   user: null as User | null,
   started: false,
-  /** The id of the API key this browser's session was made with (not secret), if any. */
-  keyId: sessionStorage.getItem(KEY_ID_ITEM),
+  /** The id of the API key this browser's session was made with (not secret), if any:
+   * learnt from the access token at each sign-in and page load, never stored. */
+  keyId: null as string | null,
 })
-
-/**
- * The id part of an API key, or null. A key reads `<prefix>_<digit naming the form of
- * the owner's id><owner's id, 32 hex><key id, 16 hex><secret, 43><check, 6>`; an older
- * one `uk_<user id>.<key id>.<secret>` (the service's key_format.py).
- */
-export function keyIdOf(key: string): string | null {
-  const parts = key.split('.')
-  if (parts.length === 3) return parts[1] || null
-  const found = /^[a-z0-9]{2,16}_[012][0-9a-f]{32}([0-9a-f]{16})[0-9A-Za-z]{49}$/.exec(key)
-  return found ? found[1] : null
-}
-
-function rememberKey(keyId: string | null): void {
-  session.keyId = keyId
-  if (keyId) sessionStorage.setItem(KEY_ID_ITEM, keyId)
-  else sessionStorage.removeItem(KEY_ID_ITEM)
-}
 
 let starting: Promise<void> | null = null
 // Bumped by every sign-in and sign-out: an answer to a request that started
@@ -52,7 +33,10 @@ export async function refresh(): Promise<void> {
   } catch {
     user = null
   }
-  if (started === generation) session.user = user
+  if (started === generation) {
+    session.user = user
+    session.keyId = user ? api().sessionKeyId : null
+  }
 }
 
 /** Whether the signed-in person may do what `permission` allows now (rule grants included). */
@@ -67,7 +51,7 @@ export async function signInWithKey(key: string): Promise<void> {
   const user = await api().me()
   if (started === generation) {
     session.user = user
-    rememberKey(keyIdOf(key))
+    session.keyId = api().sessionKeyId
   }
 }
 
@@ -75,7 +59,7 @@ export async function signInWithKey(key: string): Promise<void> {
 export async function signOut(): Promise<void> {
   generation++
   session.user = null
-  rememberKey(null)
+  session.keyId = null
   await api().signOut()
 }
 
@@ -83,13 +67,27 @@ export async function signOut(): Promise<void> {
 export function endedElsewhere(): void {
   generation++
   session.user = null
-  rememberKey(null)
+  session.keyId = null
   api().forget()
 }
 
-/** Go to a provider's sign-in (a link of GET /login/oidc), to come back to this page. */
-export function signInWithProvider(link: string): void {
-  const url = new URL(link, window.location.href)
-  url.searchParams.set('origin', window.location.pathname)
-  window.location.assign(url.href)
+/**
+ * The address of a provider's sign-in (`link`, a path of GET /login/oidc) from the page
+ * at `page`, that brings the browser back to `back`, a page of this UI (a route's full
+ * path); with `linking`, it links the provider's identity instead of signing in. The
+ * service returns the browser to the `origin` it is given here (after checking that it
+ * is a path of this site), with `login_error` in `back`'s query when the sign-in failed:
+ * the page to open afterwards travels in the address, and nothing waits in the browser.
+ */
+export function providerAddress(link: string, back: string, page: string, linking = false): string {
+  const here = new URL(page)
+  const url = new URL(link, here)
+  if (linking) url.searchParams.set('link', '1')
+  url.searchParams.set('origin', `${here.pathname}#${back.startsWith('/') ? back : '/'}`)
+  return url.href
+}
+
+/** Go to a provider's sign-in, to come back to `back` (see providerAddress). */
+export function signInWithProvider(link: string, back: string, linking = false): void {
+  window.location.assign(providerAddress(link, back, window.location.href, linking))
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 
 import { UnexpectedAnswer } from '../src/answers'
-import { ApiError, apiRoot, csrfCookieName, readCookie } from '../src/api'
+import { ApiError, apiRoot, claimOf, csrfCookieName, readCookie } from '../src/api'
 import { error, FakeService, json } from './fakeService'
 
 describe('apiRoot', () => {
@@ -183,6 +183,26 @@ describe('sessions', () => {
     await api.signOut()
     expect(service.calls('POST logout')[0].headers['X-CSRF-Token']).toBe('csrf-from-cookie')
     expect(api.hasToken).toBe(false)
+  })
+
+  it('reads the session’s key id from the access token’s key claim', async () => {
+    const service = new FakeService()
+    const api = service.api()
+    expect(api.sessionKeyId).toBeNull()
+    service.tokenClaims = { sub: 'u1', sid: 's1', key: '00112233aabbccdd', name: 'Zoë ~?>' }
+    await api.renew()
+    expect(api.sessionKeyId).toBe('00112233aabbccdd')
+    expect(claimOf(service.issued[0], 'name')).toBe('Zoë ~?>')
+    service.tokenClaims = { sub: 'u1', sid: 's2' }
+    await api.renew()
+    expect(api.sessionKeyId).toBeNull()
+  })
+
+  it('finds no claim in what is not a JWT', () => {
+    expect(claimOf('token-1', 'key')).toBeUndefined()
+    expect(claimOf('a.%%%.c', 'key')).toBeUndefined()
+    expect(claimOf(`a.${btoa('[1]')}.c`, 'key')).toBeUndefined()
+    expect(claimOf(`a.${btoa('{"key": 7}')}.c`, 'key')).toBe(7)
   })
 
   it('keeps the access token out of web storage', async () => {

@@ -25,6 +25,15 @@ export function error(status: number, code: string, message: string): Response {
   return json(status, { Code: code, Message: message })
 }
 
+/** One part of a JWT: base64url of the JSON's UTF-8, without padding. */
+function jwtPart(value: unknown): string {
+  const bytes = new TextEncoder().encode(JSON.stringify(value))
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '')
+}
+
 export class FakeService {
   readonly seen: Seen[] = []
   readonly answers: { route: string; response: Response }[] = []
@@ -32,12 +41,27 @@ export class FakeService {
   cookies = '_csrf_token=csrf-from-cookie'
   now = 1_000_000
   tokens = 0
+  /** The claims of the access tokens handed out, as the service signs them; null: opaque
+   * tokens `token-<n>`. */
+  tokenClaims: Record<string, unknown> | null = null
 
   constructor() {
     this.on('POST login/token', () => {
       this.tokens += 1
-      return json(200, { token: `token-${this.tokens}`, expires_in: 900 })
+      return json(200, { token: this.token(), expires_in: 900 })
     })
+  }
+
+  /** The access tokens handed out, oldest first. */
+  readonly issued: string[] = []
+
+  private token(): string {
+    const token =
+      this.tokenClaims === null
+        ? `token-${this.tokens}`
+        : `${jwtPart({ alg: 'HS256', typ: 'at+jwt' })}.${jwtPart(this.tokenClaims)}.sig-${this.tokens}`
+    this.issued.push(token)
+    return token
   }
 
   on(route: string, handler: Handler): this {

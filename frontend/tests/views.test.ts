@@ -61,6 +61,32 @@ describe('sign-in page', () => {
     expect(window.location.search).toBe('')
   })
 
+  it('shows a failed provider sign-in begun here, and keeps the page asked for', async () => {
+    const service = new FakeService().on('GET login/oidc', () => json(200, {}))
+    const { wrapper, router } = await mountView(SignInView, service, {
+      path: '/?next=%2Fkeys&login_error=provider_unavailable',
+    })
+    expect(wrapper.find('[role="alert"]').text()).toMatch(/could not be reached/)
+    expect(wrapper.text()).toContain('Sign in to open that page.')
+    expect(router.currentRoute.value.fullPath).toBe('/?next=/keys')
+  })
+
+  it('goes on to a page asked for while it was showing', async () => {
+    const service = new FakeService()
+      .on('GET login/oidc', () => json(200, {}))
+      .on('POST login/apikey', () => json(200, { expires: '2026-01-01T12:00:00Z' }))
+      .on('GET user/me', () => json(200, { user: ME }))
+    const { wrapper, router } = await mountView(SignInView, service)
+    expect(wrapper.text()).not.toContain('Sign in to open that page.')
+    await router.push('/?next=%2Fhistory')
+    await flushPromises()
+    expect(wrapper.text()).toContain('Sign in to open that page.')
+    await field(wrapper, 'API key').setValue('uk_0123.0123456789abcdef.secret')
+    await wrapper.find('form').trigger('submit')
+    await flushPromises()
+    expect(router.currentRoute.value.fullPath).toBe('/history')
+  })
+
   it('says so when an API key is refused', async () => {
     const service = new FakeService()
       .on('GET login/oidc', () => json(200, {}))

@@ -59,35 +59,33 @@ export const router = createRouter({
   ],
 })
 
-const NEXT_ITEM = 'users.next'
-
 /** A page of this UI to go to after sign-in: a path of it, never another site. */
-function safeNext(value: unknown): string | null {
+export function safeNext(value: unknown): string | null {
   return typeof value === 'string' && value.startsWith('/') && !value.startsWith('//')
     ? value
     : null
 }
 
-/** Remember where to go after a sign-in that leaves the page (an OpenID provider). */
-export function rememberNext(next: unknown): void {
+/** The sign-in page, going on to `next` (a page of this UI) after sign-in. */
+export function signInPage(next: string): { path: '/'; query: { next?: string } } {
   const path = safeNext(next)
-  if (path) sessionStorage.setItem(NEXT_ITEM, path)
+  return { path: '/', query: path && path !== '/' ? { next: path } : {} }
 }
 
 /** Where a visit may go: signed-out visitors to the sign-in page, with the page
- * they asked for kept for after sign-in (`?next=`); signed-in people past the
+ * they asked for kept in its address for after sign-in (`?next=`, which a
+ * provider's sign-in brings back: see providerAddress); signed-in people past the
  * sign-in page, to that page or their profile. A page the person may not use
  * shows so (``forbidden``) rather than sending them elsewhere. */
 export function destination(
   to: RouteLocationNormalized,
-): string | true | { path: string; query: { next: string } } {
+): string | true | ReturnType<typeof signInPage> {
   const signedIn = session.user !== null
   if (to.path === '/' && signedIn) {
-    const next = safeNext(to.query.next) ?? safeNext(sessionStorage.getItem(NEXT_ITEM))
-    sessionStorage.removeItem(NEXT_ITEM)
+    const next = safeNext(to.query.next)
     return next && next !== '/' ? next : '/profile'
   }
-  if (to.meta.signedIn && !signedIn) return { path: '/', query: { next: to.fullPath } }
+  if (to.meta.signedIn && !signedIn) return signInPage(to.fullPath)
   return true
 }
 
