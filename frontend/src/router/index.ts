@@ -78,7 +78,7 @@ export function signInPage(next: string): { path: '/'; query: { next?: string } 
  * sign-in page, to that page or their profile. A page the person may not use
  * shows so (``forbidden``) rather than sending them elsewhere. */
 export function destination(
-  to: RouteLocationNormalized,
+  to: Pick<RouteLocationNormalized, 'path' | 'query' | 'fullPath' | 'meta'>,
 ): string | true | ReturnType<typeof signInPage> {
   const signedIn = session.user !== null
   if (to.path === '/' && signedIn) {
