@@ -111,9 +111,10 @@ def test_the_context_carries_the_record_as_strings_and_no_key_secret(
 def test_a_record_too_large_for_the_context_is_left_to_the_route(aws: None, make_user: Any) -> None:
     user = make_user()
     stored = User.get(user.id, consistent_read=True)
-    assert "user" in auth.Decision(user_id=user.id, user=stored, read_at=1.0).context()
+    item = stored.serialize()
+    assert "user" in auth.Decision(user_id=user.id, user=item, read_at=1.0).context()
     stored.contact = "x" * auth.CARRIED_USER_CHARS
-    context = auth.Decision(user_id=user.id, user=stored, read_at=1.0).context()
+    context = auth.Decision(user_id=user.id, user=stored.serialize(), read_at=1.0).context()
     assert "user" not in context
     assert "read_at" not in context
     header = f"Bearer {user.key}"
