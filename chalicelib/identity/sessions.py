@@ -48,6 +48,7 @@ ISSUER = "users-service"
 AUDIENCE = "users-service"
 CSRF_LIFETIME = 12 * 3600
 RECENT_LOGIN = timedelta(minutes=10)
+ENDED = datetime.fromtimestamp(0, UTC)  # the end of a session stored without one
 SESSION_COOKIE_RE = re.compile(
     rf"({USER_ID_PATTERN})\.(?:({KEY_ID_PATTERN})\.)?[A-Za-z0-9_-]{{43}}"
 )
@@ -213,9 +214,8 @@ def live_session(
 
 
 def _expires_at(session: Item) -> datetime:
-    expires_at = read(session, Session.expires_at)
-    assert expires_at is not None  # a session is always stored with its expiry
-    return expires_at
+    """When a session's item says it ends; one stored without an end has ended."""
+    return read(session, Session.expires_at) or ENDED
 
 
 def signed_in_user(cookie: str | None, key_max_days: int) -> str | None:
