@@ -9,6 +9,11 @@ made with a key, that key). What the caller may do is its owner's effective
 permissions, cut down to the key's scope (docs/API.md section 11) when a key is
 involved. The authorizer writes nothing: when a key was last used, and from
 where, is written by the route (``key_use.py``), which sees the address.
+
+The decision runs on every request the gateway has not cached, so it reads the
+few attributes it needs from the items as DynamoDB returns them
+(``items.read``) rather than decoding whole model instances, and hands the
+owner's item on to the route as it was read.
 """
 
 from __future__ import annotations

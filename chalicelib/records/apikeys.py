@@ -9,7 +9,7 @@ owner lost. A caller working through a scoped key (or its session) makes,
 rotates and lists keys only within its own scope.
 
 The authorizer's function imports this module for a decision's parts
-(``hash_secret``, ``owner_permissions``, ``key_permissions``): change logging
+(``hash_secret``, ``key_permissions``): change logging
 and request checks are imported where a key changes or a body is checked.
 """
 
