@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import statistics
 import time
 from collections.abc import Callable
@@ -14,13 +13,14 @@ from bench.routes import MAX_AUTHORIZER_TRIPS
 from bench.table import Row, _ms, _ops
 from bench.timing import time_decide
 from bench.world import World, count_decide
-from chalicelib import key_format, timestamps
+from chalicelib import key_format
 from chalicelib.http import container
 from chalicelib.identity import auth, sessions
 from chalicelib.ids import SYSTEM
 from chalicelib.records import apikeys
 from chalicelib.records.rules import effective_permissions
 from chalicelib.storage import batch
+from chalicelib.storage.items import Item
 from chalicelib.storage.models import ApiKey, Session, User
 
 # --- authorizer CPU -------------------------------------------------------------
@@ -37,34 +37,23 @@ def cpu_us(fn: Callable[[], object], calls: int, batches: int = 5) -> float:
     return statistics.median(per_call) * 1e6
 
 
-def api_key_pure(header: str, key: ApiKey, user: User) -> Callable[[], dict[str, str]]:
-    """The decision for an API key with its key and user already read.
+def api_key_pure(header: str, key: Item, user: Item) -> Callable[[], dict[str, str]]:
+    """The decision for an API key with the items of its key and owner already read.
 
-    Header parsing, the key's check digits and ids, SHA-256 of the secret,
-    constant-time compare, expiry, the key's share of its owner's permissions,
-    the context strings: what ``auth.verify_api_key`` does besides its one
-    BatchGetItem.
+    Header parsing, the key's check digits and ids, then ``auth.api_key_decision``:
+    SHA-256 of the secret, constant-time compare, expiry, the key's share of its
+    owner's permissions; then the context strings, the owner's record among them:
+    what ``auth.verify_api_key`` does besides its one BatchGetItem.
     """
     settings = container.settings()
+    rulebook = container.rulebook()
 
     def decide() -> dict[str, str]:
         token = auth.bearer_token(header) or ""
         parts = key_format.parse(token, settings.api_key_prefix)
         assert parts is not None
-        assert hmac.compare_digest(key.secret_hash, apikeys.hash_secret(parts.secret))
-        expiry = key.expiry(settings.api_key_max_days)
-        assert expiry > datetime.now(UTC)
-        decision = auth.Decision(
-            user_id=user.id,
-            permissions=apikeys.key_permissions(
-                key, apikeys.owner_permissions(user, container.rulebook())
-            ),
-            method="apikey",
-            key_id=key.key_id,
-            key_expires=timestamps.stamp(expiry),
-            last_used=key.last_used or "",
-            last_used_ip=key.last_used_ip or "",
-        )
+        decision = auth.api_key_decision(parts, key, user, settings, rulebook, time.time())
+        assert decision.user_id
         return decision.context()
 
     return decide
@@ -108,14 +97,14 @@ def authorizer_cpu(world: World, calls: int) -> AuthorizerCpu:
     parts = key_format.parse(world.api_key_header.split(" ", 1)[1], "uk")
     assert parts is not None
     key_id = parts.key_id
-    key, user = batch.get_many(
+    key, user = batch.get_items(
         [(ApiKey, {"user_id": world.admin.id, "key_id": key_id}), (User, {"id": world.admin.id})]
     )
-    assert isinstance(key, ApiKey) and isinstance(user, User)
+    assert key is not None and user is not None
     jwt = world.token_header.split(" ", 1)[1]
     sid = sessions.decode_access_token(jwt, container.session_secret())[1]
-    (session,) = batch.get_many([(Session, {"id": sid})])
-    assert isinstance(session, Session)
+    session, owner = batch.get_many([(Session, {"id": sid}), (User, {"id": world.admin.id})])
+    assert isinstance(session, Session) and isinstance(owner, User)
 
     key_calls = count_decide(world.api_key_header).calls
     token_calls = count_decide(world.token_header).calls
@@ -134,7 +123,7 @@ def authorizer_cpu(world: World, calls: int) -> AuthorizerCpu:
             io_calls,
         )
         - key_bare,
-        token_pure_us=cpu_us(access_token_pure(world.token_header, session, user), calls),
+        token_pure_us=cpu_us(access_token_pure(world.token_header, session, owner), calls),
         token_decide_us=cpu_us(
             lambda: auth.decide(
                 world.token_header,

@@ -149,12 +149,14 @@ def report(rows: list[Row], args: argparse.Namespace, seconds: float, runtime: s
         "runs, and route).",
         "- Authorizer CPU is `time.process_time` per call, median of 5 batches. 'Pure parts' "
         "is the decision with its storage read done beforehand: for an API key the header and "
-        "key parsing, SHA-256 of the secret, constant-time compare, expiry and last-use checks, "
-        "permission expansion and context strings; for an access token the header parsing, "
-        "`sessions.decode_access_token` (HS256 check and claims registry), the session expiry, "
-        "permission expansion and context strings. The second figure is the CPU of a whole "
-        "`auth.decide` less the CPU of its BatchGetItem issued bare (so PynamoDB's request "
-        "building and item decoding count as the authorizer's; moto's work does not).",
+        "key parsing, then `auth.api_key_decision` on the items read (SHA-256 of the secret, "
+        "constant-time compare, expiry, the key's share of its owner's permissions) and the "
+        "context strings, the owner's record carried as JSON among them; for an access token "
+        "the header parsing, `sessions.decode_access_token` (HS256 check and claims registry), "
+        "the session expiry, permission expansion and context strings. The second figure is "
+        "the CPU of a whole `auth.decide` less the CPU of its BatchGetItem issued bare (so "
+        "PynamoDB's request building and item decoding count as the authorizer's; moto's work "
+        "does not).",
         f"- Pages: one page (limit {PAGE}) with {PAGE:,} and with {args.records:,} stored users, "
         "log entries of one record, and actions of one actor, seeded with PynamoDB "
         "`batch_write`; ratio = median at the large size / median at the small size. Each "

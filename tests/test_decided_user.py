@@ -14,7 +14,7 @@ from bench import gateway
 from bench.harness import Counts, counting
 from chalicelib import key_format
 from chalicelib.http import container, request_io
-from chalicelib.identity import auth
+from chalicelib.identity import auth, sessions
 from chalicelib.ids import SYSTEM
 from chalicelib.records.users import update_user
 from chalicelib.storage.models import ApiKey, User
@@ -108,12 +108,26 @@ def test_the_context_carries_the_record_as_strings_and_no_key_secret(
     assert User.from_raw_data(json.loads(context["user"])).api_key_ids == stored.api_key_ids
 
 
+def test_a_key_and_an_access_token_carry_the_record_as_stored(aws: None, make_user: Any) -> None:
+    user = make_user(name="Ada", permissions=["USER_SEARCH"])
+    session = sessions.start_session(user.id)
+    settings = container.settings()
+    token = sessions.issue_token(
+        session.cookie, container.session_secret(), settings.api_key_max_days
+    )["token"]
+    stored = User.get(user.id, consistent_read=True).serialize()
+    for header in (f"Bearer {user.key}", f"Bearer {token}"):
+        context = gateway.decide(header, ME)
+        assert User.from_raw_data(json.loads(context["user"])).serialize() == stored
+
+
 def test_a_record_too_large_for_the_context_is_left_to_the_route(aws: None, make_user: Any) -> None:
     user = make_user()
     stored = User.get(user.id, consistent_read=True)
-    assert "user" in auth.Decision(user_id=user.id, user=stored, read_at=1.0).context()
+    item = stored.serialize()
+    assert "user" in auth.Decision(user_id=user.id, user=item, read_at=1.0).context()
     stored.contact = "x" * auth.CARRIED_USER_CHARS
-    context = auth.Decision(user_id=user.id, user=stored, read_at=1.0).context()
+    context = auth.Decision(user_id=user.id, user=stored.serialize(), read_at=1.0).context()
     assert "user" not in context
     assert "read_at" not in context
     header = f"Bearer {user.key}"

@@ -9,6 +9,11 @@ made with a key, that key). What the caller may do is its owner's effective
 permissions, cut down to the key's scope (docs/API.md section 11) when a key is
 involved. The authorizer writes nothing: when a key was last used, and from
 where, is written by the route (``key_use.py``), which sees the address.
+
+The decision runs on every request the gateway has not cached, so it reads the
+few attributes it needs from the items as DynamoDB returns them
+(``items.read``) rather than decoding whole model instances, and hands the
+owner's item on to the route as it was read.
 """
 
 from __future__ import annotations
@@ -16,18 +21,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib import errors, key_format, timestamps
 from chalicelib.config import Settings
 from chalicelib.identity import sessions
-from chalicelib.records.apikeys import hash_secret, key_permissions, owner_permissions
-from chalicelib.records.rules import Rulebook
+from chalicelib.records.apikeys import hash_secret, key_permissions
+from chalicelib.records.rules import Rulebook, effective
 from chalicelib.records.user_reads import carried_user
-from chalicelib.storage.batch import get_many
-from chalicelib.storage.models import ApiKey, User
+from chalicelib.storage.batch import get_items
+from chalicelib.storage.items import Item, read
+from chalicelib.storage.models import ApiKey, User, item_expiry
 
 # The most characters of a user record the decision's context carries: API Gateway
 # bounds an authorizer's answer, and a larger record is read again by the route.
@@ -52,10 +58,10 @@ class Decision:
     last_used_ip: str = ""
     error: str = ""
     unavailable: bool = False
-    # The caller's record as the decision read it, and when (seconds since the
-    # epoch, taken before the read): a route of the same request shows it
-    # instead of reading it again (request_io.decided_user).
-    user: User | None = None
+    # The caller's record as the decision read it (its DynamoDB item), and when
+    # (seconds since the epoch, taken before the read): a route of the same
+    # request shows it instead of reading it again (request_io.decided_user).
+    user: Item | None = None
     read_at: float = 0.0
 
     @property
@@ -122,12 +128,10 @@ def decide(
     started = time.time()
     try:
         if key_format.looks_like_key(token, settings.api_key_prefix):
-            decision = verify_api_key(token, settings, rulebook)
-        else:
-            decision = verify_access_token(
-                token, session_secret(), settings.api_key_max_days, rulebook
-            )
-        return replace(decision, read_at=started)
+            return verify_api_key(token, settings, rulebook, read_at=started)
+        return verify_access_token(
+            token, session_secret(), settings.api_key_max_days, rulebook, read_at=started
+        )
     except errors.InvalidCredentials as exc:
         return denied(str(exc))
     except errors.StorageUnavailable:
@@ -138,79 +142,114 @@ def decide(
         return denied("credentials could not be checked")
 
 
+def _owner_permissions(user: Item, rulebook: Rulebook) -> frozenset[str]:
+    """``apikeys.owner_permissions`` of a user's item as read."""
+    granted = read(user, User.permissions) or []
+    return effective(granted, read(user, User.rule_permissions) or [], rulebook)
+
+
 def _scoped(
-    user: User, key: ApiKey, max_days: int, rulebook: Rulebook | None, **decision: Any
+    user: Item, key: Item, expiry: datetime, rulebook: Rulebook | None, **decision: Any
 ) -> Decision:
-    """The decision for ``user`` acting through ``key``: the key's share of what the
-    user may do now (nothing without a ``rulebook``)."""
-    owner = owner_permissions(user, rulebook) if rulebook else frozenset[str]()
+    """The decision for ``user`` acting through ``key`` (their items as read), which
+    ends at ``expiry``: the key's share of what the user may do now (nothing without
+    a ``rulebook``)."""
+    owner = _owner_permissions(user, rulebook) if rulebook else frozenset[str]()
+    listed = read(key, ApiKey.permissions)
+    read_only = read(key, ApiKey.read_only) or False
     return Decision(
-        user_id=user.id,
-        permissions=key_permissions(key, owner),
-        key_id=key.key_id,
-        scoped=key.permissions is not None or bool(key.read_only),
-        read_only=bool(key.read_only),
-        key_expires=key.expires or timestamps.stamp(key.expiry(max_days)),
+        user_id=read(user, User.id) or "",
+        permissions=key_permissions(listed, owner),
+        key_id=read(key, ApiKey.key_id) or "",
+        scoped=listed is not None or read_only,
+        read_only=read_only,
+        key_expires=read(key, ApiKey.expires) or timestamps.stamp(expiry),
         user=user,
         **decision,
     )
 
 
-def verify_api_key(token: str, settings: Settings, rulebook: Rulebook | None) -> Decision:
+def verify_api_key(
+    token: str, settings: Settings, rulebook: Rulebook | None, read_at: float = 0.0
+) -> Decision:
     """The caller named by an API key, or a denial for a bad, expired or revoked one
     or a suspended owner; its permissions are the key's share of the owner's
-    effective ones (none without a ``rulebook``).
+    effective ones (none without a ``rulebook``). ``read_at``: when the read began.
 
     A key that is malformed or fails its check is refused without a storage read.
     """
     parts = key_format.parse(token, settings.api_key_prefix)
     if parts is None:
         return denied("malformed API key")
-    key, user = get_many(
+    key, user = get_items(
         [
             (ApiKey, {"user_id": parts.user_id, "key_id": parts.key_id}),
             (User, {"id": parts.user_id}),
         ]
     )
-    if not isinstance(key, ApiKey) or not sessions.same_secret(
-        key.secret_hash, hash_secret(parts.secret)
+    return api_key_decision(parts, key, user, settings, rulebook, read_at)
+
+
+def api_key_decision(
+    parts: key_format.KeyParts,
+    key: Item | None,
+    user: Item | None,
+    settings: Settings,
+    rulebook: Rulebook | None,
+    read_at: float = 0.0,
+) -> Decision:
+    """``verify_api_key``'s decision once it has read the items of the key ``parts``
+    names and of its owner (None: no such item)."""
+    if key is None or not sessions.same_secret(
+        read(key, ApiKey.secret_hash) or "", hash_secret(parts.secret)
     ):
         return denied("unknown or revoked API key")
-    if not isinstance(user, User):
+    if user is None:
         return denied("the key's user no longer exists")
-    if user.suspended:
+    if read(user, User.suspended):
         return denied("the user is suspended")
-    if key.has_expired(datetime.now(UTC), settings.api_key_max_days):
+    expiry = item_expiry(key, settings.api_key_max_days)
+    if expiry <= datetime.now(UTC):
         return denied("the API key has expired")
     return _scoped(
         user,
         key,
-        settings.api_key_max_days,
+        expiry,
         rulebook,
         method="apikey",
-        last_used=key.last_used or "",
-        last_used_ip=key.last_used_ip or "",
+        last_used=read(key, ApiKey.last_used) or "",
+        last_used_ip=read(key, ApiKey.last_used_ip) or "",
+        read_at=read_at,
     )
 
 
 def verify_access_token(
-    token: str, session_secret: bytes, key_max_days: int, rulebook: Rulebook
+    token: str, session_secret: bytes, key_max_days: int, rulebook: Rulebook, read_at: float = 0.0
 ) -> Decision:
     """The caller named by an access token whose session is still live; a session
-    made with an API key carries the key's scope.
+    made with an API key carries the key's scope. ``read_at``: when the read began.
 
     Raises InvalidCredentials.
     """
     user_id, sid, key_id = sessions.decode_access_token(token, session_secret)
     _, user, key = sessions.live_session(sid, user_id, key_id, key_max_days)
     if key is not None:
-        return _scoped(user, key, key_max_days, rulebook, method="keysession", session_id=sid)
+        return _scoped(
+            user,
+            key,
+            item_expiry(key, key_max_days),
+            rulebook,
+            method="keysession",
+            session_id=sid,
+            read_at=read_at,
+        )
     return Decision(
-        user_id=user.id,
-        permissions=owner_permissions(user, rulebook),
+        user_id=read(user, User.id) or "",
+        permissions=_owner_permissions(user, rulebook),
         method="token",
         session_id=sid,
         user=user,
+        read_at=read_at,
     )
 
 

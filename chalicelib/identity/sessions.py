@@ -27,8 +27,9 @@ from chalicelib import errors, timestamps
 from chalicelib.identity.cookies import CSRF, SESSION, Jar, set_cookie
 from chalicelib.ids import KEY_ID_PATTERN, KEY_ID_RE, USER_ID_PATTERN
 from chalicelib.public_base import Base
-from chalicelib.storage.batch import get_many
-from chalicelib.storage.models import ApiKey, Session, User, storage_errors
+from chalicelib.storage.batch import get_items
+from chalicelib.storage.items import Item, read
+from chalicelib.storage.models import ApiKey, Session, User, item_expiry, storage_errors
 
 if TYPE_CHECKING:
     from joserfc.jwk import OctKey
@@ -47,6 +48,7 @@ ISSUER = "users-service"
 AUDIENCE = "users-service"
 CSRF_LIFETIME = 12 * 3600
 RECENT_LOGIN = timedelta(minutes=10)
+ENDED = datetime.fromtimestamp(0, UTC)  # the end of a session stored without one
 SESSION_COOKIE_RE = re.compile(
     rf"({USER_ID_PATTERN})\.(?:({KEY_ID_PATTERN})\.)?[A-Za-z0-9_-]{{43}}"
 )
@@ -177,9 +179,10 @@ def require_recent_login(method: str, sid: str) -> None:
 
 def live_session(
     sid: str, user_id: str, api_key_id: str | None, key_max_days: int
-) -> tuple[Session, User, ApiKey | None]:
-    """The session ``sid`` of user ``user_id``, the user and the API key ``api_key_id``
-    the session was made with (None for none), read in one round trip.
+) -> tuple[Item, Item, Item | None]:
+    """The items of the session ``sid`` of user ``user_id``, of the user and of the API
+    key ``api_key_id`` the session was made with (None for none), read in one round
+    trip (``items.read`` reads them).
 
     InvalidCredentials when either is gone, the session is another user's, or
     it was made with a key that is revoked, replaced or expired. Sessions past
@@ -191,23 +194,28 @@ def live_session(
     ]
     if api_key_id:
         keys.append((ApiKey, {"user_id": user_id, "key_id": api_key_id}))
-    session, user, *key = get_many(keys)
+    session, user, *key = get_items(keys)
     now = datetime.now(UTC)
-    if not isinstance(session, Session) or session.user_id != user_id:
+    if session is None or read(session, Session.user_id) != user_id:
         raise errors.InvalidCredentials("the session has ended")
-    if (session.api_key_id or None) != (api_key_id or None):
+    if (read(session, Session.api_key_id) or None) != (api_key_id or None):
         raise errors.InvalidCredentials("the session has ended")
-    if session.expires_at <= now:
+    if _expires_at(session) <= now:
         raise errors.InvalidCredentials("the session has expired")
-    if not isinstance(user, User):
+    if user is None:
         raise errors.InvalidCredentials("the session's user no longer exists")
-    if user.suspended:
+    if read(user, User.suspended):
         raise errors.InvalidCredentials("the user is suspended")
     if not api_key_id:
         return session, user, None
-    if not isinstance(key[0], ApiKey) or key[0].has_expired(now, key_max_days):
+    if key[0] is None or item_expiry(key[0], key_max_days) <= now:
         raise errors.InvalidCredentials("the API key the session was made with has ended")
     return session, user, key[0]
+
+
+def _expires_at(session: Item) -> datetime:
+    """When a session's item says it ends; one stored without an end has ended."""
+    return read(session, Session.expires_at) or ENDED
 
 
 def signed_in_user(cookie: str | None, key_max_days: int) -> str | None:
@@ -222,7 +230,7 @@ def signed_in_user(cookie: str | None, key_max_days: int) -> str | None:
         )
     except errors.InvalidCredentials:
         return None
-    return str(user.id)
+    return read(user, User.id)
 
 
 def issue_token(cookie: str | None, secret: bytes, key_max_days: int) -> dict[str, object]:
@@ -235,18 +243,19 @@ def issue_token(cookie: str | None, secret: bytes, key_max_days: int) -> dict[st
         session_id(match.string), match.group(1), match.group(2), key_max_days
     )
     issued = int(time.time())
-    expires = min(issued + TOKEN_LIFETIME, int(session.expires_at.timestamp()))
+    expires = min(issued + TOKEN_LIFETIME, int(_expires_at(session).timestamp()))
     claims = {
         "iss": ISSUER,
         "aud": AUDIENCE,
-        "sub": user.id,
-        "sid": session.id,
+        "sub": read(user, User.id),
+        "sid": read(session, Session.id),
         "iat": issued,
         "exp": expires,
         "jti": secrets.token_hex(8),
     }
-    if session.api_key_id:
-        claims["key"] = session.api_key_id
+    key_id = read(session, Session.api_key_id)
+    if key_id:
+        claims["key"] = key_id
     from joserfc import jwt
 
     token = jwt.encode(

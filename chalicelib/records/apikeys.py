@@ -9,7 +9,7 @@ owner lost. A caller working through a scoped key (or its session) makes,
 rotates and lists keys only within its own scope.
 
 The authorizer's function imports this module for a decision's parts
-(``hash_secret``, ``owner_permissions``, ``key_permissions``): change logging
+(``hash_secret``, ``key_permissions``): change logging
 and request checks are imported where a key changes or a body is checked.
 """
 
@@ -50,11 +50,12 @@ def owner_permissions(user: User, rulebook: Rulebook) -> frozenset[str]:
     return effective_permissions(user, rulebook)
 
 
-def key_permissions(key: ApiKey, owner: frozenset[str]) -> frozenset[str]:
-    """What a request made with ``key`` may do, its owner holding ``owner`` now."""
-    if key.permissions is None:
+def key_permissions(listed: list[str] | None, owner: frozenset[str]) -> frozenset[str]:
+    """What a request made with a key whose ``permissions`` are ``listed`` (None: all of
+    its owner's) may do, its owner holding ``owner`` now."""
+    if listed is None:
         return owner
-    return expand(key.permissions) & owner
+    return expand(listed) & owner
 
 
 @dataclass(frozen=True)

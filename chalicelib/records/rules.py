@@ -104,7 +104,10 @@ def until(grant: Grant, providers: Mapping[str, Provider]) -> datetime | None:
 
 def live_grants(user: User, rulebook: Rulebook) -> list[tuple[Grant, datetime]]:
     """The user's rule grants that count now, each with when it lapses."""
-    grants: list[Grant] = list(user.rule_permissions or [])
+    return _live(user.rule_permissions or [], rulebook)
+
+
+def _live(grants: list[Grant], rulebook: Rulebook) -> list[tuple[Grant, datetime]]:
     if not grants:
         return []
     providers, now = rulebook.providers(), rulebook.clock()
@@ -118,8 +121,13 @@ def live_grants(user: User, rulebook: Rulebook) -> list[tuple[Grant, datetime]]:
 
 def effective_permissions(user: User, rulebook: Rulebook) -> frozenset[str]:
     """What the user may do now: the closure of its grants by hand and live rule grants."""
-    ruled = (grant["permission"] for grant, _ in live_grants(user, rulebook))
-    return expand([*user.permissions, *ruled])
+    return effective(user.permissions, user.rule_permissions or [], rulebook)
+
+
+def effective(granted: list[str], grants: list[Grant], rulebook: Rulebook) -> frozenset[str]:
+    """``effective_permissions`` of a user holding ``granted`` by hand and rule ``grants``."""
+    ruled = (grant["permission"] for grant, _ in _live(grants, rulebook))
+    return expand([*granted, *ruled])
 
 
 def explain(user: User, rulebook: Rulebook) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ import json
 
 from chalicelib import errors
 from chalicelib.ids import USER_ID_RE
+from chalicelib.storage.items import Item
 from chalicelib.storage.models import User, storage_errors
 
 
@@ -37,9 +38,10 @@ def load_user(user_id: str, decided: User | None = None) -> User:
             raise errors.UserNotFound(f"no user has id {user_id!r}") from exc
 
 
-def carried_user(user: User) -> str:
-    """A user record as a string: its DynamoDB item, as JSON."""
-    return json.dumps(user.serialize(), separators=(",", ":"))
+def carried_user(item: Item) -> str:
+    """A user record as a string: its DynamoDB item (as read, or ``User.serialize()``),
+    as JSON."""
+    return json.dumps(item, separators=(",", ":"))
 
 
 def uncarried_user(text: str) -> User:

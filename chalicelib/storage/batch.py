@@ -9,15 +9,26 @@ from typing import Any
 from pynamodb.models import Model
 
 from chalicelib import errors
+from chalicelib.storage.items import Item
 from chalicelib.storage.models import connection, storage_errors
 
+Keys = Sequence[tuple[type[Model], Mapping[str, str]]]
 
-def get_many(keys: Sequence[tuple[type[Model], Mapping[str, str]]]) -> list[Model | None]:
+
+def get_many(keys: Keys) -> list[Model | None]:
     """Read items of several tables in one consistent round trip.
 
     Each key is ``(model class, {key attribute: string value})``; the result
     holds the items in the same order, None where an item does not exist.
     """
+    return [
+        model.from_raw_data(item) if item is not None else None
+        for (model, _), item in zip(keys, get_items(keys), strict=True)
+    ]
+
+
+def get_items(keys: Keys) -> list[Item | None]:
+    """``get_many``'s items as DynamoDB returns them, undecoded (``items.read``)."""
     request: dict[str, dict[str, Any]] = {}
     for model, key in keys:
         table = request.setdefault(model.Meta.table_name, {"Keys": [], "ConsistentRead": True})
@@ -37,9 +48,7 @@ def get_many(keys: Sequence[tuple[type[Model], Mapping[str, str]]]) -> list[Mode
             time.sleep(0.05)
         else:
             raise errors.StorageUnavailable("The storage is busy; try again.")
-    result: list[Model | None] = []
-    for model, key in keys:
-        values = tuple(key[name] for name in sorted(key))
-        raw = found.get((model.Meta.table_name, values))
-        result.append(model.from_raw_data(raw) if raw is not None else None)
-    return result
+    return [
+        found.get((model.Meta.table_name, tuple(key[name] for name in sorted(key))))
+        for model, key in keys
+    ]

@@ -54,6 +54,7 @@ from pynamodb.models import Model
 
 from chalicelib import errors, timestamps
 from chalicelib.config import ConfigError, Settings
+from chalicelib.storage.items import Item, read
 
 USER_MANAGERS_COUNTER = "count#user_managers"
 
@@ -275,15 +276,25 @@ class ApiKey(_Table):
     read_only = BooleanAttribute(default=False)
 
     def expiry(self, max_days: int) -> datetime:
-        """When the key stops working: its expiry, or for a key made without one,
-        ``max_days`` (API_KEY_MAX_DAYS) after it was made."""
-        if self.expires is not None:
-            return timestamps.parse(self.expires)
-        return timestamps.parse(self.created) + timedelta(days=max_days)
+        """When the key stops working (``key_expiry``)."""
+        return key_expiry(self.expires, self.created, max_days)
 
     def has_expired(self, at: datetime, max_days: int) -> bool:
         """True when ``at`` is at or past the key's expiry."""
         return self.expiry(max_days) <= at
+
+
+def key_expiry(expires: str | None, created: str, max_days: int) -> datetime:
+    """When a key stops working: its ``expires``, or for a key made without one,
+    ``max_days`` (API_KEY_MAX_DAYS) after it was ``created``."""
+    if expires is not None:
+        return timestamps.parse(expires)
+    return timestamps.parse(created) + timedelta(days=max_days)
+
+
+def item_expiry(key: Item, max_days: int) -> datetime:
+    """``key_expiry`` of an API key's item as read (``items.read``)."""
+    return key_expiry(read(key, ApiKey.expires), read(key, ApiKey.created) or "", max_days)
 
 
 class SessionUserIndex(GlobalSecondaryIndex["Session"]):
