@@ -35,12 +35,14 @@ from chalicelib.records.users import NewUser, create_user
 from chalicelib.storage import models
 from devtools.dynamodb_local import dynamodb_local
 from devtools.local_stack import Store
+from tests import moto_dynamodb
 
 # The browser harness: Chromium through Playwright, the ``browser_page`` fixture.
 pytest_plugins = ["tests.browser"]
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_PERMISSIONS = list(PERMISSIONS)
+REGION = environment.ENVIRON["AWS_DEFAULT_REGION"]
 
 environment.use()
 
@@ -93,6 +95,7 @@ def aws() -> Iterator[None]:
     mock.start(reset=False)
     try:
         if len(_moto_tables()) < len(models.MODELS):
+            moto_dynamodb.install(REGION)
             models.create_tables()
         empty_tables()
         yield
@@ -119,7 +122,7 @@ def restore_items(saved: dict[str, Any]) -> None:
 
 def _moto_tables() -> list[Any]:
     """moto's DynamoDB tables of the test account and region (none after a reset)."""
-    backend = get_backend("dynamodb")[DEFAULT_ACCOUNT_ID][environment.ENVIRON["AWS_DEFAULT_REGION"]]
+    backend = get_backend("dynamodb")[DEFAULT_ACCOUNT_ID][REGION]
     return list(backend.tables.values())
 
 
@@ -185,9 +188,34 @@ def make_user(aws: None) -> Any:
 
 
 @pytest.fixture
-def admin(make_user: Any) -> Account:
-    """A user holding every permission."""
-    return make_user(permissions=ALL_PERMISSIONS, name="Admin")
+def admin(aws: None) -> Account:
+    """A user holding every permission, with an API key of its own.
+
+    The user is made once per worker and settings: its items are kept
+    (``saved_items``) and put back into the empty tables of each later test that
+    asks for it, as making it (the record, its guards, log and search entries)
+    costs several times as much CPU as putting them back. Its API key is made
+    anew for each test, as this process's services remember the keys they
+    recorded a use of. A test whose tables are not empty by then gets a user made
+    for it."""
+    settings, secrets_ = container.settings(), container.secrets()
+    empty = not any(table.items for table in _moto_tables())
+    made = _ADMINS.get(settings)
+    if made is not None and made[2] == secrets_ and empty:
+        user_id, email, _, saved = made
+        restore_items(saved)
+    else:
+        email = f"{secrets.token_hex(4)}@example.org"
+        body = {"email": email, "name": "Admin", "permissions": ALL_PERMISSIONS}
+        user_id = create_user(SYSTEM, NewUser(body, MANAGER_FIELDS)).id
+        if empty:
+            _ADMINS[settings] = (user_id, email, secrets_, saved_items())
+    key = apikeys.make_api_key(SYSTEM, user_id, settings)["key"]
+    return Account(user_id, key, email)
+
+
+# Per settings: the admin's id and email, the secrets it was made under, its items.
+_ADMINS: dict[config.Settings, tuple[str, str, config.Secrets, dict[str, Any]]] = {}
 
 
 def assert_error(response: Any, status: int, code: str) -> None:
