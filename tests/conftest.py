@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.nodeid import NodeId
 from chalice.test import Client
 from moto import mock_aws
 from moto.backends import get_backend
@@ -45,6 +46,21 @@ ALL_PERMISSIONS = list(PERMISSIONS)
 REGION = environment.ENVIRON["AWS_DEFAULT_REGION"]
 
 environment.use()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep each ``xdist_group`` on one worker under pytest 9.2.
+
+    ``--dist loadgroup`` (the Makefile's) names a test's group by a suffix that
+    pytest-xdist 3.8 writes into the test's ``_nodeid``, which pytest 9.2 no longer
+    reads (pytest-xdist issue 1386): the groups were spread over both workers, and
+    each built the servers of a module made once for it. The suffixed id is carried
+    over to the one pytest reads, as before."""
+    for item in items:
+        suffixed = vars(item).get("_nodeid")
+        if isinstance(suffixed, str) and suffixed != item.nodeid:
+            item._id = NodeId.parse(suffixed)
 
 
 @pytest.fixture(autouse=True)
