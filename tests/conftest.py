@@ -23,6 +23,7 @@ from chalice.test import Client
 from moto import mock_aws
 from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import MockAWS
 
 from app import app
 from bench import environment
@@ -106,17 +107,42 @@ def aws() -> Iterator[None]:
     The tables are made once per worker (and again after a test that opened a
     ``mock_aws`` of its own, which resets moto) and emptied in moto's backend
     before each test: making six tables costs about six times as much CPU.
+    moto's mock stays started from one test using ``aws`` to the next
+    (``moto_only_where_asked``), as starting it costs more than most tests.
     """
-    mock = mock_aws()
-    mock.start(reset=False)
-    try:
-        if len(_moto_tables()) < len(models.MODELS):
-            moto_dynamodb.install(REGION)
-            models.create_tables()
-        empty_tables()
-        yield
-    finally:
-        mock.stop(remove_data=False)
+    if _MOTO.mock is None:
+        _MOTO.mock = mock_aws()
+        _MOTO.mock.start(reset=False)
+    if len(_moto_tables()) < len(models.MODELS):
+        moto_dynamodb.install(REGION)
+        models.create_tables()
+    empty_tables()
+    yield
+
+
+class _MOTO:
+    """moto's mock, while it is started for the tests using ``aws``."""
+
+    mock: MockAWS | None = None
+
+
+@pytest.fixture(autouse=True)
+def moto_only_where_asked(request: pytest.FixtureRequest) -> None:
+    """Stop moto's mock before a test that does not use ``aws``: it runs as it would
+    without one (a ``mock_aws`` of its own starts from an empty account, botocore
+    and ``requests`` reach real endpoints)."""
+    if _MOTO.mock is not None and "aws" not in request.fixturenames:
+        _MOTO.mock.stop(remove_data=False)
+        _MOTO.mock = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def moto_stopped_at_the_end() -> Iterator[None]:
+    """moto's mock stopped when the tests end."""
+    yield
+    if _MOTO.mock is not None:
+        _MOTO.mock.stop(remove_data=False)
+        _MOTO.mock = None
 
 
 def empty_tables() -> None:
