@@ -7,7 +7,9 @@ permission is made when no user has its email yet, and its API key printed then
 only (``make admin-key``, ``devtools/admin_key.py``, makes a new one). A local
 OpenID Provider with two test accounts starts on http://127.0.0.1:8002 as the
 login provider ``local``, then ``chalice local`` serves the API and the web UI on
-http://127.0.0.1:8000 (``PORT`` and ``OIDC_PORT`` change them).
+http://127.0.0.1:8000 (``PORT`` and ``OIDC_PORT`` change them; ``0`` lets the
+system pick a free port, bound before anything else can take it, and the
+output shows it).
 ``ALLOWED_ORIGINS`` from the environment is kept, with the API's own origins
 added. While it runs, ``run/store.json`` says where its store is, for
 ``make admin-key``.
@@ -29,6 +31,7 @@ from types import FrameType
 from devtools.dynamodb_local import StoreMissing, dynamodb_local
 from devtools.local_stack import (
     ROOT,
+    Listener,
     PortInUse,
     chalice_local,
     demo_provider_settings,
@@ -60,14 +63,19 @@ def main() -> int:
 
 def _run(port: int, oidc_port: int, fresh: bool) -> int:
     for taken, variable in ((port, "PORT"), (oidc_port, "OIDC_PORT")):
-        if not port_is_free(taken):
+        if taken and not port_is_free(taken):
             raise PortInUse(taken, variable)
+    # Port 0: the API's socket is bound now, its port known before chalice local
+    # starts on it (ALLOWED_ORIGINS names it); the provider binds its own and reports it.
+    listener = Listener() if port == 0 else None
+    if listener is not None:
+        port = listener.port
     client_secret = secrets.token_urlsafe(24)
     client = {**default_config()["clients"][0], "client_secret": client_secret}
     data = None if fresh else DATA
     with (
         dynamodb_local(data=data) as store,
-        running_provider({"clients": [client]}, oidc_port) as issuer,
+        running_provider({"clients": [client]}, oidc_port or None) as issuer,
     ):
         base = f"http://127.0.0.1:{port}"
         env = service_env(
@@ -99,7 +107,7 @@ def _run(port: int, oidc_port: int, fresh: bool) -> int:
         print("Ctrl-C stops everything.", flush=True)
         signal.signal(signal.SIGTERM, _interrupt)
         try:
-            with recorded_store(env), chalice_local(env, port=port, quiet=False):
+            with recorded_store(env), chalice_local(env, port=port, quiet=False, listener=listener):
                 while True:
                     signal.pause()
         except KeyboardInterrupt:

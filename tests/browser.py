@@ -1,10 +1,11 @@
 """A real browser for tests: Debian's Chromium driven by Playwright.
 
 Loaded as a pytest plugin (``pytest_plugins`` in ``tests/conftest.py``), it gives
-every test the ``browser_page`` fixture: a fresh Chromium (its own user-data
-directory) showing one page, with everything the page logged to its console
-collected. When the test fails, a screenshot of the page is kept in
-``test-artifacts/<test name>.png``.
+every test the ``browser_page`` fixture: one page in a browser context of the
+test's own (Chromium's incognito-like profile: no cookie, storage or cache
+shared with another test) of a Chromium started once per test process, with
+everything the page logged to its console collected. When the test fails, a
+screenshot of the page is kept in ``test-artifacts/<test name>.png``.
 
 Playwright's own browser download cannot be used here, so Chromium is the one
 Debian installs at ``/usr/bin/chromium`` (``make test`` installs it when it can).
@@ -25,8 +26,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import shutil
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
 from devtools.local_stack import (
     Listener,
@@ -69,7 +68,7 @@ CLIENT_ID = "users-service"
 
 @dataclass
 class BrowserPage:
-    """One page of a fresh Chromium, and what its console said."""
+    """One page of Chromium in a browser context of its own, and what its console said."""
 
     page: Page
     context: BrowserContext
@@ -94,27 +93,21 @@ class BrowserPage:
         ]
 
 
-@contextmanager
-def launch_chromium() -> Iterator[BrowserContext]:
-    """A fresh Chromium with its own, temporary user-data directory."""
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """Chromium, started once per test process (each pytest-xdist worker starts its
+    own, when a test first asks), as starting it takes seconds; each test gets a
+    browser context of its own (``browser_page``)."""
     if not CHROMIUM.exists():
         pytest.fail(INSTALL_HINT, pytrace=False)
-    user_data = tempfile.mkdtemp(prefix="chromium-")
-    try:
-        with sync_playwright() as playwright:
-            context = playwright.chromium.launch_persistent_context(
-                user_data,
-                executable_path=str(CHROMIUM),
-                headless=True,
-                args=LAUNCH_ARGS,
-            )
-            context.set_default_timeout(TIMEOUT_MS)
-            try:
-                yield context
-            finally:
-                context.close()
-    finally:
-        shutil.rmtree(user_data, ignore_errors=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def fill_provider_login(page: Page, username: str, password: str) -> None:
@@ -193,10 +186,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture
-def browser_page(request: pytest.FixtureRequest) -> Iterator[BrowserPage]:
-    """One page of a fresh Chromium; a screenshot in test-artifacts/ if the test fails."""
-    with launch_chromium() as context:
-        page = context.pages[0] if context.pages else context.new_page()
+def browser_page(chromium: Browser, request: pytest.FixtureRequest) -> Iterator[BrowserPage]:
+    """One page of a browser context of its own (no cookie, storage or cache of any
+    other test's); a screenshot in test-artifacts/ if the test fails."""
+    context = chromium.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
         opened = BrowserPage(page=page, context=context)
         page.on("console", opened.record)
         yield opened
@@ -213,3 +209,5 @@ def browser_page(request: pytest.FixtureRequest) -> Iterator[BrowserPage]:
             (ARTIFACTS / f"{_artifact_name(request.node.nodeid)}.console.txt").write_text(
                 "\n".join(opened.console_lines()) + "\n"
             )
+    finally:
+        context.close()

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.nodeid import NodeId
 from chalice.test import Client
 from moto import mock_aws
 from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import MockAWS
 
 from app import app
 from bench import environment
@@ -35,14 +37,31 @@ from chalicelib.records.users import NewUser, create_user
 from chalicelib.storage import models
 from devtools.dynamodb_local import dynamodb_local
 from devtools.local_stack import Store
+from tests import moto_dynamodb
 
 # The browser harness: Chromium through Playwright, the ``browser_page`` fixture.
 pytest_plugins = ["tests.browser"]
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_PERMISSIONS = list(PERMISSIONS)
+REGION = environment.ENVIRON["AWS_DEFAULT_REGION"]
 
 environment.use()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep each ``xdist_group`` on one worker under pytest 9.2.
+
+    ``--dist loadgroup`` (the Makefile's) names a test's group by a suffix that
+    pytest-xdist 3.8 writes into the test's ``_nodeid``, which pytest 9.2 no longer
+    reads (pytest-xdist issue 1386): the groups were spread over both workers, and
+    each built the servers of a module made once for it. The suffixed id is carried
+    over to the one pytest reads, as before."""
+    for item in items:
+        suffixed = vars(item).get("_nodeid")
+        if isinstance(suffixed, str) and suffixed != item.nodeid:
+            item._id = NodeId.parse(suffixed)
 
 
 @pytest.fixture(autouse=True)
@@ -88,16 +107,42 @@ def aws() -> Iterator[None]:
     The tables are made once per worker (and again after a test that opened a
     ``mock_aws`` of its own, which resets moto) and emptied in moto's backend
     before each test: making six tables costs about six times as much CPU.
+    moto's mock stays started from one test using ``aws`` to the next
+    (``moto_only_where_asked``), as starting it costs more than most tests.
     """
-    mock = mock_aws()
-    mock.start(reset=False)
-    try:
-        if len(_moto_tables()) < len(models.MODELS):
-            models.create_tables()
-        empty_tables()
-        yield
-    finally:
-        mock.stop(remove_data=False)
+    if _MOTO.mock is None:
+        _MOTO.mock = mock_aws()
+        _MOTO.mock.start(reset=False)
+    if len(_moto_tables()) < len(models.MODELS):
+        moto_dynamodb.install(REGION)
+        models.create_tables()
+    empty_tables()
+    yield
+
+
+class _MOTO:
+    """moto's mock, while it is started for the tests using ``aws``."""
+
+    mock: MockAWS | None = None
+
+
+@pytest.fixture(autouse=True)
+def moto_only_where_asked(request: pytest.FixtureRequest) -> None:
+    """Stop moto's mock before a test that does not use ``aws``: it runs as it would
+    without one (a ``mock_aws`` of its own starts from an empty account, botocore
+    and ``requests`` reach real endpoints)."""
+    if _MOTO.mock is not None and "aws" not in request.fixturenames:
+        _MOTO.mock.stop(remove_data=False)
+        _MOTO.mock = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def moto_stopped_at_the_end() -> Iterator[None]:
+    """moto's mock stopped when the tests end."""
+    yield
+    if _MOTO.mock is not None:
+        _MOTO.mock.stop(remove_data=False)
+        _MOTO.mock = None
 
 
 def empty_tables() -> None:
@@ -119,7 +164,7 @@ def restore_items(saved: dict[str, Any]) -> None:
 
 def _moto_tables() -> list[Any]:
     """moto's DynamoDB tables of the test account and region (none after a reset)."""
-    backend = get_backend("dynamodb")[DEFAULT_ACCOUNT_ID][environment.ENVIRON["AWS_DEFAULT_REGION"]]
+    backend = get_backend("dynamodb")[DEFAULT_ACCOUNT_ID][REGION]
     return list(backend.tables.values())
 
 
@@ -185,9 +230,34 @@ def make_user(aws: None) -> Any:
 
 
 @pytest.fixture
-def admin(make_user: Any) -> Account:
-    """A user holding every permission."""
-    return make_user(permissions=ALL_PERMISSIONS, name="Admin")
+def admin(aws: None) -> Account:
+    """A user holding every permission, with an API key of its own.
+
+    The user is made once per worker and settings: its items are kept
+    (``saved_items``) and put back into the empty tables of each later test that
+    asks for it, as making it (the record, its guards, log and search entries)
+    costs several times as much CPU as putting them back. Its API key is made
+    anew for each test, as this process's services remember the keys they
+    recorded a use of. A test whose tables are not empty by then gets a user made
+    for it."""
+    settings, secrets_ = container.settings(), container.secrets()
+    empty = not any(table.items for table in _moto_tables())
+    made = _ADMINS.get(settings)
+    if made is not None and made[2] == secrets_ and empty:
+        user_id, email, _, saved = made
+        restore_items(saved)
+    else:
+        email = f"{secrets.token_hex(4)}@example.org"
+        body = {"email": email, "name": "Admin", "permissions": ALL_PERMISSIONS}
+        user_id = create_user(SYSTEM, NewUser(body, MANAGER_FIELDS)).id
+        if empty:
+            _ADMINS[settings] = (user_id, email, secrets_, saved_items())
+    key = apikeys.make_api_key(SYSTEM, user_id, settings)["key"]
+    return Account(user_id, key, email)
+
+
+# Per settings: the admin's id and email, the secrets it was made under, its items.
+_ADMINS: dict[config.Settings, tuple[str, str, config.Secrets, dict[str, Any]]] = {}
 
 
 def assert_error(response: Any, status: int, code: str) -> None:

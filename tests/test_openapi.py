@@ -22,7 +22,6 @@ from chalicelib.http import openapi
 from devtools.local_stack import (
     Store,
     chalice_local,
-    free_port,
     fresh_prefix,
     provider_settings,
     service_env,
@@ -125,7 +124,7 @@ def service(local_store: Store) -> Iterator[tuple[str, str]]:
     as ``make run`` starts them."""
     client_secret = secrets.token_urlsafe(24)
     client = {**default_config()["clients"][0], "client_secret": client_secret}
-    with running_provider({"clients": [client]}, free_port()) as issuer:
+    with running_provider({"clients": [client]}) as issuer:
         env = service_env(
             local_store.endpoint,
             TABLE_PREFIX=fresh_prefix("users-openapi-"),

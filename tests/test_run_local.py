@@ -4,6 +4,7 @@ fresh run on DynamoDB Local."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from devtools.local_stack import ROOT, PortInUse, free_port, service_env, wait_for
+from devtools.local_stack import ROOT, PortInUse, service_env, wait_for
 from devtools.oidc_provider import running_provider
 from devtools.run_local import allowed_origins, manage_line
 
@@ -79,8 +80,9 @@ def test_fresh_run_serves_on_dynamodb_local_and_shows_the_new_admins_key() -> No
         # As a new shell has it: no AWS credentials, the stack makes up its own.
         **{name: value for name, value in os.environ.items() if not name.startswith("AWS_")},
         "FRESH": "1",
-        "PORT": str(free_port()),
-        "OIDC_PORT": str(free_port()),
+        # Ports the system picks, held from the start: none is raced for.
+        "PORT": "0",
+        "OIDC_PORT": "0",
         "PYTHONUNBUFFERED": "1",
     }
     with subprocess.Popen(
@@ -101,7 +103,11 @@ def test_fresh_run_serves_on_dynamodb_local_and_shows_the_new_admins_key() -> No
             shown = dict(line.split(":", 1) for line in lines if line[:1].isalpha() and ":" in line)
             assert "FRESH=1: in memory" in shown["DynamoDB Local"]
             key = shown["Admin API key"].split()[0]
-            api = f"http://127.0.0.1:{env['PORT']}/api/v1"
+            api = shown["API"].strip()
+            issuer = shown["OpenID Provider"].split()[0]
+            port = r"http://127\.0\.0\.1:[1-9][0-9]*"
+            assert re.fullmatch(port + "/api/v1", api), api
+            assert re.fullmatch(port, issuer), issuer
             wait_for(f"{api}/user/permissions", run)
             me = requests.get(
                 f"{api}/user/me",

@@ -37,6 +37,7 @@ import pytest
 from moto import mock_aws
 
 from app import app
+from bench import environment
 from chalicelib.http import container
 from chalicelib.ids import SYSTEM
 from chalicelib.permissions import PERMISSIONS
@@ -45,6 +46,7 @@ from chalicelib.records.record import MANAGER_FIELDS
 from chalicelib.records.users import NewUser, create_user
 from chalicelib.storage import models
 from ops.invariants import Violation, check
+from tests import moto_dynamodb
 from tests.faults import KINDS, inject_faults, serialized_storage
 from tests.threads import ThreadSafeClient
 
@@ -339,6 +341,7 @@ def _run(client: ThreadSafeClient) -> Soak:
 @pytest.fixture(scope="module")
 def soak() -> Iterator[Soak]:
     with mock_aws():
+        moto_dynamodb.install(environment.ENVIRON["AWS_DEFAULT_REGION"])
         models.create_tables()
         result = _run(ThreadSafeClient(app, "test", str(ROOT)))
         # What the run did, shown with ``pytest -s``.

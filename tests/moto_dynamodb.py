@@ -1,0 +1,188 @@
+"""moto's DynamoDB for the tests, with a transaction's rollback kept per item.
+
+moto 5.2.5's ``transact_write_items`` deep-copies every table a transaction
+touches, once per action, before it starts, to put them back should an action
+fail: its cost grows with the tables' size, so a test that fills a table with
+thousands of items, or a soak run, spends most of its time copying. The
+backend here keeps a copy of each item an action names (its state before the
+transaction, or its absence) and puts those back instead. The actions run
+exactly as moto runs them (the loop below is moto's, and every action goes
+through moto's own ``put_item``, ``update_item``, ``delete_item`` and
+condition checks), so what a transaction writes, and which error it answers,
+is moto's; only the bookkeeping of its rollback differs.
+
+An action writes its own item only (DynamoDB's rule, which moto's
+``check_unicity`` enforces): putting back the items the actions name leaves
+the tables as they were before. ``install`` puts the backend in place for the
+test account and region; moto's reset (a ``mock_aws`` started with
+``reset=True``) drops it, so it is installed again after each.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from moto.backends import get_backend
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import Table
+
+# (table, hash key, range key or None, the item before the transaction or None)
+_Saved = tuple[Table, DynamoType, DynamoType | None, Item | None]
+
+
+class ItemRollbackBackend(DynamoDBBackend):
+    """moto's DynamoDB backend whose transactions roll back item by item."""
+
+    def _saved_items(self, transact_items: list[dict[str, Any]]) -> list[_Saved]:
+        """A copy of each item the actions name, as it is now (None: absent)."""
+        saved: list[_Saved] = []
+        for action in transact_items:
+            for op_type, op in action.items():
+                table = self.tables.get(op.get("TableName", ""))
+                attributes = op.get("Item") if op_type == "Put" else op.get("Key")
+                if table is None or not isinstance(attributes, dict):
+                    continue  # the action fails before it writes anything
+                if table.hash_key_attr not in attributes:
+                    continue
+                hash_key = DynamoType(attributes[table.hash_key_attr])
+                range_key = None
+                if table.range_key_attr is not None:
+                    if table.range_key_attr not in attributes:
+                        continue
+                    range_key = DynamoType(attributes[table.range_key_attr])
+                current = table.get_item(hash_key, range_key)
+                saved.append((table, hash_key, range_key, copy.deepcopy(current)))
+        return saved
+
+    @staticmethod
+    def _put_back(saved: list[_Saved]) -> None:
+        """Every saved item as it was; the first copy of a key wins."""
+        for table, hash_key, range_key, item in reversed(saved):
+            if range_key is None:
+                if item is None:
+                    table.items.pop(hash_key, None)
+                else:
+                    table.items[hash_key] = item  # type: ignore[assignment]
+            elif item is None:
+                table.items[hash_key].pop(range_key, None)
+            else:
+                table.items[hash_key][range_key] = item
+
+    def transact_write_items(self, transact_items: list[dict[str, Any]]) -> None:
+        # moto 5.2.5's DynamoDBBackend.transact_write_items, its table copies
+        # replaced by _saved_items and _put_back.
+        if len(transact_items) > 100:
+            raise TooManyTransactionsException()
+        saved = self._saved_items(transact_items)
+
+        target_items: set[tuple[str, str]] = set()
+
+        def check_unicity(table_name: str, key: dict[str, Any]) -> None:
+            item = (str(table_name), str(dict(sorted(key.items()))))
+            if item in target_items:
+                raise MultipleTransactionsException()
+            target_items.add(item)
+
+        errors: list[tuple[str, str, dict[str, Any]] | tuple[None, None, None]] = []
+        for item in transact_items:
+            original_item: dict[str, Any] | None = None
+            if len(list(item.keys())) > 1:
+                raise TransactWriteSingleOpException
+
+            try:
+                op_type, op = next(iter(item.items()))
+                if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                    raise ValueError("Unsupported transaction operation")
+
+                table_name = op["TableName"]
+                condition_expression = op.get("ConditionExpression")
+                expression_attribute_names = op.get("ExpressionAttributeNames")
+                expression_attribute_values = op.get("ExpressionAttributeValues")
+                return_values_on_condition_check_failure = op.get(
+                    "ReturnValuesOnConditionCheckFailure"
+                )
+
+                if op_type == "Put":
+                    attrs = op["Item"]
+                    table = self.get_table(table_name)
+                    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                    if table.range_key_attr is not None:
+                        key[table.range_key_attr] = attrs[table.range_key_attr]
+                else:
+                    key = op["Key"]
+
+                check_unicity(table_name, key)
+
+                current = self.get_item(table_name, key)
+                if condition_expression is not None:
+                    condition_op = get_filter_expression(
+                        condition_expression,
+                        expression_attribute_names,
+                        expression_attribute_values,
+                    )
+                    if not condition_op.expr(current):
+                        if return_values_on_condition_check_failure == "ALL_OLD" and current:
+                            original_item = current.to_json()["Attributes"]
+                        raise ConditionalCheckFailed(item=original_item)
+
+                if op_type == "Put":
+                    self.put_item(
+                        table_name,
+                        op["Item"],
+                        condition_expression=condition_expression,
+                        expression_attribute_names=expression_attribute_names,
+                        expression_attribute_values=expression_attribute_values,
+                    )
+                elif op_type == "Delete":
+                    self.delete_item(
+                        table_name,
+                        key,
+                        condition_expression=condition_expression,
+                        expression_attribute_names=expression_attribute_names,
+                        expression_attribute_values=expression_attribute_values,
+                    )
+                elif op_type == "Update":
+                    self.update_item(
+                        table_name,
+                        key,
+                        update_expression=op["UpdateExpression"],
+                        condition_expression=condition_expression,
+                        expression_attribute_names=expression_attribute_names,
+                        expression_attribute_values=expression_attribute_values,
+                    )
+                errors.append((None, None, None))
+            except (MultipleTransactionsException, MockValidationException):
+                self._put_back(saved)
+                raise
+            except ConditionalCheckFailed as e:
+                errors.append(("ConditionalCheckFailed", str(e.message), original_item))  # type: ignore[arg-type]
+            except Exception as e:
+                errors.append((type(e).__name__, str(e), original_item))  # type: ignore[arg-type]
+
+        if any(code is not None for code, _, _ in errors):
+            self._put_back(saved)
+            raise TransactionCanceledException(errors)
+
+
+def install(region: str) -> None:
+    """Serve moto's DynamoDB of the test account in ``region`` with ItemRollbackBackend
+    (its tables, if any, carried over); nothing changes when it serves it already."""
+    regions = get_backend("dynamodb")[DEFAULT_ACCOUNT_ID]
+    current = regions[region]
+    if isinstance(current, ItemRollbackBackend):
+        return
+    backend = ItemRollbackBackend(region, DEFAULT_ACCOUNT_ID)
+    backend.tables = current.tables
+    regions[region] = backend

@@ -1,0 +1,130 @@
+"""The tests' moto backend (``tests/moto_dynamodb.py``) answers transactions as moto's
+own does: the same items written, the same error, the same tables after a failure.
+
+Each case runs on a fresh moto twice, on moto's backend and on ours, and the two
+must agree, item for item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.backends import get_backend
+from moto.core import DEFAULT_ACCOUNT_ID
+
+from bench import environment
+from tests import moto_dynamodb
+from tests.moto_dynamodb import ItemRollbackBackend
+
+REGION = environment.ENVIRON["AWS_DEFAULT_REGION"]
+PAIRS = "pairs"  # hash and range key
+SINGLES = "singles"  # hash key only
+
+
+def _tables(dynamodb: Any) -> None:
+    for name, keys in ((PAIRS, ("h", "r")), (SINGLES, ("h",))):
+        dynamodb.create_table(
+            TableName=name,
+            KeySchema=[
+                {"AttributeName": key, "KeyType": kind}
+                for key, kind in zip(keys, ("HASH", "RANGE"), strict=False)
+            ],
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key in keys],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    for index in range(3):
+        dynamodb.put_item(
+            TableName=PAIRS,
+            Item={"h": {"S": "a"}, "r": {"S": str(index)}, "n": {"N": "1"}, "l": {"L": []}},
+        )
+        dynamodb.put_item(TableName=SINGLES, Item={"h": {"S": str(index)}, "n": {"N": "1"}})
+
+
+def _everything(dynamodb: Any) -> dict[str, list[Any]]:
+    return {
+        name: sorted(dynamodb.scan(TableName=name)["Items"], key=repr) for name in (PAIRS, SINGLES)
+    }
+
+
+def _outcome(ours: bool, actions: list[dict[str, Any]]) -> tuple[str | None, Any, Any]:
+    """(error code or None, cancellation reasons, every item afterwards) of one
+    transaction on a fresh moto, on our backend or on moto's."""
+    with mock_aws():
+        if ours:
+            moto_dynamodb.install(REGION)
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        _tables(dynamodb)
+        backend = get_backend("dynamodb")[DEFAULT_ACCOUNT_ID][REGION]
+        assert isinstance(backend, ItemRollbackBackend) == ours
+        code, reasons = None, None
+        try:
+            dynamodb.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            reasons = exc.response.get("CancellationReasons")
+        return code, reasons, _everything(dynamodb)
+
+
+def _update(table: str, key: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": key,
+            "UpdateExpression": "SET n = n + :one, l = list_append(l, :x)",
+            "ExpressionAttributeValues": {":one": {"N": "1"}, ":x": {"L": [{"S": "x"}]}},
+            **extra,
+        }
+    }
+
+
+PAIR_0 = {"h": {"S": "a"}, "r": {"S": "0"}}
+WRITES: list[dict[str, Any]] = [
+    _update(PAIRS, PAIR_0),  # changes an item in place
+    {"Put": {"TableName": PAIRS, "Item": {"h": {"S": "b"}, "r": {"S": "9"}}}},  # a new one
+    {"Put": {"TableName": SINGLES, "Item": {"h": {"S": "1"}, "n": {"N": "7"}}}},  # replaces one
+    {"Delete": {"TableName": SINGLES, "Key": {"h": {"S": "2"}}}},
+    {"Delete": {"TableName": PAIRS, "Key": {"h": {"S": "a"}, "r": {"S": "2"}}}},
+]
+FAILING_CHECK = {
+    "ConditionCheck": {
+        "TableName": SINGLES,
+        "Key": {"h": {"S": "0"}},
+        "ConditionExpression": "attribute_not_exists(h)",
+    }
+}
+
+CASES: dict[str, Callable[[], list[dict[str, Any]]]] = {
+    "every write lands": lambda: WRITES,
+    "a failed condition at the end undoes every write": lambda: [*WRITES, FAILING_CHECK],
+    "a failed condition first": lambda: [FAILING_CHECK, *WRITES],
+    "a failed update condition": lambda: [
+        *WRITES[1:],
+        _update(PAIRS, PAIR_0, ConditionExpression="attribute_not_exists(h)"),
+    ],
+    "an update of an absent item creates it; undone": lambda: [
+        _update(
+            SINGLES,
+            {"h": {"S": "new"}},
+            UpdateExpression="SET n = :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        ),
+        *WRITES,
+        FAILING_CHECK,
+    ],
+    "one item named twice": lambda: [*WRITES, _update(PAIRS, PAIR_0)],
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_transaction_ends_as_on_motos_own_backend(case: str) -> None:
+    actions = CASES[case]()
+    ours = _outcome(True, actions)
+    assert ours == _outcome(False, actions)
+    code, _, items = ours
+    before = _outcome(True, [FAILING_CHECK])[2]
+    assert (items == before) == (code is not None), (case, code)
