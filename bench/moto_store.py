@@ -18,8 +18,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.model_instances import model_data
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
 from chalicelib.storage import models
