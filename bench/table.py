@@ -174,10 +174,10 @@ def report(rows: list[Row], args: argparse.Namespace, seconds: float, runtime: s
         "export (JSON lines, every record valid and new) into `make run`'s store, DynamoDB "
         "Local keeping its data on disk (`-dbPath`), one store per size, timed from the "
         "command's start to its exit; the store's peak memory is the JVM's `VmHWM` after it. "
-        f"The pages: one page (limit {PAGE}) of users and of one record's log with 20,000 of "
-        "each stored, through the same test client, once on moto in process and once on "
-        "DynamoDB Local over HTTP on 127.0.0.1 (whose time per page does not grow with the "
-        "table); floor and ratio as for the routes.",
+        f"The pages: one page (limit {PAGE}) of users and of one record's log with "
+        f"{args.records:,} of each stored, through the same test client, once on moto in "
+        "process and once on DynamoDB Local over HTTP on 127.0.0.1 (whose time per page "
+        "does not grow with the table); floor and ratio as for the routes.",
         "- Cold start, measured from the artifact only (bench/coldstart.py): `make package`'s "
         "`deployment.zip` unzipped into a read-only folder; each run a fresh interpreter "
         "(`python -S`, so this environment's site-packages stay out; "
