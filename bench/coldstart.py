@@ -44,7 +44,7 @@ from bench.table import Row
 from deploy import lambda_zip
 from devtools.local_stack import manage, moto_server
 
-MAX_TIME_RATIO = 1.3
+MAX_TIME_RATIO = 1.15
 MAX_MEMORY_RATIO = 1.2
 MAX_ZIP_MIB = 12.0
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
@@ -272,6 +272,8 @@ def import_breakdown(stderr: str, module: str) -> tuple[float, dict[str, float]]
 
 def _origin(path: str, roots: dict[Path, str]) -> str:
     """The package a profiled function's file belongs to, by the folder it lies in."""
+    if path.startswith("<frozen "):  # a standard module the interpreter carries frozen
+        return f"stdlib: {path.removeprefix('<frozen ').rstrip('>').split('.')[0]}"
     if path.startswith("~") or path.startswith("<"):
         return "built-in"
     for root, label in roots.items():
