@@ -171,7 +171,8 @@ class Cost:
 
     @property
     def billed_ms(self) -> int:
-        return sum(math.ceil(ms) for ms in self.invocation_ms)
+        """Lambda bills each invocation by the millisecond, rounded up, one at least."""
+        return sum(_billed(ms) for ms in self.invocation_ms)
 
     @property
     def gb_seconds(self) -> float:
@@ -191,10 +192,14 @@ class Cost:
         return sum(self.per_million().values())
 
 
+def _billed(ms: float) -> int:
+    return max(1, math.ceil(ms))
+
+
 def cost_row(cost: Cost) -> Row:
     """A row of BENCHMARKS.md: capacity, billed time and memory, price per million."""
     parts = cost.per_million()
-    durations = " + ".join(f"{math.ceil(ms)}" for ms in cost.invocation_ms)
+    durations = " + ".join(f"{_billed(ms)}" for ms in cost.invocation_ms)
     return Row(
         measure=f"cost: {cost.name}",
         calls=f"RRU {cost.read_units:g}, WRU {cost.write_units:g}",

@@ -149,13 +149,16 @@ def test_transaction_write_units_follow_dynamodbs_rule_of_two_per_item_per_kib()
 
 
 def test_cost_per_million_adds_gateway_lambda_and_dynamodb_prices() -> None:
-    request = cost.Cost("r", read_units=2, write_units=4, invocation_ms=[0.2, 9.1], memory_mb=1024)
+    request = cost.Cost(
+        "r", read_units=2, write_units=4, invocation_ms=[0.2, 9.1, 0.0], memory_mb=1024
+    )
 
     parts = request.per_million()
 
-    assert request.billed_ms == 1 + 10  # each invocation rounded up to the millisecond
-    assert parts["Lambda requests"] == 2 * cost.LAMBDA_REQUESTS_PER_MILLION
-    assert parts["Lambda duration"] == pytest.approx(cost.LAMBDA_PER_GB_SECOND * 0.011 * 1e6)
+    # Each invocation rounded up to the millisecond, one at least.
+    assert request.billed_ms == 1 + 10 + 1
+    assert parts["Lambda requests"] == 3 * cost.LAMBDA_REQUESTS_PER_MILLION
+    assert parts["Lambda duration"] == pytest.approx(cost.LAMBDA_PER_GB_SECOND * 0.012 * 1e6)
     assert parts["DynamoDB reads"] == 2 * cost.DYNAMODB_READ_UNITS_PER_MILLION
     assert parts["DynamoDB writes"] == 4 * cost.DYNAMODB_WRITE_UNITS_PER_MILLION
     assert request.total_per_million() == pytest.approx(sum(parts.values()))
