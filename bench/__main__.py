@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     rows += [row for result in pages for row in page_rows(result, sizes)]
     rows += exports
     rows += searches
-    rows += local_store.rows(args.page_iterations)
+    rows += local_store.rows(args.page_iterations, records=args.records)
     with dynamodb_local() as store:
         rows += cost.rows(store.endpoint, args.iterations)
     rows += coldstart.rows(cold)

@@ -44,12 +44,13 @@ from bench.table import Row
 from deploy import lambda_zip
 from devtools.local_stack import manage, moto_server
 
-MAX_TIME_RATIO = 1.3
+MAX_TIME_RATIO = 1.15
 MAX_MEMORY_RATIO = 1.2
 MAX_ZIP_MIB = 12.0
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
 VENDORED = ("botocore", "jmespath", "dateutil", "six")  # what PynamoDB's botocore pulls in
 PREFIX = "users-bench-"
+BROKEN_DOWN = ("floor", "authorizer", "api")  # handlers whose time is broken down
 ARN = "arn:aws:execute-api:eu-north-1:123456789012:bench/api/GET/api/v1/user/me"
 
 FLOOR_HANDLER = '''"""The floor: the least a Lambda function that reads one DynamoDB item does."""
@@ -81,13 +82,23 @@ class Context:
     def get_remaining_time_in_millis(self):
         return 30000
 
+profile = None
+if len(sys.argv) > 5:  # the breakdown's run: the first call under cProfile
+    import cProfile
+    profile = cProfile.Profile()
+    profile.enable()
 answer = getattr(module, function)(json.loads(event), Context())
 done = time.perf_counter()
+spent = []
+if profile is not None:
+    profile.disable()
+    import pstats
+    spent = [[where[0], where[2], times[2]] for where, times in pstats.Stats(profile).stats.items()]
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec.
 with open("/proc/self/status") as status:
     peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 print(json.dumps({"init": initialised - started, "first": done - initialised,
-                  "peak_kib": peak, "answer": answer}, default=str))
+                  "peak_kib": peak, "answer": answer, "spent": spent}, default=str))
 """
 
 
@@ -182,11 +193,21 @@ def vendored_package(package: Path, folder: Path) -> Path:
     return variant
 
 
-def run_once(
-    task: Path, runtime: Path, handler: str, event: Mapping[str, Any], env: Mapping[str, str]
-) -> Run:
+def _run(
+    task: Path,
+    runtime: Path,
+    handler: str,
+    event: Mapping[str, Any],
+    env: Mapping[str, str],
+    breakdown: bool = False,
+) -> tuple[dict[str, Any], str]:
+    """The runner's report of one fresh interpreter, and what it wrote to stderr."""
+    flags = ["-X", "importtime"] if breakdown else []
+    args = [str(task), str(runtime), handler, json.dumps(event)] + (
+        ["profile"] if breakdown else []
+    )
     done = subprocess.run(
-        [sys.executable, "-S", "-c", RUNNER, str(task), str(runtime), handler, json.dumps(event)],
+        [sys.executable, "-S", *flags, "-c", RUNNER, *args],
         cwd=task,
         env=dict(env),
         capture_output=True,
@@ -196,8 +217,101 @@ def run_once(
     )
     if done.returncode != 0:
         raise RuntimeError(f"{handler} failed: {done.stderr[-2000:]}")
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
+
+
+def run_once(
+    task: Path, runtime: Path, handler: str, event: Mapping[str, Any], env: Mapping[str, str]
+) -> Run:
+    out, _ = _run(task, runtime, handler, event, env)
     return Run(out["init"] * 1000, out["first"] * 1000, out["peak_kib"] / 1024, out["answer"])
+
+
+# --- where a cold start's time goes ---------------------------------------------------
+
+
+@dataclass
+class Breakdown:
+    """One more run of a handler, untimed: its import by ``-X importtime`` (self time
+    added up per package, in ms) and its first call under cProfile (own time per
+    package, in ms, and the functions with the most own time)."""
+
+    import_ms: float
+    imports: list[tuple[str, float]]
+    first_ms: float
+    first: list[tuple[str, float]]
+    functions: list[tuple[str, float]]
+
+
+def _package(name: str) -> str:
+    """A module's package as the breakdown groups it: chalicelib by its layer folder."""
+    parts = name.split(".")
+    return ".".join(parts[:2]) if parts[0] == "chalicelib" and len(parts) > 1 else parts[0]
+
+
+def import_breakdown(stderr: str, module: str) -> tuple[float, dict[str, float]]:
+    """The handler module's import from ``-X importtime``'s lines: its cumulative time,
+    and the self time of everything it imported, per package (µs)."""
+    entries = []
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "imported package" in line:
+            continue
+        own, cumulative, name = line.removeprefix("import time:").split("|")
+        # One space after the bar, then two per level of nesting.
+        entries.append((name[1:].rstrip(), int(own), int(cumulative)))
+    # Children come before their parent: the handler's subtree is every line from the
+    # one after the previous top-level line up to its own.
+    end = max(i for i, (name, _, _) in enumerate(entries) if name == module)
+    start = max([i for i in range(end) if not entries[i][0].startswith(" ")], default=-1) + 1
+    per_package: dict[str, float] = {}
+    for name, own_us, _ in entries[start : end + 1]:
+        package = _package(name.strip())
+        per_package[package] = per_package.get(package, 0.0) + own_us
+    return float(entries[end][2]), per_package
+
+
+def _origin(path: str, roots: dict[Path, str]) -> str:
+    """The package a profiled function's file belongs to, by the folder it lies in."""
+    if path.startswith("<frozen "):  # a standard module the interpreter carries frozen
+        return f"stdlib: {path.removeprefix('<frozen ').rstrip('>').split('.')[0]}"
+    if path.startswith("~") or path.startswith("<"):
+        return "built-in"
+    for root, label in roots.items():
+        with contextlib.suppress(ValueError):
+            relative = Path(path).relative_to(root)
+            top = relative.parts[0].removesuffix(".py")
+            if top == "chalicelib" and len(relative.parts) > 2:
+                top = f"chalicelib.{relative.parts[1].removesuffix('.py')}"
+            return f"{label}{top}"
+    return path
+
+
+def breakdown(h: Handler, runtime: Path, env: Mapping[str, str], top: int = 5) -> Breakdown:
+    """Where one cold start of ``h`` spends its time (one run, untimed: the profiler and
+    ``-X importtime`` slow it)."""
+    out, stderr = _run(h.task, runtime, h.handler, h.event, env, breakdown=True)
+    import_us, imports = import_breakdown(stderr, h.handler.split(".")[0])
+    stdlib = Path(os.__file__).parent
+    roots = {h.task: "", runtime: "", stdlib: "stdlib: "}
+    first: dict[str, float] = {}
+    functions: dict[str, float] = {}
+    for path, function, seconds in out["spent"]:
+        origin = _origin(path, roots)
+        first[origin] = first.get(origin, 0.0) + seconds * 1000
+        label = f"{origin}.{function}" if origin != "built-in" else function
+        functions[label] = functions.get(label, 0.0) + seconds * 1000
+
+    def most(found: dict[str, float], scale: float = 1.0) -> list[tuple[str, float]]:
+        ranked = sorted(found.items(), key=lambda item: -item[1])[:top]
+        return [(name, value * scale) for name, value in ranked]
+
+    return Breakdown(
+        import_ms=import_us / 1000,
+        imports=most(imports, 1 / 1000),
+        first_ms=sum(first.values()),
+        first=most(first),
+        functions=most(functions)[:3],
+    )
 
 
 def lambda_env(endpoint: str) -> dict[str, str]:
@@ -264,6 +378,7 @@ class ColdStarts:
     runs: dict[str, Runs]
     sizes: dict[str, tuple[int, int]]  # name -> (bytes, files)
     runtime_versions: str
+    breakdowns: dict[str, Breakdown] = field(default_factory=dict)
 
 
 def measure(package: Path, folder: Path, iterations: int) -> ColdStarts:
@@ -311,7 +426,11 @@ def measure(package: Path, folder: Path, iterations: int) -> ColdStarts:
                 _check(h, run)
                 if index > 0:
                     runs[h.name].runs.append(run)
-    return ColdStarts(runs, sizes, f"boto3 {version('boto3')}, botocore {version('botocore')}")
+        broken_down = {
+            h.name: breakdown(h, runtime, env) for h in handlers if h.name in BROKEN_DOWN
+        }
+    versions = f"boto3 {version('boto3')}, botocore {version('botocore')}"
+    return ColdStarts(runs, sizes, versions, broken_down)
 
 
 def _check(h: Handler, run: Run) -> None:
@@ -322,6 +441,17 @@ def _check(h: Handler, run: Run) -> None:
         raise RuntimeError(f"{h.name}: {answer}")
     if h.name == "floor" and "Item" not in answer:
         raise RuntimeError(f"floor: {answer}")
+
+
+def _spent(parts: list[tuple[str, float]]) -> str:
+    return ", ".join(f"{name} {ms:.1f}" for name, ms in parts)
+
+
+def _breakdown_cell(b: Breakdown) -> str:
+    return (
+        f"import {b.import_ms:.1f} ms ({_spent(b.imports)}); first call {b.first_ms:.1f} ms "
+        f"under cProfile ({_spent(b.first)}; most own time: {_spent(b.functions)})"
+    )
 
 
 def _mib(size: int) -> str:
@@ -369,6 +499,18 @@ def rows(measured: ColdStarts) -> list[Row]:
                 ratio=f"{memory_ratio:.2f}",
                 target=f"ratio ≤ {MAX_MEMORY_RATIO}" if judged else "— (the alternative)",
                 result=("pass" if memory_ratio <= MAX_MEMORY_RATIO else "miss") if judged else "—",
+            )
+        )
+    floor_breakdown = measured.breakdowns.get("floor")
+    for name in BROKEN_DOWN:
+        found = measured.breakdowns.get(name)
+        if found is None or name == "floor" or floor_breakdown is None:
+            continue
+        result.append(
+            Row(
+                measure=f"cold start breakdown, one run: {described[name]}",
+                median=_breakdown_cell(found),
+                floor=_breakdown_cell(floor_breakdown),
             )
         )
     for name, what in (("shipped", "as shipped"), ("vendored", "botocore vendored")):

@@ -43,7 +43,7 @@ from typing import Any
 import botocore.session
 from chalice.test import Client
 
-from bench.harness import dynamodb_clients
+from bench.harness import Counts, counting
 from bench.table import Row, quiet_request_log
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,22 +72,17 @@ def memory_mb() -> int:
 
 @dataclass
 class Capacity:
-    """Request units consumed while a block ran."""
+    """Request units consumed by the calls counted (bench/harness.py)."""
 
-    read: float = 0.0
-    write: float = 0.0
+    counts: Counts
 
-    def add(self, operation: str, units: float) -> None:
-        if operation in READ_OPERATIONS:
-            self.read += units
-        else:
-            self.write += units
+    @property
+    def read(self) -> float:
+        return sum(c.units for c in self.counts.calls if c.operation in READ_OPERATIONS)
 
-
-def reported_units(consumed: Any) -> float:
-    """The capacity units of a ``ConsumedCapacity`` answer (one entry, or a list)."""
-    entries = consumed if isinstance(consumed, list) else [consumed]
-    return sum(float(entry.get("CapacityUnits", 0)) for entry in entries if entry)
+    @property
+    def write(self) -> float:
+        return sum(c.units for c in self.counts.calls if c.operation not in READ_OPERATIONS)
 
 
 def item_size(item: dict[str, Any]) -> int:
@@ -141,52 +136,24 @@ def transaction_write_units(
     return float(units)
 
 
-_ACTIVE: list[Capacity] = []
 _STORE: list[Any] = []  # a client of the same store whose calls nobody counts
 
 
-def _ask_for_capacity(
-    params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
-) -> None:
-    if not _ACTIVE:
-        return
-    if model.name == "TransactWriteItems":
+def _transaction_units(items: list[dict[str, Any]]) -> float:
+    """A transaction's write units, its items as the store holds them before it runs."""
 
-        def stored(table: str, key: dict[str, Any]) -> dict[str, Any]:
-            found = _STORE[0].get_item(TableName=table, Key=key, ConsistentRead=True)
-            return dict(found.get("Item", {}))
+    def stored(table: str, key: dict[str, Any]) -> dict[str, Any]:
+        found = _STORE[0].get_item(TableName=table, Key=key, ConsistentRead=True)
+        return dict(found.get("Item", {}))
 
-        context["cost_write_units"] = transaction_write_units(params["TransactItems"], stored)
-    elif "ReturnConsumedCapacity" in model.input_shape.members:
-        params.setdefault("ReturnConsumedCapacity", "TOTAL")
-
-
-def _read_capacity(parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-    units = context.get("cost_write_units")
-    if units is None:
-        units = reported_units(parsed.get("ConsumedCapacity") or [])
-    for capacity in _ACTIVE:
-        capacity.add(model.name, units)
-
-
-def install_capacity_hooks() -> None:
-    """Ask every DynamoDB call of the service for its consumed capacity, and add it up."""
-    for client in dynamodb_clients():
-        events = client.meta.events
-        events.register("provide-client-params.dynamodb", _ask_for_capacity, unique_id="cost-ask")
-        events.register("after-call.dynamodb", _read_capacity, unique_id="cost-read")
+    return transaction_write_units(items, stored)
 
 
 @contextlib.contextmanager
 def consumed() -> Iterator[Capacity]:
     """The request units consumed by the DynamoDB calls made inside the block."""
-    install_capacity_hooks()
-    capacity = Capacity()
-    _ACTIVE.append(capacity)
-    try:
-        yield capacity
-    finally:
-        _ACTIVE.remove(capacity)
+    with counting(capacity=_transaction_units) as counts:
+        yield Capacity(counts)
 
 
 # --- price -----------------------------------------------------------------------
@@ -204,7 +171,8 @@ class Cost:
 
     @property
     def billed_ms(self) -> int:
-        return sum(math.ceil(ms) for ms in self.invocation_ms)
+        """Lambda bills each invocation by the millisecond, rounded up, one at least."""
+        return sum(_billed(ms) for ms in self.invocation_ms)
 
     @property
     def gb_seconds(self) -> float:
@@ -224,10 +192,14 @@ class Cost:
         return sum(self.per_million().values())
 
 
+def _billed(ms: float) -> int:
+    return max(1, math.ceil(ms))
+
+
 def cost_row(cost: Cost) -> Row:
     """A row of BENCHMARKS.md: capacity, billed time and memory, price per million."""
     parts = cost.per_million()
-    durations = " + ".join(f"{math.ceil(ms)}" for ms in cost.invocation_ms)
+    durations = " + ".join(f"{_billed(ms)}" for ms in cost.invocation_ms)
     return Row(
         measure=f"cost: {cost.name}",
         calls=f"RRU {cost.read_units:g}, WRU {cost.write_units:g}",

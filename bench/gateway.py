@@ -60,6 +60,7 @@ def route(
     context: dict[str, str],
     arrived: int,
     method: str = "GET",
+    query: dict[str, str] | None = None,
 ) -> Reply:
     """The API function's answer to a request that arrived at ``arrived`` (epoch ms)
     with the authorizer's ``context``; ``resource`` is the route's path template."""
@@ -71,8 +72,8 @@ def route(
         "httpMethod": method,
         "headers": headers,
         "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
         "pathParameters": params or None,
         "stageVariables": None,
         "requestContext": {
@@ -94,15 +95,23 @@ def route(
     return Reply(answer["statusCode"], json.loads(body) if body else None)
 
 
-def decided(resource: str, params: dict[str, str], header: str) -> Reply:
+def decided(
+    resource: str, params: dict[str, str], header: str, query: dict[str, str] | None = None
+) -> Reply:
     """A request whose decision the authorizer makes for it (API Gateway's cache missed).
     It arrived a millisecond before the authorizer ran: the epoch time has
     milliseconds, and a gateway takes at least that long to call a function."""
     arrived = now_ms() - 1
     context = decide(header, resource.format(**params))
-    return route(resource, params, header, context, arrived)
+    return route(resource, params, header, context, arrived, query=query)
 
 
-def cached(resource: str, params: dict[str, str], header: str, context: dict[str, str]) -> Reply:
+def cached(
+    resource: str,
+    params: dict[str, str],
+    header: str,
+    context: dict[str, str],
+    query: dict[str, str] | None = None,
+) -> Reply:
     """A request handed ``context``, a decision made before it arrived (a cache hit)."""
-    return route(resource, params, header, context, now_ms())
+    return route(resource, params, header, context, now_ms(), query=query)

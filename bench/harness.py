@@ -4,9 +4,10 @@
   sends DynamoDB requests through (one, shared by every model and
   ``models.connection()``), and a way to start again on a new one.
 - ``counting``: the calls made while a block runs (``before-call.dynamodb``
-  counts a call, ``after-call.dynamodb`` reads what it brought back,
-  ``provide-client-params.dynamodb`` keeps its parameters), and ``replay``,
-  the same calls issued bare.
+  counts a call, ``after-call.dynamodb`` reads what it brought back and the
+  capacity it consumed, ``provide-client-params.dynamodb`` keeps its
+  parameters, asking for that capacity where wanted), and ``replay``, the same
+  calls issued bare.
 - ``without_backoff``: botocore's standard-mode retries on a client, with no
   wait between attempts, so that injected faults are ridden out as in AWS
   (same attempts and retry quota) without seconds of sleep.
@@ -153,13 +154,20 @@ class Call:
     params: dict[str, Any]
     by_authorizer: bool
     items_read: int = 0
+    units: float = 0.0  # capacity units consumed, where counted with ``capacity``
 
 
 @dataclass
 class Counts:
-    """The DynamoDB calls made while counting."""
+    """The DynamoDB calls made while counting.
+
+    With ``capacity``, every call is asked for the capacity it consumes
+    (``ReturnConsumedCapacity``), except a ``TransactWriteItems``, whose units
+    ``capacity`` works out from its items before it is sent.
+    """
 
     calls: list[Call] = field(default_factory=list)
+    capacity: Callable[[list[dict[str, Any]]], float] | None = None
 
     @property
     def round_trips(self) -> int:
@@ -190,9 +198,16 @@ def _in_authorizer() -> bool:
     return False
 
 
-def _on_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-    if _ACTIVE:
-        context["bench_params"] = copy.deepcopy(params)
+def _on_params(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+    if not _ACTIVE:
+        return
+    work_out = next((c.capacity for c in _ACTIVE if c.capacity is not None), None)
+    if work_out is not None:
+        if model.name == "TransactWriteItems":
+            context["bench_units"] = work_out(params["TransactItems"])
+        elif "ReturnConsumedCapacity" in model.input_shape.members:
+            params.setdefault("ReturnConsumedCapacity", "TOTAL")
+    context["bench_params"] = copy.deepcopy(params)
 
 
 def _on_before_call(model: Any, context: dict[str, Any], **_: Any) -> None:
@@ -207,6 +222,14 @@ def _on_after_call(parsed: dict[str, Any], context: dict[str, Any], **_: Any) ->
     call = context.get("bench_call")
     if isinstance(call, Call):
         call.items_read = items_read(call.operation, parsed)
+        units = context.get("bench_units")
+        call.units = reported_units(parsed.get("ConsumedCapacity")) if units is None else units
+
+
+def reported_units(consumed: Any) -> float:
+    """The capacity units of a ``ConsumedCapacity`` answer (one entry, a list, or none)."""
+    entries = consumed if isinstance(consumed, list) else [consumed]
+    return sum(float(entry.get("CapacityUnits", 0)) for entry in entries if entry)
 
 
 def items_read(operation: str, parsed: dict[str, Any]) -> int:
@@ -232,10 +255,13 @@ def install_hooks() -> None:
 
 
 @contextlib.contextmanager
-def counting() -> Iterator[Counts]:
-    """Count the DynamoDB calls made inside the block."""
+def counting(
+    capacity: Callable[[list[dict[str, Any]]], float] | None = None,
+) -> Iterator[Counts]:
+    """Count the DynamoDB calls made inside the block (and the capacity they consume,
+    with ``capacity``: see ``Counts``)."""
     install_hooks()
-    counts = Counts()
+    counts = Counts(capacity=capacity)
     _ACTIVE.append(counts)
     try:
         yield counts

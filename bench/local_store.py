@@ -186,9 +186,11 @@ def page_rows(iterations: int, records: int = PAGE_RECORDS) -> list[Row]:
     return rows
 
 
-def rows(iterations: int, sizes: tuple[int, ...] = IMPORT_SIZES) -> list[Row]:
+def rows(
+    iterations: int, sizes: tuple[int, ...] = IMPORT_SIZES, records: int = PAGE_RECORDS
+) -> list[Row]:
     """Every row of this module."""
-    return import_rows(sizes) + page_rows(iterations)
+    return import_rows(sizes) + page_rows(iterations, records)
 
 
 def main(argv: list[str] | None = None) -> int:

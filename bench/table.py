@@ -133,18 +133,24 @@ def report(rows: list[Row], args: argparse.Namespace, seconds: float, runtime: s
         "counted alone, shown only where the two differ.",
         "- Routes run as an admin with an API key used within the hour (its `last_used` write "
         "is done), except the access token row and `POST /login/token` (a session cookie and "
-        "its CSRF token; no authorizer). Changes run on a fresh user each time.",
+        "its CSRF token; no authorizer). Changes run on a fresh user each time, made on the "
+        "tables as they were before the route's first timed request: moto's tables are put "
+        "back before each request and each floor is prepared, and the copies of whole tables "
+        "moto makes (and keeps until the mock ends) for a transaction's rollback are let go "
+        "(bench/moto_store.py), so the store neither grows nor fills memory over a run.",
         "- Floor: the same DynamoDB calls with the same parameters (recorded from the route), "
         "issued bare with the low-level botocore client of `models.connection()`; for a change, "
         "on a fresh record made the same way, its ids substituted. Ratio = median / floor.",
         "- 'Decision made for the request' and 'decision cached by API Gateway' "
-        "(bench/decided.py, bench/gateway.py): the routes that show the caller's own record, "
-        "served as API Gateway serves them: the authorizer function called with a TOKEN "
+        "(bench/decided.py, bench/gateway.py): every read route, served as API Gateway "
+        "serves it: the authorizer function called with a TOKEN "
         "event, then the API function with its context and the request's arrival time "
         "(`requestTimeEpoch`). Made for the request: the request arrived 1 ms before the "
         "authorizer ran, and the route shows the record the authorizer read. Cached: the "
         "context of a decision made before the request arrived, as the gateway hands it on "
-        "within the authorizer's TTL; the route reads the record again. Reads are GetItem, "
+        "within the authorizer's TTL; the route reads the record again. A route that shows "
+        "another's record, or a list, reads it either way, within its bound (as in the rows "
+        "above). Reads are GetItem, "
         "BatchGetItem, Query and Scan; the median is the whole request (authorizer, when it "
         "runs, and route).",
         "- Authorizer CPU is `time.process_time` per call, median of 5 batches. 'Pure parts' "
@@ -176,10 +182,10 @@ def report(rows: list[Row], args: argparse.Namespace, seconds: float, runtime: s
         "export (JSON lines, every record valid and new) into `make run`'s store, DynamoDB "
         "Local keeping its data on disk (`-dbPath`), one store per size, timed from the "
         "command's start to its exit; the store's peak memory is the JVM's `VmHWM` after it. "
-        f"The pages: one page (limit {PAGE}) of users and of one record's log with 20,000 of "
-        "each stored, through the same test client, once on moto in process and once on "
-        "DynamoDB Local over HTTP on 127.0.0.1 (whose time per page does not grow with the "
-        "table); floor and ratio as for the routes.",
+        f"The pages: one page (limit {PAGE}) of users and of one record's log with "
+        f"{args.records:,} of each stored, through the same test client, once on moto in "
+        "process and once on DynamoDB Local over HTTP on 127.0.0.1 (whose time per page "
+        "does not grow with the table); floor and ratio as for the routes.",
         "- Cold start, measured from the artifact only (bench/coldstart.py): `make package`'s "
         "`deployment.zip` unzipped into a read-only folder; each run a fresh interpreter "
         "(`python -S`, so this environment's site-packages stay out; "
@@ -199,7 +205,12 @@ def report(rows: list[Row], args: argparse.Namespace, seconds: float, runtime: s
         "with botocore and what it needs copied in and compiled alike, the alternative "
         'measured for the choice (README, "The Lambda package"). Handlers alternate, '
         f"{args.cold_runs} runs each after one untimed; medians; ratio = median / floor "
-        "median, '(pairs: ...)' the median of back-to-back ratios. No other row is a cold start.",
+        "median, '(pairs: ...)' the median of back-to-back ratios. 'Cold start breakdown': one "
+        "more run of each function and of the floor (floor column), untimed: the handler's "
+        "import by `python -X importtime` (self time added up per package, the largest five), "
+        "and its first call under cProfile (own time per package and the three functions with "
+        "the most own time; 'built-in' is C code such as socket reads), both slowed by the "
+        "tools: shares, not timings. No other row is a cold start.",
         "- Web UI first page (bench/webui_size.py): the JS and CSS files the built `index.html` "
         "loads (its scripts, stylesheets and module preloads; the other pages load when first "
         "opened), each gzipped at level 9 as a server would send it; the median column holds "

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench import moto_store
 from bench.harness import Counts, replay
 from bench.world import Counted, Scenario, World, floor_for, send
 from chalicelib.http import container
@@ -24,9 +25,6 @@ class Timing:
     @property
     def ratio(self) -> float:
         return self.route_ms / self.floor_ms
-
-
-WARMUP = 2
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -60,13 +58,29 @@ def paired_medians(
 
 
 def time_scenario(world: World, sc: Scenario, counted: Counted, iterations: int) -> Timing:
-    """Median latency through the test client against the median of its bare calls."""
+    """Median latency through the test client against the median of its bare calls.
+
+    A change (on moto) is measured on a fresh record each time, made on the tables as
+    they were before the first: each request and each floor meets the same store.
+    """
+    kept = moto_store.Kept() if sc.fresh is not None else None
 
     def request() -> Callable[[], object]:
+        if kept is not None:
+            kept.restore()
         prepared = sc.request(world, sc.subject(world))
         return lambda: send(world, prepared, sc.status)
 
-    return paired_medians(request, lambda: floor_for(sc, counted, world), iterations)
+    def floor() -> Callable[[], object]:
+        if kept is not None:
+            kept.restore()
+        return floor_for(sc, counted, world)
+
+    try:
+        return paired_medians(request, floor, iterations)
+    finally:
+        if kept is not None:
+            kept.restore()
 
 
 def time_decide(header: str, counts: Counts, iterations: int) -> Timing:
