@@ -159,3 +159,26 @@ def test_importing_the_app_loads_only_what_a_decision_needs() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""
+
+
+def test_a_route_that_reads_records_does_not_load_the_email_checker() -> None:
+    # email-validator compiles its grammar on import; only a write of an address needs it.
+    code = (
+        "import sys\n"
+        "import app\n"
+        "from chalicelib.records import user_views, search, record\n"
+        "print('email_validator' in sys.modules)\n"
+        "record.USER.by_name['email'].published_pattern\n"
+        "print('email_validator' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]

@@ -17,12 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.records.validation import (
-    EMAIL_PATTERN,
     MAX_EMAIL_BYTES,
     MAX_URL,
     Body,
     Field,
     email_is_valid,
+    email_pattern,
     orcid_is_valid,
 )
 
@@ -51,7 +51,7 @@ USER = Body(
         Field(
             "email",
             pattern="<visible>+",  # the rest is email_is_valid's
-            schema_pattern=EMAIL_PATTERN,
+            schema_pattern=email_pattern,
             max_length=MAX_EMAIL_BYTES,
             extra=email_is_valid,
             writers=frozenset({CREATOR, MANAGER}),

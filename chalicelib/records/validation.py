@@ -65,25 +65,32 @@ ALNUM = "A-Za-z0-9\\uff10-\\uff19\\uff21-\\uff3a\\uff41-\\uff5a"
 LETTER = "A-Za-z\\uff21-\\uff3a\\uff41-\\uff5a"
 MAX_EMAIL_BYTES = 254  # RFC 5321 4.5.3.1.3, in UTF-8
 MAX_EMAIL_WIDE = MAX_EMAIL_BYTES // 3  # fullwidth forms take 3 bytes each in UTF-8
-EMAIL_PATTERN = (
-    # ASCII up to the document's maxLength, or short enough that its UTF-8 fits the limit
-    rf"(?=[\x00-\x7f]*$|.{{1,{MAX_EMAIL_WIDE}}}$)"
-    + rf"<email>+(?:\.<email>+)*@(?:[{ALNUM}]{{1,30}}(?:-[{ALNUM}]{{1,30}})?\.)+"
-    + _special_use_tlds()
-    + f"[{LETTER}]{{2,30}}"
-)
-"""The addresses the OpenAPI document promises to take: a dot-atom local part (RFC 5322's
-atext, or its fullwidth forms) and a host name of ASCII (or fullwidth) letters, digits
-and hyphens whose top-level domain is letters. Every one of them passes
-``email_is_valid``; the service takes more (internationalised hosts, local parts in
-one script), which no pattern can state without its lookalike rules."""
+
+
+@functools.cache
+def email_pattern() -> str:
+    """The addresses the OpenAPI document promises to take: a dot-atom local part (RFC
+    5322's atext, or its fullwidth forms) and a host name of ASCII (or fullwidth) letters,
+    digits and hyphens whose top-level domain is letters. Every one of them passes
+    ``email_is_valid``; the service takes more (internationalised hosts, local parts in
+    one script), which no pattern can state without its lookalike rules.
+
+    Built on first use: it reads ``email-validator``'s list of special-use domains, an
+    import a request that only reads records does not need."""
+    return (
+        # ASCII up to the document's maxLength, or short enough that its UTF-8 fits the limit
+        rf"(?=[\x00-\x7f]*$|.{{1,{MAX_EMAIL_WIDE}}}$)"
+        + rf"<email>+(?:\.<email>+)*@(?:[{ALNUM}]{{1,30}}(?:-[{ALNUM}]{{1,30}})?\.)+"
+        + _special_use_tlds()
+        + f"[{LETTER}]{{2,30}}"
+    )
 
 
 def email_is_valid(email: str) -> bool:
     """True for an address the record takes (chalicelib/records/addresses.py: what a mail
     system accepts, as ``email-validator`` reads it, and no lookalike of another);
     otherwise InvalidInput naming the rule the address breaks. No DNS lookup is made.
-    ``EMAIL_PATTERN`` is the part of this rule the OpenAPI document can state."""
+    ``email_pattern()`` is the part of this rule the OpenAPI document can state."""
     from chalicelib.records.addresses import normalise
 
     normalise(email)
@@ -111,8 +118,8 @@ class Field:
     # for a character of that class (text.char_class). Default: any clean text.
     pattern: str | None = None
     # Published instead of ``pattern`` where the rule (``extra``) is more than a pattern
-    # can say: the part of it every value of this pattern passes.
-    schema_pattern: str | None = None
+    # can say: the part of it every value of this pattern passes (built when first asked).
+    schema_pattern: Callable[[], str] | None = None
     multiline: bool = False  # newline and tab allowed
     format: str | None = None
     minimum: int | None = None
@@ -177,6 +184,11 @@ class Field:
             pattern = pattern.replace(f"<{kind}>", token(shown))
         return pattern
 
+    @property
+    def published_pattern(self) -> str | None:
+        """The pattern the OpenAPI document states, where it differs from ``pattern``."""
+        return self.schema_pattern() if self.schema_pattern is not None else None
+
     @functools.cached_property
     def runtime_pattern(self) -> str:
         """The pattern that checks a value ``is_clean`` has passed (and, for an email,
@@ -229,7 +241,7 @@ class Field:
             result = {
                 "type": "string",
                 "maxLength": self.max_length,
-                "pattern": f"^(?:{self.shape(char_class, self.schema_pattern)})$",
+                "pattern": f"^(?:{self.shape(char_class, self.published_pattern)})$",
             }
             if self.format:
                 result["format"] = self.format
