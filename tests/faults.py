@@ -96,7 +96,10 @@ class FaultInjector:
     limits faults to these operations, ``spare`` exempts operations,
     ``limit`` stops after that many faults, and ``skip`` lets that many
     eligible attempts pass first (so a fault lands on the n-th request).
-    Thread-safe: decisions come from one seeded generator under a lock, so a
+    With ``every_kind``, an attempt that fits a kind not injected yet gets it
+    whatever ``share`` draws, so a run meets every kind its operations allow
+    (a transaction conflict fits only TransactWriteItems, which threads reach in
+    an order of their own). Thread-safe: decisions come from one seeded generator under a lock, so a
     single-threaded run is reproducible.
     """
 
@@ -109,6 +112,7 @@ class FaultInjector:
         spare: Collection[str] = (),
         limit: int | None = None,
         skip: int = 0,
+        every_kind: bool = False,
     ) -> None:
         unknown = set(kinds) - set(KINDS)
         if unknown or not kinds:
@@ -121,6 +125,7 @@ class FaultInjector:
         self.spare = frozenset(spare)
         self.limit = limit
         self.skip = skip
+        self.every_kind = every_kind
         self.faults: list[Fault] = []
         self.attempts: Counter[str] = Counter()
         self._by_thread: Counter[int] = Counter()
@@ -196,11 +201,12 @@ class FaultInjector:
             if self.skip > 0:
                 self.skip -= 1
                 return None
-            if self._random.random() >= self.share:
-                return None
             fitting = [
                 k for k in self.kinds if k != TRANSACTION_CONFLICT or operation == TRANSACT_WRITE
             ]
+            unmet = self.every_kind and any(self._by_kind[k] == 0 for k in fitting)
+            if not unmet and self._random.random() >= self.share:
+                return None
             if not fitting:
                 return None
             fewest = min(self._by_kind[k] for k in fitting)
@@ -238,6 +244,7 @@ def inject_faults(
     limit: int | None = None,
     full_retries: bool = False,
     skip: int = 0,
+    every_kind: bool = False,
 ) -> Iterator[FaultInjector]:
     """Make ``share`` of the service's DynamoDB attempts fail while the block runs.
 
@@ -247,7 +254,9 @@ def inject_faults(
     the injector, which counts what it injected (``counts``, ``total``,
     ``faults``, ``in_thread()``) and what it saw (``attempts``, by operation).
     """
-    injector = FaultInjector(share, kinds, seed, only=only, spare=spare, limit=limit, skip=skip)
+    injector = FaultInjector(
+        share, kinds, seed, only=only, spare=spare, limit=limit, skip=skip, every_kind=every_kind
+    )
     if full_retries:
         fresh_clients()
     for client in dynamodb_clients():

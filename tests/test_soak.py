@@ -322,7 +322,9 @@ def _run(client: ThreadSafeClient) -> Soak:
 
     with (
         serialized_storage(),
-        inject_faults(share=FAULT_SHARE, kinds=KINDS, seed=SEED, full_retries=True) as injector,
+        inject_faults(
+            share=FAULT_SHARE, kinds=KINDS, seed=SEED, full_retries=True, every_kind=True
+        ) as injector,
     ):
         for worker in workers:
             worker.injected = injector.in_thread
