@@ -144,9 +144,10 @@ def unreachable_by_keyboard(page: Page) -> list[str]:
         for _ in range(count + 3):
             page.keyboard.press("Tab")
             page.evaluate("window.__reached.add(document.activeElement)")
-        # A section that finished loading during the walk replaced its elements:
-        # the walk is judged only on a page that stayed the same throughout.
-        if page.evaluate("window.__controls.every((e) => e.isConnected)"):
+        # A section that finished loading during the walk replaced its elements or
+        # added some: the walk is judged only on a page that stayed the same throughout.
+        same = f"window.__controls.every((e) => e.isConnected) && {visible}.length === {count}"
+        if page.evaluate(same):
             break
     missed: list[str] = page.evaluate(
         f"{visible}.filter((e) => !window.__reached.has(e)).map((e) => e.outerHTML.slice(0, 120))"
