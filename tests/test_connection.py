@@ -25,6 +25,21 @@ from tests.conftest import ROOT
 from tests.faults import THROTTLING, inject_faults
 
 
+def fresh_python(code: str) -> str:
+    """What ``code`` prints when run by a fresh interpreter in the project's folder."""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def test_every_model_and_transaction_share_one_botocore_client(aws: None) -> None:
     user = create_user(SYSTEM, NewUser({"email": "one@example.org"}))
     key = apikeys.make_api_key(SYSTEM, user.id, container.settings())["key"]
@@ -53,17 +68,8 @@ def test_importing_the_app_makes_no_connection_and_no_client() -> None:
         "assert all(model._connection is None for model in models.MODELS)\n"
         "print('lazy')\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "lazy"
+    done = fresh_python(code)
+    assert done.strip() == "lazy"
 
 
 def retry_delay(client: Any, attempts: int) -> float:
@@ -148,17 +154,8 @@ def test_importing_the_app_loads_only_what_a_decision_needs() -> None:
         "import app\n"
         f"print(' '.join(name for name in {route_only!r} if name in sys.modules))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == ""
+    done = fresh_python(code)
+    assert done.strip() == ""
 
 
 def test_a_route_that_reads_records_does_not_load_the_email_checker() -> None:
@@ -171,14 +168,5 @@ def test_a_route_that_reads_records_does_not_load_the_email_checker() -> None:
         "record.USER.by_name['email'].published_pattern\n"
         "print('email_validator' in sys.modules)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["False", "True"]
+    done = fresh_python(code)
+    assert done.split() == ["False", "True"]
