@@ -29,7 +29,7 @@ def forget_copies() -> None:
     """Drop moto's references to the DynamoDB model instances it has made (copies made
     for a transaction's rollback among them); the live tables stay in the backend."""
     for model in model_data["dynamodb"].values():
-        model.instances_tracked = []  # type: ignore[attr-defined]
+        model.instances_tracked = []
 
 
 def _backend() -> Any:
