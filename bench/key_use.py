@@ -37,15 +37,15 @@ class _Clock:
         return self.now
 
 
-def writes(interval: int, addresses: tuple[str, ...]) -> int:
-    """UpdateItem calls for REQUESTS uses of a fresh key, ``interval`` seconds apart,
+def writes(interval: int, addresses: tuple[str, ...], requests: int = REQUESTS) -> int:
+    """UpdateItem calls for ``requests`` uses of a fresh key, ``interval`` seconds apart,
     from ``addresses`` in turn."""
     user = create_user(SYSTEM, NewUser({"email": f"bench-{new_id()}@example.org"}))
     header = f"Bearer {apikeys.make_api_key(SYSTEM, user.id, container.settings())['key']}"
     clock = _Clock()
     recorder = key_use.UseRecorder(clock)
     with counting() as counts:
-        for n in range(REQUESTS):
+        for n in range(requests):
             decision = auth.decide(
                 header, container.session_secret, container.settings(), container.rulebook()
             )
@@ -56,12 +56,12 @@ def writes(interval: int, addresses: tuple[str, ...]) -> int:
     return counts.operations()["UpdateItem"]
 
 
-def key_use_rows() -> list[Row]:
-    """One row per case: the writes, against the contract's bound."""
+def key_use_rows(requests: int = REQUESTS) -> list[Row]:
+    """One row per case of ``requests`` requests: the writes, against the contract's bound."""
     rows = []
     for interval, addresses in CASES:
-        span = timedelta(seconds=interval * REQUESTS)
-        written = writes(interval, addresses)
+        span = timedelta(seconds=interval * requests)
+        written = writes(interval, addresses, requests)
         # At most once a minute, and with one address at most hourly (plus the first).
         bound = (
             span // timedelta(hours=1) + 1
@@ -70,7 +70,7 @@ def key_use_rows() -> list[Row]:
         )
         rows.append(
             Row(
-                measure=f"key use: {REQUESTS:,} requests of one key, one every {interval} s, "
+                measure=f"key use: {requests:,} requests of one key, one every {interval} s, "
                 f"{len(addresses)} address{'es' if len(addresses) > 1 else ''}",
                 calls=f"{written} UpdateItem",
                 target=f"≤ {bound} writes",

@@ -17,7 +17,7 @@ from chalicelib.http import openapi
 from chalicelib.http.operations import needs_of
 from chalicelib.permissions import DESCRIPTIONS, PERMISSIONS, USER_MANAGEMENT, Caller, Needs
 from chalicelib.records import record
-from chalicelib.records.validation import MAX_EMAIL_BYTES
+from chalicelib.records.validation import EMAIL_FITS, MAX_EMAIL_BYTES
 from chalicelib.text import char_class, email_local_char, is_clean
 from ops import importer
 from tests.conftest import assert_error
@@ -110,8 +110,16 @@ def test_login_errors_are_one_enum_each_with_its_meaning_in_the_document() -> No
     assert "invalid_request" in schema["enum"]
 
 
+PUBLISHED_EMAIL = EMAIL.shape(char_class, EMAIL.published_pattern)
+assert PUBLISHED_EMAIL.startswith(EMAIL_FITS)
+# Hypothesis writes a lookahead's own text into the string it draws, so drawn whole the
+# pattern yields mostly strings it refuses; drawn from what follows the lookahead and
+# kept only where the whole pattern matches, every example is still one it allows.
+PUBLISHED_EMAILS = st.from_regex(PUBLISHED_EMAIL.removeprefix(EMAIL_FITS), fullmatch=True)
+
+
 @settings(max_examples=300, deadline=None, derandomize=True, database=None)
-@given(st.from_regex(EMAIL.shape(char_class, EMAIL.published_pattern), fullmatch=True))
+@given(PUBLISHED_EMAILS.filter(re.compile(PUBLISHED_EMAIL).fullmatch))
 def test_every_email_the_documented_pattern_allows_is_one_the_service_takes(email: str) -> None:
     if len(email.encode()) <= MAX_EMAIL_BYTES:
         EMAIL.check(email)

@@ -181,17 +181,18 @@ def many_words(first: str) -> dict[str, str]:
     return {"name": words, "email": f"{words.replace(' ', '.').lower()}@example.org"}
 
 
-def test_a_query_reads_one_page_of_items_whatever_its_length_among_thousands(
+def test_a_query_reads_one_page_of_items_whatever_its_length_among_a_thousand(
     client: Client, admin: Account
 ) -> None:
+    # A thousand matches are a hundred pages of ten; bench/search.py reads up to 20,000.
     queries = {  # query: the numbers of the users it finds, in name order
-        "re": range(3000),
-        "research": range(3000),
-        "researcher029": range(2900, 3000),  # last in name order, among all "research..."
-        "researcher 029": range(2900, 3000),
-        "researcher02999@example.org": [2999],
+        "re": range(1000),
+        "research": range(1000),
+        "researcher009": range(900, 1000),  # last in name order, among all "research..."
+        "researcher 009": range(900, 1000),
+        "researcher00999@example.org": [999],
     }
-    bench_search.seed((bench_search.person(n) for n in range(3000)), queries)
+    bench_search.seed((bench_search.person(n) for n in range(1000)), queries)
     for q, numbers in queries.items():
         with harness.counting() as counts:
             response = find(client, admin, q, limit=10)

@@ -65,6 +65,8 @@ ALNUM = "A-Za-z0-9\\uff10-\\uff19\\uff21-\\uff3a\\uff41-\\uff5a"
 LETTER = "A-Za-z\\uff21-\\uff3a\\uff41-\\uff5a"
 MAX_EMAIL_BYTES = 254  # RFC 5321 4.5.3.1.3, in UTF-8
 MAX_EMAIL_WIDE = MAX_EMAIL_BYTES // 3  # fullwidth forms take 3 bytes each in UTF-8
+# ASCII up to the document's maxLength, or short enough that its UTF-8 fits the limit
+EMAIL_FITS = rf"(?=[\x00-\x7f]*$|.{{1,{MAX_EMAIL_WIDE}}}$)"
 
 
 @functools.cache
@@ -78,8 +80,7 @@ def email_pattern() -> str:
     Built on first use: it reads ``email-validator``'s list of special-use domains, an
     import a request that only reads records does not need."""
     return (
-        # ASCII up to the document's maxLength, or short enough that its UTF-8 fits the limit
-        rf"(?=[\x00-\x7f]*$|.{{1,{MAX_EMAIL_WIDE}}}$)"
+        EMAIL_FITS
         + rf"<email>+(?:\.<email>+)*@(?:[{ALNUM}]{{1,30}}(?:-[{ALNUM}]{{1,30}})?\.)+"
         + _special_use_tlds()
         + f"[{LETTER}]{{2,30}}"
