@@ -5,9 +5,10 @@ The jar is not in this repository: ``make dynamodb-local`` installs the npm pack
 ``amplify-dynamodb-simulator`` at the exact version ``devtools/dynamodb-local/``'s
 lock file pins (its ``emulator/`` folder holds DynamoDB Local 1.25.1). Before each
 start the jar's SHA-256 is checked against ``DynamoDBLocal.jar.sha256`` beside that
-lock file. It runs on the machine's Java (17 or later) with telemetry off, one
-database for every credential and region (``-sharedDb``), CORS limited to its own
-origin, and either in memory or in a folder that outlives the run (``-dbPath``).
+lock file. It runs on the machine's Java (17 or later), compiled by the JIT's first
+tier only, with telemetry off, one database for every credential and region
+(``-sharedDb``), CORS limited to its own origin, and either in memory or in a
+folder that outlives the run (``-dbPath``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ JAR = EMULATOR / "DynamoDBLocal.jar"
 CHECKSUM = PACKAGE / "DynamoDBLocal.jar.sha256"
 STARTUP_TIMEOUT = 120.0  # a JVM on two busy cores
 BIND_ATTEMPTS = 5
+# The JIT's first tier only: the store is started often and asked little, and the
+# second tier's compiling cost more CPU than it saved (README, "How it runs").
+JVM_OPTIONS = ["-XX:TieredStopAtLevel=1"]
 
 
 class StoreMissing(RuntimeError):
@@ -70,6 +74,7 @@ def command(port: int, data: Path | None = None) -> list[str]:
     storage = ["-dbPath", str(data)] if data is not None else ["-inMemory"]
     return [
         java(),
+        *JVM_OPTIONS,
         f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
         "-jar",
         str(jar),

@@ -4,7 +4,9 @@ reasons it cannot start."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import socket
@@ -22,6 +24,7 @@ from bench import local_store as bench_local_store
 from chalicelib.storage import models
 from devtools import admin_key, dynamodb_local, run_local
 from devtools.local_stack import Store, fresh_prefix, manage, service_env
+from ops import cli
 
 PREFIX = environment.ENVIRON["TABLE_PREFIX"]  # the tables' names as bound at import
 TABLES = {model.Meta.table_name.removeprefix(PREFIX) for model in models.MODELS}
@@ -33,6 +36,17 @@ EXPECTED = {name: name in EXPIRING for name in TABLES}  # each table: whether TT
 def env(local_store: Store) -> dict[str, str]:
     """The service's environment on DynamoDB Local, with tables of its own (none yet)."""
     return service_env(local_store.endpoint, TABLE_PREFIX=fresh_prefix("users-store-"))
+
+
+def create_tables(env: dict[str, str]) -> str:
+    """``manage.py create-tables`` on the store ``env`` names, run in this process
+    (``ops.cli.main``, what manage.py runs; the first test runs manage.py itself):
+    what it printed. A fresh interpreter for each took most of these tests' time."""
+    run_local.use_store(env)  # the AWS credentials the store is reached with
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert cli.main(["create-tables"], environ=env) == 0
+    return printed.getvalue()
 
 
 def dynamodb(env: dict[str, str]) -> Any:
@@ -72,14 +86,14 @@ def test_create_tables_on_an_empty_store_makes_every_table_with_ttl(env: dict[st
 
 
 def test_create_tables_on_a_store_with_every_table_changes_nothing(env: dict[str, str]) -> None:
-    manage(env, "create-tables")
-    again = manage(env, "create-tables")
+    create_tables(env)
+    again = create_tables(env)
     assert again.strip() == '{"created": []}'
     assert tables_with_ttl(env) == EXPECTED
 
 
 def test_create_tables_turns_ttl_on_where_a_table_has_none(env: dict[str, str]) -> None:
-    manage(env, "create-tables")
+    create_tables(env)
     client = dynamodb(env)
     for name in EXPIRING:
         client.update_time_to_live(
@@ -88,21 +102,21 @@ def test_create_tables_turns_ttl_on_where_a_table_has_none(env: dict[str, str]) 
         )
     assert not any(tables_with_ttl(env).values())
 
-    assert manage(env, "create-tables").strip() == '{"created": []}'
+    assert create_tables(env).strip() == '{"created": []}'
     assert tables_with_ttl(env) == EXPECTED
 
 
 def test_create_tables_makes_only_the_missing_table(env: dict[str, str]) -> None:
-    manage(env, "create-tables")
+    create_tables(env)
     sessions = f"{env['TABLE_PREFIX']}sessions"
     dynamodb(env).delete_table(TableName=sessions)
-    assert manage(env, "create-tables").strip() == f'{{"created": ["{sessions}"]}}'
+    assert create_tables(env).strip() == f'{{"created": ["{sessions}"]}}'
     assert tables_with_ttl(env) == EXPECTED
 
 
 def test_create_tables_adds_an_index_a_table_made_before_it_lacks(env: dict[str, str]) -> None:
     """A store kept from before ``sessions.by_user`` existed gets it, sessions kept."""
-    manage(env, "create-tables")
+    create_tables(env)
     client = dynamodb(env)
     sessions = f"{env['TABLE_PREFIX']}sessions"
     client.delete_table(TableName=sessions)
@@ -113,7 +127,7 @@ def test_create_tables_adds_an_index_a_table_made_before_it_lacks(env: dict[str,
         BillingMode="PAY_PER_REQUEST",
     )
     client.put_item(TableName=sessions, Item={"id": {"S": "kept"}})
-    assert manage(env, "create-tables").strip() == '{"created": []}'
+    assert create_tables(env).strip() == '{"created": []}'
     indexes = client.describe_table(TableName=sessions)["Table"]["GlobalSecondaryIndexes"]
     assert [(i["IndexName"], i["IndexStatus"]) for i in indexes] == [("by_user", "ACTIVE")]
     assert client.get_item(TableName=sessions, Key={"id": {"S": "kept"}})["Item"]
@@ -125,7 +139,7 @@ def test_create_tables_adds_an_index_a_table_made_before_it_lacks(env: dict[str,
 
 @pytest.fixture
 def tables(env: dict[str, str]) -> Iterator[dict[str, str]]:
-    manage(env, "create-tables")
+    create_tables(env)
     yield env
 
 
@@ -170,11 +184,11 @@ def test_kept_data_outlives_the_store_and_fresh_runs_in_memory(tmp_path: Path) -
     data = tmp_path / "kept"
     with dynamodb_local.dynamodb_local(data=data) as store:
         env = service_env(store.endpoint, TABLE_PREFIX="users-kept-")
-        manage(env, "create-tables")
+        create_tables(env)
         first = run_local.admin_once(env)
     with dynamodb_local.dynamodb_local(data=data) as store:
         env = service_env(store.endpoint, TABLE_PREFIX="users-kept-")
-        assert manage(env, "create-tables").strip() == '{"created": []}'
+        assert create_tables(env).strip() == '{"created": []}'
         assert first is not None
         assert run_local.admin_once(env) is None
         assert run_local.admin_id(env) == first["id"]
