@@ -36,16 +36,16 @@ typecheck: $(STAMP)
 pytest: $(STAMP) chromium
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
-# The browser tests drive Debian's Chromium through Playwright (whose own browser
-# download cannot work here). As root, a missing Chromium is installed; otherwise
-# the run stops, saying how to install it.
-CHROMIUM := /usr/bin/chromium
+# The browser tests drive Debian's headless Chromium (chromium-headless-shell) through
+# Playwright (whose own browser download cannot work here). As root, a missing one is
+# installed; otherwise the run stops, saying how to install it.
+CHROMIUM := /usr/bin/chromium-headless-shell
 chromium:
 	@if [ ! -x $(CHROMIUM) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell; \
 	fi
 	@test -x $(CHROMIUM) || { \
-		echo "Chromium is missing: install it with 'sudo apt-get install -y chromium'" >&2; \
+		echo "Chromium's headless shell is missing: install it with 'sudo apt-get install -y chromium-headless-shell'" >&2; \
 		exit 1; }
 
 test: lint typecheck pytest

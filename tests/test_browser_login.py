@@ -2,6 +2,7 @@
 ``chalice local``: behind a proxy that adds a path prefix, from an app on another
 origin of the same site, and, refused by the browser, from an origin not allowed.
 
+One service serves all three: behind the proxy, with the other app's origin allowed.
 Each test asserts on what the page's JavaScript saw and on Chromium's console.
 """
 
@@ -90,22 +91,37 @@ def unexpected_console_errors(browser_page: BrowserPage, *expected: str) -> list
     ]
 
 
-# -- (a) behind a reverse proxy that adds a path prefix ------------------------------
-
-
 @pytest.fixture(scope="module")
-def proxied(local_store: Store) -> Iterator[str]:
-    """The service at http://127.0.0.1:<proxy>/users (PUBLIC_URL); an app page at
-    /users/app/ on the same origin. Yields the proxy's origin."""
+def sites(local_store: Store) -> Iterator[dict[str, Any]]:
+    """The service at http://127.0.0.1:<proxy>/users (PUBLIC_URL) behind a reverse
+    proxy, with an app page at /users/app/ on the proxy's origin; an allowed app on
+    127.0.0.1:<another port>; a page on a third port, which is not allowed."""
+    app_pages: dict[str, str] = {}
     proxy = Listener()
     public_url = f"{proxy.url}{PREFIX}"
     with (
-        running_service(local_store, Listener(), public_url=public_url) as service,
+        page_server(app_pages) as app,
+        page_server({"/": "<!doctype html><title>Elsewhere</title>"}) as foreign,
+        running_service(
+            local_store, Listener(), public_url=public_url, allowed_origins=(app,)
+        ) as service,
         reverse_proxy(
             service.local, PREFIX, pages={f"{PREFIX}/app/": APP_PAGE}, listener=proxy
         ) as origin,
     ):
-        yield origin
+        login = f"{service.url}/api/v1/login/oidc/local?origin={app}/"
+        app_pages["/"] = f'{APP_PAGE}<a id="login" href="{login}">Sign in</a>'
+        yield {"proxied": origin, "app": app, "foreign": foreign, "service": service}
+
+
+# -- (a) behind a reverse proxy that adds a path prefix ------------------------------
+
+
+@pytest.fixture
+def proxied(sites: dict[str, Any]) -> str:
+    """The proxy's origin: the service is at /users, an app page at /users/app/."""
+    proxied: str = sites["proxied"]
+    return proxied
 
 
 def test_login_token_me_and_logout_under_a_path_prefix(
@@ -141,21 +157,6 @@ def test_login_token_me_and_logout_under_a_path_prefix(
 
 
 # -- (b) and (c): an app on another origin of the same site, and a foreign page ------
-
-
-@pytest.fixture(scope="module")
-def sites(local_store: Store) -> Iterator[dict[str, Any]]:
-    """The API on 127.0.0.1:<port>; an allowed app on 127.0.0.1:<another port>; a page
-    on a third port, which is not allowed."""
-    app_pages: dict[str, str] = {}
-    with (
-        page_server(app_pages) as app,
-        page_server({"/": "<!doctype html><title>Elsewhere</title>"}) as foreign,
-        running_service(local_store, Listener(), allowed_origins=(app,)) as service,
-    ):
-        login = f"{service.url}/api/v1/login/oidc/local?origin={app}/"
-        app_pages["/"] = f'{APP_PAGE}<a id="login" href="{login}">Sign in</a>'
-        yield {"app": app, "foreign": foreign, "service": service}
 
 
 def sign_in_from_app(browser_page: BrowserPage, app: str) -> None:
