@@ -19,7 +19,7 @@ test account and region; moto's reset (a ``mock_aws`` started with
 
 moto answers each request by walking the operation's output shape and, for
 each member of each structure (every attribute value of every item), working
-out afresh which keys of its result may hold the member (seven alias rules,
+out afresh which keys of its result may hold the member (six alias rules,
 each an object made per member). The keys depend on the member's shape and on
 the result's type only, so for a result that is a plain ``dict`` (all of
 DynamoDB's) the handler here works them out once per member and keeps them
@@ -38,7 +38,6 @@ from moto.core.model import OperationModel, Shape
 from moto.core.responses import ActionContext, ActionResult
 from moto.core.serialize import AttributePickerContext, ResponseSerializer, get_serializer_class
 from moto.core.utils import get_service_model
-from moto.core.utils import get_value as picked_value
 from moto.dynamodb import urls as dynamodb_urls
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
@@ -206,23 +205,24 @@ class KnownKeysSerializer(ResponseSerializer):
     result by keys it worked out once for the member's shape."""
 
     def get_value(self, value: Any, key: str, shape: Shape) -> Any:
-        picker = self._value_picker
-        transformers = getattr(picker, "response_transformers", None)
-        if type(value) is not dict or transformers != {}:
-            return super().get_value(value, key, shape)
-        for possible in self._possible_keys(key, shape):
-            found = picked_value(value, possible, _ABSENT)
-            if found is not _ABSENT:
-                return found
-        return None
+        transformers = getattr(self._value_picker, "response_transformers", None)
+        if type(value) is dict and transformers == {}:
+            known = _KNOWN_KEYS.get((id(shape), key))
+            if known is None or known[0] is not shape or known[1] is not _parent(shape):
+                known = self._learn(key, shape)
+            if known[2] is not None:
+                # moto's get_value of a dict and a key without a dot: value[key],
+                # or none when it is absent.
+                for possible in known[2]:
+                    if possible in value:
+                        return value[possible]
+                return None
+        return super().get_value(value, key, shape)
 
-    def _possible_keys(self, key: str, shape: Shape) -> tuple[str, ...]:
+    def _learn(self, key: str, shape: Shape) -> _Known:
         """The keys moto's picker tries, in its order, for member ``key`` of a
-        ``dict`` (they depend on the shape, its parent and the result's type)."""
-        parent = getattr(shape, "parent", None)
-        known = _KNOWN_KEYS.get((id(shape), key))
-        if known is not None and known[0] is shape and known[1] is parent:
-            return known[2]
+        ``dict`` (they depend on the shape, its parent and the result's type only),
+        or None where a key has a dot."""
         context = AttributePickerContext(
             obj={},
             key=key,
@@ -230,17 +230,24 @@ class KnownKeysSerializer(ResponseSerializer):
             operation_model=self.operation_model,
             service_model=self.service_model,
         )
-        keys = tuple(self._value_picker.get_possible_keys(context))
-        _KNOWN_KEYS[(id(shape), key)] = (shape, parent, keys)
-        return keys
+        keys: tuple[str, ...] | None = tuple(self._value_picker.get_possible_keys(context))
+        if any("." in possible for possible in keys or ()):
+            keys = None
+        known = (shape, _parent(shape), keys)
+        _KNOWN_KEYS[(id(shape), key)] = known
+        return known
 
 
-# Per member (its shape's id and key): the shape and its parent, kept so that an
-# id is not reused, and the keys moto's picker tries.
-_KNOWN_KEYS: dict[tuple[int, str], tuple[Shape, Any, tuple[str, ...]]] = {}
+def _parent(shape: Shape) -> Any:
+    """The structure moto last serialized ``shape`` as a member of, if any."""
+    return getattr(shape, "parent", None)
 
 
-_ABSENT = object()
+# A member's shape and parent (kept, so that their ids are not reused) and the keys
+# moto's picker tries for it (None: moto's picker picks it).
+_Known = tuple[Shape, Any, tuple[str, ...] | None]
+# Per member: its shape's id and its key.
+_KNOWN_KEYS: dict[tuple[int, str], _Known] = {}
 
 
 def _known_keys(serializer: type[ResponseSerializer]) -> type[ResponseSerializer]:
