@@ -196,8 +196,13 @@ class ItemRollbackBackend(DynamoDBBackend):
 
     @property
     def urls(self) -> dict[str, Any]:
-        """moto's URLs of DynamoDB, answered by KnownKeysHandler."""
-        return dict.fromkeys(super().urls, KnownKeysHandler.dispatch)
+        """moto's URLs of DynamoDB, answered by KnownKeysHandler (moto asks for them
+        on every request)."""
+        if self._urls is None:
+            self._urls = dict.fromkeys(super().urls, KnownKeysHandler.dispatch)
+        return self._urls
+
+    _urls: dict[str, Any] | None = None
 
 
 class KnownKeysSerializer(ResponseSerializer):
