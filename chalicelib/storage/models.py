@@ -32,6 +32,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -99,6 +100,8 @@ def connection() -> Connection:
 
 
 SERVICE = "dynamodb"  # the one service the botocore sessions of ``connection()`` serve
+# botocore's endpoints.json cut to SERVICE (devtools/dynamodb_endpoints.py writes it).
+TRIMMED_DATA = Path(__file__).parent / "botocore_data"
 
 
 class _OneServiceLoader(Loader):
@@ -108,7 +111,15 @@ class _OneServiceLoader(Loader):
     (some 450, for each kind of file it loads) only to refuse an unknown
     service name; the one name asked for here is known. A model that is not
     there still fails to load, as it would have.
+
+    Its search path has ``TRIMMED_DATA`` before botocore's own data: there
+    botocore's ``endpoints.json`` (1.2 MB, parsed on a session's first client)
+    is cut to SERVICE's entries. The cut copy counts as botocore's built-in
+    data, as the whole file would: a client chooses its endpoint as it would.
     """
+
+    def is_builtin_path(self, path: str) -> bool:
+        return Path(path).parent == TRIMMED_DATA or super().is_builtin_path(path)
 
     def list_available_services(self, type_name: str) -> list[str]:
         return [SERVICE]
@@ -127,7 +138,8 @@ class _Connection(Connection):
                 os.path.expanduser(os.path.expandvars(path))
                 for path in (data_path.split(os.pathsep) if data_path else [])
             ]
-            made.register_component("data_loader", _OneServiceLoader(extra_search_paths=extra))
+            loader = _OneServiceLoader(extra_search_paths=[*extra, str(TRIMMED_DATA)])
+            made.register_component("data_loader", loader)
             self._local.session = made
         session: BotocoreSession = self._local.session
         return session
