@@ -162,6 +162,11 @@ def restore_items(saved: dict[str, Any]) -> None:
         table.items = copy.deepcopy(saved[table.name])
 
 
+def tables_empty() -> bool:
+    """True when moto's tables hold no item (inside ``aws``)."""
+    return not any(table.items for table in _moto_tables())
+
+
 def _moto_tables() -> list[Any]:
     """moto's DynamoDB tables of the test account and region (none after a reset)."""
     backend = get_backend("dynamodb")[DEFAULT_ACCOUNT_ID][REGION]
@@ -241,7 +246,7 @@ def admin(aws: None) -> Account:
     recorded a use of. A test whose tables are not empty by then gets a user made
     for it."""
     settings, secrets_ = container.settings(), container.secrets()
-    empty = not any(table.items for table in _moto_tables())
+    empty = tables_empty()
     made = _ADMINS.get(settings)
     if made is not None and made[2] == secrets_ and empty:
         user_id, email, _, saved = made

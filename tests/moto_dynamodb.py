@@ -16,6 +16,14 @@ An action writes its own item only (DynamoDB's rule, which moto's
 the tables as they were before. ``install`` puts the backend in place for the
 test account and region; moto's reset (a ``mock_aws`` started with
 ``reset=True``) drops it, so it is installed again after each.
+
+moto answers each request by walking the operation's output shape and, for
+each member of each structure (every attribute value of every item), working
+out afresh which keys of its result may hold the member (six alias rules,
+each an object made per member). The keys depend on the member's shape and on
+the result's type only, so for a result that is a plain ``dict`` (all of
+DynamoDB's) the handler here works them out once per member and keeps them
+(``KnownKeysSerializer``); the walk, and so the response, is moto's.
 """
 
 from __future__ import annotations
@@ -23,8 +31,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from botocore.model import OperationNotFoundError
 from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.model import OperationModel, Shape
+from moto.core.responses import ActionContext, ActionResult
+from moto.core.serialize import AttributePickerContext, ResponseSerializer, get_serializer_class
+from moto.core.utils import get_service_model
+from moto.dynamodb import urls as dynamodb_urls
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
@@ -37,6 +51,7 @@ from moto.dynamodb.exceptions import (
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler
 
 # (table, hash key, range key or None, the item before the transaction or None)
 _Saved = tuple[Table, DynamoType, DynamoType | None, Item | None]
@@ -175,14 +190,115 @@ class ItemRollbackBackend(DynamoDBBackend):
             self._put_back(saved)
             raise TransactionCanceledException(errors)
 
+    @property
+    def _url_module(self) -> Any:
+        return dynamodb_urls  # moto finds it by the backend's module
+
+    @property
+    def urls(self) -> dict[str, Any]:
+        """moto's URLs of DynamoDB, answered by KnownKeysHandler (moto asks for them
+        on every request)."""
+        if self._urls is None:
+            self._urls = dict.fromkeys(super().urls, KnownKeysHandler.dispatch)
+        return self._urls
+
+    _urls: dict[str, Any] | None = None
+
+
+class KnownKeysSerializer(ResponseSerializer):
+    """A moto serializer (mixed in before one) that picks a member of a ``dict``
+    result by keys it worked out once for the member's shape."""
+
+    def get_value(self, value: Any, key: str, shape: Shape) -> Any:
+        transformers = getattr(self._value_picker, "response_transformers", None)
+        if type(value) is dict and transformers == {}:
+            known = _KNOWN_KEYS.get((id(shape), key))
+            if known is None or known[0] is not shape or known[1] is not _parent(shape):
+                known = self._learn(key, shape)
+            if known[2] is not None:
+                # moto's get_value of a dict and a key without a dot: value[key],
+                # or none when it is absent.
+                for possible in known[2]:
+                    if possible in value:
+                        return value[possible]
+                return None
+        return super().get_value(value, key, shape)
+
+    def _learn(self, key: str, shape: Shape) -> _Known:
+        """The keys moto's picker tries, in its order, for member ``key`` of a
+        ``dict`` (they depend on the shape, its parent and the result's type only),
+        or None where a key has a dot."""
+        context = AttributePickerContext(
+            obj={},
+            key=key,
+            shape=shape,
+            operation_model=self.operation_model,
+            service_model=self.service_model,
+        )
+        keys: tuple[str, ...] | None = tuple(self._value_picker.get_possible_keys(context))
+        if any("." in possible for possible in keys or ()):
+            keys = None
+        known = (shape, _parent(shape), keys)
+        _KNOWN_KEYS[(id(shape), key)] = known
+        return known
+
+
+def _parent(shape: Shape) -> Any:
+    """The structure moto last serialized ``shape`` as a member of, if any."""
+    return getattr(shape, "parent", None)
+
+
+# A member's shape and parent (kept, so that their ids are not reused) and the keys
+# moto's picker tries for it (None: moto's picker picks it).
+_Known = tuple[Shape, Any, tuple[str, ...] | None]
+# Per member: its shape's id and its key.
+_KNOWN_KEYS: dict[tuple[int, str], _Known] = {}
+
+
+def _known_keys(serializer: type[ResponseSerializer]) -> type[ResponseSerializer]:
+    """``serializer`` with KnownKeysSerializer's picking (one class per serializer)."""
+    if serializer not in _SERIALIZERS:
+        name = f"KnownKeys{serializer.__name__}"
+        _SERIALIZERS[serializer] = type(name, (KnownKeysSerializer, serializer), {})
+    return _SERIALIZERS[serializer]
+
+
+_SERIALIZERS: dict[type[ResponseSerializer], type[ResponseSerializer]] = {}
+
+
+class KnownKeysHandler(DynamoHandler):
+    """moto's DynamoDB handler, its responses serialized with KnownKeysSerializer."""
+
+    def serialized(self, action_result: ActionResult) -> Any:
+        # moto 5.2.5's BaseResponse.serialized, the serializer class wrapped.
+        service_model = get_service_model(self.boto3_service_name)
+        try:
+            operation_model = service_model.operation_model(self._get_action())
+        except OperationNotFoundError:
+            assert isinstance(action_result.result, Exception)
+            operation_model = OperationModel({}, service_model)
+        protocol = self.determine_response_protocol(service_model)
+        serializer = _known_keys(get_serializer_class(service_model.service_name, protocol))
+        context = ActionContext(service_model, operation_model, serializer, self)
+        status_code, headers, body = action_result.execute_result(context)
+        headers.update(self.response_headers)
+        return status_code, headers, body
+
 
 def install(region: str) -> None:
     """Serve moto's DynamoDB of the test account in ``region`` with ItemRollbackBackend
-    (its tables, if any, carried over); nothing changes when it serves it already."""
+    (its tables, if any, carried over), and route moto's DynamoDB requests to
+    KnownKeysHandler (moto finds the handler through the backend of us-east-1);
+    nothing changes where this is done already."""
     regions = get_backend("dynamodb")[DEFAULT_ACCOUNT_ID]
-    current = regions[region]
-    if isinstance(current, ItemRollbackBackend):
-        return
-    backend = ItemRollbackBackend(region, DEFAULT_ACCOUNT_ID)
-    backend.tables = current.tables
-    regions[region] = backend
+    for name in dict.fromkeys([region, ROUTING_REGION]):
+        current = regions[name]
+        if isinstance(current, ItemRollbackBackend):
+            continue
+        backend = ItemRollbackBackend(name, DEFAULT_ACCOUNT_ID)
+        backend.tables = current.tables
+        regions[name] = backend
+
+
+# The region whose backend moto asks for a service's URLs and handlers.
+ROUTING_REGION = "us-east-1"

@@ -25,10 +25,12 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException
 
 from bench import gateway
+from chalicelib.config import Secrets, Settings
+from chalicelib.http import container
 from chalicelib.storage import models
 from chalicelib.storage.models import MODELS, Guard, User
 from chalicelib.storage.transactions import ConcurrentChange, Transaction
-from tests.conftest import Account, assert_error
+from tests.conftest import Account, assert_error, restore_items, saved_items, tables_empty
 from tests.faults import (
     BATCH_GET,
     THROTTLING,
@@ -68,17 +70,46 @@ class World:
 
 
 @pytest.fixture
-def world(client: Client, admin: Account, make_user: Any) -> World:
-    target = make_user(permissions=["USER_MANAGEMENT"], name="Target")
+def world(request: pytest.FixtureRequest, client: Client, aws: None) -> World:
+    """The world, its keys' first uses recorded.
+
+    It is made once per worker and settings (its admin, target and spare key
+    written, each key used once) and its items are kept (``saved_items``) and put
+    back into the empty tables of each later test, as ``admin`` does for its user:
+    making it costs several times as much CPU. Each key is used again then (the
+    service writes that use only should it be due, as after a fresh world's)."""
+    settings, secrets_ = container.settings(), container.secrets()
+    made = _WORLDS.get(settings)
+    if made is not None and made[0] == secrets_ and tables_empty():
+        _, admin, target, spare_key_id, saved = made
+        restore_items(saved)
+        _use_keys(client, admin, target)
+        return World(client, admin, target, spare_key_id)
+    empty = tables_empty()
+    admin = request.getfixturevalue("admin")
+    target = request.getfixturevalue("make_user")(permissions=["USER_MANAGEMENT"], name="Target")
     response = client.http.post(
         f"{API}/user/{target.id}/apikeys",
         headers=admin.json_headers(),
         body=json.dumps({"name": "spare"}),
     )
     assert response.status_code == 201, response.body
-    for account in (admin, target):  # the first use of a key records it; do it now
+    _use_keys(client, admin, target)
+    spare_key_id = response.json_body["id"]
+    if empty:
+        _WORLDS[settings] = (secrets_, admin, target, spare_key_id, saved_items())
+    return World(client, admin, target, spare_key_id)
+
+
+def _use_keys(client: Client, *accounts: Account) -> None:
+    """The first use of a key records it; do it now."""
+    for account in accounts:
         assert client.http.get(f"{API}/user/me", headers=account.headers).status_code == 200
-    return World(client, admin, target, response.json_body["id"])
+
+
+# Per settings: the secrets the world was made under, its admin, target and spare
+# key's id, and its items.
+_WORLDS: dict[Settings, tuple[Secrets, Account, Account, str, dict[str, Any]]] = {}
 
 
 def _json(world: World, account: Account, method: str, path: str, body: Any, **headers: str) -> Any:

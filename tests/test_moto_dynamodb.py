@@ -1,5 +1,6 @@
 """The tests' moto backend (``tests/moto_dynamodb.py``) answers transactions as moto's
-own does: the same items written, the same error, the same tables after a failure.
+own does: the same items written, the same error, the same tables after a failure;
+and its handler answers reads and writes with moto's own responses.
 
 Each case runs on a fresh moto twice, on moto's backend and on ours, and the two
 must agree, item for item.
@@ -128,3 +129,78 @@ def test_a_transaction_ends_as_on_motos_own_backend(case: str) -> None:
     code, _, items = ours
     before = _outcome(True, [FAILING_CHECK])[2]
     assert (items == before) == (code is not None), (case, code)
+
+
+# An item holding every type of attribute value, nested in maps and lists.
+EVERY_TYPE = {
+    "h": {"S": "every"},
+    "s": {"S": "x"},
+    "n": {"N": "1.5"},
+    "b": {"B": b"\x00\x01"},
+    "ss": {"SS": ["a", "b"]},
+    "ns": {"NS": ["1", "2"]},
+    "bs": {"BS": [b"a", b"b"]},
+    "m": {"M": {"in": {"L": [{"S": "y"}, {"NULL": True}, {"BOOL": False}]}, "e": {"M": {}}}},
+    "l": {"L": [{"M": {"k": {"N": "0"}}}, {"L": []}, {"B": b"z"}]},
+    "null": {"NULL": True},
+    "bool": {"BOOL": True},
+}
+EVERY_KEY = {"h": EVERY_TYPE["h"]}
+
+
+def _answers(ours: bool) -> list[tuple[Any, str]]:
+    """Each answer (without its request id and date) to reads and writes of
+    EVERY_TYPE on a fresh moto, served by our handler or moto's, with the checksum
+    of the body it was parsed from."""
+    with mock_aws():
+        if ours:
+            moto_dynamodb.install(REGION)
+        routes = get_backend("dynamodb")[DEFAULT_ACCOUNT_ID][moto_dynamodb.ROUTING_REGION].urls
+        assert ours == (set(routes.values()) == {moto_dynamodb.KnownKeysHandler.dispatch})
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        _tables(dynamodb)
+        calls: list[Callable[[], Any]] = [
+            lambda: dynamodb.put_item(TableName=SINGLES, Item=EVERY_TYPE, ReturnValues="ALL_OLD"),
+            lambda: dynamodb.put_item(TableName=SINGLES, Item=EVERY_TYPE, ReturnValues="ALL_OLD"),
+            lambda: dynamodb.get_item(
+                TableName=SINGLES, Key=EVERY_KEY, ReturnConsumedCapacity="TOTAL"
+            ),
+            lambda: dynamodb.get_item(
+                TableName=SINGLES, Key=EVERY_KEY, ProjectionExpression="m, l[0], s"
+            ),
+            lambda: dynamodb.batch_get_item(
+                RequestItems={SINGLES: {"Keys": [EVERY_KEY, {"h": {"S": "0"}}]}},
+                ReturnConsumedCapacity="INDEXES",
+            ),
+            lambda: dynamodb.query(
+                TableName=PAIRS,
+                KeyConditionExpression="h = :a",
+                ExpressionAttributeValues={":a": {"S": "a"}},
+                Limit=2,
+            ),
+            lambda: dynamodb.scan(TableName=SINGLES),
+            lambda: dynamodb.transact_get_items(
+                TransactItems=[{"Get": {"TableName": SINGLES, "Key": EVERY_KEY}}]
+            ),
+            lambda: dynamodb.transact_write_items(TransactItems=WRITES),
+            lambda: dynamodb.update_item(
+                TableName=SINGLES,
+                Key=EVERY_KEY,
+                UpdateExpression="SET n = n + :one REMOVE bs",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+                ReturnValues="ALL_NEW",
+            ),
+            lambda: dynamodb.delete_item(TableName=SINGLES, Key=EVERY_KEY, ReturnValues="ALL_OLD"),
+        ]
+        answers = []
+        for call in calls:
+            answer = call()
+            headers = answer.pop("ResponseMetadata")["HTTPHeaders"]
+            answers.append((answer, headers["x-amz-crc32"]))
+        return answers
+
+
+def test_reads_and_writes_are_answered_as_by_motos_own_handler() -> None:
+    ours = _answers(True)
+    assert ours == _answers(False)
+    assert ours[1][0]["Attributes"] == ours[2][0]["Item"] == EVERY_TYPE
