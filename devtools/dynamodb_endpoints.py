@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from botocore.loaders import Loader
+from botocore.loaders import JSONFileLoader, Loader
 
 from chalicelib.storage.models import SERVICE, TRIMMED_DATA
 
@@ -43,8 +43,7 @@ def text(endpoints: dict[str, Any]) -> str:
 
 def builtin_endpoints() -> dict[str, Any]:
     """The ``endpoints.json`` of the installed botocore, as botocore reads it."""
-    loader = Loader(include_default_search_paths=False, extra_search_paths=[])
-    found: dict[str, Any] = loader.file_loader.load_file(
+    found: dict[str, Any] = JSONFileLoader().load_file(
         str(Path(Loader.BUILTIN_DATA_PATH) / "endpoints")
     )
     return found

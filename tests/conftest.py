@@ -113,7 +113,7 @@ def aws() -> Iterator[None]:
     if _MOTO.mock is None:
         _MOTO.mock = mock_aws()
         _MOTO.mock.start(reset=False)
-    if len(_moto_tables()) < len(models.MODELS):
+    if len(moto_tables()) < len(models.MODELS):
         moto_dynamodb.install(REGION)
         models.create_tables()
     empty_tables()
@@ -147,27 +147,27 @@ def moto_stopped_at_the_end() -> Iterator[None]:
 
 def empty_tables() -> None:
     """Remove every item from moto's tables (inside ``aws``), keeping the tables."""
-    for table in _moto_tables():
+    for table in moto_tables():
         table.items.clear()
 
 
 def saved_items() -> dict[str, Any]:
     """A copy of every item in moto's tables (inside ``aws``), for ``restore_items``."""
-    return {table.name: copy.deepcopy(table.items) for table in _moto_tables()}
+    return {table.name: copy.deepcopy(table.items) for table in moto_tables()}
 
 
 def restore_items(saved: dict[str, Any]) -> None:
     """Put moto's tables back to the items ``saved_items`` copied, and nothing else."""
-    for table in _moto_tables():
+    for table in moto_tables():
         table.items = copy.deepcopy(saved[table.name])
 
 
 def tables_empty() -> bool:
     """True when moto's tables hold no item (inside ``aws``)."""
-    return not any(table.items for table in _moto_tables())
+    return not any(table.items for table in moto_tables())
 
 
-def _moto_tables() -> list[Any]:
+def moto_tables() -> list[Any]:
     """moto's DynamoDB tables of the test account and region (none after a reset)."""
     backend = get_backend("dynamodb")[DEFAULT_ACCOUNT_ID][REGION]
     return list(backend.tables.values())

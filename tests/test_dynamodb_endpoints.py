@@ -14,10 +14,9 @@ from botocore.regions import EndpointResolver
 from chalicelib.storage import models
 from chalicelib.storage.models import SERVICE, TRIMMED_DATA
 from devtools import dynamodb_endpoints
-from devtools.dynamodb_endpoints import builtin_endpoints, trimmed
 
-WHOLE = builtin_endpoints()
-CUT = trimmed(WHOLE)
+WHOLE = dynamodb_endpoints.builtin_endpoints()
+CUT = dynamodb_endpoints.trimmed(WHOLE)
 REGIONS = sorted(
     {region for partition in WHOLE["partitions"] for region in partition["regions"]}
     | {"eu-north-9", "us-gov-east-7", "cn-west-5"}  # regions botocore does not list yet

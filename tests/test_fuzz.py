@@ -20,13 +20,10 @@ from typing import Any
 from chalice.test import Client
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from moto.backends import get_backend
-from moto.core import DEFAULT_ACCOUNT_ID
 
 from app import app
 from chalicelib import key_format
-from chalicelib.storage import models
-from tests.conftest import REGION, Account
+from tests.conftest import Account, moto_tables
 
 settings.register_profile(
     "fuzz",
@@ -79,13 +76,11 @@ def snapshot() -> dict[str, list[Any]]:
     Read from moto's tables themselves: a scan through boto3 would serialize every
     item to the wire and parse it back, seven scans after each request, which took
     most of this test's time."""
-    tables = get_backend("dynamodb")[DEFAULT_ACCOUNT_ID][REGION].tables
     return {
-        model.Meta.table_name: sorted(
-            json.dumps(item.to_json()["Attributes"], sort_keys=True)
-            for item in tables[model.Meta.table_name].all_items()
+        table.name: sorted(
+            json.dumps(item.to_json()["Attributes"], sort_keys=True) for item in table.all_items()
         )
-        for model in models.MODELS
+        for table in moto_tables()
     }
 
 
