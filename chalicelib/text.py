@@ -48,11 +48,11 @@ def char_class(kind: str) -> str:
 
 @functools.cache
 def _char_classes() -> dict[str, str]:
-    """Every ``char_class``, from the rules of ``is_clean`` and ``email_local_char``, in
-    one pass over the code points (a second or so, once per container: only the
-    OpenAPI document asks for them)."""
+    """Every ``char_class``, from the rules of ``is_clean`` and ``email_local_char``: one
+    pass over the code points, then over the few ``email_local_char`` may take (a
+    tenth of a second or so, once per container: only the OpenAPI document asks for
+    them)."""
     left_out: dict[str, list[int]] = {kind: [] for kind in CLASS_KINDS if kind != "email"}
-    email: list[int] = []
     category = unicodedata.category
     for code in range(0x110000):
         if 0xD800 <= code <= 0xDFFF:
@@ -70,7 +70,13 @@ def _char_classes() -> dict[str, str]:
             left_out["visible"].append(code)
         if refused or space or char in "/?#":
             left_out["host"].append(code)
-        if not refused and not space and email_local_char(char):
+    # email_local_char takes ASCII and EMAIL_SCRIPTS only: those are the code points to ask.
+    email: list[int] = []
+    for code in sorted(
+        {*map(ord, ATEXT), *(c for lo, hi in EMAIL_SCRIPTS for c in range(lo, hi + 1))}
+    ):
+        char = chr(code)
+        if is_clean(char) and not char.isspace() and email_local_char(char):
             email.append(code)
     classes = {kind: f"[^{_spans(codes)}]" for kind, codes in left_out.items()}
     classes["email"] = f"[{_spans(email)}]"

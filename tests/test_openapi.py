@@ -132,8 +132,8 @@ def service(local_store: Store) -> Iterator[tuple[str, str]]:
         )
         admin = tables_and_admin(env, "fuzz@example.org", "Fuzz Admin")
         with chalice_local(env) as base:
-            # The document's first build reads every code point's category (a second or
-            # so, more on a busy machine); schemathesis waits 10 s for it.
+            # The document's first build reads every code point's category (a tenth of a
+            # second or more on a busy machine); schemathesis waits 10 s for it.
             with urllib.request.urlopen(f"{base}/api/v1/openapi.json", timeout=300) as answer:
                 assert answer.status == 200
             yield base, admin["key"]
