@@ -172,6 +172,21 @@ def tables_empty() -> bool:
     return not any(table.items for table in moto_tables())
 
 
+def stored_items() -> dict[str, list[str]]:
+    """Every item of every table in moto (inside ``aws``), as canonical JSON, in a
+    stable order, as a scan would return it.
+
+    Read from moto's tables themselves: a scan through the service's client
+    serializes every item to the wire and parses it back, which cost the tests
+    comparing the tables before and after a request most of their time."""
+    return {
+        table.name: sorted(
+            json.dumps(item.to_json()["Attributes"], sort_keys=True) for item in table.all_items()
+        )
+        for table in moto_tables()
+    }
+
+
 def moto_tables() -> list[Any]:
     """moto's DynamoDB tables of the test account and region (none after a reset)."""
     backend = get_backend("dynamodb")[DEFAULT_ACCOUNT_ID][REGION]
