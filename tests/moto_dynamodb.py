@@ -24,6 +24,10 @@ each an object made per member). The keys depend on the member's shape and on
 the result's type only, so for a result that is a plain ``dict`` (all of
 DynamoDB's) the handler here works them out once per member and keeps them
 (``KnownKeysSerializer``); the walk, and so the response, is moto's.
+
+The handler also counts the requests that may change the tables (``writes``):
+every one but DynamoDB's reads, in all and per thread, so that the fixtures
+know when a test's tables hold only what they made.
 """
 
 from __future__ import annotations
