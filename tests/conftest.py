@@ -281,20 +281,21 @@ def _made(step: tuple[Any, ...], make: Callable[[], Account]) -> Account:
     have written (a request, ``restore_items``), the steps made are forgotten:
     later accounts of the test are made for it.
     """
-    settings, secrets_ = container.settings(), container.secrets()
-    steps = (*_Made.steps, (settings, *step))
+    # The secrets' text: they are not hashable, and a key's hash depends on them.
+    steps = (*_Made.steps, (container.settings(), repr(container.secrets()), *step))
     before, mine_before = moto_dynamodb.writes()
     following = _Made.following(before)
-    kept = _MADE.get(steps) if following else None
-    if kept is not None and kept[0] == secrets_:
-        account = kept[1]
-        restore_items(kept[2])
+    tables = tuple(sorted(table.name for table in moto_tables()))
+    kept = _MADE.get((tables, steps)) if following else None
+    if kept is not None:
+        account = kept[0]
+        restore_items(kept[1])
     else:
         account = make()
         after, mine_after = moto_dynamodb.writes()
         following = following and after - before == mine_after - mine_before  # no other thread
         if following:
-            _MADE[steps] = (secrets_, account, saved_items())
+            _MADE[tables, steps] = (account, saved_items())
     if following:
         _Made.steps, _Made.state = steps, _Made.now()
     else:
@@ -325,9 +326,11 @@ class _Made:
         return cls.state == (writes, cls.overwritten)
 
 
-# Per the settings and steps taken from empty tables: the secrets they were taken
-# under, the last step's account and the items of every table after it.
-_MADE: dict[tuple[Any, ...], tuple[config.Secrets, Account, dict[str, Any]]] = {}
+# Per the tables in moto and the steps taken from their emptiness (each with the
+# settings and secrets it was taken on): the last step's account and the items of
+# every table after it. An entry is written once, after its steps' last but one
+# was taken or put back, and never replaced.
+_MADE: dict[tuple[Any, ...], tuple[Account, dict[str, Any]]] = {}
 
 
 def assert_error(response: Any, status: int, code: str) -> None:
