@@ -267,7 +267,7 @@ def _new_account(permissions: list[str], **fields: Any) -> Account:
 
 
 def _made(step: tuple[Any, ...], make: Callable[[], Account]) -> Account:
-    """The account ``make`` makes, the ``step``-th the fixtures make in a test.
+    """The account ``make`` makes: the fixtures' ``step`` (its kind and arguments).
 
     Making a user and its key (the record, its guards, log and search entries,
     the key and its log entry: two transactions) costs several times as much
