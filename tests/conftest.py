@@ -13,7 +13,7 @@ import json
 import os
 import secrets
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from app import app
 from bench import environment
 from chalicelib import config
 from chalicelib.http import container
+from chalicelib.identity import key_use
 from chalicelib.ids import SYSTEM
 from chalicelib.permissions import PERMISSIONS
 from chalicelib.records import apikeys
@@ -67,9 +68,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(autouse=True)
 def service_settings() -> None:
     """The service on the test settings and secrets and the system's clock, at the
-    start of every test."""
+    start of every test, remembering no API key's use, as a new container."""
     container.use(environment.settings(), environment.secrets())
     container.use_clock(None)
+    key_use.RECORDER = key_use.UseRecorder()
 
 
 @pytest.fixture(scope="session")
@@ -117,6 +119,7 @@ def aws() -> Iterator[None]:
         moto_dynamodb.install(REGION)
         models.create_tables()
     empty_tables()
+    _Made.start()
     yield
 
 
@@ -147,6 +150,7 @@ def moto_stopped_at_the_end() -> Iterator[None]:
 
 def empty_tables() -> None:
     """Remove every item from moto's tables (inside ``aws``), keeping the tables."""
+    _Made.overwritten += 1
     for table in moto_tables():
         table.items.clear()
 
@@ -158,6 +162,7 @@ def saved_items() -> dict[str, Any]:
 
 def restore_items(saved: dict[str, Any]) -> None:
     """Put moto's tables back to the items ``saved_items`` copied, and nothing else."""
+    _Made.overwritten += 1
     for table in moto_tables():
         table.items = copy.deepcopy(saved[table.name])
 
@@ -165,6 +170,21 @@ def restore_items(saved: dict[str, Any]) -> None:
 def tables_empty() -> bool:
     """True when moto's tables hold no item (inside ``aws``)."""
     return not any(table.items for table in moto_tables())
+
+
+def stored_items() -> dict[str, list[str]]:
+    """Every item of every table in moto (inside ``aws``), as canonical JSON, in a
+    stable order, as a scan would return it.
+
+    Read from moto's tables themselves: a scan through the service's client
+    serializes every item to the wire and parses it back, which cost the tests
+    comparing the tables before and after a request most of their time."""
+    return {
+        table.name: sorted(
+            json.dumps(item.to_json()["Attributes"], sort_keys=True) for item in table.all_items()
+        )
+        for table in moto_tables()
+    }
 
 
 def moto_tables() -> list[Any]:
@@ -221,48 +241,96 @@ class Account:
 
 @pytest.fixture
 def make_user(aws: None) -> Any:
-    """Factory: ``make_user(permissions=[...], **fields) -> Account``."""
+    """Factory: ``make_user(permissions=[...], **fields) -> Account``; see ``_made``."""
 
     def make(permissions: list[str] | None = None, **fields: Any) -> Account:
-        email = fields.pop("email", f"{secrets.token_hex(4)}@example.org")
-        body = {"email": email, "name": fields.pop("name", "Test User"), **fields}
-        body["permissions"] = permissions or []
-        user = create_user(SYSTEM, NewUser(body, MANAGER_FIELDS))
-        key = apikeys.make_api_key(SYSTEM, user.id, container.settings())["key"]
-        return Account(user.id, key, email)
+        step = ("user", tuple(permissions or ()), repr(sorted(fields.items())))
+        return _made(step, lambda: _new_account(permissions or [], **fields))
 
     return make
 
 
 @pytest.fixture
 def admin(aws: None) -> Account:
-    """A user holding every permission, with an API key of its own.
+    """A user holding every permission, with an API key of its own; see ``_made``."""
+    return _made(("admin",), lambda: _new_account(ALL_PERMISSIONS, name="Admin"))
 
-    The user is made once per worker and settings: its items are kept
-    (``saved_items``) and put back into the empty tables of each later test that
-    asks for it, as making it (the record, its guards, log and search entries)
-    costs several times as much CPU as putting them back. Its API key is made
-    anew for each test, as this process's services remember the keys they
-    recorded a use of. A test whose tables are not empty by then gets a user made
-    for it."""
-    settings, secrets_ = container.settings(), container.secrets()
-    empty = tables_empty()
-    made = _ADMINS.get(settings)
-    if made is not None and made[2] == secrets_ and empty:
-        user_id, email, _, saved = made
-        restore_items(saved)
+
+def _new_account(permissions: list[str], **fields: Any) -> Account:
+    """A user made as the service makes one, with an API key."""
+    email = fields.pop("email", f"{secrets.token_hex(4)}@example.org")
+    body = {"email": email, "name": fields.pop("name", "Test User"), **fields}
+    body["permissions"] = permissions
+    user = create_user(SYSTEM, NewUser(body, MANAGER_FIELDS))
+    key = apikeys.make_api_key(SYSTEM, user.id, container.settings())["key"]
+    return Account(user.id, key, email)
+
+
+def _made(step: tuple[Any, ...], make: Callable[[], Account]) -> Account:
+    """The account ``make`` makes: the fixtures' ``step`` (its kind and arguments).
+
+    Making a user and its key (the record, its guards, log and search entries,
+    the key and its log entry: two transactions) costs several times as much
+    CPU as putting their items back. So while a test's tables hold only what
+    ``admin`` and ``make_user`` made in it, each step's account and the items of
+    every table are kept, per settings and the steps made so far
+    (``saved_items``), and a later test taking the same steps from empty tables
+    on the same settings and secrets gets them put back instead. It so starts
+    from the same items as a test that made them, the same ids and keys in every
+    such test, timestamps of when they were first made. Once anything else may
+    have written (a request, ``restore_items``), the steps made are forgotten:
+    later accounts of the test are made for it.
+    """
+    # The secrets' text: they are not hashable, and a key's hash depends on them.
+    steps = (*_Made.steps, (container.settings(), repr(container.secrets()), *step))
+    before, mine_before = moto_dynamodb.writes()
+    following = _Made.following(before)
+    tables = tuple(sorted(table.name for table in moto_tables()))
+    kept = _MADE.get((tables, steps)) if following else None
+    if kept is not None:
+        account = kept[0]
+        restore_items(kept[1])
     else:
-        email = f"{secrets.token_hex(4)}@example.org"
-        body = {"email": email, "name": "Admin", "permissions": ALL_PERMISSIONS}
-        user_id = create_user(SYSTEM, NewUser(body, MANAGER_FIELDS)).id
-        if empty:
-            _ADMINS[settings] = (user_id, email, secrets_, saved_items())
-    key = apikeys.make_api_key(SYSTEM, user_id, settings)["key"]
-    return Account(user_id, key, email)
+        account = make()
+        after, mine_after = moto_dynamodb.writes()
+        following = following and after - before == mine_after - mine_before  # no other thread
+        if following:
+            _MADE[tables, steps] = (account, saved_items())
+    if following:
+        _Made.steps, _Made.state = steps, _Made.now()
+    else:
+        _Made.state = None
+    return Account(account.id, account.key, account.email)
 
 
-# Per settings: the admin's id and email, the secrets it was made under, its items.
-_ADMINS: dict[config.Settings, tuple[str, str, config.Secrets, dict[str, Any]]] = {}
+class _Made:
+    """The steps ``_made`` took in this test's tables, and their state after the
+    last (None: something else may have written since)."""
+
+    steps: tuple[Any, ...] = ()
+    state: tuple[int, int] | None = None
+    overwritten = 0  # times the conftest's helpers replaced the tables' items
+
+    @classmethod
+    def start(cls) -> None:
+        """The tables are empty: no step taken yet."""
+        cls.steps, cls.state = (), cls.now()
+
+    @classmethod
+    def now(cls) -> tuple[int, int]:
+        return moto_dynamodb.writes()[0], cls.overwritten
+
+    @classmethod
+    def following(cls, writes: int) -> bool:
+        """True when nothing wrote to the tables since the last step."""
+        return cls.state == (writes, cls.overwritten)
+
+
+# Per the tables in moto and the steps taken from their emptiness (each with the
+# settings and secrets it was taken on): the last step's account and the items of
+# every table after it. An entry is written once, after its steps' last but one
+# was taken or put back, and never replaced.
+_MADE: dict[tuple[Any, ...], tuple[Account, dict[str, Any]]] = {}
 
 
 def assert_error(response: Any, status: int, code: str) -> None:

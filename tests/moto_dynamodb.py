@@ -24,12 +24,18 @@ each an object made per member). The keys depend on the member's shape and on
 the result's type only, so for a result that is a plain ``dict`` (all of
 DynamoDB's) the handler here works them out once per member and keeps them
 (``KnownKeysSerializer``); the walk, and so the response, is moto's.
+
+The handler also counts the requests that may change the tables (``writes``):
+every one but DynamoDB's reads, in all and per thread, so that the fixtures
+know when a test's tables hold only what they made.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any
+import threading
+from collections import Counter
+from typing import Any, ClassVar
 
 from botocore.model import OperationNotFoundError
 from moto.backends import get_backend
@@ -267,7 +273,13 @@ _SERIALIZERS: dict[type[ResponseSerializer], type[ResponseSerializer]] = {}
 
 
 class KnownKeysHandler(DynamoHandler):
-    """moto's DynamoDB handler, its responses serialized with KnownKeysSerializer."""
+    """moto's DynamoDB handler, its responses serialized with KnownKeysSerializer;
+    it counts the requests that may change moto's DynamoDB (``writes``)."""
+
+    def call_action(self) -> Any:
+        if self._get_action() not in READS:
+            _Writes.count(threading.get_ident())
+        return super().call_action()
 
     def serialized(self, action_result: ActionResult) -> Any:
         # moto 5.2.5's BaseResponse.serialized, the serializer class wrapped.
@@ -283,6 +295,53 @@ class KnownKeysHandler(DynamoHandler):
         status_code, headers, body = action_result.execute_result(context)
         headers.update(self.response_headers)
         return status_code, headers, body
+
+
+# DynamoDB's operations that change nothing; every other request counts as a write,
+# whether or not it succeeds.
+READS = frozenset(
+    {
+        "BatchGetItem",
+        "DescribeBackup",
+        "DescribeContinuousBackups",
+        "DescribeEndpoints",
+        "DescribeExport",
+        "DescribeImport",
+        "DescribeLimits",
+        "DescribeTable",
+        "DescribeTimeToLive",
+        "GetItem",
+        "GetResourcePolicy",
+        "ListBackups",
+        "ListExports",
+        "ListTables",
+        "ListTagsOfResource",
+        "Query",
+        "Scan",
+        "TransactGetItems",
+    }
+)
+
+
+class _Writes:
+    """The requests that may have changed moto's DynamoDB, in all and per thread."""
+
+    total = 0
+    by_thread: ClassVar[Counter[int]] = Counter()
+    _lock = threading.Lock()
+
+    @classmethod
+    def count(cls, thread: int) -> None:
+        with cls._lock:
+            cls.total += 1
+            cls.by_thread[thread] += 1
+
+
+def writes() -> tuple[int, int]:
+    """The requests that may have changed moto's DynamoDB since the tests started:
+    from any thread, and from this one."""
+    with _Writes._lock:
+        return _Writes.total, _Writes.by_thread[threading.get_ident()]
 
 
 def install(region: str) -> None:

@@ -124,8 +124,8 @@ def test_key_may_use_exactly_its_scope_of_its_owners_permissions(
     client: Client, make_user: Any, scope: list[str] | None, route: str
 ) -> None:
     owner = make_user(permissions=ALL_PERMISSIONS)
-    key = make_key(client, owner) if scope is None else make_key(client, owner, permissions=scope)
     target = make_user()
+    key = make_key(client, owner) if scope is None else make_key(client, owner, permissions=scope)
     spare = key_format.parse(make_key(client, target), "uk")
     assert spare is not None
     needs, success, call = ROUTES[route]
@@ -152,8 +152,8 @@ def test_read_only_key_gets_key_read_only_on_every_write_route(
     client: Client, make_user: Any, method: str, path: str
 ) -> None:
     owner = make_user(permissions=ALL_PERMISSIONS)
-    key = make_key(client, owner, read_only=True)
     target = make_user()
+    key = make_key(client, owner, read_only=True)
     concrete = path.replace("{user_id}", target.id).replace("{key_id}", "0" * 16)
     for name in ("{identity}", "{provider}"):
         concrete = concrete.replace(name, "x")

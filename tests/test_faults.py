@@ -4,7 +4,7 @@
 body, and nothing is written." Faults come from ``tests/faults.py``: real
 botocore clients answering for DynamoDB, with botocore's retries, PynamoDB's
 error translation and the service's own retries all running for real. Each
-test compares a full snapshot of every table before and after.
+test compares every item of every table before and after (``stored_items``).
 
 botocore's retry quota belongs to a client, and failing tests drain it: a test
 that expects botocore to ride out a fault asks ``inject_faults`` for
@@ -28,9 +28,16 @@ from bench import gateway
 from chalicelib.config import Secrets, Settings
 from chalicelib.http import container
 from chalicelib.storage import models
-from chalicelib.storage.models import MODELS, Guard, User
+from chalicelib.storage.models import Guard, User
 from chalicelib.storage.transactions import ConcurrentChange, Transaction
-from tests.conftest import Account, assert_error, restore_items, saved_items, tables_empty
+from tests.conftest import (
+    Account,
+    assert_error,
+    restore_items,
+    saved_items,
+    stored_items,
+    tables_empty,
+)
 from tests.faults import (
     BATCH_GET,
     THROTTLING,
@@ -44,19 +51,6 @@ from tests.faults import (
 
 API = "/api/v1"
 CSRF = "csrf-token-for-fault-tests"
-
-Snapshot = dict[str, list[str]]
-
-
-def snapshot() -> Snapshot:
-    """Every item of every table, as canonical JSON, in a stable order."""
-    return {
-        model.Meta.table_name: sorted(
-            json.dumps(item.serialize(), sort_keys=True)
-            for item in model.scan(consistent_read=True)
-        )
-        for model in MODELS
-    }
 
 
 @dataclass
@@ -360,13 +354,13 @@ def test_route_with_every_storage_call_failing_answers_503_and_writes_nothing(
     world: World, route: str, kind: str
 ) -> None:
     call, _ = ROUTES[route]
-    before = snapshot()
+    before = stored_items()
     # The authorizer's BatchGetItem is spared: the route itself must meet the fault.
     with inject_faults(share=1.0, kinds=[kind], spare=[BATCH_GET]) as injector:
         response = call(world)
     assert injector.total > 0
     assert_error(response, 503, "StorageUnavailable")
-    assert snapshot() == before
+    assert stored_items() == before
 
 
 @pytest.mark.parametrize(
@@ -377,12 +371,12 @@ def test_write_route_whose_transaction_fails_answers_503_and_writes_nothing(
     world: World, route: str, kind: str
 ) -> None:
     call, _ = WRITES[route]
-    before = snapshot()
+    before = stored_items()
     with inject_faults(share=1.0, kinds=[kind], only=[TRANSACT_WRITE]) as injector:
         response = call(world)
     assert injector.counts[kind] > 0
     assert_error(response, 503, "StorageUnavailable")
-    assert snapshot() == before
+    assert stored_items() == before
 
 
 @pytest.mark.parametrize("route", list(WRITES))
@@ -390,16 +384,16 @@ def test_write_route_whose_transaction_keeps_conflicting_answers_409_and_writes_
     world: World, route: str
 ) -> None:
     call, _ = WRITES[route]
-    before = snapshot()
+    before = stored_items()
     with inject_faults(share=1.0, kinds=[TRANSACTION_CONFLICT]) as injector:
         response = call(world)
     assert injector.counts[TRANSACTION_CONFLICT] > 0
     assert_error(response, 409, "EditConflict")
-    assert snapshot() == before
+    assert stored_items() == before
 
 
 def test_patch_with_stale_if_match_answers_412_while_writes_fail(world: World) -> None:
-    before = snapshot()
+    before = stored_items()
     with inject_faults(share=1.0, kinds=[TIMEOUT], only=[TRANSACT_WRITE]):
         response = _json(
             world,
@@ -410,7 +404,7 @@ def test_patch_with_stale_if_match_answers_412_while_writes_fail(world: World) -
             **{"If-Match": "1"},
         )
     assert_error(response, 412, "VersionMismatch")
-    assert snapshot() == before
+    assert stored_items() == before
 
 
 def test_delete_of_the_last_user_manager_answers_409_after_riding_out_a_timeout(
@@ -418,14 +412,14 @@ def test_delete_of_the_last_user_manager_answers_409_after_riding_out_a_timeout(
 ) -> None:
     delete = world.client.http.delete
     assert delete(f"{API}/user/{world.target.id}", headers=world.admin.headers).status_code == 204
-    before = snapshot()
+    before = stored_items()
     with inject_faults(
         share=1.0, kinds=[TIMEOUT], spare=[BATCH_GET, TRANSACT_WRITE], limit=1, full_retries=True
     ) as injector:
         response = delete(f"{API}/user/{world.admin.id}", headers=world.admin.headers)
     assert injector.total == 1
     assert_error(response, 409, "LastUserManager")
-    assert snapshot() == before
+    assert stored_items() == before
 
 
 # -- the authorizer and the login routes ------------------------------------
@@ -435,12 +429,12 @@ def test_delete_of_the_last_user_manager_answers_409_after_riding_out_a_timeout(
 def test_auth_route_whose_credentials_cannot_be_read_answers_503(world: World, route: str) -> None:
     """The authorizer's read is a storage fault, not missing or malformed credentials."""
     call, _ = ROUTES[route]
-    before = snapshot()
+    before = stored_items()
     with inject_faults(share=1.0, kinds=[TIMEOUT], only=[BATCH_GET]) as injector:
         response = call(world)
     assert injector.total > 0
     assert_error(response, 503, "StorageUnavailable")
-    assert snapshot() == before
+    assert stored_items() == before
 
 
 def _login(world: World) -> str:
@@ -463,7 +457,7 @@ def _session_headers(session: str) -> dict[str, str]:
 def test_login_with_api_key_when_storage_fails_answers_503_and_writes_nothing(
     world: World,
 ) -> None:
-    before = snapshot()
+    before = stored_items()
     with inject_faults(share=1.0, kinds=[TIMEOUT]) as injector:
         response = world.client.http.post(
             f"{API}/login/apikey",
@@ -472,13 +466,13 @@ def test_login_with_api_key_when_storage_fails_answers_503_and_writes_nothing(
         )
     assert injector.total > 0
     assert_error(response, 503, "StorageUnavailable")
-    assert snapshot() == before
+    assert stored_items() == before
 
 
 def test_login_whose_session_cannot_be_stored_answers_503_and_writes_nothing(
     world: World,
 ) -> None:
-    before = snapshot()
+    before = stored_items()
     with inject_faults(share=1.0, kinds=[TIMEOUT], only=["PutItem"]) as injector:
         response = world.client.http.post(
             f"{API}/login/apikey",
@@ -487,13 +481,13 @@ def test_login_whose_session_cannot_be_stored_answers_503_and_writes_nothing(
         )
     assert injector.total > 0
     assert_error(response, 503, "StorageUnavailable")
-    assert snapshot() == before
+    assert stored_items() == before
 
 
 def test_login_whose_older_sessions_cannot_be_read_answers_503_and_writes_nothing(
     world: World,
 ) -> None:
-    before = snapshot()
+    before = stored_items()
     with inject_faults(share=1.0, kinds=[TIMEOUT], only=["Query"]) as injector:
         response = world.client.http.post(
             f"{API}/login/apikey",
@@ -502,7 +496,7 @@ def test_login_whose_older_sessions_cannot_be_read_answers_503_and_writes_nothin
         )
     assert injector.total > 0
     assert_error(response, 503, "StorageUnavailable")
-    assert snapshot() == before
+    assert stored_items() == before
 
 
 def test_access_token_when_storage_fails_answers_503(world: World) -> None:
@@ -515,12 +509,12 @@ def test_access_token_when_storage_fails_answers_503(world: World) -> None:
 
 def test_logout_when_storage_fails_answers_503_and_keeps_the_session(world: World) -> None:
     session = _login(world)
-    before = snapshot()
+    before = stored_items()
     with inject_faults(share=1.0, kinds=[TIMEOUT]) as injector:
         response = world.client.http.post(f"{API}/logout", headers=_session_headers(session))
     assert injector.total > 0
     assert_error(response, 503, "StorageUnavailable")
-    assert snapshot() == before
+    assert stored_items() == before
 
 
 # -- what the storage never needs to see, and faults the route rides out ---------

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from app import app
 from chalicelib import key_format
-from tests.conftest import Account, moto_tables
+from tests.conftest import Account, stored_items
 
 settings.register_profile(
     "fuzz",
@@ -68,20 +68,6 @@ numbers = st.sampled_from(
     ["5", "0", "1001", "\u00b2", "\u0661\u0660", "\uff15", "-1", 'W/"1"', '"1']
 )
 values = st.one_of(hostile, numbers)
-
-
-def snapshot() -> dict[str, list[Any]]:
-    """Every item of every table, in a stable order, as a scan would return it.
-
-    Read from moto's tables themselves: a scan through boto3 would serialize every
-    item to the wire and parse it back, seven scans after each request, which took
-    most of this test's time."""
-    return {
-        table.name: sorted(
-            json.dumps(item.to_json()["Attributes"], sort_keys=True) for item in table.all_items()
-        )
-        for table in moto_tables()
-    }
 
 
 def assert_storable(tables: dict[str, list[Any]]) -> None:
@@ -134,7 +120,7 @@ def test_generated_requests_get_no_5xx_and_write_nothing_on_a_4xx(
 
     # What the tables hold now: only the requests below change them, so the
     # state after one is the state before the next.
-    tables = [snapshot()]
+    tables = [stored_items()]
     user_path = "/api/v1/user/{user_id}"
     deep = '{"user": ' + "[" * 20_000 + "]" * 20_000 + "}"
 
@@ -175,7 +161,7 @@ def test_generated_requests_get_no_5xx_and_write_nothing_on_a_4xx(
         before = tables[0]
         raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body or b""
         response = client.http.request(method, path, headers=sent, body=raw)
-        after = tables[0] = snapshot()
+        after = tables[0] = stored_items()
         assert response.status_code < 500, (method, path, sent, body, response.body)
         if 400 <= response.status_code < 500:
             assert after == before, (method, path, sent, body, response.body)

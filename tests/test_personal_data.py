@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import jsonschema
 import pytest
 from chalice.test import Client
@@ -29,6 +28,7 @@ from tests.conftest import (
     assert_error,
     restore_items,
     saved_items,
+    stored_items,
 )
 from tests.faults import THROTTLING, inject_faults
 from tests.test_import import IMPORTED, RECORDS, SAMPLE
@@ -81,25 +81,12 @@ def provider_session(user_id: str) -> str:
     return sessions.start_session(user_id, provider="local").cookie
 
 
-def all_items() -> dict[str, list[dict[str, Any]]]:
-    """Every item of every table, as DynamoDB holds it."""
-    dynamodb = boto3.client("dynamodb")
-    found = {}
-    for model in models.MODELS:
-        items: list[dict[str, Any]] = []
-        pages = dynamodb.get_paginator("scan").paginate(TableName=model.Meta.table_name)
-        for page in pages:
-            items.extend(page["Items"])
-        found[model.Meta.table_name] = items
-    return found
-
-
 def holding(values: list[str]) -> list[tuple[str, str]]:
     """The (table, value) pairs where an item holds one of ``values``, case-insensitively."""
     hits = []
-    for table, items in all_items().items():
+    for table, items in stored_items().items():
         for item in items:
-            text = json.dumps(item, ensure_ascii=False).casefold()
+            text = json.dumps(json.loads(item), ensure_ascii=False).casefold()
             hits += [(table, v) for v in values if v.casefold() in text]
     return hits
 
