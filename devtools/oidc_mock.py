@@ -32,6 +32,7 @@ with warnings.catch_warnings():
 
     warnings.simplefilter("ignore", authlib.deprecate.AuthlibDeprecationWarning)
     import oidc_provider_mock  # type: ignore[import-untyped]  # no type hints
+    from joserfc.jwk import RSAKey
 
 HOST = "127.0.0.1"
 BASE_TEMPLATE = """<!doctype html>
@@ -43,6 +44,32 @@ BASE_TEMPLATE = """<!doctype html>
 ERROR_TEMPLATE = """{% extends "_base.html" %}
 {% block content %}<h1>Error: {{ name }}</h1><p>{{ description }}</p>{% endblock %}
 """
+
+
+def _sign_with_a_key_imported_once() -> None:
+    """Sign ID tokens with the provider's key object, imported once.
+
+    The mock hands authlib its signing key as a JWK (a dict) for every ID token,
+    and authlib imports it again each time, checking the RSA key's primes: 40 ms
+    of CPU a token, most of what a login cost the provider. Handed the key object
+    imported from that same JWK, authlib uses it as it is (its ``import_any_key``).
+    The key, the algorithm and the claims stay the mock's."""
+    grant = oidc_provider_mock._app.OpenIDCode
+    jwt_config = grant.get_jwt_config
+    imported: dict[str, RSAKey] = {}  # by modulus: one key per provider process
+
+    def get_jwt_config(self: object, grant: object, client: object = None) -> dict[str, Any]:
+        config = dict(jwt_config(self, grant, client))
+        jwk = config["key"]
+        if jwk["n"] not in imported:
+            imported[jwk["n"]] = RSAKey.import_key(jwk)
+        config["key"] = imported[jwk["n"]]
+        return config
+
+    grant.get_jwt_config = get_jwt_config
+
+
+_sign_with_a_key_imported_once()
 
 
 def serve(port: int, user_claims: Sequence[Mapping[str, Any]], report: Connection) -> None:
