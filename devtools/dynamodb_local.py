@@ -22,6 +22,7 @@ import shutil
 import signal
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -161,6 +162,15 @@ def write_record(folder: Path, store: Store) -> None:
     """Record in ``folder`` that ``store`` is the one its processes share."""
     record = json.dumps({"endpoint": store.endpoint, "pid": store.pid})
     (folder / RECORD).write_text(record, encoding="utf-8")
+
+
+def leave_shared() -> None:
+    """This process needs the shared store no more: it forgets the process it
+    started for the others, which runs on until ``stop_shared`` stops it."""
+    with warnings.catch_warnings():
+        # Popen warns when a child it started is forgotten while it runs: the point here.
+        warnings.simplefilter("ignore", ResourceWarning)
+        _SHARED.clear()
 
 
 def stop_shared(folder: Path) -> None:

@@ -101,7 +101,9 @@ def local_store(request: pytest.FixtureRequest, local_store_folder: Path) -> Ite
     the end (``pytest_configure_node``). Each server on it takes tables of its own
     (``fresh_prefix``)."""
     yield dynamodb_local.shared(local_store_folder)
-    if not hasattr(request.config, "workerinput"):
+    if hasattr(request.config, "workerinput"):
+        dynamodb_local.leave_shared()  # the controller stops it, once every worker has ended
+    else:
         dynamodb_local.stop_shared(local_store_folder)
 
 
