@@ -3,11 +3,11 @@
 ``serve`` runs the mock's own Flask application (nonce required, one predefined
 user per claims object, with its ``sub``) in the process that calls it, until
 that process is terminated. ``devtools/oidc_provider.py`` calls it in a process
-forked from one that imported this module already (a ``multiprocessing``
-fork server): the mock's imports are most of what a start costs, and are then
-paid once per process that starts providers, not once per provider. The mock's page templates
-link a stylesheet on a public CDN; here they are served without it, so that a
-browser on the form (a person, or a test) loads nothing from outside this
+forked from one that imported this module already (a ``multiprocessing`` fork
+server): the mock's imports are most of what a start costs, and are then paid
+once per process that starts providers, not once per provider. The mock's page
+templates link a stylesheet on a public CDN; here they are served without it, so
+that a browser on the form (a person, or a test) loads nothing from outside this
 machine.
 
 Import it only in a process of its own: the mock imports ``authlib.jose``, which
@@ -77,9 +77,6 @@ def serve(port: int, user_claims: Sequence[Mapping[str, Any]], report: Connectio
     claims object, until terminated. Once it accepts connections, sends
     ``("listening", <issuer>)`` on ``report``; ``("failed", <why>)`` when it
     cannot bind."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)  # its request log: nobody reads it
-    os.dup2(devnull, 2)
     os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"  # plain HTTP on 127.0.0.1
     users = [
         oidc_provider_mock.User(
@@ -98,6 +95,9 @@ def serve(port: int, user_claims: Sequence[Mapping[str, Any]], report: Connectio
     # Terminated, it exits as a process does, and lets go of what it holds: the mock's
     # debugger makes a semaphore, which the fork server's resource tracker watches.
     signal.signal(signal.SIGTERM, _exit)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # its request log, once it serves: nobody reads it
+    os.dup2(devnull, 2)
     report.send(("listening", f"http://{HOST}:{server.server_port}"))
     report.close()
     server.serve_forever()

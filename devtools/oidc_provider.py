@@ -172,7 +172,11 @@ def _start(claims: list[dict[str, Any]], port: int | None) -> tuple[BaseProcess,
     try:
         if not reports.poll(STARTUP_TIMEOUT):
             raise RuntimeError(f"the OpenID Provider did not start within {STARTUP_TIMEOUT} s")
-        outcome, said = reports.recv()
+        try:
+            outcome, said = reports.recv()
+        except EOFError:  # it ended first, its traceback on stderr
+            process.join(5)
+            outcome, said = "failed", f"it ended with exit code {process.exitcode}"
         if outcome != "listening":
             raise RuntimeError(f"the OpenID Provider did not start: {said}")
         deadline = time.monotonic() + STARTUP_TIMEOUT
