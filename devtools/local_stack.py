@@ -30,14 +30,15 @@ HOST = "127.0.0.1"
 
 @dataclass(frozen=True)
 class Store:
-    """A DynamoDB endpoint served by a process of this machine."""
+    """A DynamoDB endpoint served by a process of this machine (``pid``), which may
+    be another process's child."""
 
     endpoint: str
-    process: subprocess.Popen[bytes]
+    pid: int
 
     def peak_memory(self) -> int:
         """The most resident memory the process has held so far, in bytes (Linux)."""
-        status = Path(f"/proc/{self.process.pid}/status").read_text(encoding="ascii")
+        status = Path(f"/proc/{self.pid}/status").read_text(encoding="ascii")
         line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
         return int(line.split()[1]) * 1024
 
@@ -201,7 +202,7 @@ def moto_server(port: int | None = None) -> Iterator[Store]:
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         try:
-            store = Store(listening_url(process, log), process)
+            store = Store(listening_url(process, log), process.pid)
             wait_for(f"{store.endpoint}/moto-api/", process)
             yield store
         finally:

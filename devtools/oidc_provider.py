@@ -1,6 +1,6 @@
 """The local OpenID Provider of ``make run`` and the tests: PyPI's
-``oidc-provider-mock`` (built on Authlib), run as a subprocess on 127.0.0.1
-(``devtools/oidc_mock.py``).
+``oidc-provider-mock`` (built on Authlib), each provider a process of its own on
+127.0.0.1 (``devtools/oidc_mock.py``).
 
 What the mock does: the authorization code flow, RS256 ID tokens signed with a
 key published at ``/jwks``, claims filtered by the granted scope (``email`` and
@@ -27,19 +27,19 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
-import tempfile
+import multiprocessing
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from subprocess import DEVNULL, STDOUT, Popen
-from typing import IO, Any
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
-from devtools.local_stack import ROOT, PortInUse, listening_url, port_is_free, stop
+from devtools.local_stack import PortInUse, port_is_free
 
 DEFAULT_CLIENT_ID = "users-service-local"
 DEFAULT_CLIENT_SECRET = "local-dev-secret-not-for-production"
@@ -133,7 +133,7 @@ def running_provider(
     """Run the provider on 127.0.0.1 (``port``, or a free one) and yield its issuer URL.
 
     ``config`` is laid (shallowly) over :func:`default_config`. Raises PortInUse when
-    ``port`` is taken; the subprocess is stopped on exit.
+    ``port`` is taken; the provider is stopped on exit.
     """
     merged = default_config()
     merged.update(config or {})
@@ -141,36 +141,63 @@ def running_provider(
     if unknown:
         raise ValueError(f"unknown provider settings: {sorted(unknown)}")
     accounts = list(merged["accounts"])
-    arguments = [arg for a in accounts for arg in ("--user-claims", json.dumps(claims_of(a)))]
+    claims = [claims_of(account) for account in accounts]
     if port is not None and not port_is_free(port):
         raise PortInUse(port, "OIDC_PORT")
-    with tempfile.TemporaryFile() as log:
-        process, issuer = _start(arguments, port, log)
-        _accounts[issuer] = accounts
-        try:
-            yield issuer
-        finally:
-            _accounts.pop(issuer, None)
-            stop(process)
-
-
-def _start(arguments: list[str], port: int | None, log: IO[bytes]) -> tuple[Popen[bytes], str]:
-    """Start the provider and wait until it serves its discovery document."""
-    command = [sys.executable, "-m", "devtools.oidc_mock", "--port", str(port or 0), *arguments]
-    process = Popen(command, cwd=ROOT, stdin=DEVNULL, stdout=log, stderr=STDOUT)
-    deadline = time.monotonic() + STARTUP_TIMEOUT
+    process, issuer = _start(claims, port)
+    _accounts[issuer] = accounts
     try:
-        issuer = listening_url(process, log, STARTUP_TIMEOUT)
-    except RuntimeError:
-        issuer = None
-    while issuer is not None and time.monotonic() < deadline and process.poll() is None:
-        if _answers(issuer):
-            return process, issuer
-        time.sleep(0.1)
-    stop(process)
-    log.seek(0)
-    output = log.read().decode("utf-8", "replace")
-    raise RuntimeError(f"the OpenID Provider did not start:\n{output}")
+        yield issuer
+    finally:
+        _accounts.pop(issuer, None)
+        process.terminate()
+        process.join(10)
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+# Each provider is a process forked from one that imported the mock once (its
+# imports cost most of a start), started the first time a provider is.
+_FORKS = multiprocessing.get_context("forkserver")
+_FORKS.set_forkserver_preload(["devtools.oidc_mock"])
+
+
+def _start(claims: list[dict[str, Any]], port: int | None) -> tuple[BaseProcess, str]:
+    """Start the provider and wait until it serves its discovery document."""
+    reports, report = _FORKS.Pipe(duplex=False)
+    process = _FORKS.Process(target=_serve, args=(port or 0, claims, report), daemon=True)
+    process.start()
+    report.close()
+    try:
+        if not reports.poll(STARTUP_TIMEOUT):
+            raise RuntimeError(f"the OpenID Provider did not start within {STARTUP_TIMEOUT} s")
+        try:
+            outcome, said = reports.recv()
+        except EOFError:  # it ended first, its traceback on stderr
+            process.join(5)
+            outcome, said = "failed", f"it ended with exit code {process.exitcode}"
+        if outcome != "listening":
+            raise RuntimeError(f"the OpenID Provider did not start: {said}")
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not _answers(said):
+            if not process.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the OpenID Provider at {said} does not answer")
+            time.sleep(0.1)
+    except BaseException:
+        process.kill()
+        process.join()
+        raise
+    finally:
+        reports.close()
+    return process, said
+
+
+def _serve(port: int, claims: list[dict[str, Any]], report: Connection) -> None:
+    """In the forked process: serve the mock (imported there already)."""
+    from devtools import oidc_mock
+
+    oidc_mock.serve(port, claims, report)
 
 
 def _answers(issuer: str) -> bool:

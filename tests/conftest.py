@@ -12,7 +12,9 @@ import fcntl
 import json
 import os
 import secrets
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,7 @@ from chalicelib.records import apikeys
 from chalicelib.records.record import MANAGER_FIELDS
 from chalicelib.records.users import NewUser, create_user
 from chalicelib.storage import models
-from devtools.dynamodb_local import dynamodb_local
+from devtools import dynamodb_local
 from devtools.local_stack import Store
 from tests import moto_dynamodb
 
@@ -94,12 +96,48 @@ def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def local_store() -> Iterator[Store]:
-    """DynamoDB Local, the store of every test that serves HTTP: one per test process
-    (each pytest-xdist worker starts its own, when a test first asks), as a JVM takes
-    seconds to start. Each server on it takes tables of its own (``fresh_prefix``)."""
-    with dynamodb_local() as store:
-        yield store
+def local_store(request: pytest.FixtureRequest, local_store_folder: Path) -> Iterator[Store]:
+    """DynamoDB Local, the store of every test that serves HTTP: one for the whole
+    run, as a JVM takes seconds of CPU to start. Under pytest-xdist the workers
+    share it: the first whose test asks starts it and the controller stops it at
+    the end (``pytest_configure_node``). Each server on it takes tables of its own
+    (``fresh_prefix``)."""
+    yield dynamodb_local.shared(local_store_folder)
+    if hasattr(request.config, "workerinput"):
+        dynamodb_local.leave_shared()  # the controller stops it, once every worker has ended
+    else:
+        dynamodb_local.stop_shared(local_store_folder)
+
+
+@pytest.fixture(scope="session")
+def local_store_folder(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """Where the run's DynamoDB Local is recorded (``dynamodb_local.shared``): the
+    folder pytest-xdist's controller handed every worker, or one of this process."""
+    handed = getattr(request.config, "workerinput", {}).get("local_store")
+    return Path(handed) if handed else tmp_path_factory.mktemp("local-store")
+
+
+_SHARED_STORE = pytest.StashKey[Path]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist's controller, before a worker starts: hand it the folder where
+    the run's one DynamoDB Local is recorded (``local_store``)."""
+    stash = node.config.stash
+    if _SHARED_STORE not in stash:
+        stash[_SHARED_STORE] = Path(tempfile.mkdtemp(prefix="users-local-store-"))
+    node.workerinput["local_store"] = str(stash[_SHARED_STORE])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The controller, once every worker has ended: stop the run's DynamoDB Local."""
+    folder = config.stash.get(_SHARED_STORE, None)
+    if folder is not None:
+        dynamodb_local.stop_shared(folder)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

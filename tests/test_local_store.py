@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from bench import environment
 from bench import local_store as bench_local_store
 from chalicelib.storage import models
 from devtools import admin_key, dynamodb_local, run_local
-from devtools.local_stack import Store, fresh_prefix, manage, service_env
+from devtools.local_stack import ROOT, Store, fresh_prefix, manage, service_env
 from ops import cli
 
 PREFIX = environment.ENVIRON["TABLE_PREFIX"]  # the tables' names as bound at import
@@ -257,3 +258,73 @@ def test_tracker_shaped_export_is_imported_whole(local_store: Store, tmp_path: P
     assert result.imported == 25
     assert result.store_peak_bytes > 0
     assert bench_local_store.import_row(result).result == "pass"
+
+
+# -- one store for the whole run, shared by the processes handed its folder ----------
+
+
+def test_a_process_handed_the_runs_folder_reaches_the_runs_store(
+    local_store: Store, local_store_folder: Path
+) -> None:
+    """As a second pytest-xdist worker does: it starts no store, it finds this one."""
+    found = subprocess.run(
+        [sys.executable, "-c", FIND_SHARED, str(local_store_folder)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(found.stdout) == [local_store.endpoint, local_store.pid]
+
+
+FIND_SHARED = """import json, sys
+from pathlib import Path
+from devtools import dynamodb_local
+store = dynamodb_local.shared(Path(sys.argv[1]))
+print(json.dumps([store.endpoint, store.pid]))
+"""
+
+
+def test_stopping_the_shared_store_ends_it_though_another_process_started_it(
+    tmp_path: Path,
+) -> None:
+    """As pytest-xdist's controller stops the store a worker started: a stand-in
+    named as DynamoDB Local's command line names it, whose parent has ended."""
+    pid = orphan("DynamoDBLocal.jar")
+    dynamodb_local.write_record(tmp_path, Store("http://127.0.0.1:9", pid))
+    dynamodb_local.stop_shared(tmp_path)
+    assert not running(pid)
+
+
+def test_a_recorded_process_that_is_no_store_is_left_running(tmp_path: Path) -> None:
+    """Its number was taken by another process since: that one is not stopped."""
+    pid = orphan("something-else")
+    try:
+        dynamodb_local.write_record(tmp_path, Store("http://127.0.0.1:9", pid))
+        dynamodb_local.stop_shared(tmp_path)
+        assert running(pid)
+    finally:
+        os.kill(pid, signal.SIGKILL)
+
+
+def orphan(argument: str) -> int:
+    """The pid of a sleeping process with ``argument`` on its command line, whose
+    parent has ended (so this process is not its parent)."""
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)", argument]
+    # Its output goes elsewhere: pipes it held open would keep the starter's open too.
+    quiet = "stdout=s.DEVNULL, stderr=s.DEVNULL"
+    starter = f"import subprocess as s; print(s.Popen({sleeper!r}, {quiet}).pid)"
+    started = subprocess.run(
+        [sys.executable, "-c", starter], capture_output=True, text=True, timeout=60, check=True
+    )
+    return int(started.stdout)
+
+
+def running(pid: int) -> bool:
+    """True while process ``pid`` runs: it exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
