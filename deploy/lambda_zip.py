@@ -52,6 +52,9 @@ METADATA_READ: tuple[str, ...] = ()
 INVALIDATION = py_compile.PycInvalidationMode.CHECKED_HASH
 # A fixed timestamp makes the zip depend on its contents only.
 DATE = (2020, 1, 1, 0, 0, 0)
+# zlib's default level: level 9 makes this zip 0.75% smaller (60 KB of 7.9 MB) for
+# three and a half times the CPU, every ``make package`` and every test session.
+COMPRESSLEVEL = 6
 
 
 def top_level(name: str) -> str:
@@ -136,14 +139,14 @@ def compile_tree(root: Path) -> list[str]:
 
 
 def _write_tree(root: Path, target: Path) -> None:
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as out:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESSLEVEL) as out:
         for path in sorted(root.rglob("*")):
             if path.is_dir():
                 continue
             info = zipfile.ZipInfo(path.relative_to(root).as_posix(), DATE)
             info.external_attr = (0o755 if os.access(path, os.X_OK) else 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            out.writestr(info, path.read_bytes(), compresslevel=9)
+            out.writestr(info, path.read_bytes(), compresslevel=COMPRESSLEVEL)
 
 
 def _installed(package: str) -> list[Path]:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,7 +39,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Request,
+    sync_playwright,
+)
 
 from devtools.local_stack import (
     Listener,
@@ -80,10 +88,31 @@ class BrowserPage:
     page: Page
     context: BrowserContext
     console: list[ConsoleMessage] = field(default_factory=list)
+    in_flight: set[Request] = field(default_factory=set)
 
     def record(self, message: ConsoleMessage) -> None:
         """Keep one console message (the page's ``console`` event handler)."""
         self.console.append(message)
+
+    def sent(self, request: Request) -> None:
+        """Note a request the page made (its ``request`` event handler)."""
+        self.in_flight.add(request)
+
+    def ended(self, request: Request) -> None:
+        """Note a request answered or failed (``requestfinished``, ``requestfailed``)."""
+        self.in_flight.discard(request)
+
+    def settle(self) -> None:
+        """Wait until none of the page's requests is in flight.
+
+        Playwright's ``wait_for_load_state("networkidle")`` is the document's own
+        load: after a navigation inside the web UI it returns at once, while the
+        new page's sections are still fetching what they show.
+        """
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        while self.in_flight:
+            assert time.monotonic() < deadline, [r.url for r in self.in_flight]
+            self.page.wait_for_timeout(10)  # Playwright delivers the page's events meanwhile
 
     def console_lines(self) -> list[str]:
         """Every console message as ``<type>: <text>``."""
@@ -202,6 +231,9 @@ def browser_page(chromium: Browser, request: pytest.FixtureRequest) -> Iterator[
         page = context.new_page()
         opened = BrowserPage(page=page, context=context)
         page.on("console", opened.record)
+        page.on("request", opened.sent)
+        page.on("requestfinished", opened.ended)
+        page.on("requestfailed", opened.ended)
         yield opened
         report = getattr(request.node, "browser_report_call", None)
         if report is not None and report.failed:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from devtools.local_stack import (
     tables_and_admin,
 )
 from devtools.oidc_provider import ALICE, running_provider
+from tests.browser import TIMEOUT_MS, BrowserPage
 from tests.servers import reverse_proxy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,37 +141,62 @@ def unreachable_by_keyboard(page: Page) -> list[str]:
     controls = f"Array.from(document.querySelectorAll('{CONTROLS}'))"
     visible = f"{controls}.filter((e) => e.checkVisibility())"
     # Where focus is once each Tab is released, noted by the page itself (a listener
-    # that runs before any of the page's own): one round trip per key press.
+    # that runs before any of the page's own); focus on the body means the walk has
+    # gone past the page's last stop.
     page.evaluate(
         """() => window.__noteTab || window.addEventListener('keyup', window.__noteTab = (e) => {
-            if (e.key === 'Tab') window.__reached.add(document.activeElement)
+            if (e.key !== 'Tab') return
+            if (document.activeElement === document.body) window.__wrapped = true
+            else window.__reached.add(document.activeElement)
         }, true)"""
     )
-    for _ in range(3):
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while True:
+        # The walk starts at the top: from an element focused before the page's first.
         count: int = page.evaluate(
             f"""() => {{
-                document.activeElement && document.activeElement.blur()
+                const top = document.createElement('div')
+                top.tabIndex = -1
+                document.body.prepend(top)
+                top.focus()
+                top.remove()
                 window.__reached = new Set()
+                window.__wrapped = false
                 return (window.__controls = {visible}).length
             }}"""
         )
-        for _ in range(count + 3):
-            page.keyboard.press("Tab")
+        # Each Tab reaches one stop at most: press as often as controls are still
+        # unreached, until none is or the walk went past the last stop. A page has
+        # no more stops than elements: that bounds a walk that never ends.
+        stops: int = page.evaluate("document.body.querySelectorAll('*').length + 1")
+        left = count
+        while left and stops > 0:
+            for _ in range(left):
+                page.keyboard.press("Tab")
+            stops -= left
+            left = page.evaluate(
+                """window.__wrapped ? 0
+                    : window.__controls.filter((e) => !window.__reached.has(e)).length"""
+            )
         # A section that finished loading during the walk replaced its elements or
         # added some: the walk is judged only on a page that stayed the same throughout.
-        same = f"window.__controls.every((e) => e.isConnected) && {visible}.length === {count}"
-        if page.evaluate(same):
-            break
-    missed: list[str] = page.evaluate(
-        f"{visible}.filter((e) => !window.__reached.has(e)).map((e) => e.outerHTML.slice(0, 120))"
-    )
-    return missed
+        missed: list[str] | None = page.evaluate(
+            f"""() => window.__controls.every((e) => e.isConnected)
+                && {visible}.length === {count}
+                ? {visible}.filter((e) => !window.__reached.has(e))
+                    .map((e) => e.outerHTML.slice(0, 120))
+                : null"""
+        )
+        if missed is not None:
+            return missed
+        assert time.monotonic() < deadline, "the page kept changing during the keyboard walk"
 
 
-def check_page(page: Page, name: str) -> None:
-    """The page has no serious accessibility fault and every control is reachable by
-    keyboard; saved as a screenshot when asked."""
-    page.wait_for_load_state("networkidle")
+def check_page(browser_page: BrowserPage, name: str) -> None:
+    """The page, once none of its requests is in flight, has no serious accessibility
+    fault and every control is reachable by keyboard; saved as a screenshot when asked."""
+    browser_page.settle()
+    page = browser_page.page
     violations = serious_violations(page)
     assert violations == [], (name, violations)
     folder = os.environ.get("WEBUI_SCREENSHOTS")
