@@ -15,7 +15,7 @@ from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response
 
 from chalicelib import errors, timestamps
 from chalicelib.http import middleware, request_io, urls
-from chalicelib.http.container import rulebook, secrets, session_secret, settings
+from chalicelib.http.container import key_uses, rulebook, secrets, session_secret, settings
 from chalicelib.http.middleware import API_KEY_EXPIRES
 from chalicelib.http.operations import (
     CSRF,
@@ -30,7 +30,7 @@ from chalicelib.http.operations import (
     attach_needs,
     documented,
 )
-from chalicelib.identity import auth, key_use, sessions
+from chalicelib.identity import auth, sessions
 from chalicelib.identity.cookies import SESSION as SESSION_COOKIE
 from chalicelib.identity.cookies import Jar
 from chalicelib.permissions import (
@@ -509,7 +509,7 @@ def finish_oidc_login(provider: str) -> Response:
 def login_with_api_key() -> Response:
     sessions.check_csrf(_cookies(), _request().headers.get(sessions.CSRF_HEADER))
     session, key = auth.login_with_api_key(_json_body(), settings())
-    key_use.RECORDER.record(
+    key_uses().record(
         key.user_id, key.key_id, key.last_used, key.last_used_ip, request_io.source_ip(_request())
     )
     headers: dict[str, str | list[str]] = {

@@ -31,7 +31,6 @@ from app import app
 from bench import environment
 from chalicelib import config
 from chalicelib.http import container
-from chalicelib.identity import key_use
 from chalicelib.ids import SYSTEM
 from chalicelib.permissions import PERMISSIONS
 from chalicelib.records import apikeys
@@ -73,7 +72,7 @@ def service_settings() -> None:
     start of every test, remembering no API key's use, as a new container."""
     container.use(environment.settings(), environment.secrets())
     container.use_clock(None)
-    key_use.RECORDER = key_use.UseRecorder()
+    container.forget_key_uses()
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,8 @@
 request and the authorizer): built from the environment on first use (``chalice
 local`` and the test client lay the stage's variables over it before each
 request), or given by ``use`` (the tests, the benchmark). Domain functions never
-call these: they are given what they need.
+call these: they are given what they need. It also holds what the container
+remembers of API keys' use (``key_uses``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 
 from chalicelib import config
 from chalicelib.config import Secrets, Settings
+from chalicelib.identity.key_use import UseRecorder
 from chalicelib.records.rules import Rulebook, utc_now
 from chalicelib.storage import models
 
@@ -23,6 +25,7 @@ class Service:
     settings: Settings | None = None
     secrets: Secrets | None = None
     clock: Callable[[], datetime] = staticmethod(utc_now)
+    key_uses: UseRecorder = UseRecorder()
 
 
 def use(settings: Settings, secrets: Secrets | None = None) -> None:
@@ -50,6 +53,16 @@ def secrets() -> Secrets:
 def use_clock(clock: Callable[[], datetime] | None) -> None:
     """Tell the time with ``clock`` (a test's), or with the system's (None)."""
     Service.clock = staticmethod(clock or utc_now)
+
+
+def key_uses() -> UseRecorder:
+    """What writes API keys' last use, remembering what this container wrote."""
+    return Service.key_uses
+
+
+def forget_key_uses() -> None:
+    """Remember no key's use, as a new container does (the tests, before each)."""
+    Service.key_uses = UseRecorder()
 
 
 def rulebook() -> Rulebook:

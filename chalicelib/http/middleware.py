@@ -15,8 +15,7 @@ from collections.abc import Callable, Iterable
 from chalice.app import Chalice, Request, Response
 
 from chalicelib.config import Settings
-from chalicelib.http import cors, request_io, requestlog, urls
-from chalicelib.identity import key_use
+from chalicelib.http import container, cors, request_io, requestlog, urls
 
 Handler = Callable[[Request], Response]
 UNCACHED = (f"{urls.API_PREFIX}/openapi.json",)
@@ -73,7 +72,7 @@ def api_key_use(event: Request, get_response: Handler) -> Response:
     context = (event.context or {}).get("authorizer") or {}
     if context.get("method") == "apikey" and context.get("user_id"):
         response.headers[API_KEY_EXPIRES] = context.get("key_expires", "")
-        key_use.RECORDER.record(
+        container.key_uses().record(
             context["user_id"],
             context.get("key_id", ""),
             context.get("last_used", ""),

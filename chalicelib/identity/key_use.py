@@ -75,7 +75,3 @@ class UseRecorder:
             log.info("could not record the last use of an API key", exc_info=True)
             return False
         return True
-
-
-RECORDER = UseRecorder()
-"""This container's recorder."""
