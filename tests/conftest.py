@@ -7,7 +7,6 @@ shared with the benchmark); ``configure`` gives it others.
 
 from __future__ import annotations
 
-import copy
 import fcntl
 import json
 import os
@@ -194,14 +193,14 @@ def empty_tables() -> None:
 
 def saved_items() -> dict[str, Any]:
     """A copy of every item in moto's tables (inside ``aws``), for ``restore_items``."""
-    return {table.name: copy.deepcopy(table.items) for table in moto_tables()}
+    return {table.name: moto_dynamodb.copy_items(table.items) for table in moto_tables()}
 
 
 def restore_items(saved: dict[str, Any]) -> None:
     """Put moto's tables back to the items ``saved_items`` copied, and nothing else."""
     _Made.overwritten += 1
     for table in moto_tables():
-        table.items = copy.deepcopy(saved[table.name])
+        table.items = moto_dynamodb.copy_items(saved[table.name])
 
 
 def tables_empty() -> bool:

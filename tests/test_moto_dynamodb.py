@@ -8,6 +8,7 @@ must agree, item for item.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -204,3 +205,45 @@ def test_reads_and_writes_are_answered_as_by_motos_own_handler() -> None:
     ours = _answers(True)
     assert ours == _answers(False)
     assert ours[1][0]["Attributes"] == ours[2][0]["Item"] == EVERY_TYPE
+
+
+def test_copied_items_equal_the_originals_and_keep_nothing_an_update_changes() -> None:
+    with mock_aws():
+        moto_dynamodb.install(REGION)
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        _tables(dynamodb)
+        every_type = {
+            "m": {"M": {"a": {"S": "x"}, "deep": {"M": {"b": {"N": "1"}}}}},
+            "l": {"L": [{"S": "x"}, {"M": {"c": {"BOOL": True}}}]},
+            "ss": {"SS": ["a", "b"]},
+            "b": {"B": b"bytes"},
+            "null": {"NULL": True},
+        }
+        dynamodb.put_item(TableName=SINGLES, Item={"h": {"S": "0"}, **every_type})
+        dynamodb.put_item(TableName=PAIRS, Item={"h": {"S": "a"}, "r": {"S": "0"}, **every_type})
+        tables = get_backend("dynamodb")[DEFAULT_ACCOUNT_ID][REGION].tables
+        copied = {name: moto_dynamodb.copy_items(tables[name].items) for name in (PAIRS, SINGLES)}
+        before = {name: copy.deepcopy(tables[name].items) for name in (PAIRS, SINGLES)}
+        assert copied == before
+        assert all(type(items) is type(tables[PAIRS].items) for items in copied.values())
+        for table, key in (
+            (SINGLES, {"h": {"S": "0"}}),
+            (PAIRS, {"h": {"S": "a"}, "r": {"S": "0"}}),
+        ):
+            dynamodb.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression=(
+                    "SET m.a = :y, m.deep.b = :two, l = list_append(l, :more), l[1].c = :no "
+                    "ADD ss :c"
+                ),
+                ExpressionAttributeValues={
+                    ":y": {"S": "y"},
+                    ":two": {"N": "2"},
+                    ":more": {"L": [{"S": "z"}]},
+                    ":no": {"BOOL": False},
+                    ":c": {"SS": ["c"]},
+                },
+            )
+        assert all(tables[name].items != before[name] for name in (PAIRS, SINGLES))
+        assert copied == before
