@@ -23,7 +23,10 @@ out afresh which keys of its result may hold the member (six alias rules,
 each an object made per member). The keys depend on the member's shape and on
 the result's type only, so for a result that is a plain ``dict`` (all of
 DynamoDB's) the handler here works them out once per member and keeps them
-(``KnownKeysSerializer``); the walk, and so the response, is moto's.
+(``KnownKeysSerializer``). A structure given as a ``dict`` of one key, as every
+attribute value is, is walked over the members that key may hold only (for an
+attribute value one of ten), where moto asks every member for its value; the
+walk, and so the response, is moto's, byte for byte.
 
 Those item copies, and the copies of whole tables the fixtures keep and put
 back (``copy_items``), are made by type, without ``copy.deepcopy``'s memo: the
@@ -233,6 +236,40 @@ class KnownKeysSerializer(ResponseSerializer):
                 return None
         return super().get_value(value, key, shape)
 
+    def _serialize_type_structure(self, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        # A dict of one key, as every attribute value is (most of an answer): only
+        # the members that key may hold, not every member asked for its value.
+        transformers = getattr(self._value_picker, "response_transformers", None)
+        if type(value) is dict and len(value) == 1 and not shape.is_document_type:
+            members = self._members_by_key(shape) if transformers == {} else None
+            if members is not None:
+                wrapper = self.MAP_TYPE() if key else serialized
+                for member_key, member_shape in members.get(next(iter(value)), ()):
+                    member_shape.parent = shape
+                    self._serialize_structure_member(wrapper, value, member_shape, member_key)
+                if key:
+                    self._default_serialize(serialized, wrapper, shape, key)
+                return
+        super()._serialize_type_structure(serialized, value, shape, key)
+
+    def _members_by_key(self, shape: Any) -> dict[str, list[tuple[str, Shape]]] | None:
+        """For each key a ``dict`` may have, the members of structure ``shape`` that
+        moto's picker takes it for, in moto's order (None where a key has a dot)."""
+        kept = _MEMBERS.get(id(shape))
+        if kept is not None and kept[0] is shape:
+            return kept[1]
+        by_key: dict[str, list[tuple[str, Shape]]] | None = {}
+        for member_key, member_shape in shape.members.items():
+            member_shape.parent = shape
+            possible = self._learn(member_key, member_shape)[2]
+            if possible is None or by_key is None:
+                by_key = None
+                continue
+            for name in possible:
+                by_key.setdefault(name, []).append((member_key, member_shape))
+        _MEMBERS[id(shape)] = (shape, by_key)
+        return by_key
+
     def _learn(self, key: str, shape: Shape) -> _Known:
         """The keys moto's picker tries, in its order, for member ``key`` of a
         ``dict`` (they depend on the shape, its parent and the result's type only),
@@ -262,6 +299,8 @@ def _parent(shape: Shape) -> Any:
 _Known = tuple[Shape, Any, tuple[str, ...] | None]
 # Per member: its shape's id and its key.
 _KNOWN_KEYS: dict[tuple[int, str], _Known] = {}
+# Per structure: its shape's id, the shape (kept) and its members by key.
+_MEMBERS: dict[int, tuple[Any, dict[str, list[tuple[str, Shape]]] | None]] = {}
 
 
 def _known_keys(serializer: type[ResponseSerializer]) -> type[ResponseSerializer]:
