@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -331,7 +332,14 @@ def orphan(argument: str) -> int:
     started = subprocess.run(
         [sys.executable, "-c", starter], capture_output=True, text=True, timeout=60, check=True
     )
-    return int(started.stdout)
+    pid = int(started.stdout)
+    # Popen returns once the sleeper's exec has begun: its command line may read empty
+    # for a moment after (on a busy machine, long enough for the test to read it).
+    deadline = time.monotonic() + 10
+    while argument.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes():
+        assert time.monotonic() < deadline, "the sleeper never showed its command line"
+        time.sleep(0.01)
+    return pid
 
 
 def running(pid: int) -> bool:
