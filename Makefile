@@ -32,9 +32,12 @@ typecheck: $(STAMP)
 
 # Two workers, one a core. A module whose servers (or soak run) are made once for
 # the module runs whole on one worker (xdist_group): those groups, the largest
-# first, then single tests filling the gaps.
+# first, then single tests filling the gaps. Byte code is kept (in the ignored
+# __pycache__ folders) even where the environment says not to write it: each worker
+# then loads the tests it collects, their assertions rewritten, instead of compiling
+# them again on every run.
 pytest: $(STAMP) chromium
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # The browser tests drive Debian's headless Chromium (chromium-headless-shell) through
 # Playwright (whose own browser download cannot work here). As root, a missing one is
