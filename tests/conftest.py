@@ -26,6 +26,7 @@ from chalice.test import Client
 from moto import mock_aws
 from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.model_instances import reset_model_data
 from moto.core.models import MockAWS
 
 from app import app
@@ -208,10 +209,16 @@ def moto_stopped_at_the_end() -> Iterator[None]:
 
 
 def empty_tables() -> None:
-    """Remove every item from moto's tables (inside ``aws``), keeping the tables."""
+    """Remove every item from moto's tables (inside ``aws``), keeping the tables.
+
+    moto also lists every object of its models it ever made (items among them, for
+    its ``/moto-api/data.json``) until its mock is reset, which the ``aws`` fixture's
+    mock, kept started from test to test, never is: the lists are emptied here, or a
+    worker would hold every item of the run and its collector walk them all."""
     _Made.overwritten += 1
     for table in moto_tables():
         table.items.clear()
+    reset_model_data()
 
 
 def saved_items() -> dict[str, Any]:

@@ -1,12 +1,15 @@
 """How each test process is set up (``tests/conftest.py``): what its cycle collector
-walks, and that what the tests make is still freed."""
+walks, that what the tests make is still freed, and that moto does not keep it."""
 
 from __future__ import annotations
 
 import gc
 import weakref
+from typing import Any
 
-from tests.conftest import YOUNG_COLLECTION_THRESHOLD
+from moto.dynamodb.models.dynamo_type import Item
+
+from tests.conftest import YOUNG_COLLECTION_THRESHOLD, empty_tables
 
 
 def test_what_the_process_held_once_collected_is_frozen_and_young_objects_wait_longer() -> None:
@@ -25,3 +28,10 @@ def test_a_cycle_a_test_makes_is_still_freed() -> None:
     del first, second
     gc.collect()
     assert gone() is None
+
+
+def test_emptied_tables_leave_nothing_in_motos_lists_of_what_it_made(make_user: Any) -> None:
+    make_user()
+    assert Item.instances_tracked  # moto lists every item it makes
+    empty_tables()
+    assert Item.instances_tracked == []
