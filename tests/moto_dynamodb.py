@@ -239,8 +239,8 @@ class KnownKeysSerializer(ResponseSerializer):
     def _serialize_type_structure(self, serialized: Any, value: Any, shape: Any, key: str) -> None:
         # A dict of one key, as every attribute value is (most of an answer): only
         # the members that key may hold, not every member asked for its value.
-        transformers = getattr(self._value_picker, "response_transformers", None)
         if type(value) is dict and len(value) == 1 and not shape.is_document_type:
+            transformers = getattr(self._value_picker, "response_transformers", None)
             members = self._members_by_key(shape) if transformers == {} else None
             if members is not None:
                 wrapper = self.MAP_TYPE() if key else serialized
