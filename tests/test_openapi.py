@@ -139,7 +139,7 @@ def service(local_store: Store) -> Iterator[tuple[str, str]]:
             yield base, admin["key"]
 
 
-def schemathesis_run(base: str, config: Path, *headers: str) -> subprocess.CompletedProcess[str]:
+def schemathesis_command(base: str, config: Path, *headers: str) -> list[str]:
     """``st run`` with every check and phase against ``base``, derandomized."""
     command = [
         str(Path(sys.executable).parent / "st"),
@@ -166,37 +166,60 @@ def schemathesis_run(base: str, config: Path, *headers: str) -> subprocess.Compl
     ]
     for header in headers:
         command += ["--header", header]
-    # An ORCID's check digit is the one rule no JSON Schema keyword states: the hooks
-    # generate valid ones for its format. Hypothesis keeps the Unicode tables it derives
-    # (a second or more of CPU each) where the suite's own examples keep theirs, not in
-    # each run's fresh directory.
-    env = {
-        **os.environ,
-        "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks",
-        "PYTHONPATH": str(ROOT),
-        "HYPOTHESIS_STORAGE_DIRECTORY": str(ROOT / ".hypothesis"),
-    }
-    return subprocess.run(
-        command,
-        cwd=config.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
+    return command
 
 
-@pytest.mark.parametrize("credentials", ["api key", "none"])
-def test_schemathesis_finds_nothing(
-    service: tuple[str, str], credentials: str, tmp_path: Path
-) -> None:
+# An ORCID's check digit is the one rule no JSON Schema keyword states: the hooks
+# generate valid ones for its format. Hypothesis keeps the Unicode tables it derives
+# (a second or more of CPU each) where the suite's own examples keep theirs, not in
+# each run's fresh directory.
+SCHEMATHESIS_ENV = {
+    "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks",
+    "PYTHONPATH": str(ROOT),
+    "HYPOTHESIS_STORAGE_DIRECTORY": str(ROOT / ".hypothesis"),
+}
+CREDENTIALS = ["api key", "none"]
+
+
+@pytest.fixture(scope="module")
+def schemathesis_runs(
+    service: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, tuple[subprocess.Popen[bytes], Path]]]:
+    """Both ``st run``s, with the admin's key and without credentials, started at once
+    (each spends most of its time waiting on the service): each one's process and the
+    file its output goes to."""
     base, key = service
-    config = tmp_path / "schemathesis.toml"
+    folder = tmp_path_factory.mktemp("schemathesis")
+    config = folder / "schemathesis.toml"
     config.write_text(CONFIG, "utf-8")
-    headers = [f"Authorization: Bearer {key}"] if credentials == "api key" else []
-    result = schemathesis_run(base, config, *headers)
-    assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-2000:]
+    headers = {"api key": [f"Authorization: Bearer {key}"], "none": []}
+    runs = {}
+    for credentials in CREDENTIALS:
+        output = folder / f"{credentials.replace(' ', '-')}.out"
+        with output.open("wb") as written:
+            process = subprocess.Popen(
+                schemathesis_command(base, config, *headers[credentials]),
+                cwd=folder,
+                env={**os.environ, **SCHEMATHESIS_ENV},
+                stdout=written,
+                stderr=subprocess.STDOUT,
+            )
+        runs[credentials] = (process, output)
+    try:
+        yield runs
+    finally:
+        for process, _ in runs.values():
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.parametrize("credentials", CREDENTIALS)
+def test_schemathesis_finds_nothing(
+    schemathesis_runs: dict[str, tuple[subprocess.Popen[bytes], Path]], credentials: str
+) -> None:
+    process, output = schemathesis_runs[credentials]
+    returncode = process.wait(timeout=1800)
+    assert returncode == 0, output.read_text("utf-8", errors="replace")[-20000:]
 
 
 def test_key_request_states_the_deployments_key_lifetimes(client: Client) -> None:
