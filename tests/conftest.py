@@ -33,6 +33,7 @@ from app import app
 from bench import environment
 from chalicelib import config
 from chalicelib.http import container
+from chalicelib.identity import id_tokens
 from chalicelib.ids import SYSTEM
 from chalicelib.permissions import PERMISSIONS
 from chalicelib.records import apikeys
@@ -257,6 +258,14 @@ def moto_tables() -> list[Any]:
     """moto's DynamoDB tables of the test account and region (none after a reset)."""
     backend = get_backend("dynamodb")[DEFAULT_ACCOUNT_ID][REGION]
     return list(backend.tables.values())
+
+
+@pytest.fixture
+def short_provider_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For one test, the service gives up waiting for a provider's answer after a
+    fifth of a second instead of its ``READ_TIMEOUT`` (3 s): the tests of a provider
+    that takes the connection and never answers wait that time out, doing nothing."""
+    monkeypatch.setattr(id_tokens, "HTTP_TIMEOUT", (id_tokens.CONNECT_TIMEOUT, 0.2))
 
 
 @pytest.fixture

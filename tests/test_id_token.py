@@ -149,6 +149,7 @@ def test_subject_of_1000_characters_is_accepted(document: dict[str, str]) -> Non
     assert validate_id_token(id_token(sub="s" * 1000), document, CLIENT_ID, NONCE)["sub"]
 
 
+@pytest.mark.usefixtures("short_provider_wait")
 def test_keys_that_do_not_come_are_given_up_on_and_not_asked_for_again_soon() -> None:
     """A JWKS endpoint that takes the connection and never answers: the fetch ends
     after the read timeout, and the next login within 30 s does not try again."""

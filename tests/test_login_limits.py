@@ -99,6 +99,7 @@ def test_name_the_record_cannot_hold_is_left_out_and_the_login_goes_on(
 # -- a provider that is down ---------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("short_provider_wait")
 def test_provider_that_never_answers_is_asked_once_and_logins_end_in_provider_unavailable(
     client: Client, configure: Any
 ) -> None:
