@@ -11,6 +11,7 @@ exactly as ``chalice local --no-autoreload`` does (``chalice.cli.create_local_se
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import socket
 import sys
@@ -20,9 +21,30 @@ from typing import Any
 
 from chalice.cli import create_local_server
 from chalice.cli.factory import CLIFactory
+from chalice.local import ChaliceRequestHandler
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
+
+
+class RequestHandler(ChaliceRequestHandler):
+    """chalice local's handler, its answers sent without Nagle's algorithm: it writes
+    each answer's headers, then its body, and a client keeping the connection open
+    (a browser) waited for its own delayed acknowledgement, some 40 ms, before the
+    body of every answer after the connection's first."""
+
+    disable_nagle_algorithm = True
+
+
+def local_server(stage: str, port: int) -> Any:
+    """The HTTP server ``chalice local --no-autoreload --stage <stage>`` serves with, on
+    ``port`` of 127.0.0.1 (0: a free one), answering through ``RequestHandler``. Loading
+    the app sets the stage's environment variables in this process."""
+    server: Any = create_local_server(CLIFactory(project_dir=str(ROOT)), HOST, port, stage)
+    http = server.server
+    chalices = http.RequestHandlerClass  # its handler, bound to the app and config
+    http.RequestHandlerClass = functools.partial(RequestHandler, **chalices.keywords)
+    return http
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,11 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # As chalice local: the app's log lines on stdout.
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
-    factory = CLIFactory(project_dir=str(ROOT))
-    server: Any = create_local_server(
-        factory, HOST, 0 if args.fd is not None else args.port, args.stage
-    )
-    http = server.server
+    http = local_server(args.stage, 0 if args.fd is not None else args.port)
     if args.fd is not None:
         http.socket.close()  # the one it bound on port 0; serve on the inherited one instead
         http.socket = socket.socket(fileno=args.fd)
