@@ -161,8 +161,6 @@ def schemathesis_command(base: str, config: Path, *headers: str) -> list[str]:
         "--workers",
         "1",
         "--no-color",
-        "--header",
-        "Connection: close",
     ]
     for header in headers:
         command += ["--header", header]
