@@ -5,7 +5,8 @@ socket inherited as file descriptor ``N`` (bound by the parent, which knew its
 port before this process started: no other process can take the port in
 between); ``--port 0`` binds a free port itself. Either way it prints
 ``listening on <url>`` once it accepts connections. The app is loaded and served
-exactly as ``chalice local --no-autoreload`` does (``chalice.cli.create_local_server``).
+as ``chalice local --no-autoreload`` does (``chalice.cli.create_local_server``), its
+answers sent without Nagle's algorithm (``RequestHandler``).
 """
 
 from __future__ import annotations
